@@ -1,0 +1,32 @@
+namespace Iser.Core.Datamover;
+
+/// <summary>
+/// Per-command state shared by the core and the datamover. The core fills the identity and lengths;
+/// the datamover keeps its own sequencing (DataSN, R2TSN, offsets) in the transport fields.
+/// One instance per outstanding command; pooled by the owner, so no per-I/O allocation.
+/// </summary>
+public class DataTask
+{
+    public uint InitiatorTaskTag;
+    public ulong Lun;
+    public uint CmdSN;
+    public int ExpectedDataTransferLength;
+    /// <summary>Bidirectional commands: expected read length from the AHS.</summary>
+    public int ExpectedBidiReadLength;
+    public bool IsRead;
+    public bool IsWrite;
+
+    // --- Transport-owned sequencing (TCP: DataSN, R2TSN, next offset; iSER: unused) ---
+    public uint NextDataSN;
+    public uint NextR2TSN;
+    /// <summary>Bytes of write data that have arrived (immediate + unsolicited + solicited), TCP target side.</summary>
+    public int DataOutReceived;
+    /// <summary>Free slot for a transport's per-task state (reused across commands, never per-I/O allocated).</summary>
+    public object? TransportState;
+
+    public virtual void ResetForReuse()
+    {
+        InitiatorTaskTag = 0; Lun = 0; CmdSN = 0; ExpectedDataTransferLength = 0; ExpectedBidiReadLength = 0;
+        IsRead = false; IsWrite = false; NextDataSN = 0; NextR2TSN = 0; DataOutReceived = 0;
+    }
+}

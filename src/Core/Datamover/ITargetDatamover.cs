@@ -1,0 +1,34 @@
+using Iser.Core.Iscsi.Pdus;
+
+namespace Iser.Core.Datamover;
+
+/// <summary>Target side of the datamover: moves a command's data to and from the initiator.</summary>
+public interface ITargetDatamover : IDatamoverConnection
+{
+    /// <summary>
+    /// Allocate_Connection_Resources for one task, called when the core accepts a SCSI Command, before it reads the
+    /// next PDU. TCP takes the command's immediate data and starts collecting unsolicited Data-Out into
+    /// <paramref name="writeBuffer"/>; iSER records the initiator's advertised STags.
+    /// </summary>
+    void BeginTask(DataTask task, Pdu command, Memory<byte> writeBuffer);
+
+    /// <summary>
+    /// Put_Data: deliver <paramref name="data"/> to the initiator's buffer at <paramref name="bufferOffset"/>.
+    /// When <paramref name="isLast"/> and <paramref name="collapsedStatus"/> is non-null the datamover may carry the
+    /// status in the final Data-In (phase collapse) and returns true; otherwise the core sends a SCSI Response.
+    /// </summary>
+    ValueTask<bool> PutDataAsync(DataTask task, ReadOnlyMemory<byte> data, int bufferOffset, bool isLast,
+        CollapsedStatus? collapsedStatus, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Get_Data: make the first <paramref name="length"/> bytes of the task's write buffer valid (waiting for
+    /// unsolicited data, soliciting the rest with R2T on TCP, RDMA READ on iSER).
+    /// </summary>
+    ValueTask GetDataAsync(DataTask task, int length, CancellationToken cancellationToken = default);
+
+    /// <summary>Deallocate_Task_Resources: the task is done (or aborted); stop waiting for its data.</summary>
+    void EndTask(DataTask task);
+}
+
+/// <summary>Status carried in the last Data-In PDU (S bit) when phase collapse is possible (GOOD status, no sense).</summary>
+public readonly record struct CollapsedStatus(byte ScsiStatus, bool Underflow, bool Overflow, uint ResidualCount);

@@ -1,0 +1,19 @@
+namespace Iser.Core.Scsi.Target;
+
+/// <summary>A SCSI logical unit behind a target (SBC block device over a backing store).</summary>
+public interface ILogicalUnit : IAsyncDisposable
+{
+    /// <summary>Execute one command. Never throws for a bad CDB: that is CHECK CONDITION with sense.</summary>
+    ValueTask<ScsiCommandResult> ExecuteAsync(IScsiTask task, CancellationToken cancellationToken);
+
+    /// <summary>Abort / LU reset handling: forget any per-LU state tied to outstanding commands (e.g. unit attention).</summary>
+    void Reset(LogicalUnitResetKind kind);
+
+    /// <summary>Flush write-back state (SYNCHRONIZE CACHE semantics), used at shutdown.</summary>
+    ValueTask FlushAsync(CancellationToken cancellationToken);
+
+    long BlockCount { get; }
+    int BlockSize { get; }
+}
+
+public enum LogicalUnitResetKind { LogicalUnitReset, TargetWarmReset, TargetColdReset }

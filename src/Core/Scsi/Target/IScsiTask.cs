@@ -1,0 +1,27 @@
+namespace Iser.Core.Scsi.Target;
+
+/// <summary>
+/// What a logical unit sees of one SCSI command: the CDB, the data the initiator is prepared to send or take
+/// (Expected Data Transfer Length), and ways to fetch write data and supply read data. Transport-free.
+/// </summary>
+public interface IScsiTask
+{
+    ulong Lun { get; }
+    ReadOnlyMemory<byte> Cdb { get; }
+    /// <summary>Bytes the initiator will accept (R bit set), 0 otherwise.</summary>
+    int ExpectedDataInLength { get; }
+    /// <summary>Bytes the initiator will send (W bit set), 0 otherwise.</summary>
+    int ExpectedDataOutLength { get; }
+
+    /// <summary>
+    /// Fetches the first <paramref name="length"/> bytes of write data (length ≤ ExpectedDataOutLength).
+    /// The LU should validate the CDB before calling this, so a bad command is answered without moving data.
+    /// </summary>
+    ValueTask<ReadOnlyMemory<byte>> ReceiveDataOutAsync(int length, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A buffer of at least <paramref name="length"/> bytes that the LU fills with read data; the core sends
+    /// min(length, ExpectedDataInLength) of it and computes residuals against the command's own length.
+    /// </summary>
+    Memory<byte> GetDataInBuffer(int length);
+}

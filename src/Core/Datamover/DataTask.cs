@@ -23,6 +23,8 @@ public class DataTask
     public int DataOutReceived;
     /// <summary>Free slot for a transport's per-task state (reused across commands, never per-I/O allocated).</summary>
     public object? TransportState;
+    /// <summary>Told when the final PDU of this task (response, or Data-In carrying status) has been written.</summary>
+    public Iser.Core.Iscsi.Pdus.IPduSentNotification? SentNotification;
 
     public virtual void ResetForReuse()
     {

@@ -22,10 +22,17 @@ public sealed class Pdu : IDisposable
     /// <summary>iSER only: remote buffers advertised with a SCSI Command (see RFC 7145 §9.2.1).</summary>
     public RdmaBufferAdvertisement Rdma;
 
-    private IMemoryOwner<byte>? _dataOwner;
+    // A pooled array this PDU owns and reuses for received or built data segments.
+    private byte[]? _ownedBuffer;
 
-    /// <summary>The data segment (unpadded). Owned by this PDU when set through <see cref="SetData(IMemoryOwner{byte}, int)"/>.</summary>
+    /// <summary>The data segment (unpadded): either a slice of this PDU's pooled buffer or borrowed memory.</summary>
     public Memory<byte> Data { get; private set; }
+
+    /// <summary>Told when the transport has written (or failed to write) this PDU; lets a task reuse borrowed buffers.</summary>
+    public IPduSentNotification? SentNotification { get; set; }
+
+    /// <summary>Opaque per-PDU cookie for the core (e.g. the task a Data-In belongs to). Never read by transports.</summary>
+    public object? Context { get; set; }
 
     public IscsiOpcode Opcode
     {
@@ -87,40 +94,56 @@ public sealed class Pdu : IDisposable
     public uint U32(int offset) => BinaryPrimitives.ReadUInt32BigEndian(Bhs.AsSpan(offset));
     public void SetU32(int offset, uint value) => BinaryPrimitives.WriteUInt32BigEndian(Bhs.AsSpan(offset), value);
 
-    /// <summary>Hands ownership of a pooled buffer to this PDU; <paramref name="length"/> bytes of it are the data segment.</summary>
-    public void SetData(IMemoryOwner<byte> owner, int length)
+    /// <summary>Makes the data segment <paramref name="length"/> bytes of this PDU's own pooled buffer and returns it to fill.</summary>
+    public Memory<byte> AllocateData(int length)
     {
-        _dataOwner?.Dispose();
-        _dataOwner = owner;
-        Data = owner.Memory[..length];
+        if (_ownedBuffer is null || _ownedBuffer.Length < length)
+        {
+            if (_ownedBuffer is not null) ArrayPool<byte>.Shared.Return(_ownedBuffer);
+            _ownedBuffer = length == 0 ? null : ArrayPool<byte>.Shared.Rent(length);
+        }
+        Data = length == 0 ? Memory<byte>.Empty : _ownedBuffer.AsMemory(0, length);
         DataSegmentLength = length;
+        return Data;
     }
 
-    /// <summary>Points the data segment at memory this PDU does not own (the caller keeps it alive until sent).</summary>
+    /// <summary>Copies <paramref name="data"/> into this PDU's own buffer as the data segment.</summary>
+    public void SetData(ReadOnlySpan<byte> data) => data.CopyTo(AllocateData(data.Length).Span);
+
+    /// <summary>Points the data segment at memory this PDU does not own; the caller keeps it valid until
+    /// <see cref="SentNotification"/> fires (or the PDU is returned to the pool).</summary>
     public void SetBorrowedData(Memory<byte> data)
     {
-        _dataOwner?.Dispose();
-        _dataOwner = null;
         Data = data;
         DataSegmentLength = data.Length;
     }
 
-    /// <summary>Clears header and data so the instance can be reused.</summary>
+    /// <summary>Clears header and data so the instance can be reused; a small owned buffer is kept for the next use.</summary>
     public void Reset()
     {
         Array.Clear(Bhs);
         Rdma = default;
         Ahs = default;
-        _dataOwner?.Dispose();
-        _dataOwner = null;
         Data = default;
+        SentNotification = null;
+        Context = null;
+        if (_ownedBuffer is { Length: > MaxRetainedBuffer })
+        {
+            ArrayPool<byte>.Shared.Return(_ownedBuffer);
+            _ownedBuffer = null;
+        }
     }
+
+    private const int MaxRetainedBuffer = 64 * 1024;
 
     public void Dispose()
     {
-        _dataOwner?.Dispose();
-        _dataOwner = null;
         Data = default;
+        if (_ownedBuffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_ownedBuffer);
+            _ownedBuffer = null;
+        }
     }
 
     public override string ToString() =>

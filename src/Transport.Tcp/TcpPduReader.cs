@@ -1,0 +1,137 @@
+using System.Net.Sockets;
+using Iser.Core.Datamover;
+using Iser.Core.Iscsi.Pdus;
+
+namespace Iser.Transport.Tcp;
+
+/// <summary>
+/// Reads PDUs from a socket through one receive buffer, in two steps so a data segment can land straight in
+/// its final place (a task's write buffer) instead of being copied twice.
+/// </summary>
+internal sealed class TcpPduReader
+{
+    private readonly Socket _socket;
+    private readonly byte[] _buffer;
+    private int _start;
+    private int _end;
+
+    public TcpPduReader(Socket socket, int bufferSize = 256 * 1024)
+    {
+        _socket = socket;
+        _buffer = GC.AllocateUninitializedArray<byte>(bufferSize, pinned: true);
+    }
+
+    public bool HeaderDigest { get; set; }
+    public bool DataDigest { get; set; }
+
+    /// <summary>Reads BHS, AHS and header digest into <paramref name="pdu"/>. False on a clean close between PDUs.</summary>
+    public async ValueTask<bool> ReadHeaderAsync(Pdu pdu, bool receiverIsTarget, int maxRecvDataSegmentLength, CancellationToken ct)
+    {
+        if (!await FillAsync(Pdu.BhsLength, allowEof: true, ct).ConfigureAwait(false)) return false;
+        var bhs = _buffer.AsSpan(_start, Pdu.BhsLength);
+        PduWireFormat.ValidateReceivedHeader(bhs, receiverIsTarget, maxRecvDataSegmentLength);
+        int ahsLength = bhs[4] * 4;
+        int headerLength = Pdu.BhsLength + ahsLength + (HeaderDigest ? PduWireFormat.DigestLength : 0);
+        await FillAsync(headerLength, allowEof: false, ct).ConfigureAwait(false);
+        var header = _buffer.AsSpan(_start, headerLength);
+        if (HeaderDigest)
+        {
+            int covered = Pdu.BhsLength + ahsLength;
+            uint expected = Crc32C.Compute(header[..covered]);
+            uint actual = Crc32C.Read(header[covered..]);
+            if (expected != actual)
+                throw new PduFormatException(
+                    $"Header digest error: received 0x{actual:x8}, computed 0x{expected:x8}; the stream cannot be resynchronised, closing the connection.",
+                    recoverable: false, header[..Pdu.BhsLength].ToArray());
+        }
+        header[..Pdu.BhsLength].CopyTo(pdu.Bhs);
+        pdu.Ahs = ahsLength == 0 ? default : header.Slice(Pdu.BhsLength, ahsLength).ToArray();
+        _start += headerLength;
+        return true;
+    }
+
+    /// <summary>
+    /// Reads the data segment announced by the last header into <paramref name="destination"/> (exactly its length),
+    /// then padding and digest. A data digest mismatch throws a recoverable <see cref="PduFormatException"/> after the
+    /// whole PDU has been consumed, so the stream stays in step.
+    /// </summary>
+    public async ValueTask ReadDataAsync(Memory<byte> destination, CancellationToken ct)
+    {
+        int length = destination.Length;
+        if (length == 0) return;
+        int fromBuffer = Math.Min(length, _end - _start);
+        _buffer.AsSpan(_start, fromBuffer).CopyTo(destination.Span);
+        _start += fromBuffer;
+        int copied = fromBuffer;
+        // Large remainders go straight from the socket into the destination.
+        while (length - copied >= _buffer.Length / 4)
+        {
+            int n = await _socket.ReceiveAsync(destination[copied..], SocketFlags.None, ct).ConfigureAwait(false);
+            if (n == 0) throw new DatamoverException("Connection closed by peer in the middle of a data segment.");
+            copied += n;
+        }
+        if (copied < length)
+        {
+            await FillAsync(length - copied, allowEof: false, ct).ConfigureAwait(false);
+            _buffer.AsSpan(_start, length - copied).CopyTo(destination.Span[copied..]);
+            _start += length - copied;
+        }
+        int trailer = PduWireFormat.Pad(length) - length + (DataDigest ? PduWireFormat.DigestLength : 0);
+        if (trailer == 0) return;
+        await FillAsync(trailer, allowEof: false, ct).ConfigureAwait(false);
+        if (DataDigest)
+        {
+            uint expected = PduWireFormat.DataDigest(destination.Span);
+            uint actual = Crc32C.Read(_buffer.AsSpan(_start + trailer - PduWireFormat.DigestLength));
+            _start += trailer;
+            if (expected != actual)
+                throw new PduFormatException($"Data digest error: received 0x{actual:x8}, computed 0x{expected:x8}.", recoverable: true);
+            return;
+        }
+        _start += trailer;
+    }
+
+    /// <summary>Skips a data segment nobody wants (e.g. data for an aborted task).</summary>
+    public async ValueTask SkipDataAsync(int length, CancellationToken ct)
+    {
+        if (length == 0) return;
+        int total = PduWireFormat.DataLength(length, DataDigest);
+        while (total > 0)
+        {
+            if (_start == _end) await FillAsync(1, allowEof: false, ct).ConfigureAwait(false);
+            int n = Math.Min(total, _end - _start);
+            _start += n;
+            total -= n;
+        }
+    }
+
+    private async ValueTask<bool> FillAsync(int needed, bool allowEof, CancellationToken ct)
+    {
+        if (_end - _start >= needed) return true;
+        if (_start > 0)
+        {
+            Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
+            _end -= _start;
+            _start = 0;
+        }
+        while (_end < needed)
+        {
+            int n;
+            try
+            {
+                n = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, ct).ConfigureAwait(false);
+            }
+            catch (SocketException e)
+            {
+                throw new DatamoverException($"Connection lost while reading: {e.Message}", e);
+            }
+            if (n == 0)
+            {
+                if (allowEof && _end == 0) return false;
+                throw new DatamoverException($"Connection closed by peer in the middle of a PDU ({_end} of {needed} bytes read).");
+            }
+            _end += n;
+        }
+        return true;
+    }
+}

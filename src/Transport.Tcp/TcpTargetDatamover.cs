@@ -1,0 +1,322 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Iser.Core.Datamover;
+using Iser.Core.Iscsi.Pdus;
+using Microsoft.Extensions.Logging;
+
+namespace Iser.Transport.Tcp;
+
+/// <summary>
+/// iSCSI over TCP, target side (RFC 7143). Put_Data becomes Data-In PDUs; Get_Data becomes R2Ts answered by
+/// Data-Out PDUs, which this class consumes itself and places straight into the task's write buffer.
+/// </summary>
+public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamover
+{
+    private readonly Dictionary<uint, DataTask> _writeTasks = new();
+    private uint _nextTransferTag;
+
+    public TcpTargetDatamover(Socket socket, ILogger logger) : base(socket, logger) { }
+
+    public override async ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            var pdu = PduPool.Rent();
+            try
+            {
+                if (!await Reader.ReadHeaderAsync(pdu, receiverIsTarget: true, ReceiveLimit, cancellationToken).ConfigureAwait(false))
+                {
+                    PduPool.Return(pdu);
+                    return null;
+                }
+                if (FullFeature && pdu.Opcode == IscsiOpcode.DataOut)
+                {
+                    await ReceiveDataOutAsync(pdu, cancellationToken).ConfigureAwait(false);
+                    PduPool.Return(pdu);
+                    continue;
+                }
+                try
+                {
+                    await Reader.ReadDataAsync(pdu.AllocateData(pdu.DataSegmentLength), cancellationToken).ConfigureAwait(false);
+                }
+                catch (PduFormatException e) when (e.Recoverable)
+                {
+                    // RFC 7143 §7.8: a payload digest error on a non-data PDU is answered with Reject and the PDU discarded.
+                    Logger.LogWarning("{Remote}: {Error} Rejecting {Pdu}.", RemoteEndPoint, e.Message, pdu.Opcode);
+                    SendReject(RejectCode.DataDigestError, pdu);
+                    PduPool.Return(pdu);
+                    continue;
+                }
+                return pdu;
+            }
+            catch
+            {
+                PduPool.Return(pdu);
+                throw;
+            }
+        }
+    }
+
+    public void BeginTask(DataTask task, Pdu command, Memory<byte> writeBuffer)
+    {
+        if (!task.IsWrite) return;
+        var state = task.TransportState as TcpTargetTaskState ?? new TcpTargetTaskState();
+        task.TransportState = state;
+        state.Reset(writeBuffer, Math.Max(1, Parameters.MaxOutstandingR2T));
+        int immediate = Math.Min(command.Data.Length, writeBuffer.Length);
+        command.Data.Span[..immediate].CopyTo(writeBuffer.Span);
+        state.UnsolicitedReceived = immediate;
+        bool unsolicitedAllowed = Parameters.ImmediateData || !Parameters.InitialR2T;
+        state.UnsolicitedLimit = unsolicitedAllowed ? Math.Min(Parameters.FirstBurstLength, task.ExpectedDataTransferLength) : 0;
+        // F=1 on the command: no unsolicited Data-Out follows. InitialR2T=Yes: none may follow at all.
+        state.UnsolicitedDone = command.Final || Parameters.InitialR2T || immediate >= state.UnsolicitedLimit;
+        task.DataOutReceived = immediate;
+        lock (_writeTasks) _writeTasks[task.InitiatorTaskTag] = task;
+    }
+
+    public ValueTask<bool> PutDataAsync(DataTask task, ReadOnlyMemory<byte> data, int bufferOffset, bool isLast,
+        CollapsedStatus? collapsedStatus, CancellationToken cancellationToken = default)
+    {
+        int segment = Parameters.MaxXmitDataSegmentLength;
+        int burst = Parameters.MaxBurstLength;
+        bool collapse = isLast && collapsedStatus is not null && data.Length > 0;
+        var writable = MemoryMarshal.AsMemory(data);
+        for (int pos = 0; pos < data.Length;)
+        {
+            int absolute = bufferOffset + pos;
+            int burstEnd = (absolute / burst + 1) * burst;
+            int len = Math.Min(Math.Min(segment, data.Length - pos), burstEnd - absolute);
+            bool last = isLast && pos + len == data.Length;
+            var pdu = PduPool.Rent();
+            pdu.Opcode = IscsiOpcode.DataIn;
+            byte flags = (byte)(last || absolute + len == burstEnd ? 0x80 : 0);
+            if (last && collapse)
+            {
+                var s = collapsedStatus!.Value;
+                flags |= 0x01;
+                if (s.Overflow) flags |= 0x04;
+                if (s.Underflow) flags |= 0x02;
+                pdu.Bhs[3] = s.ScsiStatus;
+                pdu.Field44 = s.ResidualCount;
+                pdu.SentNotification = task.SentNotification;
+            }
+            pdu.Flags = flags;
+            pdu.Lun = task.Lun;
+            pdu.InitiatorTaskTag = task.InitiatorTaskTag;
+            pdu.Field20 = Pdu.ReservedTag;
+            pdu.Field36 = task.NextDataSN++;
+            pdu.Field40 = (uint)absolute;
+            pdu.SetBorrowedData(writable.Slice(pos, len));
+            Writer.Enqueue(pdu);
+            pos += len;
+        }
+        return ValueTask.FromResult(collapse);
+    }
+
+    public async ValueTask GetDataAsync(DataTask task, int length, CancellationToken cancellationToken = default)
+    {
+        var state = (TcpTargetTaskState)task.TransportState!;
+        if (length > state.Buffer.Length) throw new ArgumentOutOfRangeException(nameof(length));
+        // First let the unsolicited burst finish (DataSequenceInOrder: solicited data follows it).
+        while (true)
+        {
+            lock (state)
+            {
+                if (state.Failure is not null) throw state.Failure;
+                if (state.UnsolicitedDone || state.UnsolicitedReceived >= length) break;
+            }
+            await state.Progress.WaitAsync().ConfigureAwait(false);
+        }
+        int next = state.UnsolicitedReceived;
+        int maxOutstanding = Math.Max(1, Parameters.MaxOutstandingR2T);
+        while (true)
+        {
+            lock (state)
+            {
+                if (state.Failure is not null) throw state.Failure;
+                int kept = 0;
+                for (int i = 0; i < state.SlotCount; i++)
+                    if (!state.Slots[i].Done) state.Slots[kept++] = state.Slots[i];
+                state.SlotCount = kept;
+                while (state.SlotCount < maxOutstanding && next < length)
+                {
+                    int len = Math.Min(Parameters.MaxBurstLength, length - next);
+                    uint ttt = NextTransferTag();
+                    state.Slots[state.SlotCount++] = new TcpTargetTaskState.R2TSlot { TargetTransferTag = ttt, Offset = next, Length = len };
+                    SendR2T(task, ttt, next, len);
+                    next += len;
+                }
+                if (state.SlotCount == 0 && next >= length)
+                {
+                    task.DataOutReceived = Math.Max(task.DataOutReceived, length);
+                    return;
+                }
+            }
+            await state.Progress.WaitAsync().ConfigureAwait(false);
+        }
+    }
+
+    public void EndTask(DataTask task)
+    {
+        if (!task.IsWrite) return;
+        lock (_writeTasks)
+        {
+            if (_writeTasks.TryGetValue(task.InitiatorTaskTag, out var t) && ReferenceEquals(t, task))
+                _writeTasks.Remove(task.InitiatorTaskTag);
+        }
+        if (task.TransportState is TcpTargetTaskState state)
+        {
+            lock (state)
+            {
+                state.Active = false;
+                state.Failure ??= new OperationCanceledException("The task ended before its data arrived.");
+            }
+            state.Progress.Fault(state.Failure);
+        }
+    }
+
+    private async ValueTask ReceiveDataOutAsync(Pdu header, CancellationToken ct)
+    {
+        uint itt = header.InitiatorTaskTag;
+        uint ttt = header.Field20;
+        int offset = (int)header.Field40;
+        int length = header.DataSegmentLength;
+        DataTask? task;
+        lock (_writeTasks) _writeTasks.TryGetValue(itt, out task);
+        var state = task?.TransportState as TcpTargetTaskState;
+        Memory<byte> destination = default;
+        int slotIndex = -1;
+        string? problem = null;
+        if (task is null || state is null || !state.Active)
+        {
+            // Data for a task that already ended (e.g. answered early or aborted): the RFC lets us drop it.
+            await Reader.SkipDataAsync(length, ct).ConfigureAwait(false);
+            if (ttt != Pdu.ReservedTag && task is null)
+            {
+                Logger.LogWarning("{Remote}: Data-Out for unknown task 0x{Itt:x8} with TTT 0x{Ttt:x8}; rejecting.", RemoteEndPoint, itt, ttt);
+                SendReject(RejectCode.InvalidPduField, header);
+            }
+            return;
+        }
+        lock (state)
+        {
+            if (ttt == Pdu.ReservedTag)
+            {
+                if (state.UnsolicitedDone || offset != state.UnsolicitedReceived || offset + length > state.UnsolicitedLimit)
+                    problem = $"unsolicited Data-Out at offset {offset}+{length} outside the unsolicited burst (limit {state.UnsolicitedLimit}, received {state.UnsolicitedReceived})";
+                else destination = state.Buffer.Slice(offset, length);
+            }
+            else
+            {
+                for (int i = 0; i < state.SlotCount; i++)
+                    if (state.Slots[i].TargetTransferTag == ttt && !state.Slots[i].Done) { slotIndex = i; break; }
+                if (slotIndex < 0) problem = $"Data-Out with TTT 0x{ttt:x8} matches no outstanding R2T";
+                else
+                {
+                    ref var slot = ref state.Slots[slotIndex];
+                    if (offset != slot.Offset + slot.Received || offset + length > slot.Offset + slot.Length)
+                        problem = $"Data-Out offset {offset}+{length} outside R2T window {slot.Offset}+{slot.Length} (expected offset {slot.Offset + slot.Received})";
+                    else if (header.Field36 != slot.NextDataSN)
+                        problem = $"Data-Out DataSN {header.Field36} where {slot.NextDataSN} was expected";
+                    else destination = state.Buffer.Slice(offset, length);
+                }
+            }
+        }
+        if (problem is not null)
+        {
+            Logger.LogWarning("{Remote}: task 0x{Itt:x8}: {Problem}; rejecting.", RemoteEndPoint, itt, problem);
+            await Reader.SkipDataAsync(length, ct).ConfigureAwait(false);
+            SendReject(RejectCode.ProtocolError, header);
+            return;
+        }
+        try
+        {
+            await Reader.ReadDataAsync(destination, ct).ConfigureAwait(false);
+        }
+        catch (PduFormatException e) when (e.Recoverable)
+        {
+            // RFC 7143 §7.8 (b): Reject the PDU and end the task with CHECK CONDITION (the core maps this failure).
+            Logger.LogWarning("{Remote}: task 0x{Itt:x8}: {Error}", RemoteEndPoint, itt, e.Message);
+            SendReject(RejectCode.DataDigestError, header);
+            lock (state) state.Failure = new DataDigestException(e.Message);
+            state.Progress.Fault(state.Failure);
+            return;
+        }
+        lock (state)
+        {
+            if (ttt == Pdu.ReservedTag)
+            {
+                state.UnsolicitedReceived += length;
+                if (header.Final || state.UnsolicitedReceived >= state.UnsolicitedLimit) state.UnsolicitedDone = true;
+            }
+            else
+            {
+                ref var slot = ref state.Slots[slotIndex];
+                slot.Received += length;
+                slot.NextDataSN++;
+                if (header.Final || slot.Received >= slot.Length) slot.Done = true;
+            }
+            task.DataOutReceived += length;
+        }
+        state.Progress.Set();
+    }
+
+    private uint NextTransferTag()
+    {
+        uint t = Interlocked.Increment(ref _nextTransferTag);
+        return t == Pdu.ReservedTag ? Interlocked.Increment(ref _nextTransferTag) : t;
+    }
+
+    private void SendR2T(DataTask task, uint ttt, int offset, int length)
+    {
+        var pdu = PduPool.Rent();
+        pdu.Opcode = IscsiOpcode.ReadyToTransfer;
+        pdu.Flags = 0x80;
+        pdu.Lun = task.Lun;
+        pdu.InitiatorTaskTag = task.InitiatorTaskTag;
+        pdu.Field20 = ttt;
+        pdu.Field36 = task.NextR2TSN++;
+        pdu.Field40 = (uint)offset;
+        pdu.Field44 = (uint)length;
+        Writer.Enqueue(pdu);
+    }
+
+    private void SendReject(RejectCode reason, Pdu offending)
+    {
+        var pdu = PduPool.Rent();
+        pdu.Opcode = IscsiOpcode.Reject;
+        pdu.Flags = 0x80;
+        pdu.Bhs[2] = (byte)reason;
+        pdu.InitiatorTaskTag = Pdu.ReservedTag;
+        pdu.SetData(offending.Bhs);
+        try { Writer.Enqueue(pdu); }
+        catch (DatamoverException) { }
+    }
+
+    private protected override void OnTerminating(Exception reason)
+    {
+        DataTask[] tasks;
+        lock (_writeTasks)
+        {
+            tasks = [.. _writeTasks.Values];
+            _writeTasks.Clear();
+        }
+        foreach (var task in tasks)
+        {
+            if (task.TransportState is not TcpTargetTaskState state) continue;
+            lock (state) state.Failure ??= reason;
+            state.Progress.Fault(state.Failure);
+        }
+    }
+}
+
+/// <summary>Reject reasons the TCP datamover itself raises (the full table with words lives in the core).</summary>
+internal enum RejectCode : byte
+{
+    DataDigestError = 0x02,
+    ProtocolError = 0x04,
+    InvalidPduField = 0x09,
+}
+
+/// <summary>A Data-Out failed its data digest; the core ends the task with PROTOCOL SERVICE CRC ERROR.</summary>
+public sealed class DataDigestException(string message) : DatamoverException(message);

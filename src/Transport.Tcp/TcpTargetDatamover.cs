@@ -317,6 +317,3 @@ internal enum RejectCode : byte
     ProtocolError = 0x04,
     InvalidPduField = 0x09,
 }
-
-/// <summary>A Data-Out failed its data digest; the core ends the task with PROTOCOL SERVICE CRC ERROR.</summary>
-public sealed class DataDigestException(string message) : DatamoverException(message);

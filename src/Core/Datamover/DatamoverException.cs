@@ -19,3 +19,6 @@ public sealed class PduFormatException : DatamoverException
         OffendingHeader = offendingHeader;
     }
 }
+
+/// <summary>Write data failed its data digest; the core ends the task with PROTOCOL SERVICE CRC ERROR (RFC 7143 §7.8).</summary>
+public sealed class DataDigestException(string message) : DatamoverException(message);

@@ -1,0 +1,169 @@
+using System.Collections.Concurrent;
+using Iser.Core.Datamover;
+using Iser.Core.Iscsi.Login;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Iser.Core.Iscsi.Target;
+
+/// <summary>
+/// An iSCSI target: target nodes with their LUNs, served on one or more portals through whatever datamover
+/// listeners it is given (TCP, iSER). Owns the session table (for reinstatement and TMF resets) and shutdown.
+/// </summary>
+public sealed class IscsiTarget : IAsyncDisposable
+{
+    private readonly Dictionary<string, TargetNode> _nodes = new(StringComparer.OrdinalIgnoreCase);
+    private readonly List<IDatamoverListener> _listeners = new();
+    private readonly List<Task> _acceptLoops = new();
+    private readonly ConcurrentDictionary<TargetConnection, byte> _connections = new();
+    private readonly object _sessionGate = new();
+    private readonly Dictionary<(string Initiator, ulong Isid, string Target), TargetSession> _sessions = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private int _nextTsih;
+
+    public IscsiTarget(IscsiTargetOptions? options = null, ILoggerFactory? loggerFactory = null)
+    {
+        Options = options ?? new IscsiTargetOptions();
+        LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        Logger = LoggerFactory.CreateLogger("Iser.Target");
+    }
+
+    public IscsiTargetOptions Options { get; }
+    internal ILoggerFactory LoggerFactory { get; }
+    internal ILogger Logger { get; }
+    public IReadOnlyCollection<TargetNode> Nodes => _nodes.Values;
+    public IReadOnlyList<IDatamoverListener> Listeners => _listeners;
+    /// <summary>Sessions currently logged in (normal and discovery).</summary>
+    public int SessionCount { get { lock (_sessionGate) return _sessions.Count; } }
+
+    public void AddNode(TargetNode node)
+    {
+        if (!_nodes.TryAdd(node.Iqn, node)) throw new ArgumentException($"Target {node.Iqn} is already defined.");
+    }
+
+    internal TargetNode? FindNode(string? iqn) => iqn is not null && _nodes.TryGetValue(iqn, out var n) ? n : null;
+
+    /// <summary>Starts accepting connections on <paramref name="listener"/>; the target owns it from now on.</summary>
+    public void Listen(IDatamoverListener listener)
+    {
+        _listeners.Add(listener);
+        _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(listener)));
+        Logger.LogInformation("Listening on {EndPoint} ({Transport})", listener.LocalEndPoint, listener.TransportName);
+    }
+
+    private async Task AcceptLoopAsync(IDatamoverListener listener)
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            ITargetDatamover datamover;
+            try
+            {
+                datamover = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (_stopping.IsCancellationRequested || e is ObjectDisposedException)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                Logger.LogWarning("Accept on {EndPoint} failed: {Error}", listener.LocalEndPoint, e.Message);
+                await Task.Delay(100).ConfigureAwait(false);
+                continue;
+            }
+            var connection = new TargetConnection(this, datamover, LoggerFactory);
+            _connections.TryAdd(connection, 0);
+            _ = RunConnectionAsync(connection);
+        }
+    }
+
+    private async Task RunConnectionAsync(TargetConnection connection)
+    {
+        try
+        {
+            await connection.RunAsync(_stopping.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            _connections.TryRemove(connection, out _);
+        }
+    }
+
+    internal ushort AllocateTsih()
+    {
+        while (true)
+        {
+            int t = Interlocked.Increment(ref _nextTsih) & 0xffff;
+            if (t != 0) return (ushort)t;
+        }
+    }
+
+    /// <summary>
+    /// Binds a completed login to a session. A new login (TSIH 0) with the ISID of a live session reinstates it:
+    /// the old session's connection is closed and its tasks end (RFC 7143 §6.3.5). A non-zero TSIH would add a
+    /// connection, which MaxConnections=1 does not allow.
+    /// </summary>
+    internal async ValueTask<(TargetSession? Session, LoginStatus Status)> BindSessionAsync(
+        NegotiatedSession negotiated, TargetNode? node, ulong isid, ushort tsih, uint cmdSN)
+    {
+        var key = (negotiated.InitiatorName, isid, node?.Iqn ?? "<discovery>");
+        TargetSession? old;
+        lock (_sessionGate) _sessions.TryGetValue(key, out old);
+        if (tsih != 0)
+        {
+            return old is not null && old.Tsih == tsih
+                ? (null, LoginStatus.TooManyConnections)
+                : (null, LoginStatus.SessionDoesNotExist);
+        }
+        if (old?.Connection is { } oldConnection)
+        {
+            Logger.LogInformation("Reinstating session {Session}", old.Describe());
+            await oldConnection.CloseAsync("session reinstated by a new login with the same ISID").ConfigureAwait(false);
+        }
+        var session = new TargetSession(negotiated, node, isid, AllocateTsih(), cmdSN, Options.CommandQueueDepth);
+        lock (_sessionGate) _sessions[key] = session;
+        return (session, LoginStatus.Success);
+    }
+
+    internal void RemoveSession(TargetSession session)
+    {
+        var key = (session.InitiatorName, session.Isid, session.Node?.Iqn ?? "<discovery>");
+        lock (_sessionGate)
+        {
+            if (_sessions.TryGetValue(key, out var s) && ReferenceEquals(s, session)) _sessions.Remove(key);
+        }
+    }
+
+    /// <summary>Connections in full feature phase on sessions of <paramref name="node"/>.</summary>
+    internal IEnumerable<TargetConnection> ConnectionsOf(TargetNode node) =>
+        _connections.Keys.Where(c => ReferenceEquals(c.Session?.Node, node));
+
+    /// <summary>
+    /// Stops listening, asks every session to log out (Async Message, event 1), waits up to
+    /// <see cref="IscsiTargetOptions.LogoutGracePeriod"/>, closes what remains and flushes every logical unit.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        if (_stopping.IsCancellationRequested) return;
+        _stopping.Cancel();
+        foreach (var l in _listeners) await l.DisposeAsync().ConfigureAwait(false);
+        foreach (var c in _connections.Keys) c.RequestLogout();
+        var deadline = DateTime.UtcNow + Options.LogoutGracePeriod;
+        while (!_connections.IsEmpty && DateTime.UtcNow < deadline) await Task.Delay(50).ConfigureAwait(false);
+        foreach (var c in _connections.Keys) await c.CloseAsync("target shutting down").ConfigureAwait(false);
+        try { await Task.WhenAll(_acceptLoops).ConfigureAwait(false); } catch { }
+        foreach (var node in _nodes.Values)
+            foreach (var lu in node.Luns.Values)
+            {
+                try { await lu.FlushAsync(CancellationToken.None).ConfigureAwait(false); }
+                catch (Exception e) { Logger.LogError("Flushing a LUN of {Iqn} failed: {Error}", node.Iqn, e.Message); }
+            }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        foreach (var node in _nodes.Values)
+            foreach (var lu in node.Luns.Values) await lu.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,43 @@
+using Iser.Core.Iscsi.Login;
+
+namespace Iser.Core.Iscsi.Target;
+
+/// <summary>Settings of an <see cref="IscsiTarget"/>: what it offers at login and how it watches its connections.</summary>
+public sealed class IscsiTargetOptions
+{
+    /// <summary>Commands a session may have outstanding; sets the CmdSN window (MaxCmdSN - ExpCmdSN + 1).</summary>
+    public int CommandQueueDepth { get; set; } = 128;
+    public int MaxRecvDataSegmentLength { get; set; } = 256 * 1024;
+    public int MaxBurstLength { get; set; } = 1024 * 1024;
+    public int FirstBurstLength { get; set; } = 64 * 1024;
+    public bool ImmediateData { get; set; } = true;
+    public bool InitialR2T { get; set; } = false;
+    public int MaxOutstandingR2T { get; set; } = 8;
+    /// <summary>Digests the target accepts, in order of preference ("CRC32C,None" accepts both).</summary>
+    public string HeaderDigest { get; set; } = "None,CRC32C";
+    public string DataDigest { get; set; } = "None,CRC32C";
+    /// <summary>Largest Expected Data Transfer Length accepted for one command.</summary>
+    public int MaxTransferLength { get; set; } = 16 * 1024 * 1024;
+    /// <summary>Idle time after which the target pings with a NOP-In that asks for a reply; zero turns it off.</summary>
+    public TimeSpan NopInInterval { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>How long the target waits for the NOP-Out answering its ping before dropping the connection.</summary>
+    public TimeSpan NopInTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>Time a login may take before the connection is dropped.</summary>
+    public TimeSpan LoginTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>On shutdown, how long sessions get to log out after the Async Message asking them to.</summary>
+    public TimeSpan LogoutGracePeriod { get; set; } = TimeSpan.FromSeconds(3);
+
+    internal OperationalLimits ToLimits() => new()
+    {
+        MaxRecvDataSegmentLength = MaxRecvDataSegmentLength,
+        MaxBurstLength = MaxBurstLength,
+        FirstBurstLength = FirstBurstLength,
+        ImmediateData = ImmediateData,
+        InitialR2T = InitialR2T,
+        MaxOutstandingR2T = MaxOutstandingR2T,
+        HeaderDigest = HeaderDigest,
+        DataDigest = DataDigest,
+        MaxConnections = 1,
+        ErrorRecoveryLevel = 0,
+    };
+}

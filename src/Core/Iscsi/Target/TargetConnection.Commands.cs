@@ -1,0 +1,281 @@
+using System.Buffers.Binary;
+using Iser.Core.Datamover;
+using Iser.Core.Iscsi.Pdus;
+using Iser.Core.Scsi;
+using Iser.Core.Scsi.Target;
+using Microsoft.Extensions.Logging;
+
+namespace Iser.Core.Iscsi.Target;
+
+internal sealed partial class TargetConnection
+{
+    /// <summary>Validates a SCSI Command PDU, registers the task with the datamover and starts it.</summary>
+    private void HandleScsiCommand(Pdu pdu, bool consumesSlot)
+    {
+        var session = Session!;
+        try
+        {
+            if (session.IsDiscovery)
+            {
+                // A discovery session carries only Text and Logout (RFC 7143 §4.3).
+                SendReject(RejectReasonCode.ProtocolError, pdu);
+                if (consumesSlot) session.ReleaseSlot();
+                return;
+            }
+            var parameters = session.Negotiated.Connection;
+            byte flags = pdu.Flags;
+            bool read = (flags & 0x40) != 0, write = (flags & 0x20) != 0;
+            int edtl = (int)Math.Min(pdu.Field20, int.MaxValue);
+            int immediate = pdu.Data.Length;
+            string? problem = null;
+            if (immediate > 0 && !write) problem = "immediate data on a command without the W bit";
+            else if (immediate > 0 && !parameters.ImmediateData) problem = "immediate data although ImmediateData=No was negotiated";
+            else if (immediate > edtl) problem = $"{immediate} bytes of immediate data exceed the Expected Data Transfer Length {edtl}";
+            else if (immediate > parameters.FirstBurstLength) problem = $"{immediate} bytes of immediate data exceed FirstBurstLength {parameters.FirstBurstLength}";
+            if (problem is not null)
+            {
+                _logger.LogWarning("{Remote}: rejecting SCSI Command ITT 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, pdu.InitiatorTaskTag, problem);
+                SendReject(RejectReasonCode.ProtocolError, pdu);
+                if (consumesSlot) session.ReleaseSlot();
+                return;
+            }
+            var task = RentTask();
+            task.InitiatorTaskTag = pdu.InitiatorTaskTag;
+            task.Lun = pdu.Lun;
+            task.CmdSN = pdu.Field24;
+            task.IsRead = read;
+            task.IsWrite = write;
+            task.ExpectedDataTransferLength = edtl;
+            task.ConsumesSlot = consumesSlot;
+            if (!ParseAhs(pdu, task, out problem))
+            {
+                _logger.LogWarning("{Remote}: rejecting SCSI Command ITT 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, pdu.InitiatorTaskTag, problem);
+                SendReject(RejectReasonCode.InvalidPduField, pdu);
+                ReturnTask(task);
+                if (consumesSlot) session.ReleaseSlot();
+                return;
+            }
+            lock (_tasks)
+            {
+                if (!_tasks.TryAdd(task.InitiatorTaskTag, task))
+                {
+                    problem = "its Initiator Task Tag is already in use";
+                }
+            }
+            if (problem is not null)
+            {
+                _logger.LogWarning("{Remote}: rejecting SCSI Command ITT 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, pdu.InitiatorTaskTag, problem);
+                SendReject(RejectReasonCode.TaskInProgress, pdu);
+                ReturnTask(task);
+                if (consumesSlot) session.ReleaseSlot();
+                return;
+            }
+            task.Unit = session.Node!.FindLun(task.Lun);
+            bool tooLarge = task.ExpectedDataOutLength > Options.MaxTransferLength || task.ExpectedDataInLength > Options.MaxTransferLength;
+            if (!tooLarge) task.AllocateWriteBuffer();
+            Datamover.BeginTask(task, pdu, task.WriteBuffer);
+            _ = ExecuteAsync(task, tooLarge);
+        }
+        finally
+        {
+            PduPool.Return(pdu);
+        }
+    }
+
+    private static bool ParseAhs(Pdu pdu, TargetTask task, out string? problem)
+    {
+        problem = null;
+        ReadOnlySpan<byte> extended = default;
+        var ahs = pdu.Ahs.Span;
+        while (ahs.Length >= 4)
+        {
+            int length = BinaryPrimitives.ReadUInt16BigEndian(ahs);
+            byte type = ahs[2];
+            int total = (length + 3 + 3) & ~3; // length counts from the byte after the type field
+            if (length + 3 > ahs.Length) { problem = "an AHS runs past TotalAHSLength"; return false; }
+            var body = ahs.Slice(4, length - 1);
+            switch (type)
+            {
+                case 1: extended = body; break; // Extended CDB (RFC 7143 §11.3.3)
+                case 2:
+                    if (body.Length < 4) { problem = "a Bidirectional Read AHS shorter than 4 bytes"; return false; }
+                    task.ExpectedBidiReadLength = (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(body), int.MaxValue);
+                    break;
+                default: problem = $"an AHS of unknown type {type}"; return false;
+            }
+            ahs = ahs[Math.Min(total, ahs.Length)..];
+        }
+        if (extended.Length > 244) { problem = "an extended CDB longer than 260 bytes"; return false; }
+        task.SetCdb(pdu.Bhs.AsSpan(32, 16), extended);
+        if (extended.IsEmpty) task.TrimCdbToGroupLength();
+        return true;
+    }
+
+    private async ValueTask ExecuteAsync(TargetTask task, bool tooLarge)
+    {
+        ScsiCommandResult result;
+        try
+        {
+            if (tooLarge)
+                result = CheckCondition(SenseKey.IllegalRequest, 0x24, 0x00);
+            else if (task.Unit is { } unit)
+                result = await unit.ExecuteAsync(task, task.CancellationToken).ConfigureAwait(false);
+            else
+                result = MissingLun(task);
+        }
+        catch (DataOutOverflowException)
+        {
+            // SPDTL > EDTL on a write: refuse rather than write a truncated block (libiscsi accepts either).
+            result = CheckCondition(SenseKey.IllegalRequest, 0x0e, 0x03);
+            result = result with { DataOutLength = task.ExpectedDataOutLength + task.DataOutOverflow };
+        }
+        catch (Exception) when (task.Aborted)
+        {
+            FinishAborted(task);
+            return;
+        }
+        catch (DataDigestException)
+        {
+            result = CheckCondition(SenseKey.AbortedCommand, 0x47, 0x05); // PROTOCOL SERVICE CRC ERROR
+        }
+        catch (DatamoverException e)
+        {
+            _logger.LogDebug("{Remote}: task 0x{Itt:x8} lost its connection: {Error}", Datamover.RemoteEndPoint, task.InitiatorTaskTag, e.Message);
+            FinishAborted(task);
+            return;
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "{Remote}: task 0x{Itt:x8} (opcode 0x{Op:x2}) failed inside the logical unit", Datamover.RemoteEndPoint, task.InitiatorTaskTag, task.Cdb.Span[0]);
+            result = CheckCondition(SenseKey.HardwareError, 0x44, 0x00); // INTERNAL TARGET FAILURE
+        }
+        if (task.Aborted)
+        {
+            FinishAborted(task);
+            return;
+        }
+        try
+        {
+            await RespondAsync(task, result).ConfigureAwait(false);
+        }
+        catch (DatamoverException e)
+        {
+            _logger.LogDebug("{Remote}: response for 0x{Itt:x8} not sent: {Error}", Datamover.RemoteEndPoint, task.InitiatorTaskTag, e.Message);
+            FinishAborted(task);
+        }
+    }
+
+    /// <summary>
+    /// Sends read data and status. Residuals compare what the command called for with the Expected Data Transfer
+    /// Length (RFC 7143 §11.4.5). GOOD status with data rides in the last Data-In (phase collapse) where the
+    /// datamover can; otherwise a SCSI Response follows.
+    /// </summary>
+    private async ValueTask RespondAsync(TargetTask task, ScsiCommandResult result)
+    {
+        int expectedIn = task.ExpectedDataInLength;
+        int wanted;
+        int expected;
+        if (task.IsWrite && !task.IsRead) { wanted = result.DataOutLength; expected = task.ExpectedDataOutLength; }
+        else if (task.IsRead) { wanted = result.DataInLength; expected = expectedIn; }
+        else { wanted = Math.Max(result.DataInLength, result.DataOutLength); expected = 0; }
+        bool overflow = wanted > expected, underflow = wanted < expected;
+        uint residual = (uint)Math.Abs((long)expected - wanted);
+        int send = Math.Min(result.DataInLength, expectedIn);
+        bool hasSense = !result.Sense.IsEmpty;
+        if (send > 0)
+        {
+            CollapsedStatus? collapse = hasSense ? null : new CollapsedStatus((byte)result.Status, underflow, overflow, residual);
+            bool statusSent = await Datamover.PutDataAsync(task, task.DataInBuffer(send), 0, isLast: true, collapse).ConfigureAwait(false);
+            if (statusSent) return;
+        }
+        var pdu = PduPool.Rent();
+        pdu.Opcode = IscsiOpcode.ScsiResponse;
+        byte flags = 0x80;
+        if (overflow) flags |= 0x04;
+        if (underflow) flags |= 0x02;
+        pdu.Flags = flags;
+        pdu.Bhs[2] = 0x00; // Command Completed at Target
+        pdu.Bhs[3] = (byte)result.Status;
+        pdu.InitiatorTaskTag = task.InitiatorTaskTag;
+        pdu.Field36 = task.IsRead ? task.NextDataSN : 0; // ExpDataSN: Data-In PDUs sent
+        pdu.Field44 = overflow || underflow ? residual : 0;
+        if (hasSense)
+        {
+            var data = pdu.AllocateData(2 + result.Sense.Length).Span;
+            BinaryPrimitives.WriteUInt16BigEndian(data, (ushort)result.Sense.Length);
+            result.Sense.Span.CopyTo(data[2..]);
+        }
+        pdu.SentNotification = task;
+        Send(pdu);
+    }
+
+    /// <summary>Called once a task's final PDU left (or could not): the task's buffers and CmdSN slot are free again.</summary>
+    public void OnTaskFinished(TargetTask task)
+    {
+        lock (_tasks)
+        {
+            if (_tasks.TryGetValue(task.InitiatorTaskTag, out var t) && ReferenceEquals(t, task)) _tasks.Remove(task.InitiatorTaskTag);
+        }
+        Datamover.EndTask(task);
+        if (task.ConsumesSlot) Session?.ReleaseSlot();
+        task.FinishedSignal?.TrySetResult();
+        ReturnTask(task);
+    }
+
+    private void FinishAborted(TargetTask task) => OnTaskFinished(task);
+
+    private TargetTask RentTask()
+    {
+        if (!_taskPool.TryDequeue(out var task)) task = new TargetTask();
+        task.Connection = this;
+        return task;
+    }
+
+    private void ReturnTask(TargetTask task)
+    {
+        task.ResetForReuse();
+        if (_taskPool.Count < Options.CommandQueueDepth * 2) _taskPool.Enqueue(task);
+    }
+
+    /// <summary>SAM-5 answers for a LUN the target does not have: INQUIRY says "no device here", REPORT LUNS works.</summary>
+    private ScsiCommandResult MissingLun(TargetTask task)
+    {
+        byte opcode = task.Cdb.Span[0];
+        if (opcode == 0x12 && (task.Cdb.Span[1] & 1) == 0)
+        {
+            int alloc = BinaryPrimitives.ReadUInt16BigEndian(task.Cdb.Span[3..]);
+            var buf = task.GetDataInBuffer(36).Span;
+            buf.Clear();
+            buf[0] = 0x7f; // peripheral qualifier 011b: no logical unit at this LUN
+            buf[2] = 0x06;
+            buf[3] = 0x02;
+            buf[4] = 31;
+            return ScsiCommandResult.Good(dataInLength: Math.Min(36, alloc));
+        }
+        return CheckCondition(SenseKey.IllegalRequest, 0x25, 0x00); // LOGICAL UNIT NOT SUPPORTED
+    }
+
+    private static ScsiCommandResult CheckCondition(SenseKey key, byte asc, byte ascq)
+    {
+        var sense = new byte[18];
+        sense[0] = 0x70;
+        sense[2] = (byte)key;
+        sense[7] = 10;
+        sense[12] = asc;
+        sense[13] = ascq;
+        return new ScsiCommandResult { Status = ScsiStatus.CheckCondition, Sense = sense };
+    }
+}
+
+/// <summary>SPC-4 sense keys the target core raises itself.</summary>
+internal enum SenseKey : byte
+{
+    NoSense = 0x0,
+    NotReady = 0x2,
+    MediumError = 0x3,
+    HardwareError = 0x4,
+    IllegalRequest = 0x5,
+    UnitAttention = 0x6,
+    AbortedCommand = 0xb,
+    Miscompare = 0xe,
+}

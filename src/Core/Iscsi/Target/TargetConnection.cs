@@ -1,0 +1,257 @@
+using System.Collections.Concurrent;
+using Iser.Core.Datamover;
+using Iser.Core.Iscsi.Pdus;
+using Iser.Core.Iscsi.Sessions;
+using Microsoft.Extensions.Logging;
+
+namespace Iser.Core.Iscsi.Target;
+
+/// <summary>
+/// One connection at the target: runs the login, then the full feature phase loop that dispatches PDUs in CmdSN
+/// order, and stamps StatSN/ExpCmdSN/MaxCmdSN into every PDU in wire order (<see cref="IDatamoverHost"/>).
+/// </summary>
+internal sealed partial class TargetConnection : IDatamoverHost
+{
+    private readonly IscsiTarget _target;
+    private readonly ILogger _logger;
+    private readonly ILogger _pduLogger;
+    private readonly Dictionary<uint, TargetTask> _tasks = new();
+    private readonly ConcurrentQueue<TargetTask> _taskPool = new();
+    private readonly SortedList<uint, Pdu> _heldCommands = new(new SerialComparer());
+    private readonly CancellationTokenSource _closing = new();
+    private uint _statSN;
+    private long _lastReceiveTicks = Environment.TickCount64;
+    private int _closed;
+
+    public TargetConnection(IscsiTarget target, ITargetDatamover datamover, ILoggerFactory loggerFactory)
+    {
+        _target = target;
+        Datamover = datamover;
+        _logger = loggerFactory.CreateLogger("Iser.Target.Connection");
+        _pduLogger = loggerFactory.CreateLogger("Iser.Target.Pdu");
+    }
+
+    public ITargetDatamover Datamover { get; }
+    public TargetSession? Session { get; private set; }
+    private IscsiTargetOptions Options => _target.Options;
+
+    public async Task RunAsync(CancellationToken stopping)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, _closing.Token);
+        string reason = "connection closed by initiator";
+        try
+        {
+            if (!await LoginAsync(linked.Token).ConfigureAwait(false)) return;
+            _ = PingLoopAsync(linked.Token);
+            reason = await FullFeatureLoopAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (linked.IsCancellationRequested)
+        {
+            reason = _closeReason ?? "target stopping";
+        }
+        catch (PduFormatException e)
+        {
+            reason = e.Message;
+            _logger.LogWarning("{Remote}: {Error}", Datamover.RemoteEndPoint, e.Message);
+        }
+        catch (DatamoverException e)
+        {
+            reason = e.Message;
+            _logger.LogInformation("{Remote}: {Error}", Datamover.RemoteEndPoint, e.Message);
+        }
+        catch (Exception e)
+        {
+            reason = $"internal error: {e.Message}";
+            _logger.LogError(e, "{Remote}: connection failed", Datamover.RemoteEndPoint);
+        }
+        finally
+        {
+            await ShutdownAsync(reason).ConfigureAwait(false);
+        }
+    }
+
+    private string? _closeReason;
+
+    /// <summary>Closes the connection from outside (reinstatement, reset, shutdown).</summary>
+    public async Task CloseAsync(string reason)
+    {
+        _closeReason ??= reason;
+        try { _closing.Cancel(); } catch (ObjectDisposedException) { }
+        await Datamover.TerminateAsync(reason).ConfigureAwait(false);
+    }
+
+    private async Task ShutdownAsync(string reason)
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        try { _closing.Cancel(); } catch (ObjectDisposedException) { }
+        TargetTask[] live;
+        lock (_tasks) live = [.. _tasks.Values];
+        foreach (var t in live)
+        {
+            t.Cancel();
+            Datamover.EndTask(t);
+        }
+        lock (_heldCommands)
+        {
+            foreach (var p in _heldCommands.Values) PduPool.Return(p);
+            _heldCommands.Clear();
+        }
+        await Datamover.TerminateAsync(reason).ConfigureAwait(false);
+        if (Session is { } s)
+        {
+            _target.RemoveSession(s);
+            _logger.LogInformation("Session {Session} ended: {Reason}", s.Describe(), reason);
+        }
+    }
+
+    private async Task<string> FullFeatureLoopAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            var pdu = await Datamover.ReceiveControlAsync(ct).ConfigureAwait(false);
+            if (pdu is null) return "connection closed by initiator";
+            Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
+            if (_pduLogger.IsEnabled(LogLevel.Trace)) _pduLogger.LogTrace("<- {Pdu}", pdu);
+            if (!Dispatch(pdu)) return _closeReason ?? "logged out";
+        }
+    }
+
+    /// <summary>
+    /// Orders non-immediate PDUs by CmdSN: the expected one runs (and any held ones it unblocks), one ahead
+    /// inside the window waits, one outside the window is silently ignored (RFC 7143 §4.2.2.1).
+    /// Returns false when the connection should stop reading (logout accepted).
+    /// </summary>
+    private bool Dispatch(Pdu pdu)
+    {
+        var session = Session!;
+        bool ordered = !pdu.Immediate && pdu.Opcode is IscsiOpcode.ScsiCommand or IscsiOpcode.TaskManagementRequest
+            or IscsiOpcode.TextRequest or IscsiOpcode.LogoutRequest or IscsiOpcode.NopOut;
+        if (!ordered) return Handle(pdu, consumesSlot: false);
+        uint cmdSN = pdu.Field24;
+        switch (session.Check(cmdSN))
+        {
+            case CmdSNCheck.OutsideWindow:
+                _logger.LogDebug("{Remote}: ignoring {Opcode} with CmdSN {CmdSN} outside window [{Exp}, {Max}]",
+                    Datamover.RemoteEndPoint, pdu.Opcode, cmdSN, session.ExpCmdSN, session.MaxCmdSN);
+                PduPool.Return(pdu);
+                return true;
+            case CmdSNCheck.Ahead:
+                lock (_heldCommands)
+                {
+                    if (!_heldCommands.TryAdd(cmdSN, pdu)) PduPool.Return(pdu);
+                }
+                return true;
+        }
+        session.Advance();
+        if (!Handle(pdu, consumesSlot: true)) return false;
+        while (true)
+        {
+            Pdu? next;
+            lock (_heldCommands)
+            {
+                if (!_heldCommands.Remove(session.ExpCmdSN, out next)) return true;
+            }
+            session.Advance();
+            if (!Handle(next, consumesSlot: true)) return false;
+        }
+    }
+
+    private bool Handle(Pdu pdu, bool consumesSlot)
+    {
+        switch (pdu.Opcode)
+        {
+            case IscsiOpcode.ScsiCommand:
+                HandleScsiCommand(pdu, consumesSlot);
+                return true;
+            case IscsiOpcode.NopOut:
+                HandleNopOut(pdu);
+                break;
+            case IscsiOpcode.TaskManagementRequest:
+                _ = HandleTaskManagementAsync(pdu, consumesSlot);
+                return true;
+            case IscsiOpcode.TextRequest:
+                HandleTextRequest(pdu);
+                break;
+            case IscsiOpcode.LogoutRequest:
+                return HandleLogout(pdu, consumesSlot);
+            case IscsiOpcode.SnackRequest:
+                // ErrorRecoveryLevel 0 is all we negotiate: SNACK is not supported (RFC 7143 §11.16).
+                SendReject(RejectReasonCode.CommandNotSupported, pdu);
+                break;
+            case IscsiOpcode.DataOut:
+                SendReject(RejectReasonCode.ProtocolError, pdu);
+                break;
+            case IscsiOpcode.LoginRequest:
+                // A login request in full feature phase is a protocol error (RFC 7143 §6.1).
+                SendReject(RejectReasonCode.ProtocolError, pdu);
+                break;
+            default:
+                _logger.LogWarning("{Remote}: unknown opcode 0x{Opcode:x2}; rejecting", Datamover.RemoteEndPoint, (byte)pdu.Opcode);
+                SendReject(RejectReasonCode.CommandNotSupported, pdu);
+                break;
+        }
+        if (consumesSlot) Session!.ReleaseSlot();
+        PduPool.Return(pdu);
+        return true;
+    }
+
+    /// <summary>Stamps sequence numbers in wire order (called by the datamover's writer).</summary>
+    public void OnSending(Pdu pdu)
+    {
+        switch (pdu.Opcode)
+        {
+            case IscsiOpcode.ScsiResponse:
+            case IscsiOpcode.TaskManagementResponse:
+            case IscsiOpcode.TextResponse:
+            case IscsiOpcode.LogoutResponse:
+            case IscsiOpcode.Reject:
+            case IscsiOpcode.AsyncMessage:
+                pdu.Field24 = _statSN++;
+                break;
+            case IscsiOpcode.NopIn:
+                // A NOP-In answering a NOP-Out takes a StatSN; a target ping does not (RFC 7143 §11.19).
+                pdu.Field24 = pdu.InitiatorTaskTag != Pdu.ReservedTag ? _statSN++ : _statSN;
+                break;
+            case IscsiOpcode.DataIn:
+                pdu.Field24 = (pdu.Flags & 0x01) != 0 ? _statSN++ : 0;
+                break;
+            case IscsiOpcode.ReadyToTransfer:
+                pdu.Field24 = _statSN;
+                break;
+        }
+        var session = Session;
+        if (session is not null)
+        {
+            pdu.Field28 = session.ExpCmdSN;
+            pdu.Field32 = session.MaxCmdSN;
+        }
+        if (_pduLogger.IsEnabled(LogLevel.Trace)) _pduLogger.LogTrace("-> {Pdu}", pdu);
+    }
+
+    /// <summary>Queues a PDU; transports queue synchronously, so the ValueTask is only observed, never blocked on.</summary>
+    private void Send(Pdu pdu)
+    {
+        ValueTask pending;
+        try
+        {
+            pending = Datamover.SendControlAsync(pdu);
+        }
+        catch (DatamoverException e)
+        {
+            _logger.LogDebug("{Remote}: {Opcode} not sent: {Error}", Datamover.RemoteEndPoint, pdu.Opcode, e.Message);
+            return;
+        }
+        if (!pending.IsCompletedSuccessfully) _ = ObserveSendAsync(pending);
+    }
+
+    private async Task ObserveSendAsync(ValueTask pending)
+    {
+        try { await pending.ConfigureAwait(false); }
+        catch (DatamoverException e) { _logger.LogDebug("{Remote}: send failed: {Error}", Datamover.RemoteEndPoint, e.Message); }
+    }
+
+    private sealed class SerialComparer : IComparer<uint>
+    {
+        public int Compare(uint x, uint y) => x == y ? 0 : SerialNumber.LessThan(x, y) ? -1 : 1;
+    }
+}

@@ -1,0 +1,117 @@
+using System.Buffers;
+using Iser.Core.Datamover;
+using Iser.Core.Iscsi.Pdus;
+using Iser.Core.Scsi.Target;
+
+namespace Iser.Core.Iscsi.Target;
+
+/// <summary>
+/// One SCSI command at the target: what the datamover tracks (<see cref="DataTask"/>), what the logical unit sees
+/// (<see cref="IScsiTask"/>), and the owner of its pooled buffers until its final PDU is on the wire.
+/// Instances are pooled per connection.
+/// </summary>
+internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
+{
+    private readonly byte[] _cdb = new byte[260];
+    private int _cdbLength;
+    private byte[]? _writeBuffer;
+    private byte[]? _readBuffer;
+    private CancellationTokenSource _cancellation = new();
+
+    public TargetConnection? Connection;
+    /// <summary>Set by ABORT TASK / LU reset: the task ends without a response.</summary>
+    public volatile bool Aborted;
+    /// <summary>Bytes the LU asked for with ReceiveDataOutAsync beyond EDTL (an overflow the initiator must hear of).</summary>
+    public int DataOutOverflow;
+    public ILogicalUnit? Unit;
+    /// <summary>Non-immediate commands hold a CmdSN window slot until they finish.</summary>
+    public bool ConsumesSlot;
+    /// <summary>Set by a TMF that must answer only after this task has ended.</summary>
+    public TaskCompletionSource? FinishedSignal;
+
+    ulong IScsiTask.Lun => Lun;
+    public ReadOnlyMemory<byte> Cdb => _cdb.AsMemory(0, _cdbLength);
+    public int ExpectedDataInLength => IsRead ? (IsWrite ? ExpectedBidiReadLength : ExpectedDataTransferLength) : 0;
+    public int ExpectedDataOutLength => IsWrite ? ExpectedDataTransferLength : 0;
+    public CancellationToken CancellationToken => _cancellation.Token;
+    public Memory<byte> WriteBuffer => _writeBuffer is null ? Memory<byte>.Empty : _writeBuffer.AsMemory(0, ExpectedDataOutLength);
+
+    public void SetCdb(ReadOnlySpan<byte> first16, ReadOnlySpan<byte> extended)
+    {
+        first16.CopyTo(_cdb);
+        extended.CopyTo(_cdb.AsSpan(16));
+        _cdbLength = 16 + extended.Length;
+    }
+
+    /// <summary>Shortens the CDB view to the length its opcode's group code implies (SPC-4 §4.2.5.1), when known.</summary>
+    public void TrimCdbToGroupLength()
+    {
+        if (_cdbLength != 16) return;
+        int group = _cdb[0] >> 5;
+        _cdbLength = group switch { 0 => 6, 1 or 2 => 10, 4 => 16, 5 => 12, _ => 16 };
+    }
+
+    public void AllocateWriteBuffer()
+    {
+        if (ExpectedDataOutLength > 0) _writeBuffer = ArrayPool<byte>.Shared.Rent(ExpectedDataOutLength);
+    }
+
+    public async ValueTask<ReadOnlyMemory<byte>> ReceiveDataOutAsync(int length, CancellationToken cancellationToken)
+    {
+        if (length <= 0) return ReadOnlyMemory<byte>.Empty;
+        if (length > ExpectedDataOutLength)
+        {
+            // The command wants more than the initiator will send: residual overflow (RFC 7143 §11.4.5.2).
+            DataOutOverflow = length - ExpectedDataOutLength;
+            throw new DataOutOverflowException(length, ExpectedDataOutLength);
+        }
+        await Connection!.Datamover.GetDataAsync(this, length, cancellationToken).ConfigureAwait(false);
+        return _writeBuffer.AsMemory(0, length);
+    }
+
+    public Memory<byte> GetDataInBuffer(int length)
+    {
+        if (_readBuffer is null || _readBuffer.Length < length)
+        {
+            if (_readBuffer is not null) ArrayPool<byte>.Shared.Return(_readBuffer);
+            _readBuffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 512));
+        }
+        return _readBuffer.AsMemory(0, length);
+    }
+
+    public ReadOnlyMemory<byte> DataInBuffer(int length) => _readBuffer is null ? ReadOnlyMemory<byte>.Empty : _readBuffer.AsMemory(0, length);
+
+    public void Cancel()
+    {
+        Aborted = true;
+        try { _cancellation.Cancel(); }
+        catch (ObjectDisposedException) { }
+    }
+
+    void IPduSentNotification.OnPduSent(Pdu pdu, Exception? error) => Connection?.OnTaskFinished(this);
+
+    public override void ResetForReuse()
+    {
+        base.ResetForReuse();
+        if (_writeBuffer is not null) { ArrayPool<byte>.Shared.Return(_writeBuffer); _writeBuffer = null; }
+        if (_readBuffer is { Length: > 256 * 1024 }) { ArrayPool<byte>.Shared.Return(_readBuffer); _readBuffer = null; }
+        if (!_cancellation.TryReset())
+        {
+            _cancellation.Dispose();
+            _cancellation = new CancellationTokenSource();
+        }
+        Aborted = false;
+        DataOutOverflow = 0;
+        Unit = null;
+        ConsumesSlot = false;
+        FinishedSignal = null;
+        _cdbLength = 0;
+        SentNotification = this;
+    }
+
+    public TargetTask() => SentNotification = this;
+}
+
+/// <summary>A logical unit asked for more write data than the Expected Data Transfer Length allows.</summary>
+internal sealed class DataOutOverflowException(int wanted, int expected)
+    : Exception($"The command needs {wanted} bytes of write data but the initiator will send only {expected}.");

@@ -1,1 +1,3 @@
-return 0;
+using Iser.Cli;
+
+return await CommandRouter.RunAsync(args).ConfigureAwait(false);

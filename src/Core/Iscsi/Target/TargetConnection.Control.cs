@@ -1,4 +1,3 @@
-using System.Text;
 using Iser.Core.Iscsi.Pdus;
 using Iser.Core.Iscsi.Sessions;
 using Iser.Core.Iscsi.Text;
@@ -243,32 +242,33 @@ internal sealed partial class TargetConnection
 
     private byte[] BuildTextAnswer(TargetSession session, byte[] requestText)
     {
-        IReadOnlyList<KeyValuePair<string, string>> pairs;
+        List<TextKeyValue> pairs;
         try
         {
-            pairs = TextKeyValueCodec.Decode(requestText);
+            pairs = TextKeyValueCodec.Parse(requestText);
         }
-        catch (FormatException e)
+        catch (TextFormatException e)
         {
             _logger.LogWarning("{Remote}: malformed text request: {Error}", Datamover.RemoteEndPoint, e.Message);
             return [];
         }
-        var answer = new List<KeyValuePair<string, string>>();
-        foreach (var (key, value) in pairs)
+        var answer = new List<TextKeyValue>();
+        foreach (var pair in pairs)
         {
-            if (key == "SendTargets")
+            if (pair.Key == KeyNames.SendTargets)
             {
-                var nodes = _target.Nodes.Where(n => session.IsDiscovery || ReferenceEquals(n, session.Node))
-                    .Where(n => n.Allows(session.InitiatorName));
-                var targets = nodes.Select(n => new SendTargetsEntry(n.Iqn,
-                    _target.Listeners.Select(l => new TargetPortal(l.LocalEndPoint.Address.ToString(), l.LocalEndPoint.Port, n.PortalGroupTag)).Distinct().ToList()));
-                string? current = session.Node?.Iqn;
-                answer.AddRange(SendTargetsResponder.Respond(value, targets.ToList(), current));
+                var visible = _target.Nodes
+                    .Where(n => (session.IsDiscovery || ReferenceEquals(n, session.Node)) && n.Allows(session.InitiatorName))
+                    .Select(n => new DiscoverableTarget(n.Iqn, _target.Listeners
+                        .Select(l => new TargetPortal(l.LocalEndPoint.Address.ToString(), l.LocalEndPoint.Port, n.PortalGroupTag))
+                        .Distinct().ToList()))
+                    .ToList();
+                answer.AddRange(SendTargetsResponder.BuildPairs(pair.Value, visible, session.Node?.Iqn));
             }
-            else if (key.StartsWith("X-", StringComparison.Ordinal) || key.StartsWith("X#", StringComparison.Ordinal))
-                answer.Add(new(key, "NotUnderstood"));
+            else if (TextKeyValueCodec.IsExtensionKey(pair.Key))
+                answer.Add(new(pair.Key, NegotiationValues.NotUnderstood));
             else
-                answer.Add(new(key, "Reject")); // full-feature renegotiation is not supported
+                answer.Add(new(pair.Key, NegotiationValues.Reject)); // full-feature renegotiation is not supported
         }
         return TextKeyValueCodec.Encode(answer);
     }

@@ -32,7 +32,6 @@ internal sealed partial class TargetConnection
                     TargetAlias = node.Alias,
                     InitiatorCredentials = node.InitiatorChap,
                     TargetCredentials = node.TargetChap,
-                    TargetPortalGroupTag = node.PortalGroupTag,
                 };
             },
         };

@@ -1,0 +1,117 @@
+using System.Net;
+using System.Runtime.InteropServices;
+using Iser.Cli.Config;
+using Iser.Core.Iscsi.Login;
+using Iser.Core.Iscsi.Target;
+using Iser.Core.Scsi.Target;
+using Iser.Transport.Tcp;
+using Microsoft.Extensions.Logging;
+
+namespace Iser.Cli.Commands;
+
+/// <summary>
+/// `iser target`: serves LUNs from flags or a JSON file, prints its IQNs and portals, then `ready`, and on
+/// Ctrl-C / SIGTERM asks sessions to log out, flushes the LUNs and exits 0.
+/// </summary>
+internal static class TargetCommand
+{
+    public const string DefaultIqn = "iqn.2026-11.org.iser:target0";
+    public const string DefaultPortal = "127.0.0.1:3260";
+
+    public static async Task<int> RunAsync(ArgumentReader args)
+    {
+        var configPath = args.Value("--config");
+        var config = configPath is null ? new TargetConfigFile() : TargetConfigFile.Load(configPath);
+        var portals = args.Values("--portal");
+        if (portals.Count > 0) config.Portals = portals;
+        if (config.Portals.Count == 0) config.Portals.Add(DefaultPortal);
+        var luns = args.Values("--lun");
+        var iqn = args.Value("--iqn");
+        if (luns.Count > 0 || iqn is not null || config.Targets.Count == 0)
+        {
+            var entry = new TargetConfigFile.TargetEntry { Iqn = iqn ?? DefaultIqn, Luns = luns.Count > 0 ? luns : ["ram:64M"] };
+            entry.AllowedInitiators.AddRange(args.Values("--allow"));
+            var chapUser = args.Value("--chap-user");
+            var chapSecret = args.Value("--chap-secret");
+            if (chapUser is not null || chapSecret is not null)
+                entry.Chap = new() { User = chapUser ?? throw new UsageException("--chap-secret needs --chap-user."), Secret = chapSecret ?? throw new UsageException("--chap-user needs --chap-secret.") };
+            var mutualUser = args.Value("--mutual-user");
+            var mutualSecret = args.Value("--mutual-secret");
+            if (mutualUser is not null || mutualSecret is not null)
+                entry.MutualChap = new() { User = mutualUser ?? throw new UsageException("--mutual-secret needs --mutual-user."), Secret = mutualSecret ?? throw new UsageException("--mutual-user needs --mutual-secret.") };
+            config.Targets.RemoveAll(t => t.Iqn == entry.Iqn);
+            config.Targets.Add(entry);
+        }
+        config.QueueDepth = args.Int("--queue-depth") ?? config.QueueDepth;
+        config.NopInIntervalSeconds = args.Double("--nop-interval") ?? config.NopInIntervalSeconds;
+        config.BlockSize = args.Int("--block-size") ?? config.BlockSize;
+        using var loggerFactory = Logging.Create(args.Value("--log-level"));
+        args.EnsureAllUsed();
+
+        var options = new IscsiTargetOptions();
+        if (config.QueueDepth is int depth) options.CommandQueueDepth = depth;
+        if (config.NopInIntervalSeconds is double nop) options.NopInInterval = TimeSpan.FromSeconds(nop);
+        int blockSize = config.BlockSize ?? 512;
+        if (blockSize is not (512 or 4096)) throw new UsageException($"--block-size must be 512 or 4096, not {blockSize}.");
+
+        await using var target = new IscsiTarget(options, loggerFactory);
+        foreach (var t in config.Targets)
+        {
+            if (string.IsNullOrWhiteSpace(t.Iqn)) throw new UsageException("every target needs an iqn.");
+            var node = new TargetNode(t.Iqn) { Alias = t.Alias };
+            node.AllowedInitiators.AddRange(t.AllowedInitiators);
+            if (t.Chap is { } c) node.InitiatorChap = new ChapCredentials(c.User, c.Secret);
+            if (t.MutualChap is { } m) node.TargetChap = new ChapCredentials(m.User, m.Secret);
+            Console.WriteLine($"target {t.Iqn}");
+            for (int lun = 0; lun < t.Luns.Count; lun++)
+            {
+                IBackingStore store;
+                try { store = BackingStoreSpec.Parse(t.Luns[lun]); }
+                catch (Exception e) when (e is FormatException or ArgumentException) { throw new UsageException($"--lun {t.Luns[lun]}: {e.Message}"); }
+                var capturedNode = node;
+                var unit = new BlockDeviceLogicalUnit(store, new BlockDeviceOptions
+                {
+                    BlockSize = blockSize,
+                    Identity = $"{t.Iqn}/{lun}",
+                    LunList = () => capturedNode.Luns.Keys.Select(k => (ulong)k).ToList(),
+                }, loggerFactory.CreateLogger("Iser.Target.Lun"));
+                node.AddLun(lun, unit);
+                Console.WriteLine($"  lun {lun}: {store.Describe()}, {unit.BlockCount} blocks of {unit.BlockSize} bytes");
+            }
+            target.AddNode(node);
+        }
+        foreach (var portal in config.Portals)
+        {
+            var endPoint = ParsePortal(portal);
+            var listener = new TcpDatamoverListener(endPoint, loggerFactory.CreateLogger("Iser.Transport.Tcp"));
+            target.Listen(listener);
+            Console.WriteLine($"portal {listener.LocalEndPoint} tcp");
+        }
+        Console.WriteLine("ready");
+        Console.Out.Flush();
+
+        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
+        await stop.Task.ConfigureAwait(false);
+        Console.WriteLine("stopping");
+        await target.StopAsync().ConfigureAwait(false);
+        Console.WriteLine("stopped");
+        return 0;
+    }
+
+    public static IPEndPoint ParsePortal(string portal)
+    {
+        if (IPEndPoint.TryParse(portal, out var ep))
+        {
+            if (ep.Port == 0 && !portal.EndsWith(":0", StringComparison.Ordinal)) ep.Port = 3260;
+            return ep;
+        }
+        int colon = portal.LastIndexOf(':');
+        string host = colon > 0 ? portal[..colon] : portal;
+        int port = colon > 0 && int.TryParse(portal[(colon + 1)..], out int p) ? p : 3260;
+        var addresses = Dns.GetHostAddresses(host);
+        if (addresses.Length == 0) throw new UsageException($"cannot resolve portal host '{host}'.");
+        return new IPEndPoint(addresses[0], port);
+    }
+}

@@ -1,0 +1,58 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Iser.Cli.Config;
+
+/// <summary>
+/// The JSON form of `iser target --config FILE`:
+/// { "portals": ["127.0.0.1:3260"], "targets": [ { "iqn": "...", "alias": "...", "luns": ["ram:1G"],
+///   "allowedInitiators": [], "chap": {"user":"u","secret":"..."}, "mutualChap": {...} } ],
+///   "queueDepth": 128, "nopInIntervalSeconds": 30, "blockSize": 512 }
+/// </summary>
+internal sealed class TargetConfigFile
+{
+    public List<string> Portals { get; set; } = new();
+    public List<TargetEntry> Targets { get; set; } = new();
+    public int? QueueDepth { get; set; }
+    public double? NopInIntervalSeconds { get; set; }
+    public int? BlockSize { get; set; }
+    public bool? Iser { get; set; }
+
+    public sealed class TargetEntry
+    {
+        public string Iqn { get; set; } = "";
+        public string? Alias { get; set; }
+        public List<string> Luns { get; set; } = new();
+        public List<string> AllowedInitiators { get; set; } = new();
+        public ChapEntry? Chap { get; set; }
+        public ChapEntry? MutualChap { get; set; }
+    }
+
+    public sealed class ChapEntry
+    {
+        public string User { get; set; } = "";
+        public string Secret { get; set; } = "";
+    }
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNameCaseInsensitive = true,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    public static TargetConfigFile Load(string path)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            return JsonSerializer.Deserialize<TargetConfigFile>(stream, Json)
+                ?? throw new UsageException($"{path} is empty.");
+        }
+        catch (JsonException e)
+        {
+            throw new UsageException($"{path}: {e.Message}");
+        }
+    }
+}

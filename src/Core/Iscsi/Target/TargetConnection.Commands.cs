@@ -18,7 +18,7 @@ internal sealed partial class TargetConnection
             if (session.IsDiscovery)
             {
                 // A discovery session carries only Text and Logout (RFC 7143 §4.3).
-                SendReject(RejectReasonCode.ProtocolError, pdu);
+                SendReject(RejectReason.ProtocolError, pdu);
                 if (consumesSlot) session.ReleaseSlot();
                 return;
             }
@@ -35,7 +35,7 @@ internal sealed partial class TargetConnection
             if (problem is not null)
             {
                 _logger.LogWarning("{Remote}: rejecting SCSI Command ITT 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, pdu.InitiatorTaskTag, problem);
-                SendReject(RejectReasonCode.ProtocolError, pdu);
+                SendReject(RejectReason.ProtocolError, pdu);
                 if (consumesSlot) session.ReleaseSlot();
                 return;
             }
@@ -50,7 +50,7 @@ internal sealed partial class TargetConnection
             if (!ParseAhs(pdu, task, out problem))
             {
                 _logger.LogWarning("{Remote}: rejecting SCSI Command ITT 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, pdu.InitiatorTaskTag, problem);
-                SendReject(RejectReasonCode.InvalidPduField, pdu);
+                SendReject(RejectReason.InvalidPduField, pdu);
                 ReturnTask(task);
                 if (consumesSlot) session.ReleaseSlot();
                 return;
@@ -65,7 +65,7 @@ internal sealed partial class TargetConnection
             if (problem is not null)
             {
                 _logger.LogWarning("{Remote}: rejecting SCSI Command ITT 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, pdu.InitiatorTaskTag, problem);
-                SendReject(RejectReasonCode.TaskInProgress, pdu);
+                SendReject(RejectReason.TaskInProgress, pdu);
                 ReturnTask(task);
                 if (consumesSlot) session.ReleaseSlot();
                 return;
@@ -265,17 +265,4 @@ internal sealed partial class TargetConnection
         sense[13] = ascq;
         return new ScsiCommandResult { Status = ScsiStatus.CheckCondition, Sense = sense };
     }
-}
-
-/// <summary>SPC-4 sense keys the target core raises itself.</summary>
-internal enum SenseKey : byte
-{
-    NoSense = 0x0,
-    NotReady = 0x2,
-    MediumError = 0x3,
-    HardwareError = 0x4,
-    IllegalRequest = 0x5,
-    UnitAttention = 0x6,
-    AbortedCommand = 0xb,
-    Miscompare = 0xe,
 }

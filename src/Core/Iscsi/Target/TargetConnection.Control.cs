@@ -365,7 +365,7 @@ internal sealed partial class TargetConnection
 
     // ---------------- Reject ----------------
 
-    private void SendReject(RejectReasonCode reason, Pdu offending)
+    private void SendReject(RejectReason reason, Pdu offending)
     {
         var reject = PduPool.Rent();
         reject.Opcode = IscsiOpcode.Reject;
@@ -375,14 +375,4 @@ internal sealed partial class TargetConnection
         reject.SetData(offending.Bhs); // the complete header of the rejected PDU (RFC 7143 §11.17)
         Send(reject);
     }
-}
-
-/// <summary>Reject reasons (RFC 7143 §11.17.1) the target raises.</summary>
-internal enum RejectReasonCode : byte
-{
-    DataDigestError = 0x02,
-    ProtocolError = 0x04,
-    CommandNotSupported = 0x05,
-    TaskInProgress = 0x07,
-    InvalidPduField = 0x09,
 }

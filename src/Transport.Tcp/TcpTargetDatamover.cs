@@ -204,6 +204,8 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
             {
                 if (state.UnsolicitedDone || offset != state.UnsolicitedReceived || offset + length > state.UnsolicitedLimit)
                     problem = $"unsolicited Data-Out at offset {offset}+{length} outside the unsolicited burst (limit {state.UnsolicitedLimit}, received {state.UnsolicitedReceived})";
+                else if (header.Field36 != state.UnsolicitedNextDataSN)
+                    problem = $"unsolicited Data-Out DataSN {header.Field36} where {state.UnsolicitedNextDataSN} was expected";
                 else destination = state.Buffer.Slice(offset, length);
             }
             else
@@ -247,6 +249,7 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
             if (ttt == Pdu.ReservedTag)
             {
                 state.UnsolicitedReceived += length;
+                state.UnsolicitedNextDataSN++;
                 if (header.Final || state.UnsolicitedReceived >= state.UnsolicitedLimit) state.UnsolicitedDone = true;
             }
             else

@@ -182,6 +182,13 @@ internal sealed partial class TargetConnection
         uint residual = (uint)Math.Abs((long)expected - wanted);
         int send = Math.Min(result.DataInLength, expectedIn);
         bool hasSense = !result.Sense.IsEmpty;
+        // Claim the task for its response: an ABORT TASK arriving from now on must see "task does not exist"
+        // rather than abort a command whose status is already queued (libiscsi's AbortTaskSimpleAsync checks this).
+        if (!TryClaim(task))
+        {
+            FinishAborted(task);
+            return;
+        }
         if (send > 0)
         {
             CollapsedStatus? collapse = hasSense ? null : new CollapsedStatus((byte)result.Status, underflow, overflow, residual);
@@ -212,10 +219,7 @@ internal sealed partial class TargetConnection
     /// <summary>Called once a task's final PDU left (or could not): the task's buffers and CmdSN slot are free again.</summary>
     public void OnTaskFinished(TargetTask task)
     {
-        lock (_tasks)
-        {
-            if (_tasks.TryGetValue(task.InitiatorTaskTag, out var t) && ReferenceEquals(t, task)) _tasks.Remove(task.InitiatorTaskTag);
-        }
+        TryClaim(task);
         Datamover.EndTask(task);
         if (task.ConsumesSlot) Session?.ReleaseSlot();
         task.FinishedSignal?.TrySetResult();
@@ -223,6 +227,23 @@ internal sealed partial class TargetConnection
     }
 
     private void FinishAborted(TargetTask task) => OnTaskFinished(task);
+
+    /// <summary>
+    /// Removes the task from the table TMFs consult. Exactly one of the response path and an abort wins; the
+    /// winner decides how the task ends. False when an abort already took it.
+    /// </summary>
+    private bool TryClaim(TargetTask task)
+    {
+        lock (_tasks)
+        {
+            if (_tasks.TryGetValue(task.InitiatorTaskTag, out var t) && ReferenceEquals(t, task))
+            {
+                _tasks.Remove(task.InitiatorTaskTag);
+                return true;
+            }
+            return false;
+        }
+    }
 
     private TargetTask RentTask()
     {

@@ -193,7 +193,9 @@ public sealed partial class BlockDeviceLogicalUnit
         if (blocks > _options.MaxCompareAndWriteBlocks) return InvalidFieldDone(13);
         if (!InRange(lba, (ulong)blocks)) return Done(OutOfRange());
         if (_stopped) return Done(Check(SenseCondition.NotReadyInitializingCommandRequired));
-        // NUMBER OF LOGICAL BLOCKS zero: nothing compared or written, not an error (SBC-3 §5.2).
+        // NUMBER OF LOGICAL BLOCKS zero: nothing compared or written, not an error (SBC-3 §5.2) — unless the
+        // initiator sends data anyway (e.g. 256 blocks wrapped into the one-byte field), which cannot be split.
+        if (blocks == 0 && task.ExpectedDataOutLength != 0) return InvalidFieldDone(13);
         if (blocks == 0) return Done(ScsiCommandResult.Good());
         if (WriteProtected) return Done(Check(SenseCondition.WriteProtected));
         int bytes = 2 * (blocks << _blockShift);

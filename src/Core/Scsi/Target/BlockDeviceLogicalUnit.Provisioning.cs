@@ -49,16 +49,16 @@ public sealed partial class BlockDeviceLogicalUnit
             block = block[..BlockSize];
         }
         int dataOut = noDataOut ? 0 : BlockSize;
-        bool zeros = noDataOut || !block.Span.ContainsAnyExcept((byte)0);
         long offset = lba << _blockShift;
         long length = blocks << _blockShift;
         using (await _ranges.AcquireAsync(lba, blocks, exclusive: false, cancellationToken).ConfigureAwait(false))
         {
             try
             {
-                if (unmap && zeros)
+                if (unmap)
                 {
-                    // Unmapped blocks read back as zeros (LBPRZ), which is exactly the data asked for.
+                    // UNMAP=1 asks for deallocation whatever the pattern (SBC-4 §5.49); with LBPRZ the blocks then
+                    // read back as zeros, which libiscsi's WriteSame*.UnmapUntilEnd checks. tgt and LIO do the same.
                     await _store.DiscardAsync(offset, length, cancellationToken).ConfigureAwait(false);
                 }
                 else

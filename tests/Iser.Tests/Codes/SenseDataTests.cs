@@ -7,7 +7,7 @@ public class SenseDataTests
     [Fact]
     public void Fixed_IllegalRequestLbaOutOfRange_WithInformation()
     {
-        // SPC-4 table 45: byte0 VALID(7) RESPONSE CODE(6-0), byte2 FILEMARK EOM ILI SDAT_OVFL SENSE KEY(3-0),
+        // SPC-4: byte0 VALID(7) RESPONSE CODE(6-0), byte2 FILEMARK EOM ILI SDAT_OVFL SENSE KEY(3-0),
         // 3-6 INFORMATION, 7 ADDITIONAL SENSE LENGTH, 8-11 COMMAND-SPECIFIC, 12 ASC, 13 ASCQ, 14 FRU, 15-17 SKS.
         byte[] sense =
         [
@@ -31,7 +31,7 @@ public class SenseDataTests
     [Fact]
     public void Fixed_InvalidFieldInCdb_WithFieldPointer()
     {
-        // SKS (SPC-4 table 51): byte15 SKSV(7) C/D(6) BPV(3) BIT POINTER(2-0), bytes 16-17 FIELD POINTER.
+        // SKS (SPC-4): byte15 SKSV(7) C/D(6) BPV(3) BIT POINTER(2-0), bytes 16-17 FIELD POINTER.
         byte[] sense =
         [
             0x70, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x0A,
@@ -93,8 +93,8 @@ public class SenseDataTests
     [Fact]
     public void Descriptor_MiscompareWithInformationDescriptor()
     {
-        // SPC-4 table 27: byte0 RESPONSE CODE 72h, byte1 SENSE KEY, byte2 ASC, byte3 ASCQ, byte7 ADDITIONAL SENSE LENGTH.
-        // Information descriptor (table 30): type 00h, additional length 0Ah, byte2 VALID(7), bytes 4-11 INFORMATION.
+        // SPC-4: byte0 RESPONSE CODE 72h, byte1 SENSE KEY, byte2 ASC, byte3 ASCQ, byte7 ADDITIONAL SENSE LENGTH.
+        // Information descriptor: type 00h, additional length 0Ah, byte2 VALID(7), bytes 4-11 INFORMATION.
         byte[] sense =
         [
             0x72, 0x0E, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x0C,

@@ -6,7 +6,7 @@ namespace Iser.Tests.ScsiInitiator;
 
 public class InquiryDataTests
 {
-    /// <summary>A 36-byte standard INQUIRY image laid out per SPC-4 table 129.</summary>
+    /// <summary>A 36-byte standard INQUIRY image laid out per SPC-4.</summary>
     private static byte[] Image()
     {
         var d = new byte[36];

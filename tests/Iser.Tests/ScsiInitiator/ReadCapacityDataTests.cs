@@ -8,7 +8,7 @@ public class ReadCapacityDataTests
     [Fact]
     public void ReadCapacity10_LastLbaAndBlockLength()
     {
-        // SBC-3 table 63: bytes 0-3 RETURNED LOGICAL BLOCK ADDRESS, bytes 4-7 LOGICAL BLOCK LENGTH IN BYTES.
+        // SBC-3: bytes 0-3 RETURNED LOGICAL BLOCK ADDRESS, bytes 4-7 LOGICAL BLOCK LENGTH IN BYTES.
         var rc = ReadCapacityData.ParseReadCapacity10([0x00, 0x1F, 0xFF, 0xFF, 0x00, 0x00, 0x02, 0x00]);
         Assert.Equal(0x1FFFFFUL, rc.LastLba);
         Assert.Equal(0x200000UL, rc.BlockCount);
@@ -29,7 +29,7 @@ public class ReadCapacityDataTests
     [Fact]
     public void ReadCapacity16_DecodesProvisioningProtectionAndAlignment()
     {
-        // SBC-3 table 65: 0-7 LBA, 8-11 block length, 12 P_TYPE(3-1) PROT_EN(0),
+        // SBC-3: 0-7 LBA, 8-11 block length, 12 P_TYPE(3-1) PROT_EN(0),
         // 13 P_I_EXPONENT(7-4) LB PER PB EXPONENT(3-0), 14 LBPME(7) LBPRZ(6) LOWEST ALIGNED LBA(5-0), 15 LOWEST ALIGNED LBA.
         var d = new byte[32];
         byte[] head = [0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x03, 0x03, 0xC0, 0x07];

@@ -8,7 +8,7 @@ public class ReportLunsDataTests
     [Fact]
     public void Parse_ThreeLuns_PeripheralAndFlat()
     {
-        // SPC-4 table 200: bytes 0-3 LUN LIST LENGTH (n-7), 4-7 reserved, then 8-byte LUNs.
+        // SPC-4: bytes 0-3 LUN LIST LENGTH (n-7), 4-7 reserved, then 8-byte LUNs.
         byte[] d =
         [
             0, 0, 0, 24, 0, 0, 0, 0,

@@ -9,7 +9,7 @@ public class VpdPagesTests
     [Fact]
     public void SupportedPages_ListsPageCodes()
     {
-        // SPC-4 table 592: byte1 PAGE CODE 00h, bytes 2-3 PAGE LENGTH, then one byte per supported page.
+        // SPC-4: byte1 PAGE CODE 00h, bytes 2-3 PAGE LENGTH, then one byte per supported page.
         byte[] page = [0x00, 0x00, 0x00, 0x05, 0x00, 0x80, 0x83, 0xB0, 0xB2];
         Assert.Equal([0x00, 0x80, 0x83, 0xB0, 0xB2], VpdPages.ParseSupportedPages(page));
         Assert.Equal(9, VpdPages.RequiredLength(page));
@@ -27,7 +27,7 @@ public class VpdPagesTests
     [Fact]
     public void DeviceIdentification_DecodesEachDesignator()
     {
-        // SPC-4 table 596: descriptor byte0 PROTOCOL IDENTIFIER(7-4) CODE SET(3-0), byte1 PIV(7) ASSOCIATION(5-4)
+        // SPC-4: descriptor byte0 PROTOCOL IDENTIFIER(7-4) CODE SET(3-0), byte1 PIV(7) ASSOCIATION(5-4)
         // DESIGNATOR TYPE(3-0), byte3 DESIGNATOR LENGTH, then the designator.
         var body = new List<byte>();
         // NAA IEEE Registered Extended (6h), binary, LU association.
@@ -78,7 +78,7 @@ public class VpdPagesTests
     [Fact]
     public void BlockLimits_FullSbc3Page()
     {
-        // SBC-3 table 197, page length 3Ch.
+        // SBC-3, page length 3Ch.
         var p = new byte[64];
         p[1] = 0xB0; p[3] = 0x3C;
         p[4] = 0x01;                                   // WSNZ

@@ -71,7 +71,7 @@ public sealed class SenseData
         };
     }
 
-    public static bool TryParse(ReadOnlySpan<byte> sense, out SenseData? result)
+    public static bool TryParse(ReadOnlySpan<byte> sense, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out SenseData? result)
     {
         try { result = Parse(sense); return true; }
         catch (ScsiDataFormatException) { result = null; return false; }

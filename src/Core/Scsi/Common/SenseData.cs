@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace Iser.Core.Scsi;
 
 /// <summary>
-/// Decoded sense data (SPC-4 §4.5), fixed or descriptor format. Parsing copies the few fields it needs, so the
+/// Decoded sense data (SPC-4), fixed or descriptor format. Parsing copies the few fields it needs, so the
 /// instance does not hold on to the caller's buffer. Sense data cut short by an allocation length is accepted
 /// as far as it goes (fields beyond the end read as zero); data too short to hold the header is an error.
 /// </summary>
@@ -71,7 +71,7 @@ public sealed class SenseData
         };
     }
 
-    public static bool TryParse(ReadOnlySpan<byte> sense, out SenseData? result)
+    public static bool TryParse(ReadOnlySpan<byte> sense, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out SenseData? result)
     {
         try { result = Parse(sense); return true; }
         catch (ScsiDataFormatException) { result = null; return false; }

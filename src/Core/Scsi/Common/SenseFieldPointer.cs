@@ -1,7 +1,7 @@
 namespace Iser.Core.Scsi;
 
 /// <summary>
-/// The sense-key-specific field pointer of an ILLEGAL REQUEST (SPC-4 §4.5.2.4.2): where in the CDB or the
+/// The sense-key-specific field pointer of an ILLEGAL REQUEST (SPC-4): where in the CDB or the
 /// parameter list the device server found the bad field.
 /// </summary>
 public readonly record struct SenseFieldPointer(bool InCdb, ushort ByteOffset, byte? BitPosition)

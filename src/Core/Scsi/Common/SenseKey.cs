@@ -1,6 +1,6 @@
 namespace Iser.Core.Scsi;
 
-/// <summary>SPC-4 §4.5.6 sense keys (the 4-bit class of a CHECK CONDITION).</summary>
+/// <summary>SPC-4 sense keys (the 4-bit class of a CHECK CONDITION).</summary>
 public enum SenseKey : byte
 {
     NoSense = 0x0,

@@ -1,7 +1,7 @@
 namespace Iser.Core.Scsi.Initiator;
 
 /// <summary>
-/// The Block Limits VPD page 0xB0 (SBC-3 §6.6.4). Counts are in logical blocks; 0 means "not reported / no
+/// The Block Limits VPD page 0xB0 (SBC-3). Counts are in logical blocks; 0 means "not reported / no
 /// limit", as SBC-3 defines, which is also what a field cut off by a short (older) page reads as.
 /// </summary>
 public sealed record BlockLimits

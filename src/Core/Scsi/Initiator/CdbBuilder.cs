@@ -12,7 +12,7 @@ public static class CdbBuilder
     /// <summary>The longest CDB written here (and the size of the iSCSI BHS CDB field).</summary>
     public const int MaxCdbLength = 16;
 
-    // Byte 1 flag bits shared by the READ/WRITE/VERIFY/COMPARE AND WRITE family (SBC-3 §5).
+    // Byte 1 flag bits shared by the READ/WRITE/VERIFY/COMPARE AND WRITE family (SBC-3).
     private const byte DpoBit = 0x10;
     private const byte FuaBit = 0x08;
 
@@ -22,7 +22,7 @@ public static class CdbBuilder
         return 6;
     }
 
-    /// <summary>REQUEST SENSE (SPC-4 §6.29); <paramref name="descriptorFormat"/> asks for 0x72/0x73 sense.</summary>
+    /// <summary>REQUEST SENSE (SPC-4); <paramref name="descriptorFormat"/> asks for 0x72/0x73 sense.</summary>
     public static int RequestSense(Span<byte> cdb, byte allocationLength, bool descriptorFormat = false)
     {
         var c = Begin(cdb, 6, CdbOperationCode.RequestSense);
@@ -31,7 +31,7 @@ public static class CdbBuilder
         return 6;
     }
 
-    /// <summary>INQUIRY for standard data (SPC-4 §6.6): EVPD 0, page code 0.</summary>
+    /// <summary>INQUIRY for standard data (SPC-4): EVPD 0, page code 0.</summary>
     public static int Inquiry(Span<byte> cdb, ushort allocationLength)
     {
         var c = Begin(cdb, 6, CdbOperationCode.Inquiry);
@@ -49,7 +49,7 @@ public static class CdbBuilder
         return 6;
     }
 
-    /// <summary>MODE SENSE(6) (SPC-4 §6.11).</summary>
+    /// <summary>MODE SENSE(6) (SPC-4).</summary>
     public static int ModeSense6(Span<byte> cdb, byte pageCode, byte subpageCode, byte allocationLength,
         ModePageControl pageControl = ModePageControl.Current, bool disableBlockDescriptors = false)
     {
@@ -61,7 +61,7 @@ public static class CdbBuilder
         return 6;
     }
 
-    /// <summary>MODE SENSE(10) (SPC-4 §6.12); <paramref name="longLbaAccepted"/> sets LLBAA.</summary>
+    /// <summary>MODE SENSE(10) (SPC-4); <paramref name="longLbaAccepted"/> sets LLBAA.</summary>
     public static int ModeSense10(Span<byte> cdb, byte pageCode, byte subpageCode, ushort allocationLength,
         ModePageControl pageControl = ModePageControl.Current, bool disableBlockDescriptors = false, bool longLbaAccepted = false)
     {
@@ -73,7 +73,7 @@ public static class CdbBuilder
         return 10;
     }
 
-    /// <summary>START STOP UNIT (SBC-3 §5.25). <paramref name="powerCondition"/> is the 4-bit POWER CONDITION field.</summary>
+    /// <summary>START STOP UNIT (SBC-3). <paramref name="powerCondition"/> is the 4-bit POWER CONDITION field.</summary>
     public static int StartStopUnit(Span<byte> cdb, bool start, bool loadEject = false, bool immediate = false,
         byte powerCondition = 0, bool noFlush = false)
     {
@@ -85,14 +85,14 @@ public static class CdbBuilder
         return 6;
     }
 
-    /// <summary>READ CAPACITY(10) (SBC-3 §5.15): LBA and PMI zero, as SBC-3 requires.</summary>
+    /// <summary>READ CAPACITY(10) (SBC-3): LBA and PMI zero, as SBC-3 requires.</summary>
     public static int ReadCapacity10(Span<byte> cdb)
     {
         Begin(cdb, 10, CdbOperationCode.ReadCapacity10);
         return 10;
     }
 
-    /// <summary>READ CAPACITY(16) (SBC-3 §5.16): SERVICE ACTION IN(16) with service action 0x10.</summary>
+    /// <summary>READ CAPACITY(16) (SBC-3): SERVICE ACTION IN(16) with service action 0x10.</summary>
     public static int ReadCapacity16(Span<byte> cdb, uint allocationLength = ReadCapacityData.Length16)
     {
         var c = Begin(cdb, 16, CdbOperationCode.ServiceActionIn16);
@@ -101,7 +101,7 @@ public static class CdbBuilder
         return 16;
     }
 
-    /// <summary>REPORT LUNS (SPC-4 §6.33). SPC-4 asks for an allocation length of at least 16.</summary>
+    /// <summary>REPORT LUNS (SPC-4). SPC-4 asks for an allocation length of at least 16.</summary>
     public static int ReportLuns(Span<byte> cdb, uint allocationLength, byte selectReport = 0)
     {
         var c = Begin(cdb, 12, CdbOperationCode.ReportLuns);
@@ -110,19 +110,19 @@ public static class CdbBuilder
         return 12;
     }
 
-    /// <summary>READ(10) (SBC-3 §5.11).</summary>
+    /// <summary>READ(10) (SBC-3).</summary>
     public static int Read10(Span<byte> cdb, uint lba, ushort blocks, bool fua = false, bool dpo = false) =>
         Rw10(cdb, CdbOperationCode.Read10, lba, blocks, fua, dpo);
 
-    /// <summary>READ(16) (SBC-3 §5.13).</summary>
+    /// <summary>READ(16) (SBC-3).</summary>
     public static int Read16(Span<byte> cdb, ulong lba, uint blocks, bool fua = false, bool dpo = false) =>
         Rw16(cdb, CdbOperationCode.Read16, lba, blocks, fua, dpo);
 
-    /// <summary>WRITE(10) (SBC-3 §5.32); <paramref name="fua"/> forces the data to the medium before GOOD status.</summary>
+    /// <summary>WRITE(10) (SBC-3); <paramref name="fua"/> forces the data to the medium before GOOD status.</summary>
     public static int Write10(Span<byte> cdb, uint lba, ushort blocks, bool fua = false, bool dpo = false) =>
         Rw10(cdb, CdbOperationCode.Write10, lba, blocks, fua, dpo);
 
-    /// <summary>WRITE(16) (SBC-3 §5.34).</summary>
+    /// <summary>WRITE(16) (SBC-3).</summary>
     public static int Write16(Span<byte> cdb, ulong lba, uint blocks, bool fua = false, bool dpo = false) =>
         Rw16(cdb, CdbOperationCode.Write16, lba, blocks, fua, dpo);
 
@@ -142,7 +142,7 @@ public static class CdbBuilder
         blocks <= ushort.MaxValue && lba + blocks <= (ulong)uint.MaxValue + 1;
 
     /// <summary>
-    /// VERIFY(16) (SBC-3 §5.30). With <paramref name="compareData"/> (BYTCHK 01b) the initiator sends the data and
+    /// VERIFY(16) (SBC-3). With <paramref name="compareData"/> (BYTCHK 01b) the initiator sends the data and
     /// the device server compares it with the medium; without, it only checks the medium.
     /// </summary>
     public static int Verify16(Span<byte> cdb, ulong lba, uint blocks, bool compareData = false, bool dpo = false)
@@ -154,7 +154,7 @@ public static class CdbBuilder
         return 16;
     }
 
-    /// <summary>SYNCHRONIZE CACHE(10) (SBC-3 §5.22); blocks 0 with LBA 0 means the whole medium.</summary>
+    /// <summary>SYNCHRONIZE CACHE(10) (SBC-3); blocks 0 with LBA 0 means the whole medium.</summary>
     public static int SynchronizeCache10(Span<byte> cdb, uint lba = 0, ushort blocks = 0, bool immediate = false)
     {
         var c = Begin(cdb, 10, CdbOperationCode.SynchronizeCache10);
@@ -164,7 +164,7 @@ public static class CdbBuilder
         return 10;
     }
 
-    /// <summary>SYNCHRONIZE CACHE(16) (SBC-3 §5.23).</summary>
+    /// <summary>SYNCHRONIZE CACHE(16) (SBC-3).</summary>
     public static int SynchronizeCache16(Span<byte> cdb, ulong lba = 0, uint blocks = 0, bool immediate = false)
     {
         var c = Begin(cdb, 16, CdbOperationCode.SynchronizeCache16);
@@ -174,7 +174,7 @@ public static class CdbBuilder
         return 16;
     }
 
-    /// <summary>UNMAP (SBC-3 §5.28); the parameter list is written with <see cref="UnmapParameterList"/>.</summary>
+    /// <summary>UNMAP (SBC-3); the parameter list is written with <see cref="UnmapParameterList"/>.</summary>
     public static int Unmap(Span<byte> cdb, ushort parameterListLength, bool anchor = false)
     {
         var c = Begin(cdb, 10, CdbOperationCode.Unmap);
@@ -184,7 +184,7 @@ public static class CdbBuilder
     }
 
     /// <summary>
-    /// WRITE SAME(16) (SBC-3 §5.42): one block of data written to every block of the range; with
+    /// WRITE SAME(16) (SBC-3): one block of data written to every block of the range; with
     /// <paramref name="unmap"/> the device server may unmap the range instead. <paramref name="noDataOutBuffer"/> (NDOB)
     /// sends no data block and writes zeroes.
     /// </summary>
@@ -198,7 +198,7 @@ public static class CdbBuilder
     }
 
     /// <summary>
-    /// COMPARE AND WRITE (SBC-3 §5.2): the data-out buffer holds <paramref name="blocks"/> blocks to compare, then
+    /// COMPARE AND WRITE (SBC-3): the data-out buffer holds <paramref name="blocks"/> blocks to compare, then
     /// as many to write; the write happens only if the compare matched (else MISCOMPARE).
     /// </summary>
     public static int CompareAndWrite(Span<byte> cdb, ulong lba, byte blocks, bool fua = false, bool dpo = false)

@@ -1,6 +1,6 @@
 namespace Iser.Core.Scsi.Initiator;
 
-/// <summary>DESIGNATOR TYPE of a device identification descriptor (SPC-4 §7.8.6.1).</summary>
+/// <summary>DESIGNATOR TYPE of a device identification descriptor (SPC-4).</summary>
 public enum DesignatorType : byte
 {
     VendorSpecific = 0x0,

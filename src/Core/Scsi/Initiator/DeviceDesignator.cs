@@ -2,7 +2,7 @@ using System.Text;
 
 namespace Iser.Core.Scsi.Initiator;
 
-/// <summary>One designation descriptor of the Device Identification VPD page 0x83 (SPC-4 §7.8.6).</summary>
+/// <summary>One designation descriptor of the Device Identification VPD page 0x83 (SPC-4).</summary>
 public sealed class DeviceDesignator
 {
     /// <summary>Protocol identifier (5 = iSCSI); meaningful when <see cref="ProtocolIdentifierValid"/>.</summary>

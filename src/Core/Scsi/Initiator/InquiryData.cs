@@ -1,6 +1,6 @@
 namespace Iser.Core.Scsi.Initiator;
 
-/// <summary>Standard INQUIRY data (SPC-4 §6.6.2): what the logical unit is and who made it.</summary>
+/// <summary>Standard INQUIRY data (SPC-4): what the logical unit is and who made it.</summary>
 public sealed class InquiryData
 {
     /// <summary>Bytes through PRODUCT REVISION LEVEL; SPC-4 requires at least this much.</summary>

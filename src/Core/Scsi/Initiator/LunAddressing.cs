@@ -1,7 +1,7 @@
 namespace Iser.Core.Scsi.Initiator;
 
 /// <summary>
-/// SAM-5 §4.7 single-level LUN encoding, as carried in the iSCSI LUN field and REPORT LUNS: LUNs 0-255 use
+/// SAM-5 single-level LUN encoding, as carried in the iSCSI LUN field and REPORT LUNS: LUNs 0-255 use
 /// peripheral device addressing (byte 0 = 0x00, byte 1 = LUN), LUNs 256-16383 flat space addressing
 /// (byte 0 = 0x40 | LUN high 6 bits, byte 1 = LUN low 8 bits). Bytes 2-7 are zero.
 /// </summary>

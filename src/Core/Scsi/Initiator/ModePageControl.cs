@@ -1,6 +1,6 @@
 namespace Iser.Core.Scsi.Initiator;
 
-/// <summary>PC field of MODE SENSE (SPC-4 §6.11): which set of mode parameter values to return.</summary>
+/// <summary>PC field of MODE SENSE (SPC-4): which set of mode parameter values to return.</summary>
 public enum ModePageControl : byte
 {
     Current = 0,

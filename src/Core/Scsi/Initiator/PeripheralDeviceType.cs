@@ -1,6 +1,6 @@
 namespace Iser.Core.Scsi.Initiator;
 
-/// <summary>PERIPHERAL DEVICE TYPE of INQUIRY data (SPC-4 §6.6.2, table 130).</summary>
+/// <summary>PERIPHERAL DEVICE TYPE of INQUIRY data (SPC-4).</summary>
 public enum PeripheralDeviceType : byte
 {
     DirectAccessBlock = 0x00,

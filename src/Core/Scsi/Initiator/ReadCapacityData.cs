@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace Iser.Core.Scsi.Initiator;
 
 /// <summary>
-/// READ CAPACITY(10) / (16) parameter data (SBC-3 §5.15.2, §5.16.2). The 16-byte form adds provisioning
+/// READ CAPACITY(10) / (16) parameter data (SBC-3). The 16-byte form adds provisioning
 /// (LBPME/LBPRZ), protection and physical-block fields; from the 10-byte form those read as zero.
 /// </summary>
 public readonly record struct ReadCapacityData

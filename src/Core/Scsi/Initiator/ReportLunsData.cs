@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace Iser.Core.Scsi.Initiator;
 
 /// <summary>
-/// REPORT LUNS parameter data (SPC-4 §6.33.2): an 8-byte header whose LUN LIST LENGTH counts the bytes of 8-byte
+/// REPORT LUNS parameter data (SPC-4): an 8-byte header whose LUN LIST LENGTH counts the bytes of 8-byte
 /// LUN entries that follow. When the allocation length was too small the list is cut short; that is reported
 /// (<see cref="IsComplete"/>, <see cref="RequiredAllocationLength"/>) so the caller can ask again with more room.
 /// </summary>

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 
 namespace Iser.Core.Scsi.Initiator;
 
-/// <summary>Writes the UNMAP parameter list (SBC-3 §5.28.2): an 8-byte header, then 16 bytes per block descriptor.</summary>
+/// <summary>Writes the UNMAP parameter list (SBC-3): an 8-byte header, then 16 bytes per block descriptor.</summary>
 public static class UnmapParameterList
 {
     public const int HeaderLength = 8;

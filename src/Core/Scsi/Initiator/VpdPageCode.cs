@@ -1,6 +1,6 @@
 namespace Iser.Core.Scsi.Initiator;
 
-/// <summary>Vital product data page codes (SPC-4 §7.8, SBC-3 §6.6) the initiator reads.</summary>
+/// <summary>Vital product data page codes (SPC-4, SBC-3) the initiator reads.</summary>
 public static class VpdPageCode
 {
     public const byte SupportedPages = 0x00;

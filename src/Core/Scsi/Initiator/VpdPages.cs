@@ -64,7 +64,7 @@ public static class VpdPages
         var body = Body(page, VpdPageCode.BlockLimits, "Block Limits VPD page");
         ScsiDataFormatException.ThrowIfShorter("Block Limits VPD page", HeaderLength + body.Length, 16,
             "the transfer length limits");
-        // Offsets below are page offsets (SBC-3 table 197); Rd* read 0 for fields past the page's end.
+        // Offsets below are page offsets (SBC-3); Rd* read 0 for fields past the page's end.
         var p = page[..(HeaderLength + body.Length)];
         uint alignment = Rd32(p, 32);
         return new BlockLimits

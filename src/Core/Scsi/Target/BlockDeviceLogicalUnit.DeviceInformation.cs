@@ -66,10 +66,10 @@ public sealed partial class BlockDeviceLogicalUnit
             _ => null!,
         };
         if (luns is null) return InvalidField(2);
-        var sorted = luns.Where(l => l <= SamLun.MaxFlatLun).Distinct().Order().ToArray();
+        var sorted = luns.Where(l => l <= LunAddressing.MaxFlatLun).Distinct().Order().ToArray();
         var data = new byte[8 + 8 * sorted.Length];
         BinaryPrimitives.WriteUInt32BigEndian(data, (uint)(8 * sorted.Length));
-        for (int i = 0; i < sorted.Length; i++) SamLun.Encode(sorted[i], data.AsSpan(8 + 8 * i));
+        for (int i = 0; i < sorted.Length; i++) BinaryPrimitives.WriteUInt64BigEndian(data.AsSpan(8 + 8 * i), LunAddressing.Encode((int)sorted[i]));
         return SendData(task, data, allocation);
     }
 

@@ -46,6 +46,8 @@ public sealed partial class ExternalProcess : IAsyncDisposable, IDisposable
     /// <summary>Both streams interleaved in arrival order, stderr lines prefixed with "! ".</summary>
     public string Transcript { get { lock (_gate) { return _transcript.ToString(); } } }
 
+    private string TranscriptOrNone => Transcript is { Length: > 0 } text ? text : "(it printed nothing)";
+
     public static ExternalProcess Start(string fileName, IEnumerable<string> arguments,
         string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
@@ -121,10 +123,10 @@ public sealed partial class ExternalProcess : IAsyncDisposable, IDisposable
         {
             string exit = _process.WaitForExit(5000) ? $"exited with code {_process.ExitCode}" : "closed its output";
             throw new InvalidOperationException(
-                $"`{CommandLine}` {exit} before printing the awaited line. Its output:\n{Transcript}");
+                $"`{CommandLine}` {exit} before printing the awaited line. Its output:\n{TranscriptOrNone}");
         }
         throw new TimeoutException(
-            $"`{CommandLine}` printed no awaited line within {timeout.TotalSeconds:0.#} s. Its output so far:\n{Transcript}");
+            $"`{CommandLine}` printed no awaited line within {timeout.TotalSeconds:0.#} s. Its output so far:\n{TranscriptOrNone}");
     }
 
     /// <summary>Waits for exit and for all output to be read; kills the tree and throws on timeout.</summary>
@@ -144,7 +146,7 @@ public sealed partial class ExternalProcess : IAsyncDisposable, IDisposable
         {
             KillTree();
             throw new TimeoutException(
-                $"`{CommandLine}` did not finish within {timeout.TotalSeconds:0.#} s and was killed. Its output:\n{Transcript}");
+                $"`{CommandLine}` did not finish within {timeout.TotalSeconds:0.#} s and was killed. Its output:\n{TranscriptOrNone}");
         }
         catch (TimeoutException)
         {

@@ -365,3 +365,22 @@ public class TargetLoginRulesTests
         Assert.Equal("Irrelevant", keys["TargetRecvDataSegmentLength"]);
     }
 }
+
+public class TargetNonLeadingConnectionTests
+{
+    [Fact]
+    public void Leading_only_keys_on_a_connection_joining_a_session_are_Irrelevant()
+    {
+        var target = new TargetLoginNegotiator(Policy());
+        var first = Request(LoginStage.SecurityNegotiation, true, LoginStage.LoginOperationalNegotiation,
+            $"InitiatorName={InitiatorIqn}", $"TargetName={TargetIqn}", "AuthMethod=None") with { Tsih = 0x1234 };
+        target.Process(first);
+        Assert.False(target.IsLeadingConnection);
+        Assert.Equal(0x1234, target.Tsih);
+        var keys = Keys(target.Process(Request(LoginStage.LoginOperationalNegotiation, true, LoginStage.FullFeaturePhase,
+            "MaxBurstLength=4096", "HeaderDigest=None", "MaxRecvDataSegmentLength=4096")).TextData);
+        Assert.Equal("Irrelevant", keys["MaxBurstLength"]);  // LO: the session's value stays
+        Assert.Equal("None", keys["HeaderDigest"]);          // IO: negotiated per connection
+        Assert.True(target.IsComplete);
+    }
+}

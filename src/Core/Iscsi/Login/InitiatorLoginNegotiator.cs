@@ -371,11 +371,7 @@ public sealed class InitiatorLoginNegotiator
         return _outgoing.Count > 0 ? Frame(false, true, _stage, chunk) : FinalFrame(chunk);
     }
 
-    private LoginRequestFrame FinalFrame(ReadOnlyMemory<byte> chunk)
-    {
-        var frame = Frame(_pendingTransit, false, _stage, chunk, _pendingNextStage);
-        return frame;
-    }
+    private LoginRequestFrame FinalFrame(ReadOnlyMemory<byte> chunk) => Frame(_pendingTransit, false, _stage, chunk, _pendingNextStage);
 
     /// <summary>
     /// An empty request that asks for the next piece of a continued (C=1) response. It carries T=0 and leaves the

@@ -207,8 +207,9 @@ public class BlockDeviceProvisioningTests
     {
         // Each C&W reads the counter it expects and writes counter+1; retries on miscompare. With atomic
         // compare-and-write exactly one wins per value, so the final value equals the number of increments.
-        await using var lu = RamLu();
-        const int workers = 8, increments = 40;
+        // The store yields inside every read and write so that commands really interleave.
+        await using var lu = new BlockDeviceLogicalUnit(new YieldingStore(new Iser.Core.Scsi.Target.Stores.RamBackingStore(1 << 20)), new BlockDeviceOptions { Identity = "atomic" });
+        const int workers = 6, increments = 15;
         await Parallel.ForAsync(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, async (w, ct) =>
         {
             for (int done = 0; done < increments;)
@@ -225,5 +226,26 @@ public class BlockDeviceProvisioningTests
             }
         });
         Assert.Equal(workers * increments, BitConverter.ToInt64(await ReadBlocks(lu, 3, 1)));
+    }
+
+    /// <summary>Gives up the thread in the middle of every I/O, as a real device would.</summary>
+    private sealed class YieldingStore(Iser.Core.Scsi.Target.Stores.IBackingStore inner) : Iser.Core.Scsi.Target.Stores.IBackingStore
+    {
+        public long Size => inner.Size;
+        public bool SupportsDiscard => inner.SupportsDiscard;
+        public async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(1, cancellationToken);
+            await inner.ReadAsync(offset, destination, cancellationToken);
+        }
+        public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(1, cancellationToken);
+            await inner.WriteAsync(offset, source, cancellationToken);
+        }
+        public ValueTask FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
+        public ValueTask DiscardAsync(long offset, long length, CancellationToken cancellationToken = default) => inner.DiscardAsync(offset, length, cancellationToken);
+        public string Describe() => inner.Describe();
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }

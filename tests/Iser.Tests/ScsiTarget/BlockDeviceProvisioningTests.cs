@@ -101,10 +101,11 @@ public class BlockDeviceProvisioningTests
         Assert.Equal(0, ndob.DataOutRequests);
         Assert.DoesNotContain(await ReadBlocks(lu, 100, 8), b => b != 0);
 
-        // UNMAP with non-zero data writes the data (unmapped blocks would read zeros, not this).
+        // UNMAP deallocates whatever the data block holds (LIO/tgt behaviour, expected by libiscsi).
+        await WriteBlocks(lu, 1, Enumerable.Repeat((byte)0xFF, 7 * 512).ToArray());
         var block = Enumerable.Repeat((byte)0xA6, 512).ToArray();
         AssertGood(await Out(lu, Cdbs.WriteSame10(1, 7, 0x08), block));
-        Assert.All(await ReadBlocks(lu, 1, 7), b => Assert.Equal(0xA6, b));
+        Assert.DoesNotContain(await ReadBlocks(lu, 1, 7), b => b != 0);
     }
 
     [Fact]
@@ -198,6 +199,10 @@ public class BlockDeviceProvisioningTests
             Assert.Equal(0, task.DataOutRequests);
         }
         AssertGood(await NoData(lu, Cdbs.CompareAndWrite(0, 0)));
+        // 256 blocks do not fit the one-byte field: libiscsi sends 0 with 512 blocks of data, which is refused.
+        var truncated = new FakeScsiTask(Cdbs.CompareAndWrite(0, 0), dataOut: new byte[512 * 512]);
+        AssertInvalidFieldInCdb(await lu.ExecuteAsync(truncated, default), 13);
+        Assert.Equal(0, truncated.DataOutRequests);
         // DPO/FUA accepted.
         AssertGood(await Out(lu, Cdbs.CompareAndWrite(0, 1, 0x18), new byte[1024]));
     }

@@ -49,16 +49,16 @@ public sealed partial class BlockDeviceLogicalUnit
             block = block[..BlockSize];
         }
         int dataOut = noDataOut ? 0 : BlockSize;
-        bool zeros = noDataOut || !block.Span.ContainsAnyExcept((byte)0);
         long offset = lba << _blockShift;
         long length = blocks << _blockShift;
         using (await _ranges.AcquireAsync(lba, blocks, exclusive: false, cancellationToken).ConfigureAwait(false))
         {
             try
             {
-                if (unmap && zeros)
+                if (unmap)
                 {
-                    // Unmapped blocks read back as zeros (LBPRZ), which is exactly the data asked for.
+                    // UNMAP set: the range is deallocated and reads back as zeros (LBPRZ) whatever the block
+                    // holds, as Linux LIO and tgt do and libiscsi's WriteSame10.UnmapUntilEnd expects.
                     await _store.DiscardAsync(offset, length, cancellationToken).ConfigureAwait(false);
                 }
                 else

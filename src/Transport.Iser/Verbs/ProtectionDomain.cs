@@ -25,6 +25,13 @@ public sealed unsafe class ProtectionDomain : IDisposable
     public MemoryRegion Register(void* address, nuint length, MemoryAccess access) => new(this, address, length, access, pin: null);
 
     /// <summary>
+    /// Registers memory and hands <paramref name="releaseAfterDeregistration"/> to the region, to be
+    /// disposed only once the registration is gone (e.g. to free or unpin the memory).
+    /// </summary>
+    internal MemoryRegion Register(void* address, nuint length, MemoryAccess access, IDisposable releaseAfterDeregistration) =>
+        new(this, address, length, access, releaseAfterDeregistration);
+
+    /// <summary>
     /// Pins <paramref name="buffer"/> and registers it; the pin is released after deregistration.
     /// Zero copy for caller-owned buffers (see Memory.MemoryRegionCache for reuse).
     /// </summary>

@@ -93,21 +93,7 @@ public sealed unsafe class QueuePair : IDisposable
             rc = _ops.PostSend(_qp, first, &bad);
         }
 
-        int requested = 0;
-        int posted = 0;
-        bool reachedBad = false;
-        for (IbvSendWr* wr = first; wr != null; wr = wr->Next)
-        {
-            requested++;
-            reachedBad |= wr == bad;
-            if (!reachedBad)
-            {
-                posted++;
-            }
-        }
-
-        // A provider that fails without naming bad_wr is taken to have posted nothing.
-        return rc == 0 ? new PostResult(requested, requested, 0) : new PostResult(bad == null ? 0 : posted, requested, rc);
+        return PostChain.Result(first, bad, rc);
     }
 
     /// <summary>Posts a chain of receive WRs; see <see cref="PostSend(IbvSendWr*)"/> for the result.</summary>
@@ -121,20 +107,7 @@ public sealed unsafe class QueuePair : IDisposable
             rc = _ops.PostRecv(_qp, first, &bad);
         }
 
-        int requested = 0;
-        int posted = 0;
-        bool reachedBad = false;
-        for (IbvRecvWr* wr = first; wr != null; wr = wr->Next)
-        {
-            requested++;
-            reachedBad |= wr == bad;
-            if (!reachedBad)
-            {
-                posted++;
-            }
-        }
-
-        return rc == 0 ? new PostResult(requested, requested, 0) : new PostResult(bad == null ? 0 : posted, requested, rc);
+        return PostChain.Result(first, bad, rc);
     }
 
     /// <summary>Posts one send-queue WR (SEND, RDMA WRITE with remote address and rkey, or RDMA READ).</summary>

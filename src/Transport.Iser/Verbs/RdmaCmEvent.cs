@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Iser.Transport.Iser.Verbs.Native;
 
 namespace Iser.Transport.Iser.Verbs;
@@ -52,19 +51,11 @@ public sealed class RdmaCmEvent
         _ => $"{TypeName} (status {Status})",
     };
 
-    public static string EventName(RdmaCmEventType type)
-    {
-        if (RdmaRuntime.IsSupported)
-        {
-            string? name = Marshal.PtrToStringUTF8(LibRdmacm.rdma_event_str((int)type));
-            if (!string.IsNullOrEmpty(name))
-            {
-                return name;
-            }
-        }
-
-        return $"RDMA_CM_EVENT_{type}";
-    }
+    /// <summary>The rdma_cma.h enumerator name (what rdma_event_str prints), e.g. "RDMA_CM_EVENT_ADDR_RESOLVED".</summary>
+    public static string EventName(RdmaCmEventType type) =>
+        Enum.IsDefined(type)
+            ? "RDMA_CM_EVENT_" + System.Text.RegularExpressions.Regex.Replace(type.ToString(), "(?<=[a-z])(?=[A-Z])", "_").ToUpperInvariant()
+            : $"RDMA_CM_EVENT_({(int)type})";
 
     internal static unsafe RdmaCmEvent Copy(RdmaCmEventNative* native)
     {

@@ -47,6 +47,6 @@ internal static unsafe class PostChain
         // A provider that fails without naming a WR of the chain is taken to have posted nothing:
         // the caller then keeps every reference, which can only leak, never double-free.
         int posted = badNamed && postedBeforeBad >= 0 ? postedBeforeBad : 0;
-        return new PostResult(posted, requested, rc);
+        return new PostResult(posted, requested, Math.Abs(rc)); // providers answer errno, some negated
     }
 }

@@ -146,7 +146,7 @@ public sealed class RdmaConnectionLabTests
         using ConnectedPair pair = await ConnectAsync([1], [2]);
         RdmaConnection client = pair.Client;
         using RegisteredBufferPool serverPool = new(pair.Server.ProtectionDomain, BlockSize, blocksPerSlab: 2);
-        using RegisteredBufferPool clientPool = new(client.ProtectionDomain, BlockSize, blocksPerSlab: 2);
+        using RegisteredBufferPool clientPool = new(client.ProtectionDomain, BlockSize, blocksPerSlab: 3);
         RegisteredBlock target = serverPool.Rent();
         RegisteredBlock local = clientPool.Rent();
         local.Span.Fill(0x5A);
@@ -165,6 +165,15 @@ public sealed class RdmaConnectionLabTests
         Thread.Sleep(100);
         Assert.Equal(0, client.CompletionQueue.Poll(new IbvWc[4]));
         Assert.All(target.Span[..64].ToArray(), b => Assert.Equal(0x5A, b));
+
+        // Moving the QP to the error state flushes what is still posted.
+        RegisteredBlock receiveBuffer = clientPool.Rent();
+        client.QueuePair.PostReceive(30, [receiveBuffer.Sge(BlockSize)]).ThrowIfFailed("post receive");
+        client.QueuePair.PostReceive(31, [receiveBuffer.Sge(BlockSize)]).ThrowIfFailed("post receive");
+        client.QueuePair.MoveToErrorState();
+        List<IbvWc> flushed = LabEnvironment.WaitForCompletions(client.CompletionQueue, 2);
+        Assert.Equal(new ulong[] { 30, 31 }, flushed.Select(wc => wc.WrId).Order().ToArray());
+        Assert.All(flushed, wc => Assert.Equal(WorkCompletionStatus.WrFlushErr, wc.Status));
     }
 
     private static unsafe PostResult PostThree(QueuePair qp, RegisteredBlock local, RegisteredBlock target)

@@ -42,7 +42,7 @@ public sealed class RdmaDeviceLabTests
     }
 
     [LabFact]
-    public unsafe void RawQueuePairReportsGrantedCapacitiesAndRefusesSendsBeforeConnecting()
+    public unsafe void RawQueuePairReportsGrantedCapacitiesAndOutlivesItsDisposedParents()
     {
         using RdmaDevice device = RdmaDevice.Open(LabEnvironment.DeviceName);
         using ProtectionDomain pd = device.AllocateProtectionDomain();
@@ -56,11 +56,17 @@ public sealed class RdmaDeviceLabTests
         Assert.True(qp.Capacities.MaxSendWorkRequests >= 16);
         Assert.True(qp.Capacities.MaxReceiveWorkRequests >= 16);
 
-        // Dispose the parents first: the QP's references keep the PD and CQ alive, so the QP still
-        // works (ibv_modify_qp) and teardown happens when the QP goes.
+        // Linux allows RESET -> INIT only; the refusal comes back as a sentence.
+        VerbsException refused = Assert.Throws<VerbsException>(() => qp.MoveToErrorState());
+        Assert.Equal("ibv_modify_qp(IBV_QPS_ERR) failed: Invalid argument (errno 22)", refused.Message);
+
+        // Dispose the parents first: the QP's references keep the native PD and CQ alive until the
+        // QP goes, while the disposed wrappers refuse new children.
         pd.Dispose();
         cq.Dispose();
-        qp.MoveToErrorState();
+        Assert.Throws<ObjectDisposedException>(() => pd.CreateQueuePair(cq, cq, new QueuePairCapacities()));
+        Assert.False(qp.Handle.IsClosed);
+        Assert.Equal(22, Assert.Throws<VerbsException>(() => qp.MoveToErrorState()).Errno); // the QP still reaches the device
         qp.Dispose();
         Assert.Throws<ObjectDisposedException>(() => qp.MoveToErrorState());
     }

@@ -23,6 +23,7 @@ public sealed class CompletionQueuePoller : IDisposable
     private volatile bool _stopping;
     private long _completions;
     private long _wakeups;
+    private long _arms;
 
     /// <param name="queue">The CQ; it must have been created with <paramref name="queue"/>.Channel set.</param>
     /// <param name="handler">Called on the poller thread with each batch.</param>
@@ -60,6 +61,9 @@ public sealed class CompletionQueuePoller : IDisposable
     /// <summary>How many channel events woke the thread.</summary>
     public long WakeupCount => Interlocked.Read(ref _wakeups);
 
+    /// <summary>How many times the CQ was armed (ibv_req_notify_cq) before waiting.</summary>
+    public long ArmCount => Interlocked.Read(ref _arms);
+
     /// <summary>The exception that stopped the thread, if any.</summary>
     public Exception? Fault { get; private set; }
 
@@ -76,6 +80,7 @@ public sealed class CompletionQueuePoller : IDisposable
                 }
 
                 _queue.RequestNotification();
+                Interlocked.Increment(ref _arms);
 
                 // A completion that arrived after the last empty poll but before the arm raises no event.
                 if (Drain())
@@ -95,9 +100,9 @@ public sealed class CompletionQueuePoller : IDisposable
             Fault = ex;
             _onError?.Invoke(ex);
         }
-        catch (ObjectDisposedException)
+        catch (Exception) when (_stopping)
         {
-            // The CQ or channel was disposed while stopping: nothing left to drain.
+            // The CQ or channel went away while stopping: nothing left to drain.
         }
     }
 

@@ -86,7 +86,9 @@ public sealed class RdmaConnectionLabTests
             }
         });
 
-        // SEND / RECV
+        // SEND / RECV; sent once the poller has armed the CQ, so the completion must raise an event.
+        SpinWait.SpinUntil(() => poller.ArmCount > 0, 10_000);
+        Assert.True(poller.ArmCount > 0, "the poller never armed the completion queue");
         server.QueuePair.PostReceive(100, [serverRecv.Sge(BlockSize)]).ThrowIfFailed("post receive");
         byte[] message = LabEnvironment.Pattern(BlockSize, 1);
         message.CopyTo(clientSend.Span);
@@ -100,7 +102,9 @@ public sealed class RdmaConnectionLabTests
         Assert.Equal((100UL, WorkCompletionOpcode.Recv, (uint)BlockSize), (received.WrId, received.Opcode, received.ByteLen));
         Assert.Equal(server.QueuePair.QpNumber, received.QpNum);
         Assert.Equal(message, serverRecv.Span.ToArray());
-        Assert.True(poller.WakeupCount >= 1, "the receive completion did not come through the completion channel");
+        // The poller may take the completion by polling right after arming; the event still arrives.
+        Assert.True(SpinWait.SpinUntil(() => poller.WakeupCount >= 1, 10_000), "the receive completion raised no completion-channel event");
+        Assert.Null(poller.Fault);
 
         // RDMA WRITE into the server's block with its rkey
         byte[] written = LabEnvironment.Pattern(BlockSize, 2);

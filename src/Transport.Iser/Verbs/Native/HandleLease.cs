@@ -10,6 +10,7 @@ internal readonly ref struct HandleLease
 
     internal HandleLease(System.Runtime.InteropServices.SafeHandle handle)
     {
+        NativeObjectHandle.ThrowIfDisposeRequested(handle);
         _handle = handle;
         bool added = false;
         handle.DangerousAddRef(ref added); // throws ObjectDisposedException once disposed

@@ -12,6 +12,7 @@ internal sealed class NativeObjectHandle : SafeHandle
     private readonly NativeObjectKind _kind;
     private SafeHandle[] _parents = [];
     private IDisposable? _pin;
+    private volatile bool _disposeRequested;
 
     private NativeObjectHandle(NativeObjectKind kind)
         : base(IntPtr.Zero, ownsHandle: true)
@@ -22,6 +23,27 @@ internal sealed class NativeObjectHandle : SafeHandle
     public override bool IsInvalid => handle == IntPtr.Zero;
 
     internal NativeObjectKind Kind => _kind;
+
+    /// <summary>
+    /// True once Dispose was called. SafeHandle itself keeps accepting references until the last
+    /// one is gone; the wrappers refuse new use from that moment (see ThrowIfDisposeRequested).
+    /// </summary>
+    internal bool IsDisposeRequested => _disposeRequested;
+
+    /// <summary>Throws ObjectDisposedException once the owner disposed the handle, even while children still hold it.</summary>
+    internal static void ThrowIfDisposeRequested(SafeHandle handle)
+    {
+        if (handle is NativeObjectHandle { IsDisposeRequested: true } native)
+        {
+            throw new ObjectDisposedException(native._kind.ToString(), $"The {native._kind} was disposed.");
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        _disposeRequested = true;
+        base.Dispose(disposing);
+    }
 
     /// <summary>
     /// Takes a reference on each parent, runs the native constructor, and wraps its result.
@@ -38,6 +60,7 @@ internal sealed class NativeObjectHandle : SafeHandle
         {
             for (; taken < parents.Length; taken++)
             {
+                ThrowIfDisposeRequested(parents[taken]);
                 bool added = false;
                 parents[taken].DangerousAddRef(ref added);
             }

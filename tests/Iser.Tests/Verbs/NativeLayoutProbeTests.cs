@@ -15,8 +15,32 @@ public sealed class NativeLayoutProbeTests
     public void EveryNativeLayoutConstantMatchesTheHeaders()
     {
         Dictionary<string, long> probed = RunProbe();
-        Dictionary<string, long> declared = DeclaredConstants();
+        List<string> problems = Differences(probed, DeclaredConstants());
+        Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
+        Assert.True(probed.Count > 100, $"the probe printed only {probed.Count} values");
+    }
 
+    [Fact]
+    public void TheComparisonCatchesAChangedMissingOrExtraValue()
+    {
+        Dictionary<string, long> declared = DeclaredConstants();
+        Dictionary<string, long> probed = new(declared) { ["IbvWc.Status"] = 12, ["IbvWc.NewField"] = 48 };
+        probed.Remove("IbvMr.Rkey");
+
+        List<string> problems = Differences(probed, declared);
+
+        Assert.Equal(
+            [
+                "IbvWc.Status: NativeLayout says 8, the headers say 12",
+                "IbvWc.NewField: the probe measured 48 but NativeLayout has no such constant",
+                "IbvMr.Rkey: declared in NativeLayout but not measured by the probe",
+            ],
+            problems);
+        Assert.Empty(Differences(declared, declared));
+    }
+
+    private static List<string> Differences(Dictionary<string, long> probed, Dictionary<string, long> declared)
+    {
         List<string> problems = [];
         foreach ((string key, long value) in probed)
         {
@@ -31,8 +55,7 @@ public sealed class NativeLayoutProbeTests
         }
 
         problems.AddRange(declared.Keys.Except(probed.Keys).Select(key => $"{key}: declared in NativeLayout but not measured by the probe"));
-        Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
-        Assert.True(probed.Count > 100, $"the probe printed only {probed.Count} values");
+        return problems;
     }
 
     [ProbeFact]

@@ -209,6 +209,56 @@ public sealed class RdmaConnectionLabTests
     }
 
     [LabFact]
+    public async Task PollerDeliversEveryCompletionInBoundedBatches()
+    {
+        using ConnectedPair pair = await ConnectAsync([1], [2]);
+        RdmaConnection client = pair.Client;
+        using RegisteredBufferPool serverPool = new(pair.Server.ProtectionDomain, BlockSize, blocksPerSlab: 1);
+        using RegisteredBufferPool clientPool = new(client.ProtectionDomain, BlockSize, blocksPerSlab: 1);
+        RegisteredBlock target = serverPool.Rent();
+        RegisteredBlock local = clientPool.Rent();
+
+        const int batchSize = 4;
+        const int waves = 3;
+        int perWave = Options.Capacities.MaxSendWorkRequests;
+        ConcurrentQueue<int> batchSizes = new();
+        ConcurrentQueue<ulong> ids = new();
+        ConcurrentQueue<string> failures = new();
+        using CompletionQueuePoller poller = new(client.CompletionQueue, batch =>
+        {
+            batchSizes.Enqueue(batch.Length);
+            foreach (IbvWc wc in batch)
+            {
+                if (!wc.IsSuccess)
+                {
+                    failures.Enqueue($"WR {wc.WrId}: {wc.StatusText}");
+                }
+
+                ids.Enqueue(wc.WrId);
+            }
+        }, onError: ex => failures.Enqueue(ex.ToString()), batchSize: batchSize, batchesPerWakeup: 2);
+
+        for (int wave = 0; wave < waves; wave++)
+        {
+            for (int i = 0; i < perWave; i++)
+            {
+                ulong id = (ulong)(wave * perWave + i);
+                client.QueuePair.PostSend(id, SendOpcode.RdmaWrite, [local.Sge(64, offset: i)], SendFlags.Signaled, target.Address + (ulong)i, target.Rkey)
+                    .ThrowIfFailed("post RDMA WRITE");
+            }
+
+            int expected = (wave + 1) * perWave;
+            Assert.True(SpinWait.SpinUntil(() => ids.Count >= expected, 15_000), $"{ids.Count} of {expected} completions delivered");
+        }
+
+        Assert.Empty(failures);
+        Assert.Null(poller.Fault);
+        Assert.Equal(waves * perWave, poller.CompletionCount);
+        Assert.Equal(Enumerable.Range(0, waves * perWave).Select(i => (ulong)i), ids.Order());
+        Assert.All(batchSizes, n => Assert.InRange(n, 1, batchSize));
+    }
+
+    [LabFact]
     public async Task WrongRemoteKeyCompletesWithARemoteAccessError()
     {
         using ConnectedPair pair = await ConnectAsync([1], [2]);

@@ -82,7 +82,7 @@ stamp="$kpkg $kpkg_version $(sha256sum "$script_dir/build.sh" "$script_dir/guest
 
 if [ "${LAB_REBUILD:-0}" != 1 ] && [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] \
    && [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ]; then
-  log "cached guest up to date: $out"
+  [ "${LAB_QUIET:-0}" = 1 ] || log "cached guest up to date: $out"
   echo "$out"; exit 0
 fi
 

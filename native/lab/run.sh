@@ -28,7 +28,7 @@ fi
 
 lab_fail() { printf 'lab: %s\n' "$*" >&2; exit 125; }
 
-guest=$("$script_dir/build.sh") || lab_fail "building the guest failed"
+guest=$(LAB_QUIET=1 "$script_dir/build.sh") || lab_fail "building the guest failed"
 [ -f "$guest/vmlinuz" ] && [ -f "$guest/initrd.img" ] || lab_fail "no guest in $guest"
 
 work=${LAB_WORK-$repo}

@@ -13,6 +13,7 @@
 #   LAB_WORK      directory shared read-write (default: the repository root); "" for none
 #   LAB_TIMEOUT   seconds before the guest is killed (default 1800); exit code 124 then
 #   LAB_MEM       guest memory (default 3G)         LAB_SMP  vCPUs (default 2)
+#   LAB_CPU       QEMU -cpu model (default: QEMU's qemu64; "max" adds SSE4.2/AVX2, emulated)
 #   LAB_CACHE     guest cache (see build.sh)        LAB_VERBOSE=1  show the guest console
 #   LAB_KEEP=1    keep the run directory (console log, dmesg) and print its path
 # Exit codes besides the command's: 124 timeout, 125 lab failure (guest did not run the command).
@@ -77,7 +78,7 @@ else console="file,id=con,path=$run_dir/console.log"; fi
 
 timeout_s=${LAB_TIMEOUT:-1800}
 timeout -k 10 "$timeout_s" qemu-system-x86_64 \
-  -accel tcg -smp "${LAB_SMP:-2}" -m "${LAB_MEM:-3G}" \
+  -accel tcg ${LAB_CPU:+-cpu "$LAB_CPU"} -smp "${LAB_SMP:-2}" -m "${LAB_MEM:-3G}" \
   -nographic -no-reboot -nic none -monitor none \
   -chardev "$console" -serial chardev:con \
   -kernel "$guest/vmlinuz" -initrd "$guest/initrd.img" \

@@ -56,7 +56,7 @@ resolve_kernel_package() {
 boot_modules=(
   crc32_generic crc32c_generic libcrc32c
   virtio_pci virtio_console 9pnet_virtio 9p overlay configfs
-  dummy
+  dummy veth
   ib_core ib_uverbs ib_umad rdma_cm rdma_ucm rdma_rxe
   scsi_mod sd_mod iscsi_tcp ib_iser
   target_core_mod target_core_file target_core_iblock iscsi_target_mod ib_isert
@@ -78,7 +78,7 @@ fi
 kver=${kpkg#linux-image-}
 kpkg_version=$(apt-cache policy "$kpkg" 2>/dev/null | awk '/Candidate:/ { print $2 }')
 out=$cache_root/$kver
-stamp="$kpkg $kpkg_version $(sha256sum "$script_dir/build.sh" "$script_dir/guest-init.sh" | sha256sum | cut -c1-16)"
+stamp="$kpkg $kpkg_version $(sha256sum "$script_dir/build.sh" "$script_dir/guest-init.sh" "$script_dir/guest-wire.sh" | sha256sum | cut -c1-16)"
 
 if [ "${LAB_REBUILD:-0}" != 1 ] && [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] \
    && [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ]; then
@@ -155,6 +155,7 @@ depmod -b "$ird" "$kver"
 printf '%s\n' "${load_list[@]}" > "$ird/etc/lab-modules"
 echo "$kver" > "$ird/etc/lab-kver"
 install -m 0755 "$script_dir/guest-init.sh" "$ird/init"
+install -m 0644 "$script_dir/guest-wire.sh" "$ird/etc/lab-wire.sh"
 
 log "packing initramfs ($(du -sh "$ird" | cut -f1) unpacked)"
 (cd "$ird" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet | gzip -1) > "$work/initrd.img"

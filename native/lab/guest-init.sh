@@ -77,6 +77,8 @@ chroot /host ip link set lo up
 chroot /host ip link set dummy0 up
 chroot /host ip addr add 169.254.10.1/24 dev dummy0
 chroot /host rdma link add rxe0 type rxe netdev dummy0 || fail "rdma link add rxe0 failed"
+# The wire: rxe_wire0 169.254.11.1 <-> rxe_wire1 169.254.11.2 over a veth pair (see the script).
+chroot /host /bin/sh -s < /etc/lab-wire.sh || fail "setting up the wire (veth + rxe_wire0/1) failed"
 
 chroot /host /bin/bash /run/lab/job </dev/null >"$out" 2>"$err"
 finish $?

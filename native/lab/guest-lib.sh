@@ -21,12 +21,21 @@ lab_retry() {
 }
 
 # lab_perftest_pair PREFIX PORT TOOL ARGS...: a perftest server in the background and its
-# client (retried until the server listens) on the lab address. Output in PREFIX.server/.client.
+# client (retried until the server listens) on rxe0's address. Output in PREFIX.server/.client.
 lab_perftest_pair() {
-  local prefix=$1 port=$2 spid; shift 2
-  timeout 300 "$@" -p "$port" > "$prefix.server" 2>&1 &
+  local prefix=$1 port=$2; shift 2
+  lab_perftest_pair_on "$prefix" "$port" "${LAB_RDMA_ADDR:-169.254.10.1}" "" "" "$@"
+}
+
+# lab_perftest_pair_on PREFIX PORT SERVER_ADDR "SERVER_OPTS" "CLIENT_OPTS" TOOL ARGS...: the same
+# with per-side options (e.g. "-d rxe_wire1 -x 1" and "-d rxe_wire0 -x 1" for the wire).
+lab_perftest_pair_on() {
+  local prefix=$1 port=$2 addr=$3 sopts=$4 copts=$5 spid; shift 5
+  # shellcheck disable=SC2086
+  timeout 300 "$@" $sopts -p "$port" > "$prefix.server" 2>&1 &
   spid=$!
-  if ! lab_retry 30 timeout 300 "$@" -p "$port" "${LAB_RDMA_ADDR:-169.254.10.1}" > "$prefix.client" 2>&1; then
+  # shellcheck disable=SC2086
+  if ! lab_retry 30 timeout 300 "$@" $copts -p "$port" "$addr" > "$prefix.client" 2>&1; then
     kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; return 1
   fi
   wait "$spid"
@@ -40,11 +49,12 @@ lab_perftest_figure() {
   ' "$1"
 }
 
-# Starts an endless rping client (64 B, verbose) in the background; succeeds once pings flow.
+# lab_rping_started LOG ADDR PORT [SRC]: starts an endless rping client (64 B, verbose) in the
+# background; succeeds once pings flow.
 # Writes the client pid to LOG.pid. Fails (for lab_retry) if the client died before pinging.
 lab_rping_started() {
-  local log=$1 addr=$2 port=$3 pid i
-  rping -c -a "$addr" -p "$port" -C 0 -S 64 -v > "$log" 2>&1 &
+  local log=$1 addr=$2 port=$3 src=${4:-} pid i
+  rping -c -a "$addr" ${src:+-I "$src"} -p "$port" -C 0 -S 64 -v > "$log" 2>&1 &
   pid=$!
   echo "$pid" > "$log.pid"
   for ((i = 0; i < 50; i++)); do

@@ -63,6 +63,8 @@ printf '%s' "$work" > "$run_dir/work"
   echo 'export DOTNET_CLI_HOME=/root DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1 DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1'
   echo 'export DOTNET_GENERATE_ASPNET_CERTIFICATE=false MSBUILDDISABLENODEREUSE=1'
   echo 'export LAB_GUEST=1 LAB_RDMA_DEVICE=rxe0 LAB_RDMA_NETDEV=dummy0 LAB_RDMA_ADDR=169.254.10.1'
+  echo 'export LAB_WIRE_DEVICE0=rxe_wire0 LAB_WIRE_NETDEV0=wire0 LAB_WIRE_ADDR0=169.254.11.1'
+  echo 'export LAB_WIRE_DEVICE1=rxe_wire1 LAB_WIRE_NETDEV1=wire1 LAB_WIRE_ADDR1=169.254.11.2'
   printf 'cd %q || exit 125\n' "$cwd"
   printf 'exec'; printf ' %q' "$@"; printf '\n'
 } > "$run_dir/job"

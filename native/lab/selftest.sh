@@ -56,46 +56,75 @@ fi
 rdma_server -s "$addr" -p 7472 > "$logdir/rdma_server" 2>&1 &
 spid=$!
 if lab_retry 20 rdma_client -s "$addr" -p 7472 > "$logdir/rdma_client" 2>&1 && wait "$spid"; then
-  pass "rdma_server/rdma_client: $(grep -m1 -i success "$logdir/rdma_client" | xargs)"
+  pass "rdma_server/rdma_client: client \"$(xargs < "$logdir/rdma_client")\", server \"$(xargs < "$logdir/rdma_server")\""
 else
   kill "$spid" 2>/dev/null
   fail "rdma_server/rdma_client" "client: $(xargs < "$logdir/rdma_client") server: $(xargs < "$logdir/rdma_server")"
 fi
 
-# --- a silent link: drop RoCE v2 (UDP 4791) mid-stream; no port event, the QP must time out ---
-rping -s -a "$addr" -p 7473 -C 0 > "$logdir/silent.server" 2>&1 &
+# --- the wire: rxe_wire0 (169.254.11.1) -> veth -> rxe_wire1 (169.254.11.2) -----------------
+w0=${LAB_WIRE_ADDR0:-169.254.11.1}; w1=${LAB_WIRE_ADDR1:-169.254.11.2}
+wd0=${LAB_WIRE_DEVICE0:-rxe_wire0}; wd1=${LAB_WIRE_DEVICE1:-rxe_wire1}
+wg0=$(lab_gid_index "$wd0" "$w0"); wg1=$(lab_gid_index "$wd1" "$w1")
+wire_server="-d $wd1 -x $wg1"; wire_client="-d $wd0 -x $wg0"
+if lab_perftest_pair_on "$logdir/wire_lat" 18620 "$w1" "$wire_server" "$wire_client" ib_send_lat -s 2 -n 1000; then
+  pass "ib_send_lat over the wire: $(lab_perftest_figure "$logdir/wire_lat.client")"
+else fail "ib_send_lat over the wire" "$(tail -n3 "$logdir/wire_lat.client" | xargs)"; fi
+
+# netem on the wire adds latency that verbs see (rxe0's traffic never reaches a qdisc).
+if tc qdisc add dev wire0 root netem delay 5ms \
+   && lab_perftest_pair_on "$logdir/wire_netem" 18621 "$w1" "$wire_server" "$wire_client" ib_send_lat -s 2 -n 100; then
+  pass "netem delay 5ms on wire0: $(lab_perftest_figure "$logdir/wire_netem.client")"
+else fail "netem on the wire" "$(tail -n3 "$logdir/wire_netem.client" | xargs)"; fi
+tc qdisc del dev wire0 root 2>/dev/null
+
+# A silent link: drop RoCE v2 (UDP 4791) mid-stream. No port event; the QP has to time out
+# (transport retries exceeded) and rping reports the failed completion.
+timeout 600 rping -s -a "$w1" -p 7473 -C 0 > "$logdir/silent.server" 2>&1 &
 spid=$!
-lab_retry 20 lab_rping_started "$logdir/silent.client" "$addr" 7473
-cpid=$(cat "$logdir/silent.client.pid" 2>/dev/null)
-sleep 2
-before=$(grep -c 'ping data' "$logdir/silent.client")
-start=$(date +%s.%N)
-nft -f - <<'NFT'
+if lab_retry 20 lab_rping_started "$logdir/silent.client" "$w1" 7473 "$w0"; then
+  cpid=$(cat "$logdir/silent.client.pid")
+  sleep 2
+  before=$(grep -c 'ping data' "$logdir/silent.client")
+  start=$(date +%s.%N)
+  nft -f - <<'NFT'
 table inet lab_silence {
-  chain out { type filter hook output priority 0; udp dport 4791 drop; }
+  chain out { type filter hook output priority 0; udp dport 4791 counter drop; }
 }
 NFT
-nft_rc=$?
-# rping reports the failed completion (retry exceeded) and exits non-zero.
-waited=0
-while kill -0 "$cpid" 2>/dev/null && [ $waited -lt 120 ]; do sleep 1; waited=$((waited + 1)); done
-end=$(date +%s.%N)
-if kill -0 "$cpid" 2>/dev/null; then
-  kill "$cpid"; fail "silent link (nft drop udp 4791)" "rping still running 120 s after the drop rule"
-elif [ $nft_rc -ne 0 ]; then
-  fail "silent link" "nft rule failed"
+  nft_rc=$?
+  waited=0
+  while kill -0 "$cpid" 2>/dev/null && [ $waited -lt 300 ]; do sleep 1; waited=$((waited + 1)); done
+  end=$(date +%s.%N)
+  dropped=$(nft list table inet lab_silence | grep -o 'packets [0-9]*' | head -n1)
+  if [ $nft_rc -ne 0 ]; then fail "silent link" "the nft rule was refused"
+  elif kill -0 "$cpid" 2>/dev/null; then
+    kill "$cpid"; fail "silent link (nft drop udp 4791)" "rping still running 300 s after the drop rule ($dropped dropped)"
+  else
+    after=$(grep -c 'ping data' "$logdir/silent.client")
+    why=$(grep -v 'ping data' "$logdir/silent.client" | head -n2 | xargs)
+    secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
+    pass "silent link (nft drop udp 4791 on the wire, $dropped dropped): pings $before before the rule, $after in all; rping failed ${secs} s later: $why"
+  fi
 else
-  after=$(grep -c 'ping data' "$logdir/silent.client")
-  why=$(grep -m1 -Ei 'error|fail|status' "$logdir/silent.client" | xargs)
-  pass "silent link (nft drop udp 4791): $before pings before, $after at the end; rping ended after $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s: $why"
+  fail "silent link" "rping over the wire did not start: $(tail -n2 "$logdir/silent.client" | xargs)"
 fi
 kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
-nft delete table inet lab_silence
+nft delete table inet lab_silence 2>/dev/null
 
-# iptables (nf_tables backend) can do the same.
-if iptables -A OUTPUT -p udp --dport 4791 -j DROP && iptables -S OUTPUT | grep -q 4791 && iptables -D OUTPUT -p udp --dport 4791 -j DROP; then
-  pass "iptables can drop udp 4791"
+# iptables (nf_tables backend) drops it as well: perftest's TCP handshake passes, its verbs fail.
+if iptables -A OUTPUT -p udp --dport 4791 -j DROP; then
+  timeout 120 ib_send_lat $wire_server -s 2 -n 20 -p 18622 > "$logdir/wire_ipt.server" 2>&1 &
+  spid=$!
+  sleep 3
+  timeout 120 ib_send_lat $wire_client -s 2 -n 20 -p 18622 "$w1" > "$logdir/wire_ipt.client" 2>&1
+  ipt_rc=$?
+  kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+  if [ $ipt_rc -ne 0 ] && [ $ipt_rc -ne 124 ] && grep -qi 'completion' "$logdir/wire_ipt.client"; then
+    pass "iptables -j DROP on udp 4791 stops verbs on the wire: $(grep -m1 -i 'completion' "$logdir/wire_ipt.client" | xargs)"
+  else fail "iptables" "exit $ipt_rc: $(tail -n3 "$logdir/wire_ipt.client" | xargs)"; fi
 else fail "iptables" "rule not accepted"; fi
+iptables -D OUTPUT -p udp --dport 4791 -j DROP 2>/dev/null
 
 # --- port event on link down ---------------------------------------------------------------
 ibv_asyncwatch -d "$dev" > "$logdir/async" 2>&1 &
@@ -103,7 +132,7 @@ apid=$!
 sleep 2
 ip link set dummy0 down
 sleep 2
-state_down=$(rdma link show rxe0/1 | grep -o 'state [A-Z]*')
+state_down=$(rdma link show rxe0/1 | grep -o 'state [A-Z]*' | head -n1)
 ip link set dummy0 up
 sleep 2
 kill "$apid" 2>/dev/null; wait "$apid" 2>/dev/null

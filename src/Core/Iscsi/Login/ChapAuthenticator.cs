@@ -1,0 +1,54 @@
+using System.Security.Cryptography;
+using System.Text;
+using Iser.Core.Iscsi.Text;
+
+namespace Iser.Core.Iscsi.Login;
+
+/// <summary>
+/// CHAP as iSCSI uses it (RFC 7143 §12.1.3, RFC 1994): algorithm 5 (MD5), response = MD5(identifier ‖ secret ‖ challenge).
+/// Binary values travel as hex (0x...) or base64 (0b...); both are accepted, hex is sent.
+/// The two sides' state machines are <see cref="ChapTargetExchange"/> and <see cref="ChapInitiatorExchange"/>.
+/// </summary>
+public static class ChapAuthenticator
+{
+    /// <summary>CHAP_A value for MD5, the one algorithm RFC 7143 requires.</summary>
+    public const string Md5Algorithm = "5";
+    /// <summary>Bytes of challenge we generate (RFC 7143 asks for a challenge at least as long as the hash).</summary>
+    public const int ChallengeLength = 16;
+    /// <summary>RFC 7143 §12.1.3: secrets shorter than 96 bits are open to off-line dictionary attacks.</summary>
+    public const int MinimumSecretLength = 12;
+
+    public static byte[] ComputeResponse(byte identifier, ReadOnlySpan<byte> secret, ReadOnlySpan<byte> challenge)
+    {
+        var input = new byte[1 + secret.Length + challenge.Length];
+        input[0] = identifier;
+        secret.CopyTo(input.AsSpan(1));
+        challenge.CopyTo(input.AsSpan(1 + secret.Length));
+        return MD5.HashData(input);
+    }
+
+    public static byte[] ComputeResponse(byte identifier, string secret, ReadOnlySpan<byte> challenge) =>
+        ComputeResponse(identifier, Encoding.UTF8.GetBytes(secret), challenge);
+
+    public static byte[] NewChallenge(int length = ChallengeLength) => RandomNumberGenerator.GetBytes(length);
+
+    public static byte NewIdentifier() => (byte)RandomNumberGenerator.GetInt32(256);
+
+    /// <summary>True when the secret is shorter than the 12 bytes RFC 7143 asks for.</summary>
+    public static bool IsWeakSecret(string secret) => Encoding.UTF8.GetByteCount(secret) < MinimumSecretLength;
+
+    internal static bool TryParseIdentifier(string? value, out byte identifier)
+    {
+        identifier = 0;
+        if (value is null || !KeyDefinition.TryParseNumber(value, out long number) || number is < 0 or > 255)
+            return false;
+        identifier = (byte)number;
+        return true;
+    }
+
+    internal static bool TryDecodeBinary(string? value, int maxLength, out byte[] bytes)
+    {
+        bytes = Array.Empty<byte>();
+        return value is not null && BinaryValue.TryDecode(value, out bytes) && bytes.Length > 0 && bytes.Length <= maxLength;
+    }
+}

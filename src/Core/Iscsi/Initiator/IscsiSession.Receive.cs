@@ -163,6 +163,7 @@ public sealed partial class IscsiSession
             reply.InitiatorTaskTag = Pdu.ReservedTag;
             reply.Field20 = ttt;
             TrySend(connection, reply, "NOP-Out answering the target's ping");
+            Interlocked.Increment(ref _targetPingsAnswered);
             return false;
         }
         if (itt == Pdu.ReservedTag || itt == KeepAliveTag) return false;

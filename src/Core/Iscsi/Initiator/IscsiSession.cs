@@ -36,6 +36,7 @@ public sealed partial class IscsiSession : IAsyncDisposable
     private uint _nextItt;
     private Task? _keepAlive;
     private int _reconnects;
+    private int _targetPingsAnswered;
 
     private IscsiSession(IscsiSessionOptions options, IInitiatorTransport transport)
     {
@@ -65,6 +66,8 @@ public sealed partial class IscsiSession : IAsyncDisposable
     public string? FailureReason { get { lock (_gate) return _failure?.Message; } }
     /// <summary>How many times the session logged in again after losing its connection.</summary>
     public int ReconnectCount => Volatile.Read(ref _reconnects);
+    /// <summary>NOP-In pings from the target (TTT set) this session has answered.</summary>
+    public int TargetPingsAnswered => Volatile.Read(ref _targetPingsAnswered);
     /// <summary>Commands sent and not yet answered.</summary>
     public int OutstandingCommands { get { lock (_gate) return _tasks.Count; } }
     public string? LocalEndPoint => _connection?.Datamover.LocalEndPoint;

@@ -43,7 +43,7 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
                 {
                     // RFC 7143 §7.8: a payload digest error on a non-data PDU is answered with Reject and the PDU discarded.
                     Logger.LogWarning("{Remote}: {Error} Rejecting {Pdu}.", RemoteEndPoint, e.Message, pdu.Opcode);
-                    SendReject(RejectCode.DataDigestError, pdu);
+                    SendReject(RejectReason.DataDigestError, pdu);
                     PduPool.Return(pdu);
                     continue;
                 }
@@ -194,7 +194,7 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
             if (ttt != Pdu.ReservedTag && task is null)
             {
                 Logger.LogWarning("{Remote}: Data-Out for unknown task 0x{Itt:x8} with TTT 0x{Ttt:x8}; rejecting.", RemoteEndPoint, itt, ttt);
-                SendReject(RejectCode.InvalidPduField, header);
+                SendReject(RejectReason.InvalidPduField, header);
             }
             return;
         }
@@ -204,6 +204,8 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
             {
                 if (state.UnsolicitedDone || offset != state.UnsolicitedReceived || offset + length > state.UnsolicitedLimit)
                     problem = $"unsolicited Data-Out at offset {offset}+{length} outside the unsolicited burst (limit {state.UnsolicitedLimit}, received {state.UnsolicitedReceived})";
+                else if (header.Field36 != state.UnsolicitedNextDataSN)
+                    problem = $"unsolicited Data-Out DataSN {header.Field36} where {state.UnsolicitedNextDataSN} was expected";
                 else destination = state.Buffer.Slice(offset, length);
             }
             else
@@ -226,7 +228,7 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
         {
             Logger.LogWarning("{Remote}: task 0x{Itt:x8}: {Problem}; rejecting.", RemoteEndPoint, itt, problem);
             await Reader.SkipDataAsync(length, ct).ConfigureAwait(false);
-            SendReject(RejectCode.ProtocolError, header);
+            SendReject(RejectReason.ProtocolError, header);
             return;
         }
         try
@@ -237,7 +239,7 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
         {
             // RFC 7143 §7.8 (b): Reject the PDU and end the task with CHECK CONDITION (the core maps this failure).
             Logger.LogWarning("{Remote}: task 0x{Itt:x8}: {Error}", RemoteEndPoint, itt, e.Message);
-            SendReject(RejectCode.DataDigestError, header);
+            SendReject(RejectReason.DataDigestError, header);
             lock (state) state.Failure = new DataDigestException(e.Message);
             state.Progress.Fault(state.Failure);
             return;
@@ -247,6 +249,7 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
             if (ttt == Pdu.ReservedTag)
             {
                 state.UnsolicitedReceived += length;
+                state.UnsolicitedNextDataSN++;
                 if (header.Final || state.UnsolicitedReceived >= state.UnsolicitedLimit) state.UnsolicitedDone = true;
             }
             else
@@ -286,7 +289,7 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
         Writer.Enqueue(pdu);
     }
 
-    private void SendReject(RejectCode reason, Pdu offending)
+    private void SendReject(RejectReason reason, Pdu offending)
     {
         var pdu = PduPool.Rent();
         pdu.Opcode = IscsiOpcode.Reject;
@@ -315,10 +318,3 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
     }
 }
 
-/// <summary>Reject reasons the TCP datamover itself raises (the full table with words lives in the core).</summary>
-internal enum RejectCode : byte
-{
-    DataDigestError = 0x02,
-    ProtocolError = 0x04,
-    InvalidPduField = 0x09,
-}

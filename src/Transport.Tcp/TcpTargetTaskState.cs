@@ -12,6 +12,7 @@ internal sealed class TcpTargetTaskState
     /// <summary>Unsolicited bytes (immediate + unsolicited Data-Out) the initiator may send.</summary>
     public int UnsolicitedLimit;
     public int UnsolicitedReceived;
+    public uint UnsolicitedNextDataSN;
     public bool UnsolicitedDone;
     public readonly AsyncSignal Progress = new();
     public R2TSlot[] Slots = new R2TSlot[4];
@@ -34,6 +35,7 @@ internal sealed class TcpTargetTaskState
         Buffer = buffer;
         UnsolicitedLimit = 0;
         UnsolicitedReceived = 0;
+        UnsolicitedNextDataSN = 0;
         UnsolicitedDone = true;
         SlotCount = 0;
         Failure = null;

@@ -4,6 +4,7 @@ using Iser.Cli.Config;
 using Iser.Core.Iscsi.Login;
 using Iser.Core.Iscsi.Target;
 using Iser.Core.Scsi.Target;
+using Iser.Core.Scsi.Target.Stores;
 using Iser.Transport.Tcp;
 using Microsoft.Extensions.Logging;
 

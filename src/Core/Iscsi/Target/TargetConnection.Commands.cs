@@ -18,7 +18,7 @@ internal sealed partial class TargetConnection
             if (session.IsDiscovery)
             {
                 // A discovery session carries only Text and Logout (RFC 7143 §4.3).
-                SendReject(RejectReasonCode.ProtocolError, pdu);
+                SendReject(RejectReason.ProtocolError, pdu);
                 if (consumesSlot) session.ReleaseSlot();
                 return;
             }
@@ -35,7 +35,7 @@ internal sealed partial class TargetConnection
             if (problem is not null)
             {
                 _logger.LogWarning("{Remote}: rejecting SCSI Command ITT 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, pdu.InitiatorTaskTag, problem);
-                SendReject(RejectReasonCode.ProtocolError, pdu);
+                SendReject(RejectReason.ProtocolError, pdu);
                 if (consumesSlot) session.ReleaseSlot();
                 return;
             }
@@ -50,7 +50,7 @@ internal sealed partial class TargetConnection
             if (!ParseAhs(pdu, task, out problem))
             {
                 _logger.LogWarning("{Remote}: rejecting SCSI Command ITT 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, pdu.InitiatorTaskTag, problem);
-                SendReject(RejectReasonCode.InvalidPduField, pdu);
+                SendReject(RejectReason.InvalidPduField, pdu);
                 ReturnTask(task);
                 if (consumesSlot) session.ReleaseSlot();
                 return;
@@ -65,7 +65,7 @@ internal sealed partial class TargetConnection
             if (problem is not null)
             {
                 _logger.LogWarning("{Remote}: rejecting SCSI Command ITT 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, pdu.InitiatorTaskTag, problem);
-                SendReject(RejectReasonCode.TaskInProgress, pdu);
+                SendReject(RejectReason.TaskInProgress, pdu);
                 ReturnTask(task);
                 if (consumesSlot) session.ReleaseSlot();
                 return;
@@ -182,6 +182,13 @@ internal sealed partial class TargetConnection
         uint residual = (uint)Math.Abs((long)expected - wanted);
         int send = Math.Min(result.DataInLength, expectedIn);
         bool hasSense = !result.Sense.IsEmpty;
+        // Claim the task for its response: an ABORT TASK arriving from now on must see "task does not exist"
+        // rather than abort a command whose status is already queued (libiscsi's AbortTaskSimpleAsync checks this).
+        if (!TryClaim(task))
+        {
+            FinishAborted(task);
+            return;
+        }
         if (send > 0)
         {
             CollapsedStatus? collapse = hasSense ? null : new CollapsedStatus((byte)result.Status, underflow, overflow, residual);
@@ -212,10 +219,7 @@ internal sealed partial class TargetConnection
     /// <summary>Called once a task's final PDU left (or could not): the task's buffers and CmdSN slot are free again.</summary>
     public void OnTaskFinished(TargetTask task)
     {
-        lock (_tasks)
-        {
-            if (_tasks.TryGetValue(task.InitiatorTaskTag, out var t) && ReferenceEquals(t, task)) _tasks.Remove(task.InitiatorTaskTag);
-        }
+        TryClaim(task);
         Datamover.EndTask(task);
         if (task.ConsumesSlot) Session?.ReleaseSlot();
         task.FinishedSignal?.TrySetResult();
@@ -223,6 +227,23 @@ internal sealed partial class TargetConnection
     }
 
     private void FinishAborted(TargetTask task) => OnTaskFinished(task);
+
+    /// <summary>
+    /// Removes the task from the table TMFs consult. Exactly one of the response path and an abort wins; the
+    /// winner decides how the task ends. False when an abort already took it.
+    /// </summary>
+    private bool TryClaim(TargetTask task)
+    {
+        lock (_tasks)
+        {
+            if (_tasks.TryGetValue(task.InitiatorTaskTag, out var t) && ReferenceEquals(t, task))
+            {
+                _tasks.Remove(task.InitiatorTaskTag);
+                return true;
+            }
+            return false;
+        }
+    }
 
     private TargetTask RentTask()
     {
@@ -265,17 +286,4 @@ internal sealed partial class TargetConnection
         sense[13] = ascq;
         return new ScsiCommandResult { Status = ScsiStatus.CheckCondition, Sense = sense };
     }
-}
-
-/// <summary>SPC-4 sense keys the target core raises itself.</summary>
-internal enum SenseKey : byte
-{
-    NoSense = 0x0,
-    NotReady = 0x2,
-    MediumError = 0x3,
-    HardwareError = 0x4,
-    IllegalRequest = 0x5,
-    UnitAttention = 0x6,
-    AbortedCommand = 0xb,
-    Miscompare = 0xe,
 }

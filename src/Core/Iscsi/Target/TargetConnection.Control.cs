@@ -139,8 +139,8 @@ internal sealed partial class TargetConnection
                     }
                     return pending ? (byte)0 : (byte)1; // Function complete / Task does not exist
                 }
-                await AbortAsync([task]).ConfigureAwait(false);
-                return 0;
+                // Zero means its response won the race: to the initiator the task no longer exists.
+                return await AbortAsync([task]).ConfigureAwait(false) == 1 ? (byte)0 : (byte)1;
             }
             case 2: // ABORT TASK SET
             case 3: // CLEAR TASK SET
@@ -181,25 +181,30 @@ internal sealed partial class TargetConnection
         lock (_tasks) return _tasks.Values.Where(predicate).ToArray();
     }
 
-    /// <summary>Aborts tasks and waits (bounded) until each has left the logical unit, so none is freed under it.</summary>
-    private async Task AbortAsync(TargetTask[] tasks)
+    /// <summary>
+    /// Aborts tasks and waits (bounded) until each has left the logical unit, so none is freed under it.
+    /// A task already claimed by its response is left alone. Returns how many were aborted.
+    /// </summary>
+    private async Task<int> AbortAsync(TargetTask[] tasks)
     {
-        if (tasks.Length == 0) return;
+        if (tasks.Length == 0) return 0;
         var waits = new List<Task>(tasks.Length);
         foreach (var t in tasks)
         {
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            t.FinishedSignal = done;
             lock (_tasks)
             {
-                // Finished between lookup and now: nothing to wait for.
                 if (!_tasks.TryGetValue(t.InitiatorTaskTag, out var live) || !ReferenceEquals(live, t)) continue;
+                _tasks.Remove(t.InitiatorTaskTag);
+                t.FinishedSignal = done;
+                t.Aborted = true;
             }
             waits.Add(done.Task);
             t.Cancel();
             Datamover.EndTask(t);
         }
         await Task.WhenAny(Task.WhenAll(waits), Task.Delay(TimeSpan.FromSeconds(30))).ConfigureAwait(false);
+        return waits.Count;
     }
 
     // ---------------- Text (SendTargets) ----------------
@@ -365,7 +370,7 @@ internal sealed partial class TargetConnection
 
     // ---------------- Reject ----------------
 
-    private void SendReject(RejectReasonCode reason, Pdu offending)
+    private void SendReject(RejectReason reason, Pdu offending)
     {
         var reject = PduPool.Rent();
         reject.Opcode = IscsiOpcode.Reject;
@@ -375,14 +380,4 @@ internal sealed partial class TargetConnection
         reject.SetData(offending.Bhs); // the complete header of the rejected PDU (RFC 7143 §11.17)
         Send(reject);
     }
-}
-
-/// <summary>Reject reasons (RFC 7143 §11.17.1) the target raises.</summary>
-internal enum RejectReasonCode : byte
-{
-    DataDigestError = 0x02,
-    ProtocolError = 0x04,
-    CommandNotSupported = 0x05,
-    TaskInProgress = 0x07,
-    InvalidPduField = 0x09,
 }

@@ -176,18 +176,18 @@ internal sealed partial class TargetConnection : IDatamoverHost
                 return HandleLogout(pdu, consumesSlot);
             case IscsiOpcode.SnackRequest:
                 // ErrorRecoveryLevel 0 is all we negotiate: SNACK is not supported (RFC 7143 §11.16).
-                SendReject(RejectReasonCode.CommandNotSupported, pdu);
+                SendReject(RejectReason.CommandNotSupported, pdu);
                 break;
             case IscsiOpcode.DataOut:
-                SendReject(RejectReasonCode.ProtocolError, pdu);
+                SendReject(RejectReason.ProtocolError, pdu);
                 break;
             case IscsiOpcode.LoginRequest:
                 // A login request in full feature phase is a protocol error (RFC 7143 §6.1).
-                SendReject(RejectReasonCode.ProtocolError, pdu);
+                SendReject(RejectReason.ProtocolError, pdu);
                 break;
             default:
                 _logger.LogWarning("{Remote}: unknown opcode 0x{Opcode:x2}; rejecting", Datamover.RemoteEndPoint, (byte)pdu.Opcode);
-                SendReject(RejectReasonCode.CommandNotSupported, pdu);
+                SendReject(RejectReason.CommandNotSupported, pdu);
                 break;
         }
         if (consumesSlot) Session!.ReleaseSlot();

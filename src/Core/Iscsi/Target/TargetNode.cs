@@ -31,8 +31,7 @@ public sealed class TargetNode
 
     public ILogicalUnit? FindLun(ulong lunField)
     {
-        int lun = LunAddressing.Decode(lunField);
-        return lun >= 0 && _luns.TryGetValue(lun, out var unit) ? unit : null;
+        return LunAddressing.TryDecode(lunField, out int lun) && _luns.TryGetValue(lun, out var unit) ? unit : null;
     }
 
     public bool Allows(string initiatorName) =>

@@ -17,4 +17,8 @@ public readonly struct ScsiCommandResult
 
     public static ScsiCommandResult Good(int dataInLength = 0, int dataOutLength = 0) =>
         new() { Status = ScsiStatus.Good, DataInLength = dataInLength, DataOutLength = dataOutLength };
+
+    /// <summary>CHECK CONDITION carrying <paramref name="sense"/> (fixed format, see <see cref="SenseBuilder"/>).</summary>
+    public static ScsiCommandResult CheckCondition(ReadOnlyMemory<byte> sense, int dataInLength = 0, int dataOutLength = 0) =>
+        new() { Status = ScsiStatus.CheckCondition, Sense = sense, DataInLength = dataInLength, DataOutLength = dataOutLength };
 }

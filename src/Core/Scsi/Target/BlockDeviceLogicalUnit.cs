@@ -1,0 +1,193 @@
+using System.Buffers.Binary;
+using Iser.Core.Scsi.Target.Stores;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Iser.Core.Scsi.Target;
+
+/// <summary>
+/// An SBC-3 direct-access block device over an <see cref="IBackingStore"/>. Commands may run concurrently;
+/// each CDB is validated completely before any data is fetched from the initiator, and every failure is a
+/// CHECK CONDITION with fixed-format sense, never an exception (cancellation excepted).
+/// Data lengths in results are the lengths the CDB called for; the core derives residuals from them.
+/// </summary>
+/// <remarks>The command families live in the partial files next to this one (I/O, provisioning, device information).</remarks>
+public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
+{
+    private readonly IBackingStore _store;
+    private readonly BlockDeviceOptions _options;
+    private readonly ILogger _logger;
+    private readonly bool _ownsStore;
+    private readonly int _blockShift;
+    private readonly int _maxTransferBlocks;
+    private readonly bool _thin;
+    private readonly int _blocksPerPhysical;
+    private readonly InquiryPages _inquiry;
+    private readonly ModePages _modes;
+    private readonly BlockRangeLock _ranges = new();
+    private readonly IReadOnlyList<SupportedOperations.Operation> _operations;
+    private readonly bool[] _supportedOpcodes = new bool[256];
+    private volatile bool _stopped;
+
+    /// <param name="store">The medium. Disposed with the LU when <paramref name="ownsStore"/> is true.</param>
+    public BlockDeviceLogicalUnit(IBackingStore store, BlockDeviceOptions? options = null, ILogger? logger = null, bool ownsStore = true)
+    {
+        _store = store ?? throw new ArgumentNullException(nameof(store));
+        _options = options ?? new BlockDeviceOptions();
+        _options.Validate(store.Size);
+        _logger = logger ?? NullLogger.Instance;
+        _ownsStore = ownsStore;
+        BlockSize = _options.BlockSize;
+        _blockShift = System.Numerics.BitOperations.Log2((uint)BlockSize);
+        BlockCount = store.Size >> _blockShift;
+        _maxTransferBlocks = _options.MaxTransferBytes >> _blockShift;
+        _thin = _options.ThinProvisioning && store.SupportsDiscard;
+        _blocksPerPhysical = _options.PhysicalBlockSize / BlockSize;
+        Identity = _options.Identity ?? store.Describe();
+        _inquiry = new InquiryPages(new InquiryPages.Geometry(BlockSize, _blocksPerPhysical, _thin), _options, Identity);
+        _modes = new ModePages(_options.WriteCacheEnabled);
+        _operations = SupportedOperations.Build(_options.DpoFua);
+        foreach (var op in _operations) _supportedOpcodes[op.Opcode] = true;
+    }
+
+    public long BlockCount { get; }
+    public int BlockSize { get; }
+
+    /// <summary>The stable identity the serial number and designators derive from.</summary>
+    public string Identity { get; }
+
+    /// <summary>VPD page 80h unit serial number.</summary>
+    public string SerialNumber => _inquiry.SerialNumber;
+
+    /// <summary>The backing store (for diagnostics).</summary>
+    public IBackingStore Store => _store;
+
+    private bool WriteProtected => _options.ReadOnly || _modes.SoftwareWriteProtect;
+
+    public ValueTask<ScsiCommandResult> ExecuteAsync(IScsiTask task, CancellationToken cancellationToken)
+    {
+        var cdb = task.Cdb.Span;
+        if (cdb.IsEmpty) return Done(Check(SenseCondition.InvalidCommandOperationCode));
+        byte opcode = cdb[0];
+        int length = SbcOpcode.CdbLength(opcode);
+        if (length == 0 || cdb.Length < length || !IsSupported(opcode))
+            return Done(CheckAt(SenseCondition.InvalidCommandOperationCode, 0));
+        cdb = cdb[..length];
+        // CONTROL byte: NACA and the obsolete LINK bit are not supported (SAM-5 §5.2).
+        if ((cdb[^1] & 0x05) != 0) return Done(InvalidField(length - 1, (cdb[^1] & 0x04) != 0 ? 2 : 0));
+
+        switch (opcode)
+        {
+            case SbcOpcode.Read10:
+            case SbcOpcode.Read12:
+            case SbcOpcode.Read16:
+                return Read(task, cdb, cancellationToken);
+            case SbcOpcode.Write10:
+            case SbcOpcode.Write12:
+            case SbcOpcode.Write16:
+                return Write(task, cdb, cancellationToken);
+            case SbcOpcode.Verify10:
+            case SbcOpcode.Verify12:
+            case SbcOpcode.Verify16:
+                return Verify(task, cdb, cancellationToken);
+            case SbcOpcode.WriteAndVerify10:
+            case SbcOpcode.WriteAndVerify12:
+            case SbcOpcode.WriteAndVerify16:
+                return WriteAndVerify(task, cdb, cancellationToken);
+            case SbcOpcode.CompareAndWrite:
+                return CompareAndWrite(task, cdb, cancellationToken);
+            case SbcOpcode.WriteSame10:
+            case SbcOpcode.WriteSame16:
+                return WriteSame(task, cdb, cancellationToken);
+            case SbcOpcode.Unmap:
+                return Unmap(task, cdb, cancellationToken);
+            case SbcOpcode.SynchronizeCache10:
+            case SbcOpcode.SynchronizeCache16:
+                return SynchronizeCache(cdb, cancellationToken);
+            case SbcOpcode.TestUnitReady:
+                return Done(_stopped ? Check(SenseCondition.NotReadyInitializingCommandRequired) : ScsiCommandResult.Good());
+            case SbcOpcode.Inquiry:
+                return Done(Inquiry(task, cdb));
+            case SbcOpcode.RequestSense:
+                return Done(RequestSense(task, cdb));
+            case SbcOpcode.ReadCapacity10:
+                return Done(ReadCapacity10(task, cdb));
+            case SbcOpcode.ServiceActionIn16:
+                return Done(ServiceActionIn(task, cdb));
+            case SbcOpcode.ReportLuns:
+                return Done(ReportLuns(task, cdb));
+            case SbcOpcode.MaintenanceIn:
+                return Done(MaintenanceIn(task, cdb));
+            case SbcOpcode.ModeSense6:
+            case SbcOpcode.ModeSense10:
+                return Done(ModeSense(task, cdb));
+            case SbcOpcode.ModeSelect6:
+            case SbcOpcode.ModeSelect10:
+                return ModeSelect(task, cdb, cancellationToken);
+            case SbcOpcode.StartStopUnit:
+                return Done(StartStopUnit(cdb));
+            case SbcOpcode.PreventAllowMediumRemoval:
+                // Not removable: nothing to lock, and nothing to refuse either (SBC-3 §5.13).
+                return Done(ScsiCommandResult.Good());
+            default:
+                return Done(CheckAt(SenseCondition.InvalidCommandOperationCode, 0));
+        }
+    }
+
+    public void Reset(LogicalUnitResetKind kind)
+    {
+        // Outstanding commands are cancelled by the core through their tokens; what the LU keeps across
+        // commands is its mode parameters and its started/stopped state, which a reset returns to power-on values.
+        _modes.RestoreDefaults();
+        _stopped = false;
+        _logger.LogInformation("Logical unit {Identity} reset ({Kind}).", Identity, kind);
+    }
+
+    public ValueTask FlushAsync(CancellationToken cancellationToken) => _store.FlushAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        try { await _store.FlushAsync(CancellationToken.None).ConfigureAwait(false); }
+        catch (Exception e) when (IsMediumFailure(e)) { _logger.LogWarning(e, "Flushing {Store} at shutdown failed.", _store.Describe()); }
+        if (_ownsStore) await _store.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private bool IsSupported(byte opcode) => _supportedOpcodes[opcode];
+
+    // ---- shared helpers ----
+
+    private static ValueTask<ScsiCommandResult> Done(ScsiCommandResult result) => new(result);
+
+    private static ScsiCommandResult Check(SenseCondition condition) =>
+        ScsiCommandResult.CheckCondition(SenseBuilder.Fixed(condition));
+
+    private static ScsiCommandResult CheckAt(SenseCondition condition, int cdbByte, int? bit = null) =>
+        ScsiCommandResult.CheckCondition(SenseBuilder.CdbField(condition, cdbByte, bit));
+
+    private static ScsiCommandResult InvalidField(int cdbByte, int? bit = null) =>
+        CheckAt(SenseCondition.InvalidFieldInCdb, cdbByte, bit);
+
+    private static ScsiCommandResult OutOfRange() => Check(SenseCondition.LogicalBlockAddressOutOfRange);
+
+    /// <summary>True when [lba, lba + blocks) lies on the medium (computed without overflow).</summary>
+    private bool InRange(ulong lba, ulong blocks) => lba <= (ulong)BlockCount && blocks <= (ulong)BlockCount - lba;
+
+    private static bool IsMediumFailure(Exception e) =>
+        e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException;
+
+    /// <summary>The LBA and block count of a 10/12/16-byte READ/WRITE/VERIFY-style CDB, and where the count sits.</summary>
+    private static (ulong Lba, ulong Blocks, int LengthField) DecodeLbaAndLength(ReadOnlySpan<byte> cdb) => cdb.Length switch
+    {
+        10 => (BinaryPrimitives.ReadUInt32BigEndian(cdb[2..]), BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]), 7),
+        12 => (BinaryPrimitives.ReadUInt32BigEndian(cdb[2..]), BinaryPrimitives.ReadUInt32BigEndian(cdb[6..]), 6),
+        _ => (BinaryPrimitives.ReadUInt64BigEndian(cdb[2..]), BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]), 10),
+    };
+
+    /// <summary>Copies at most <paramref name="allocationLength"/> bytes of <paramref name="data"/> to the initiator.</summary>
+    private static ScsiCommandResult SendData(IScsiTask task, ReadOnlySpan<byte> data, int allocationLength)
+    {
+        int n = Math.Min(data.Length, allocationLength);
+        if (n > 0) data[..n].CopyTo(task.GetDataInBuffer(n).Span);
+        return ScsiCommandResult.Good(dataInLength: n);
+    }
+}

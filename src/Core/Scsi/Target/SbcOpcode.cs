@@ -1,0 +1,52 @@
+namespace Iser.Core.Scsi.Target;
+
+/// <summary>Operation codes the block device understands (SPC-4 / SBC-3).</summary>
+internal static class SbcOpcode
+{
+    public const byte TestUnitReady = 0x00;
+    public const byte RequestSense = 0x03;
+    public const byte Inquiry = 0x12;
+    public const byte ModeSelect6 = 0x15;
+    public const byte ModeSense6 = 0x1A;
+    public const byte StartStopUnit = 0x1B;
+    public const byte PreventAllowMediumRemoval = 0x1E;
+    public const byte ReadCapacity10 = 0x25;
+    public const byte Read10 = 0x28;
+    public const byte Write10 = 0x2A;
+    public const byte WriteAndVerify10 = 0x2E;
+    public const byte Verify10 = 0x2F;
+    public const byte SynchronizeCache10 = 0x35;
+    public const byte WriteSame10 = 0x41;
+    public const byte Unmap = 0x42;
+    public const byte ModeSelect10 = 0x55;
+    public const byte ModeSense10 = 0x5A;
+    public const byte Read16 = 0x88;
+    public const byte CompareAndWrite = 0x89;
+    public const byte Write16 = 0x8A;
+    public const byte WriteAndVerify16 = 0x8E;
+    public const byte Verify16 = 0x8F;
+    public const byte SynchronizeCache16 = 0x91;
+    public const byte WriteSame16 = 0x93;
+    public const byte ServiceActionIn16 = 0x9E;
+    public const byte ReportLuns = 0xA0;
+    public const byte MaintenanceIn = 0xA3;
+    public const byte Read12 = 0xA8;
+    public const byte Write12 = 0xAA;
+    public const byte WriteAndVerify12 = 0xAE;
+    public const byte Verify12 = 0xAF;
+
+    /// <summary>SERVICE ACTION IN(16) service action READ CAPACITY(16).</summary>
+    public const ushort ReadCapacity16Action = 0x10;
+    /// <summary>MAINTENANCE IN service action REPORT SUPPORTED OPERATION CODES.</summary>
+    public const ushort ReportSupportedOperationCodesAction = 0x0C;
+
+    /// <summary>CDB length implied by the operation code's group (SPC-4 §4.2.5.1); 0 for groups we do not take.</summary>
+    public static int CdbLength(byte opcode) => (opcode >> 5) switch
+    {
+        0 => 6,
+        1 or 2 => 10,
+        4 => 16,
+        5 => 12,
+        _ => 0,
+    };
+}

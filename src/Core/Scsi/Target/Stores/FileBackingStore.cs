@@ -1,0 +1,201 @@
+using System.Collections.Concurrent;
+using Microsoft.Win32.SafeHandles;
+
+namespace Iser.Core.Scsi.Target.Stores;
+
+/// <summary>
+/// A regular file (or block device node) accessed with positioned reads and writes (<see cref="RandomAccess"/>).
+/// With direct I/O (Linux O_DIRECT) the page cache is bypassed; a caller buffer that is not aligned for the
+/// kernel goes through a pooled aligned bounce buffer. Discard punches holes where the file system allows,
+/// otherwise writes zeros.
+/// </summary>
+public sealed class FileBackingStore : IBackingStore
+{
+    /// <summary>Offset, length and memory alignment demanded of O_DIRECT requests (the usual logical sector size).</summary>
+    public const int DirectIoAlignment = 512;
+    private const int BounceSize = 1 << 20;
+    private const int PageAlignment = 4096;
+
+    private static readonly ReadOnlyMemory<byte> Zeros = new byte[BounceSize];
+
+    private readonly SafeFileHandle _handle;
+    private readonly string _path;
+    private readonly ConcurrentQueue<NativeAlignedBuffer> _bounceBuffers = new();
+    private volatile bool _punchUnsupported;
+
+    private FileBackingStore(SafeFileHandle handle, string path, long size, bool directIo)
+    {
+        _handle = handle;
+        _path = path;
+        Size = size;
+        DirectIo = directIo;
+    }
+
+    /// <summary>
+    /// Opens (or creates) <paramref name="path"/>. With <paramref name="size"/> the file is created or extended to
+    /// that many bytes (never shrunk); without it the file must exist and its length is the store size.
+    /// </summary>
+    public static FileBackingStore Open(string path, long? size = null, bool directIo = false)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (size is <= 0) throw new ArgumentOutOfRangeException(nameof(size), $"The size of a file store must be positive, not {size}.");
+        if (size is null && !File.Exists(path))
+            throw new FileNotFoundException($"The backing file '{path}' does not exist; give a size to create it.", path);
+        if (directIo && !OperatingSystem.IsLinux())
+            throw new PlatformNotSupportedException("Direct I/O for file stores is only implemented on Linux.");
+        if (directIo && size is { } s && s % DirectIoAlignment != 0)
+            throw new ArgumentException($"With direct I/O the size must be a multiple of {DirectIoAlignment} bytes, not {s}.", nameof(size));
+
+        var handle = File.OpenHandle(path, size is null ? FileMode.Open : FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+        try
+        {
+            long length = RandomAccess.GetLength(handle);
+            long effective = size ?? length;
+            if (effective <= 0) throw new IOException($"The backing file '{path}' is empty; give a size to extend it.");
+            if (length < effective) RandomAccess.SetLength(handle, effective);
+            if (directIo) LinuxFileControl.EnableDirectIo(handle, path);
+            return new FileBackingStore(handle, path, effective, directIo);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    public long Size { get; }
+    public bool DirectIo { get; }
+    public bool SupportsDiscard => !_punchUnsupported;
+    public string Path => _path;
+
+    public ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
+    {
+        StoreRange.Check(offset, destination.Length, Size);
+        if (destination.IsEmpty) return ValueTask.CompletedTask;
+        if (DirectIo)
+        {
+            CheckDirectAlignment(offset, destination.Length);
+            if (!NativeAlignedBuffer.IsAligned(destination, DirectIoAlignment)) return ReadBouncedAsync(offset, destination, cancellationToken);
+        }
+        return ReadFullyAsync(offset, destination, cancellationToken);
+    }
+
+    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+    {
+        StoreRange.Check(offset, source.Length, Size);
+        if (source.IsEmpty) return ValueTask.CompletedTask;
+        if (DirectIo)
+        {
+            CheckDirectAlignment(offset, source.Length);
+            if (!NativeAlignedBuffer.IsAligned(source, DirectIoAlignment)) return WriteBouncedAsync(offset, source, cancellationToken);
+        }
+        return RandomAccess.WriteAsync(_handle, source, offset, cancellationToken);
+    }
+
+    public ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        RandomAccess.FlushToDisk(_handle);
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask DiscardAsync(long offset, long length, CancellationToken cancellationToken = default)
+    {
+        StoreRange.Check(offset, length, Size);
+        if (length == 0) return;
+        if (!_punchUnsupported && OperatingSystem.IsLinux())
+        {
+            if (LinuxFileControl.TryPunchHole(_handle, offset, length, _path)) return;
+            _punchUnsupported = true;
+        }
+        // No hole punching here: make the range read back as zeros the slow way.
+        while (length > 0)
+        {
+            int n = (int)Math.Min(length, BounceSize);
+            if (DirectIo)
+            {
+                CheckDirectAlignment(offset, n);
+                var zero = RentBounce();
+                try
+                {
+                    zero.GetSpan()[..n].Clear();
+                    await RandomAccess.WriteAsync(_handle, zero.Memory[..n], offset, cancellationToken).ConfigureAwait(false);
+                }
+                finally { _bounceBuffers.Enqueue(zero); }
+            }
+            else
+            {
+                await RandomAccess.WriteAsync(_handle, Zeros[..n], offset, cancellationToken).ConfigureAwait(false);
+            }
+            offset += n;
+            length -= n;
+        }
+    }
+
+    public string Describe() => $"file:{_path}:{ByteSize.Format(Size)}{(DirectIo ? " (direct I/O)" : "")}";
+
+    public ValueTask DisposeAsync()
+    {
+        _handle.Dispose();
+        while (_bounceBuffers.TryDequeue(out var buffer)) ((IDisposable)buffer).Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask ReadFullyAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        while (!destination.IsEmpty)
+        {
+            int n = await RandomAccess.ReadAsync(_handle, destination, offset, cancellationToken).ConfigureAwait(false);
+            if (n <= 0)
+            {
+                // The file was truncated underneath us: what lies past its end reads as zeros.
+                destination.Span.Clear();
+                return;
+            }
+            destination = destination[n..];
+            offset += n;
+        }
+    }
+
+    private async ValueTask ReadBouncedAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        var bounce = RentBounce();
+        try
+        {
+            while (!destination.IsEmpty)
+            {
+                int n = Math.Min(destination.Length, BounceSize);
+                await ReadFullyAsync(offset, bounce.Memory[..n], cancellationToken).ConfigureAwait(false);
+                bounce.Memory[..n].CopyTo(destination);
+                destination = destination[n..];
+                offset += n;
+            }
+        }
+        finally { _bounceBuffers.Enqueue(bounce); }
+    }
+
+    private async ValueTask WriteBouncedAsync(long offset, ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
+    {
+        var bounce = RentBounce();
+        try
+        {
+            while (!source.IsEmpty)
+            {
+                int n = Math.Min(source.Length, BounceSize);
+                source[..n].CopyTo(bounce.Memory);
+                await RandomAccess.WriteAsync(_handle, bounce.Memory[..n], offset, cancellationToken).ConfigureAwait(false);
+                source = source[n..];
+                offset += n;
+            }
+        }
+        finally { _bounceBuffers.Enqueue(bounce); }
+    }
+
+    private NativeAlignedBuffer RentBounce() =>
+        _bounceBuffers.TryDequeue(out var buffer) ? buffer : new NativeAlignedBuffer(BounceSize, PageAlignment);
+
+    private void CheckDirectAlignment(long offset, int length)
+    {
+        if ((offset | (long)length) % DirectIoAlignment != 0)
+            throw new ArgumentException($"Direct I/O on '{_path}' needs offsets and lengths in multiples of {DirectIoAlignment} bytes (got {length} bytes at {offset}).");
+    }
+}

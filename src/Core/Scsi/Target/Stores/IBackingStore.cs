@@ -1,0 +1,29 @@
+namespace Iser.Core.Scsi.Target.Stores;
+
+/// <summary>
+/// Byte-addressed storage behind a logical unit. Offsets and lengths are in bytes; the LU only issues
+/// whole-block requests inside <see cref="Size"/>. Implementations must allow concurrent calls on disjoint ranges.
+/// </summary>
+public interface IBackingStore : IAsyncDisposable
+{
+    /// <summary>Capacity in bytes.</summary>
+    long Size { get; }
+
+    /// <summary>True when <see cref="DiscardAsync"/> releases space (thin provisioning); discarded ranges read back as zeros either way.</summary>
+    bool SupportsDiscard { get; }
+
+    /// <summary>Fills <paramref name="destination"/> with the bytes at <paramref name="offset"/>.</summary>
+    ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores <paramref name="source"/> at <paramref name="offset"/>.</summary>
+    ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default);
+
+    /// <summary>Makes completed writes durable (SYNCHRONIZE CACHE).</summary>
+    ValueTask FlushAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Unmaps a range: afterwards it reads back as zeros.</summary>
+    ValueTask DiscardAsync(long offset, long length, CancellationToken cancellationToken = default);
+
+    /// <summary>A one-line description for logs, e.g. "ram:1 GiB".</summary>
+    string Describe();
+}

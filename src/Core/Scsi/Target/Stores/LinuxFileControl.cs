@@ -1,0 +1,64 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Iser.Core.Scsi.Target.Stores;
+
+/// <summary>
+/// The two libc calls .NET does not expose: turning on O_DIRECT for an open descriptor (FileOptions cannot ask
+/// for it on Linux) and punching holes (fallocate) to release space on discard.
+/// </summary>
+internal static partial class LinuxFileControl
+{
+    private const int F_GETFL = 3;
+    private const int F_SETFL = 4;
+    private const int O_DIRECT = 0x4000; // x86-64 and arm64 value
+    private const int FALLOC_FL_KEEP_SIZE = 0x01;
+    private const int FALLOC_FL_PUNCH_HOLE = 0x02;
+    private const int EOPNOTSUPP = 95;
+    private const int ENOSYS = 38;
+
+    public static void EnableDirectIo(SafeFileHandle handle, string path)
+    {
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            int fd = (int)handle.DangerousGetHandle();
+            int flags = fcntl(fd, F_GETFL, 0);
+            if (flags < 0 || fcntl(fd, F_SETFL, flags | O_DIRECT) < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                throw new IOException($"Direct I/O (O_DIRECT) could not be enabled on '{path}': {Marshal.GetPInvokeErrorMessage(errno)}.");
+            }
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>Deallocates a range keeping the file size. False when the file system cannot punch holes.</summary>
+    public static bool TryPunchHole(SafeFileHandle handle, long offset, long length, string path)
+    {
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            int fd = (int)handle.DangerousGetHandle();
+            if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length) == 0) return true;
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno is EOPNOTSUPP or ENOSYS) return false;
+            throw new IOException($"Punching a hole of {length} bytes at offset {offset} in '{path}' failed: {Marshal.GetPInvokeErrorMessage(errno)}.");
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fcntl(int fd, int cmd, int arg);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fallocate(int fd, int mode, long offset, long length);
+}

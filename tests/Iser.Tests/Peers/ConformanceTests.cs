@@ -1,0 +1,33 @@
+using Xunit.Abstractions;
+
+namespace Iser.Tests.Peers;
+
+/// <summary>
+/// libiscsi's conformance suite against OUR target, one family per fresh target process with a fresh 64 MiB RAM LUN:
+/// every test must run, none may fail, none may skip (a skip means a feature the suite expected is missing).
+/// </summary>
+[Trait("Category", "Peers")]
+public sealed class ConformanceTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public ConformanceTests(ITestOutputHelper output) => _output = output;
+
+    [PeerTheory(Peer.LibiscsiTools)]
+    [MemberData(nameof(ConformanceFamilies.Data), MemberType = typeof(ConformanceFamilies))]
+    public async Task Family_passes_with_no_failures_and_no_skips(string family)
+    {
+        await using var target = await OurTargetProcess.StartAsync(new OurTargetOptions { Luns = new[] { "ram:64M" } });
+        var result = await new LibiscsiTools().TestSuiteAsync(target.LunUrl(), family);
+        _output.WriteLine(result.Describe());
+
+        Assert.True(result.SummaryFound, $"iscsi-test-cu printed no CUnit summary.\n{result.Output}\nTarget output:\n{target.Transcript}");
+        Assert.True(result.TestsRun > 0, $"iscsi-test-cu ran no test of {family}.\n{result.Output}");
+        Assert.True(result.TestsFailed == 0 && result.FailedTests.Count == 0,
+            $"{family}: {result.TestsFailed} test(s) failed.\n{result.Describe()}\nTarget output:\n{target.Transcript}");
+        Assert.True(result.SkippedTests.Count == 0, $"{family}: {result.SkippedTests.Count} test(s) skipped.\n{result.Describe()}");
+        Assert.Equal(0, result.ExitCode);
+
+        await target.StopAndAssertCleanExitAsync();
+    }
+}

@@ -3,6 +3,7 @@ using Iser.Core.Iscsi.Initiator;
 using Iser.Core.Iscsi.Login;
 using Iser.Core.Iscsi.Target;
 using Iser.Core.Scsi;
+using Iser.Core.Scsi.Initiator;
 using Iser.Transport.Tcp;
 
 namespace Iser.Tests.Initiator;
@@ -15,7 +16,7 @@ public class InitiatorAgainstTargetTests
     [Fact]
     public async Task Logs_in_reads_capacity_and_inquiry()
     {
-        await using var target = InProcessTarget.Start(blocks: 4096);
+        await using var target = InProcessTarget.Start(blocks: 4096, blockDevice: true);
         await using var session = await IscsiSession.ConnectAsync(target.SessionOptions(), Tcp);
         Assert.Equal(IscsiSessionState.LoggedIn, session.State);
         Assert.Equal(0x80UL, session.Isid >> 40); // random-format ISID
@@ -26,9 +27,9 @@ public class InitiatorAgainstTargetTests
         Assert.Equal(512, lun.BlockSize);
         Assert.Equal(4096, lun.BlockCount);
         var inquiry = await lun.InquiryAsync();
-        Assert.Equal("ISER", inquiry.Vendor);
-        Assert.Equal("RAM DISK", inquiry.Product);
-        Assert.Equal(0, inquiry.PeripheralDeviceType);
+        Assert.Equal("Iser Disk", inquiry.Product);
+        Assert.Equal(PeripheralDeviceType.DirectAccessBlock, inquiry.DeviceType);
+        Assert.True(lun.Capacity.ProvisioningEnabled); // READ CAPACITY (16) was used: only it reports thin provisioning
         await session.LogoutAsync();
         Assert.Equal(IscsiSessionState.LoggedOut, session.State);
         await Assert.ThrowsAsync<IscsiException>(async () => await lun.ReadAsync(0, new byte[512]));
@@ -54,7 +55,7 @@ public class InitiatorAgainstTargetTests
         await using var target = InProcessTarget.Start(new IscsiTargetOptions
         {
             MaxRecvDataSegmentLength = 32 * 1024, FirstBurstLength = 64 * 1024, MaxBurstLength = 256 * 1024, MaxOutstandingR2T = 4,
-        }, blocks: 8192, loggerFactory: log.Factory);
+        }, blocks: 8192, loggerFactory: log.Factory, blockDevice: true);
         var options = target.SessionOptions();
         options.HeaderDigest = headerDigest ? "CRC32C" : "None";
         options.DataDigest = dataDigest ? "CRC32C" : "None";
@@ -72,7 +73,9 @@ public class InitiatorAgainstTargetTests
         long lba = 17;
         try { await lun.WriteAsync(lba, data); }
         catch (Exception e) { throw new Xunit.Sdk.XunitException($"{e.Message}\n{log}"); }
-        Assert.True(target.Unit.Blocks(lba, blocks).SequenceEqual(data), "the target's medium holds what was written");
+        var medium = new byte[data.Length];
+        await target.BlockDevice!.Store.ReadAsync(lba * 512, medium);
+        Assert.True(medium.AsSpan().SequenceEqual(data), "the target's medium holds what was written");
         var back = new byte[data.Length];
         await lun.ReadAsync(lba, back);
         Assert.Equal(data, back);
@@ -83,7 +86,7 @@ public class InitiatorAgainstTargetTests
     {
         // A queue depth of 8 forces the initiator to hold most callers back until the window opens; a command sent
         // outside the window would be dropped by the target and hang this test.
-        await using var target = InProcessTarget.Start(new IscsiTargetOptions { CommandQueueDepth = 8 }, blocks: 16384);
+        await using var target = InProcessTarget.Start(new IscsiTargetOptions { CommandQueueDepth = 8 }, blocks: 16384, blockDevice: true);
         await using var session = await IscsiSession.ConnectAsync(target.SessionOptions(), Tcp);
         var lun = await session.OpenLunAsync(0);
         const int Writers = 96;
@@ -128,9 +131,12 @@ public class InitiatorAgainstTargetTests
         cdb[8] = 1;
         var response = await session.ExecuteAsync(ScsiCommand.Read(0, cdb, new byte[512]));
         Assert.Equal(ScsiStatus.CheckCondition, response.Status);
-        Assert.Equal(0x5, response.Sense!.SenseKey);
+        Assert.Equal(SenseKey.IllegalRequest, response.Sense!.SenseKey);
         Assert.Equal(0x21, response.Sense.Asc);
-        Assert.Equal("CHECK CONDITION: ILLEGAL REQUEST, LOGICAL BLOCK ADDRESS OUT OF RANGE (0x21/0x00)", response.Describe());
+        Assert.Equal("CHECK CONDITION: ILLEGAL REQUEST: LOGICAL BLOCK ADDRESS OUT OF RANGE (0x21/0x00)", response.Describe());
+        var failure = response.ToException("READ(10)");
+        Assert.Contains("READ(10)", failure.Message);
+        Assert.Contains("LOGICAL BLOCK ADDRESS OUT OF RANGE", failure.Message);
         var lun = await session.OpenLunAsync(0);
         var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await lun.ReadAsync(60, new byte[8 * 512]));
         Assert.Contains("beyond the end", error.Message);

@@ -59,7 +59,7 @@ public class InitiatorFaultTests
     {
         await using var target = InProcessTarget.Start(new IscsiTargetOptions
         {
-            NopInInterval = TimeSpan.FromMilliseconds(300), NopInTimeout = TimeSpan.FromMilliseconds(300),
+            NopInInterval = TimeSpan.FromMilliseconds(600), NopInTimeout = TimeSpan.FromMilliseconds(300),
         });
         var options = target.SessionOptions();
         options.NopInterval = TimeSpan.FromMilliseconds(100);
@@ -67,7 +67,7 @@ public class InitiatorFaultTests
         options.Reconnect.Enabled = false;
         await using var session = await IscsiSession.ConnectAsync(options, Tcp);
         var lun = await session.OpenLunAsync(0);
-        await Task.Delay(1500); // idle for five times the target's idle interval
+        await Task.Delay(2000); // idle for over three times the target's idle interval
         Assert.Equal(0, session.TargetPingsAnswered); // our keep-alive kept the target from ever needing to ping
         var data = RandomBytes(512);
         await lun.WriteAsync(3, data);

@@ -46,18 +46,18 @@ internal sealed class InitiatorTask : DataTask, IValueTaskSource<ScsiResponse>
         return true;
     }
 
-    public void Prepare(in ScsiCommand request, ulong lunField)
+    public void Prepare(ReadOnlySpan<byte> cdb, ulong lunField, Memory<byte> dataIn, ReadOnlyMemory<byte> dataOut, ScsiTaskAttribute attribute)
     {
-        request.Cdb.Span.CopyTo(Cdb);
-        Cdb.AsSpan(request.Cdb.Length).Clear();
-        CdbLength = request.Cdb.Length;
-        Attribute = request.Attribute;
-        ReadBuffer = request.DataIn;
-        WriteBuffer = request.DataOut;
+        cdb.CopyTo(Cdb);
+        Cdb.AsSpan(cdb.Length).Clear();
+        CdbLength = cdb.Length;
+        Attribute = attribute;
+        ReadBuffer = dataIn;
+        WriteBuffer = dataOut;
         Lun = lunField;
-        IsRead = !request.DataIn.IsEmpty;
-        IsWrite = !request.DataOut.IsEmpty;
-        ExpectedDataTransferLength = IsRead ? request.DataIn.Length : request.DataOut.Length;
+        IsRead = !dataIn.IsEmpty;
+        IsWrite = !dataOut.IsEmpty;
+        ExpectedDataTransferLength = IsRead ? dataIn.Length : dataOut.Length;
     }
 
     public override void ResetForReuse()

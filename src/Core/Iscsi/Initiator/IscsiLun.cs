@@ -1,19 +1,13 @@
-using System.Buffers.Binary;
-using System.Text;
+using System.Runtime.CompilerServices;
 using Iser.Core.Scsi;
+using Iser.Core.Scsi.Initiator;
 
 namespace Iser.Core.Iscsi.Initiator;
-
-/// <summary>Standard INQUIRY data, the parts a user reads (SPC-4 §6.6.2).</summary>
-public sealed record InquiryResult(int PeripheralDeviceType, int PeripheralQualifier, bool Removable, int Version,
-    string Vendor, string Product, string Revision)
-{
-    public override string ToString() => $"{Vendor} {Product} {Revision} (device type 0x{PeripheralDeviceType:x2})";
-}
 
 /// <summary>
 /// One logical unit behind a session, as a block device: reads and writes by LBA with READ/WRITE (10) or (16) as the
 /// address needs. Transfers are not split (the target splits into PDUs); a buffer must be a whole number of blocks.
+/// Failures other than transport ones are <see cref="ScsiCommandException"/> with the decoded sense.
 /// </summary>
 public sealed class IscsiLun
 {
@@ -31,98 +25,103 @@ public sealed class IscsiLun
     public int BlockSize { get; private set; }
     public long BlockCount { get; private set; }
     public long CapacityBytes => BlockSize * BlockCount;
+    /// <summary>The last READ CAPACITY answer (provisioning, protection, physical block exponent).</summary>
+    public ReadCapacityData Capacity { get; private set; }
 
-    public async ValueTask ReadAsync(long lba, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public ValueTask ReadAsync(long lba, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        int blocks = CheckRange(lba, buffer.Length);
-        var cdb = new byte[16];
-        int length = BlockCommands.ReadWrite(cdb, write: false, lba, blocks);
-        var response = await _session.ExecuteAsync(ScsiCommand.Read(Lun, cdb.AsMemory(0, length), buffer), cancellationToken).ConfigureAwait(false);
-        Check(response, $"READ of {blocks} block(s) at LBA {lba} on LUN {Lun}");
+        uint blocks = CheckRange(lba, buffer.Length);
+        Span<byte> cdb = stackalloc byte[16];
+        int length = CdbBuilder.Read(cdb, (ulong)lba, blocks);
+        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], buffer, default, cancellationToken), length == 10 ? "READ(10)" : "READ(16)", lba, blocks);
     }
 
-    public async ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    public ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        int blocks = CheckRange(lba, buffer.Length);
-        var cdb = new byte[16];
-        int length = BlockCommands.ReadWrite(cdb, write: true, lba, blocks);
-        var response = await _session.ExecuteAsync(ScsiCommand.Write(Lun, cdb.AsMemory(0, length), buffer), cancellationToken).ConfigureAwait(false);
-        Check(response, $"WRITE of {blocks} block(s) at LBA {lba} on LUN {Lun}");
+        uint blocks = CheckRange(lba, buffer.Length);
+        Span<byte> cdb = stackalloc byte[16];
+        int length = CdbBuilder.Write(cdb, (ulong)lba, blocks);
+        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], default, buffer, cancellationToken), length == 10 ? "WRITE(10)" : "WRITE(16)", lba, blocks);
     }
 
     /// <summary>SYNCHRONIZE CACHE (10) over the whole medium.</summary>
-    public async ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    public ValueTask FlushAsync(CancellationToken cancellationToken = default)
     {
-        var cdb = new byte[10];
-        BlockCommands.SynchronizeCacheCdb(cdb);
-        var response = await _session.ExecuteAsync(new ScsiCommand(Lun, cdb), cancellationToken).ConfigureAwait(false);
-        Check(response, $"SYNCHRONIZE CACHE on LUN {Lun}");
+        Span<byte> cdb = stackalloc byte[16];
+        int length = CdbBuilder.SynchronizeCache10(cdb);
+        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], default, default, cancellationToken), "SYNCHRONIZE CACHE(10)", -1, 0);
     }
 
     /// <summary>UNMAP one range of blocks.</summary>
-    public async ValueTask UnmapAsync(long lba, long blocks, CancellationToken cancellationToken = default)
+    public ValueTask UnmapAsync(long lba, long blocks, CancellationToken cancellationToken = default)
     {
         if (blocks is <= 0 or > uint.MaxValue) throw new ArgumentOutOfRangeException(nameof(blocks), "UNMAP takes 1 to 2^32-1 blocks per range.");
-        if (BlockCount > 0 && lba + blocks > BlockCount)
-            throw new ArgumentOutOfRangeException(nameof(lba), $"Blocks {lba}..{lba + blocks - 1} lie beyond the end of LUN {Lun} ({BlockCount} blocks).");
-        var cdb = new byte[10];
-        var parameters = new byte[24];
-        BlockCommands.UnmapCdb(cdb, parameters, lba, (uint)blocks);
-        var response = await _session.ExecuteAsync(ScsiCommand.Write(Lun, cdb, parameters), cancellationToken).ConfigureAwait(false);
-        Check(response, $"UNMAP of {blocks} block(s) at LBA {lba} on LUN {Lun}");
+        CheckBlocks(lba, blocks);
+        var parameters = new byte[UnmapParameterList.GetLength(1)];
+        UnmapParameterList.Write(parameters, [new UnmapBlockDescriptor((ulong)lba, (uint)blocks)]);
+        Span<byte> cdb = stackalloc byte[16];
+        int length = CdbBuilder.Unmap(cdb, (ushort)parameters.Length);
+        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], default, parameters, cancellationToken), "UNMAP", lba, (uint)blocks);
     }
 
-    public async ValueTask<InquiryResult> InquiryAsync(CancellationToken cancellationToken = default)
+    /// <summary>Standard INQUIRY (vendor, product, revision, device type).</summary>
+    public async ValueTask<InquiryData> InquiryAsync(CancellationToken cancellationToken = default)
     {
-        var cdb = new byte[6];
-        BlockCommands.InquiryCdb(cdb, 96);
         var data = new byte[96];
-        var response = await _session.ExecuteAsync(ScsiCommand.Read(Lun, cdb, data), cancellationToken).ConfigureAwait(false);
-        Check(response, $"INQUIRY on LUN {Lun}");
-        int n = response.TransferredLength;
-        if (n < 36) throw new IscsiException($"INQUIRY on LUN {Lun} returned {n} bytes; standard INQUIRY data needs 36.");
-        static string Ascii(ReadOnlySpan<byte> s) => Encoding.ASCII.GetString(s).TrimEnd(' ', '\0');
-        return new InquiryResult(data[0] & 0x1f, data[0] >> 5, (data[1] & 0x80) != 0, data[2],
-            Ascii(data.AsSpan(8, 8)), Ascii(data.AsSpan(16, 16)), Ascii(data.AsSpan(32, 4)));
+        var cdb = new byte[6];
+        CdbBuilder.Inquiry(cdb, (ushort)data.Length);
+        var response = await _session.ExecuteAsync(Lun, cdb, data, default, cancellationToken).ConfigureAwait(false);
+        if (!response.IsGood) throw response.ToException("INQUIRY");
+        return InquiryData.Parse(data.AsSpan(0, response.TransferredLength));
     }
 
     /// <summary>READ CAPACITY (16), or (10) when the device does not know it; sets <see cref="BlockSize"/> and <see cref="BlockCount"/>.</summary>
-    public async ValueTask<(long BlockCount, int BlockSize)> ReadCapacityAsync(CancellationToken cancellationToken = default)
+    public async ValueTask<ReadCapacityData> ReadCapacityAsync(CancellationToken cancellationToken = default)
     {
         var cdb = new byte[16];
-        var data = new byte[32];
-        int length = BlockCommands.ReadCapacity16Cdb(cdb, 32);
-        var response = await _session.ExecuteAsync(ScsiCommand.Read(Lun, cdb.AsMemory(0, length), data), cancellationToken).ConfigureAwait(false);
-        if (response.IsGood && response.TransferredLength >= 12)
+        var data = new byte[ReadCapacityData.Length16];
+        int length = CdbBuilder.ReadCapacity16(cdb);
+        var response = await _session.ExecuteAsync(Lun, cdb.AsSpan(0, length), data, default, cancellationToken).ConfigureAwait(false);
+        ReadCapacityData capacity;
+        if (response.IsGood)
+            capacity = ReadCapacityData.ParseReadCapacity16(data.AsSpan(0, response.TransferredLength));
+        else if (response.Status == ScsiStatus.CheckCondition && response.Sense?.SenseKey == SenseKey.IllegalRequest)
         {
-            BlockCount = (long)BinaryPrimitives.ReadUInt64BigEndian(data) + 1;
-            BlockSize = (int)BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(8));
-            return (BlockCount, BlockSize);
+            // An older device without SERVICE ACTION IN (16).
+            length = CdbBuilder.ReadCapacity10(cdb);
+            response = await _session.ExecuteAsync(Lun, cdb.AsSpan(0, length), data.AsMemory(0, ReadCapacityData.Length10), default, cancellationToken)
+                .ConfigureAwait(false);
+            if (!response.IsGood) throw response.ToException("READ CAPACITY(10)");
+            capacity = ReadCapacityData.ParseReadCapacity10(data.AsSpan(0, response.TransferredLength));
         }
-        if (response.Status != ScsiStatus.CheckCondition || response.Sense?.SenseKey != 0x5)
-            Check(response, $"READ CAPACITY (16) on LUN {Lun}");
-        // ILLEGAL REQUEST: an older device without SERVICE ACTION IN (16).
-        length = BlockCommands.ReadCapacity10Cdb(cdb);
-        response = await _session.ExecuteAsync(ScsiCommand.Read(Lun, cdb.AsMemory(0, length), data.AsMemory(0, 8)), cancellationToken).ConfigureAwait(false);
-        Check(response, $"READ CAPACITY (10) on LUN {Lun}");
-        BlockCount = (long)BinaryPrimitives.ReadUInt32BigEndian(data) + 1;
-        BlockSize = (int)BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(4));
-        return (BlockCount, BlockSize);
+        else throw response.ToException("READ CAPACITY(16)");
+        Capacity = capacity;
+        BlockCount = (long)capacity.BlockCount;
+        BlockSize = (int)capacity.BlockSize;
+        return capacity;
     }
 
-    private int CheckRange(long lba, int length)
+    private uint CheckRange(long lba, int length)
     {
         if (BlockSize <= 0) throw new InvalidOperationException($"The block size of LUN {Lun} is not known yet; call ReadCapacityAsync first.");
         if (length == 0 || length % BlockSize != 0)
             throw new ArgumentException($"The buffer is {length} bytes, not a whole number of {BlockSize}-byte blocks.");
         int blocks = length / BlockSize;
-        if (lba < 0 || lba + blocks > BlockCount)
-            throw new ArgumentOutOfRangeException(nameof(lba), $"Blocks {lba}..{lba + blocks - 1} lie beyond the end of LUN {Lun} ({BlockCount} blocks).");
-        return blocks;
+        CheckBlocks(lba, blocks);
+        return (uint)blocks;
     }
 
-    private static void Check(in ScsiResponse response, string operation)
+    private void CheckBlocks(long lba, long blocks)
     {
-        if (!response.IsGood) throw new ScsiCommandFailedException(operation, response);
+        if (lba < 0 || BlockCount > 0 && lba + blocks > BlockCount)
+            throw new ArgumentOutOfRangeException(nameof(lba), $"Blocks {lba}..{lba + blocks - 1} lie beyond the end of LUN {Lun} ({BlockCount} blocks).");
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask CheckAsync(ValueTask<ScsiResponse> pending, string command, long lba, uint blocks)
+    {
+        var response = await pending.ConfigureAwait(false);
+        if (!response.IsGood)
+            throw response.ToException(lba < 0 ? $"{command} on LUN {Lun}" : $"{command} of {blocks} block(s) at LBA {lba} on LUN {Lun}");
     }
 }

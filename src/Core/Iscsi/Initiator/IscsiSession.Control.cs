@@ -110,7 +110,8 @@ public sealed partial class IscsiSession
             }
             return;
         }
-        if (now - lastReceive < _options.NopInterval.TotalMilliseconds) return;
+        // Idle means: nothing received and no keep-alive sent for a whole interval (a one-way ping gets no answer).
+        if (now - Math.Max(lastReceive, connection.KeepAliveSentTicks) < _options.NopInterval.TotalMilliseconds) return;
         bool wantReply = _options.NopTimeout > TimeSpan.Zero;
         var ping = PduPool.Rent();
         ping.Opcode = IscsiOpcode.NopOut;
@@ -119,11 +120,8 @@ public sealed partial class IscsiSession
         // A reply-requesting ping uses a tag of its own; the one-way form is ITT = TTT = 0xffffffff (RFC 7143 §11.18).
         ping.InitiatorTaskTag = wantReply ? KeepAliveTag : Pdu.ReservedTag;
         ping.Field20 = Pdu.ReservedTag;
-        if (wantReply)
-        {
-            connection.KeepAliveSentTicks = now;
-            connection.KeepAliveOutstanding = true;
-        }
+        connection.KeepAliveSentTicks = now;
+        connection.KeepAliveOutstanding = wantReply;
         TrySend(connection, ping, "keep-alive NOP-Out");
     }
 

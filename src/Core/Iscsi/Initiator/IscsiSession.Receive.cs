@@ -213,8 +213,8 @@ public sealed partial class IscsiSession
         switch (asyncEvent)
         {
             case 0:
-                var sense = SenseSummary.TryParse(pdu.Data.Length > 2 ? pdu.Data.Span[2..] : default);
-                _logger.LogInformation("{Portal}: SCSI asynchronous event on LUN {Lun}: {Sense}", Portal, LunAddressing.Decode(pdu.Lun), sense?.ToString() ?? "no sense data");
+                string sense = pdu.Data.Length > 2 && SenseData.TryParse(pdu.Data.Span[2..], out var decoded) ? decoded.Describe() : "no sense data";
+                _logger.LogInformation("{Portal}: SCSI asynchronous event on LUN {Lun}: {Sense}", Portal, LunAddressing.Decode(pdu.Lun), sense);
                 break;
             case 1:
                 _logger.LogInformation("{Portal}: the target requests logout within {Seconds} s; logging out", Portal, parameter3);

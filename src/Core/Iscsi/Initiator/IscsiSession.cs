@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Login;
@@ -105,17 +106,38 @@ public sealed partial class IscsiSession : IAsyncDisposable
     /// when cancelled (the target is sent ABORT TASK), <see cref="IscsiCommandTimeoutException"/> after
     /// <see cref="IscsiSessionOptions.CommandTimeout"/>.
     /// </summary>
-    public async ValueTask<ScsiResponse> ExecuteAsync(ScsiCommand request, CancellationToken cancellationToken = default)
+    public ValueTask<ScsiResponse> ExecuteAsync(ScsiCommand request, CancellationToken cancellationToken = default) =>
+        ExecuteAsync(request.Lun, request.Cdb.Span, request.DataIn, request.DataOut, cancellationToken, request.Attribute);
+
+    /// <summary>The same as <see cref="ExecuteAsync(ScsiCommand, CancellationToken)"/> with the CDB as a span: it is copied
+    /// before this method returns, so a caller may build it on the stack.</summary>
+    public ValueTask<ScsiResponse> ExecuteAsync(int lun, ReadOnlySpan<byte> cdb, Memory<byte> dataIn, ReadOnlyMemory<byte> dataOut,
+        CancellationToken cancellationToken = default, ScsiTaskAttribute attribute = ScsiTaskAttribute.Simple)
     {
-        if (request.Cdb.Length is < 1 or > 16)
-            throw new ArgumentException($"A CDB is 1 to 16 bytes long (this one is {request.Cdb.Length}); extended CDBs are not supported.", nameof(request));
-        if (!request.DataIn.IsEmpty && !request.DataOut.IsEmpty)
-            throw new ArgumentException("Bidirectional commands (both a read and a write buffer) are not supported.", nameof(request));
+        if (cdb.Length is < 1 or > 16)
+            throw new ArgumentException($"A CDB is 1 to 16 bytes long (this one is {cdb.Length}); extended CDBs are not supported.", nameof(cdb));
+        if (!dataIn.IsEmpty && !dataOut.IsEmpty)
+            throw new ArgumentException("Bidirectional commands (both a read and a write buffer) are not supported.", nameof(dataIn));
         if (Negotiated.IsDiscovery) throw new InvalidOperationException("A discovery session carries no SCSI commands.");
-        cancellationToken.ThrowIfCancellationRequested();
+        if (cancellationToken.IsCancellationRequested) return ValueTask.FromCanceled<ScsiResponse>(cancellationToken);
         var task = RentTask();
-        task.Prepare(request, LunAddressing.Encode(request.Lun));
-        int generation = Register(task);
+        task.Prepare(cdb, LunAddressing.Encode(lun), dataIn, dataOut, attribute);
+        int generation;
+        try
+        {
+            generation = Register(task);
+        }
+        catch
+        {
+            ReturnTask(task);
+            throw;
+        }
+        return ExecutePreparedAsync(task, generation, cancellationToken);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ScsiResponse> ExecutePreparedAsync(InitiatorTask task, int generation, CancellationToken cancellationToken)
+    {
         CancellationTokenRegistration registration = default;
         try
         {
@@ -185,6 +207,7 @@ public sealed partial class IscsiSession : IAsyncDisposable
     /// Sends the command on the current connection once the CmdSN window has room. If the connection breaks first
     /// and recovery is on, it waits for the next connection and tries again.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask IssueAsync(InitiatorTask task, int generation, CancellationToken ct)
     {
         while (true)

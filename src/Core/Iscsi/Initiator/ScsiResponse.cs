@@ -21,28 +21,14 @@ public readonly struct ScsiResponse
 
     public bool IsGood => Status == ScsiStatus.Good;
 
-    /// <summary>Decoded sense (key, ASC/ASCQ and their words), or null without sense data.</summary>
-    public SenseSummary? Sense => SenseSummary.TryParse(SenseData.Span);
+    /// <summary>Decoded sense (key, ASC/ASCQ and their words), or null without (decodable) sense data.</summary>
+    public Scsi.SenseData? Sense => Scsi.SenseData.TryParse(SenseData.Span, out var sense) ? sense : null;
 
-    /// <summary>"GOOD", or e.g. "CHECK CONDITION: ILLEGAL REQUEST, LOGICAL BLOCK ADDRESS OUT OF RANGE (0x21/0x00)".</summary>
-    public string Describe()
-    {
-        string status = StatusWords(Status);
-        return Sense is { } s ? $"{status}: {s}" : status;
-    }
+    /// <summary>"GOOD", or e.g. "CHECK CONDITION: ILLEGAL REQUEST: LOGICAL BLOCK ADDRESS OUT OF RANGE (0x21/0x00)".</summary>
+    public string Describe() => Sense is { } s ? $"{Status.Name()}: {s.Describe()}" : Status.Name();
+
+    /// <summary>The exception a caller throws for a non-GOOD outcome of <paramref name="command"/> (e.g. "READ(10)").</summary>
+    public ScsiCommandException ToException(string command) => ScsiCommandException.FromRawSense(Status, SenseData.Span, command);
 
     public override string ToString() => Describe();
-
-    public static string StatusWords(ScsiStatus status) => status switch
-    {
-        ScsiStatus.Good => "GOOD",
-        ScsiStatus.CheckCondition => "CHECK CONDITION",
-        ScsiStatus.ConditionMet => "CONDITION MET",
-        ScsiStatus.Busy => "BUSY",
-        ScsiStatus.ReservationConflict => "RESERVATION CONFLICT",
-        ScsiStatus.TaskSetFull => "TASK SET FULL",
-        ScsiStatus.AcaActive => "ACA ACTIVE",
-        ScsiStatus.TaskAborted => "TASK ABORTED",
-        _ => $"status 0x{(byte)status:x2}",
-    };
 }

@@ -33,7 +33,8 @@ public sealed class IscsiLun
         uint blocks = CheckRange(lba, buffer.Length);
         Span<byte> cdb = stackalloc byte[16];
         int length = CdbBuilder.Read(cdb, (ulong)lba, blocks);
-        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], buffer, default, cancellationToken), length == 10 ? "READ(10)" : "READ(16)", lba, blocks);
+        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], buffer, default, cancellationToken), cdb[..length], buffer, default,
+            length == 10 ? "READ(10)" : "READ(16)", lba, blocks, cancellationToken);
     }
 
     public ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
@@ -41,7 +42,8 @@ public sealed class IscsiLun
         uint blocks = CheckRange(lba, buffer.Length);
         Span<byte> cdb = stackalloc byte[16];
         int length = CdbBuilder.Write(cdb, (ulong)lba, blocks);
-        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], default, buffer, cancellationToken), length == 10 ? "WRITE(10)" : "WRITE(16)", lba, blocks);
+        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], default, buffer, cancellationToken), cdb[..length], default, buffer,
+            length == 10 ? "WRITE(10)" : "WRITE(16)", lba, blocks, cancellationToken);
     }
 
     /// <summary>SYNCHRONIZE CACHE (10) over the whole medium.</summary>
@@ -49,7 +51,8 @@ public sealed class IscsiLun
     {
         Span<byte> cdb = stackalloc byte[16];
         int length = CdbBuilder.SynchronizeCache10(cdb);
-        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], default, default, cancellationToken), "SYNCHRONIZE CACHE(10)", -1, 0);
+        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], default, default, cancellationToken), cdb[..length], default, default,
+            "SYNCHRONIZE CACHE(10)", -1, 0, cancellationToken);
     }
 
     /// <summary>UNMAP one range of blocks.</summary>
@@ -61,7 +64,8 @@ public sealed class IscsiLun
         UnmapParameterList.Write(parameters, [new UnmapBlockDescriptor((ulong)lba, (uint)blocks)]);
         Span<byte> cdb = stackalloc byte[16];
         int length = CdbBuilder.Unmap(cdb, (ushort)parameters.Length);
-        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], default, parameters, cancellationToken), "UNMAP", lba, (uint)blocks);
+        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], default, parameters, cancellationToken), cdb[..length], default, parameters,
+            "UNMAP", lba, (uint)blocks, cancellationToken);
     }
 
     /// <summary>Standard INQUIRY (vendor, product, revision, device type).</summary>
@@ -70,7 +74,7 @@ public sealed class IscsiLun
         var data = new byte[96];
         var cdb = new byte[6];
         CdbBuilder.Inquiry(cdb, (ushort)data.Length);
-        var response = await _session.ExecuteAsync(Lun, cdb, data, default, cancellationToken).ConfigureAwait(false);
+        var response = await ExecuteRetryingAsync(cdb, data, default, cancellationToken).ConfigureAwait(false);
         if (!response.IsGood) throw response.ToException("INQUIRY");
         return InquiryData.Parse(data.AsSpan(0, response.TransferredLength));
     }
@@ -81,7 +85,7 @@ public sealed class IscsiLun
         var cdb = new byte[16];
         var data = new byte[ReadCapacityData.Length16];
         int length = CdbBuilder.ReadCapacity16(cdb);
-        var response = await _session.ExecuteAsync(Lun, cdb.AsSpan(0, length), data, default, cancellationToken).ConfigureAwait(false);
+        var response = await ExecuteRetryingAsync(cdb.AsMemory(0, length), data, default, cancellationToken).ConfigureAwait(false);
         ReadCapacityData capacity;
         if (response.IsGood)
             capacity = ReadCapacityData.ParseReadCapacity16(data.AsSpan(0, response.TransferredLength));
@@ -89,7 +93,7 @@ public sealed class IscsiLun
         {
             // An older device without SERVICE ACTION IN (16).
             length = CdbBuilder.ReadCapacity10(cdb);
-            response = await _session.ExecuteAsync(Lun, cdb.AsSpan(0, length), data.AsMemory(0, ReadCapacityData.Length10), default, cancellationToken)
+            response = await ExecuteRetryingAsync(cdb.AsMemory(0, length), data.AsMemory(0, ReadCapacityData.Length10), default, cancellationToken)
                 .ConfigureAwait(false);
             if (!response.IsGood) throw response.ToException("READ CAPACITY(10)");
             capacity = ReadCapacityData.ParseReadCapacity10(data.AsSpan(0, response.TransferredLength));
@@ -117,11 +121,46 @@ public sealed class IscsiLun
             throw new ArgumentOutOfRangeException(nameof(lba), $"Blocks {lba}..{lba + blocks - 1} lie beyond the end of LUN {Lun} ({BlockCount} blocks).");
     }
 
+    /// <summary>
+    /// UNIT ATTENTION (e.g. "power on, reset" on the first command of a session, "capacity changed") reports an event,
+    /// not a failure of the command: it is retried a few times, as the Linux SCSI layer does.
+    /// </summary>
+    private const int UnitAttentionRetries = 3;
+
+    private static bool IsUnitAttention(in ScsiResponse response) =>
+        response.Status == ScsiStatus.CheckCondition && response.Sense?.SenseKey == SenseKey.UnitAttention;
+
+    private async ValueTask<ScsiResponse> ExecuteRetryingAsync(ReadOnlyMemory<byte> cdb, Memory<byte> dataIn, ReadOnlyMemory<byte> dataOut, CancellationToken ct)
+    {
+        var response = await _session.ExecuteAsync(Lun, cdb.Span, dataIn, dataOut, ct).ConfigureAwait(false);
+        for (int attempt = 0; attempt < UnitAttentionRetries && IsUnitAttention(response); attempt++)
+            response = await _session.ExecuteAsync(Lun, cdb.Span, dataIn, dataOut, ct).ConfigureAwait(false);
+        return response;
+    }
+
+    /// <summary>Awaits a block command; the CDB is copied only on the rare path that has to send it again.</summary>
+    private ValueTask CheckAsync(ValueTask<ScsiResponse> pending, ReadOnlySpan<byte> cdb, Memory<byte> dataIn, ReadOnlyMemory<byte> dataOut,
+        string command, long lba, uint blocks, CancellationToken ct)
+    {
+        if (pending.IsCompletedSuccessfully)
+        {
+            var response = pending.Result;
+            if (response.IsGood) return ValueTask.CompletedTask;
+            if (!IsUnitAttention(response)) return ValueTask.FromException(Failure(response, command, lba, blocks));
+        }
+        return CheckSlowAsync(pending, cdb.ToArray(), dataIn, dataOut, command, lba, blocks, ct);
+    }
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask CheckAsync(ValueTask<ScsiResponse> pending, string command, long lba, uint blocks)
+    private async ValueTask CheckSlowAsync(ValueTask<ScsiResponse> pending, byte[] cdb, Memory<byte> dataIn, ReadOnlyMemory<byte> dataOut,
+        string command, long lba, uint blocks, CancellationToken ct)
     {
         var response = await pending.ConfigureAwait(false);
-        if (!response.IsGood)
-            throw response.ToException(lba < 0 ? $"{command} on LUN {Lun}" : $"{command} of {blocks} block(s) at LBA {lba} on LUN {Lun}");
+        for (int attempt = 0; attempt < UnitAttentionRetries && IsUnitAttention(response); attempt++)
+            response = await _session.ExecuteAsync(Lun, cdb, dataIn, dataOut, ct).ConfigureAwait(false);
+        if (!response.IsGood) throw Failure(response, command, lba, blocks);
     }
+
+    private ScsiCommandException Failure(in ScsiResponse response, string command, long lba, uint blocks) =>
+        response.ToException(lba < 0 ? $"{command} on LUN {Lun}" : $"{command} of {blocks} block(s) at LBA {lba} on LUN {Lun}");
 }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Pdus;
+using Iser.Core.Iscsi.Sessions;
 using Iser.Core.Scsi;
 using Microsoft.Extensions.Logging;
 
@@ -97,8 +98,9 @@ public sealed partial class IscsiSession
                     : $"The target could not complete the command (iSCSI response 0x{responseCode:x2})."));
                 return;
             }
-            // With ErrorRecoveryLevel 0 a lost Data-In cannot be fetched again; ExpDataSN tells us whether one was lost.
-            if (task.IsRead && !connection.Datamover.PlacesDataDirectly && pdu.Field36 != task.NextDataSN)
+            // With ErrorRecoveryLevel 0 a lost Data-In cannot be fetched again; ExpDataSN tells us whether trailing ones
+            // were lost. Only a count above what arrived is trusted: tgtd, for one, leaves the field at zero.
+            if (task.IsRead && !connection.Datamover.PlacesDataDirectly && SerialNumber.GreaterThan(pdu.Field36, task.NextDataSN))
             {
                 task.TryFail(new IscsiException($"The target sent {pdu.Field36} Data-In PDUs for task 0x{itt:x8} but {task.NextDataSN} arrived."));
                 return;

@@ -32,7 +32,8 @@ internal sealed class ClientOptions : IDisposable
     /// <summary>Reads the shared options; call before <see cref="ArgumentReader.Positionals"/>.</summary>
     public static ClientOptions Read(ArgumentReader args)
     {
-        var options = new ClientOptions(Logging.Create(args.Value("--log-level")));
+        // Errors reach the user as the command's one sentence; the library's own warnings would say it twice.
+        var options = new ClientOptions(Logging.Create(args.Value("--log-level") ?? "error"));
         options._initiatorName = args.Value("--initiator-name");
         options._chap = Credentials(args, "--chap-user", "--chap-secret");
         options._mutual = Credentials(args, "--mutual-user", "--mutual-secret");

@@ -52,7 +52,9 @@ internal sealed class LatencyHistogram
     public long Percentile(double percent)
     {
         if (Count == 0) return 0;
-        long rank = Math.Max(1, (long)Math.Ceiling(percent / 100.0 * Count));
+        // Rounded first so 99.9% of 1000 is rank 999, not 1000 through floating-point noise.
+        long rank = Math.Max(1, (long)Math.Ceiling(Math.Round(percent / 100.0 * Count, 6)));
+        if (rank >= Count) return MaxNanoseconds;
         long seen = 0;
         for (int i = 0; i < BucketCount; i++)
         {

@@ -27,6 +27,7 @@ internal static class PerfCommand
         long? region = args.Size("--size");
         bool json = args.Flag("--json");
         bool quiet = args.Flag("--quiet");
+        bool allocations = args.Flag("--allocations");
         var url = PortalAddress.ParseLunUrl(DiscoverCommand.SinglePositional(args, "URL"));
         args.EnsureAllUsed();
 
@@ -40,10 +41,14 @@ internal static class PerfCommand
             var lun = await ClientConnection.OpenLunAsync(session, url, ct).ConfigureAwait(false);
             var runner = new PerfRunner(session, url.Lun, lun.BlockCount, lun.BlockSize, workload);
             if (!quiet) console.Error.WriteLine($"{PerfReport.Title(workload)} on {url} for {duration.TotalSeconds:0.###} s ...");
+            using var sampler = allocations ? new AllocationSampler() : null;
+            sampler?.Start();
             var result = await runner.RunAsync(quiet ? null : Progress(console), ct).ConfigureAwait(false);
+            sampler?.Stop();
             if (!quiet && console.ErrorIsTerminal) console.Error.WriteLine();
             if (json) PerfReport.WriteJson(console.Out, result, url.ToString());
             else PerfReport.WriteText(console.Out, result);
+            sampler?.Report(console.Error, result.Commands);
         }
         return 0;
     }

@@ -89,6 +89,7 @@ internal static class DemoCommand
             {
                 console.Error.WriteLine($"perf: {PerfReport.Title(workload)} for {seconds.TotalSeconds:0.#} s ...");
                 var result = await new PerfRunner(session, 0, lun.BlockCount, lun.BlockSize, workload).RunAsync(progress, ct).ConfigureAwait(false);
+                ct.ThrowIfCancellationRequested();
                 rows.Add([$"perf {PerfWorkload.Name(workload.Mode)}, {workload.QueueDepth} in flight", SizeText.Transfer(workload.TransferBytes),
                     result.Commands.ToString(CultureInfo.InvariantCulture), F(result.MegabytesPerSecond, "0.0"), F(result.Iops, "0"),
                     F(result.Latency.Percentile(50) / 1000.0, "0"), F(result.Latency.Percentile(99) / 1000.0, "0"), "-"]);

@@ -49,6 +49,11 @@ internal static class PerfCommand
             if (json) PerfReport.WriteJson(console.Out, result, url.ToString());
             else PerfReport.WriteText(console.Out, result);
             sampler?.Report(console.Error, result.Commands);
+            if (ct.IsCancellationRequested)
+            {
+                console.Error.WriteLine($"iser perf: stopped by Ctrl-C after {result.Elapsed.TotalSeconds:0.0} s; the figures cover that time.");
+                return CommandRouter.CancelledExitCode;
+            }
         }
         return 0;
     }

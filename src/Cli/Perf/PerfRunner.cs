@@ -58,8 +58,9 @@ internal sealed class PerfRunner
     }
 
     /// <summary>
-    /// Runs for the workload's duration (or until <paramref name="ct"/> is cancelled); <paramref name="progress"/> is
-    /// called about once a second with (elapsed, IOPS and MB/s over the last interval).
+    /// Runs for the workload's duration, or until <paramref name="ct"/> is cancelled: then it returns what was measured
+    /// until then (Ctrl-C ends a run early, it does not lose it). <paramref name="progress"/> is called about once a
+    /// second with (elapsed, IOPS and MB/s over the last interval).
     /// </summary>
     public async Task<PerfResult> RunAsync(Action<TimeSpan, double, double>? progress, CancellationToken ct)
     {
@@ -101,7 +102,6 @@ internal sealed class PerfRunner
             reads += w.Reads;
             writes += w.Writes;
         }
-        ct.ThrowIfCancellationRequested();
         long commandsDone = Math.Max(1, reads + writes);
         return new PerfResult(_workload, elapsed, reads, writes, histogram)
         {

@@ -153,6 +153,26 @@ public sealed class ClientCommandTests(CliTargetFixture target) : IClassFixture<
         Assert.Matches(@"\[\s+1s\]\s+\d+ IOPS", run.Error);
     }
 
+    [Fact]
+    public async Task Ctrl_c_ends_perf_early_with_the_figures_so_far_and_exit_code_130()
+    {
+        var run = await CliRun.RunAsync(TimeSpan.FromSeconds(2), "perf", target.Url, "-q", "4", "--duration", "60s", "--json", "--quiet");
+        Assert.True(run.ExitCode == 130, run.ToString());
+        using var json = JsonDocument.Parse(run.Out);
+        Assert.InRange(json.RootElement.GetProperty("seconds").GetDouble(), 0.5, 30);
+        Assert.True(json.RootElement.GetProperty("commands").GetInt64() > 0);
+        Assert.Contains("stopped by Ctrl-C", run.Error);
+    }
+
+    [Fact]
+    public async Task Ctrl_c_during_a_long_read_exits_130_with_one_line()
+    {
+        // A hex dump of the whole LUN takes far longer than the half second before the cancel.
+        var run = await CliRun.RunAsync(TimeSpan.FromMilliseconds(500), "read", target.Url, "--lba", "0", "--count", (CliTargetFixture.LunBytes / 512).ToString(CultureInfo.InvariantCulture));
+        Assert.True(run.ExitCode == 130, $"exit {run.ExitCode}\n{run.Error}");
+        Assert.Equal("iser read: cancelled.", run.Error.Trim());
+    }
+
     [Theory]
     [InlineData("inq", "not-a-url")]
     [InlineData("inq", "http://127.0.0.1/iqn.x:y/0")]

@@ -144,6 +144,31 @@ public class InitiatorAgainstTargetTests
     }
 
     [Fact]
+    public async Task Unit_attention_is_retried_by_the_lun_but_reported_raw_by_the_session()
+    {
+        await using var target = InProcessTarget.Start(blocks: 64);
+        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions(), Tcp);
+        target.Unit.PendingUnitAttentions = 1;
+        var raw = await session.ExecuteAsync(new ScsiCommand(0, new byte[6])); // TEST UNIT READY
+        Assert.Equal(SenseKey.UnitAttention, raw.Sense!.SenseKey);
+        target.Unit.PendingUnitAttentions = 2;
+        var lun = await session.OpenLunAsync(0); // READ CAPACITY retried past two unit attentions
+        Assert.Equal(64, lun.BlockCount);
+        var data = new byte[1024];
+        Random.Shared.NextBytes(data);
+        target.Unit.PendingUnitAttentions = 1;
+        await lun.WriteAsync(4, data);
+        var back = new byte[1024];
+        target.Unit.PendingUnitAttentions = 3;
+        await lun.ReadAsync(4, back);
+        Assert.Equal(data, back);
+        target.Unit.PendingUnitAttentions = 4; // more than the LUN retries: the user sees why
+        var error = await Assert.ThrowsAsync<ScsiCommandException>(async () => await lun.ReadAsync(4, back));
+        Assert.Equal("READ(10) of 2 block(s) at LBA 4 on LUN 0", error.Command);
+        Assert.Contains("UNIT ATTENTION", error.Message);
+    }
+
+    [Fact]
     public async Task Residual_underflow_is_reported()
     {
         await using var target = InProcessTarget.Start(blocks: 64);

@@ -83,21 +83,22 @@ public class InitiatorFaultTests
         await using var target = InProcessTarget.Start(new IscsiTargetOptions { NopInInterval = TimeSpan.Zero });
         await using var proxy = new FaultProxy(target.Port);
         var options = target.SessionOptions(proxy.Port);
-        options.NopInterval = TimeSpan.FromMilliseconds(200);
-        options.NopTimeout = TimeSpan.FromMilliseconds(500);
+        options.NopInterval = TimeSpan.FromMilliseconds(500);
+        options.NopTimeout = TimeSpan.FromMilliseconds(1000);
         options.Reconnect.Enabled = false;
         await using var session = await IscsiSession.ConnectAsync(options, Tcp);
         var lun = await session.OpenLunAsync(0);
 
         proxy.Freeze();
-        var pingError = await Assert.ThrowsAsync<IscsiConnectionException>(() => session.PingAsync(TimeSpan.FromMilliseconds(300)));
-        Assert.Contains("did not answer the NOP-Out ping within 0.3 s", pingError.Message);
-
         var clock = Stopwatch.StartNew();
+        var pingError = await Assert.ThrowsAsync<IscsiConnectionException>(() => session.PingAsync(TimeSpan.FromMilliseconds(200)));
+        Assert.Contains("did not answer the NOP-Out ping within 0.2 s", pingError.Message);
+
         var error = await Assert.ThrowsAsync<IscsiConnectionException>(async () => await lun.ReadAsync(0, new byte[512]).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         clock.Stop();
-        Assert.Contains("did not answer a NOP-Out ping within 0.5 s", error.Message);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"detected after {clock.Elapsed}");
+        // Idle for NopInterval, then NopTimeout without an answer: about 1.5 s after the target fell silent.
+        Assert.Contains("did not answer a NOP-Out ping within 1 s", error.Message);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3.5), $"detected after {clock.Elapsed}");
         Assert.Equal(IscsiSessionState.Failed, session.State);
     }
 

@@ -118,6 +118,36 @@ public sealed class TargetProtocolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task LoginWithTheIsidOfALiveSessionReinstatesIt()
+    {
+        await using var first = await RawIscsiConnection.ConnectAsync(_endPoint);
+        var r1 = await first.LoginAsync(Iqn);
+        Assert.Equal(0, r1.Bhs[36]);
+        await using var second = await RawIscsiConnection.ConnectAsync(_endPoint);
+        var r2 = await second.LoginAsync(Iqn); // same initiator name and ISID, TSIH 0
+        Assert.Equal(0, r2.Bhs[36]);
+        Assert.NotEqual((r1.Bhs[14] << 8) | r1.Bhs[15], (r2.Bhs[14] << 8) | r2.Bhs[15]);
+        Assert.Null(await first.ReceiveAsync(TimeSpan.FromSeconds(3))); // the old connection was closed
+        second.Send(second.NopOut(itt: 0x77, ttt: Pdu.ReservedTag, data: []));
+        Assert.Equal(0x77u, (await second.ReceiveAsync())!.InitiatorTaskTag); // the new one works
+        Assert.Equal(1, _target.SessionCount);
+    }
+
+    [Fact]
+    public async Task LoginWithUnknownTsihIsRefusedWithSessionDoesNotExist()
+    {
+        await using var c = await RawIscsiConnection.ConnectAsync(_endPoint);
+        var request = c.LoginRequest(transit: true, csg: 1, nsg: 3,
+            [new TextKeyValue("InitiatorName", "iqn.2026-11.org.iser.test:raw"), new TextKeyValue("TargetName", Iqn)]);
+        request.Bhs[14] = 0x12; // TSIH 0x1234: adding a connection to a session that does not exist
+        request.Bhs[15] = 0x34;
+        c.Send(request);
+        var r = await c.ReceiveAsync();
+        Assert.Equal(0x02, r!.Bhs[36]);
+        Assert.Equal(0x0a, r.Bhs[37]);
+    }
+
+    [Fact]
     public async Task SilentInitiatorIsDroppedAfterUnansweredNopIn()
     {
         await using var target = new IscsiTarget(new IscsiTargetOptions { NopInInterval = TimeSpan.FromMilliseconds(200), NopInTimeout = TimeSpan.FromMilliseconds(400) });

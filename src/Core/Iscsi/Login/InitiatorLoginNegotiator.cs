@@ -148,7 +148,7 @@ public sealed class InitiatorLoginNegotiator
         try { _incoming.Append(response.TextData.Span, response.Continue); }
         catch (TextFormatException e) { throw new LoginFailure(LoginStatus.InitiatorError, e.Message); }
         if (response.Continue)
-            return Frame(transit: false, cont: false, _stage, ReadOnlyMemory<byte>.Empty); // ask for the rest
+            return Fetch(); // ask for the rest
 
         if (!TextKeyValueCodec.TryParse(_incoming.TakeText(), out var pairs, out var parseError))
             throw new LoginFailure(LoginStatus.InitiatorError, $"The target's login text is malformed: {parseError}");
@@ -371,11 +371,15 @@ public sealed class InitiatorLoginNegotiator
         return _outgoing.Count > 0 ? Frame(false, true, _stage, chunk) : FinalFrame(chunk);
     }
 
-    private LoginRequestFrame FinalFrame(ReadOnlyMemory<byte> chunk)
-    {
-        var frame = Frame(_pendingTransit, false, _stage, chunk, _pendingNextStage);
-        return frame;
-    }
+    private LoginRequestFrame FinalFrame(ReadOnlyMemory<byte> chunk) => Frame(_pendingTransit, false, _stage, chunk, _pendingNextStage);
+
+    /// <summary>
+    /// An empty request that asks for the next piece of a continued (C=1) response. It carries T=0 and leaves the
+    /// transit request of the original request in force: the target's last piece may still carry T=1.
+    /// </summary>
+    private LoginRequestFrame Fetch() =>
+        new(false, false, _stage, _stage, SupportedVersion, SupportedVersion,
+            _options.Isid & 0xffff_ffff_ffffUL, _options.Tsih, _options.Cid, _options.CmdSN, ReadOnlyMemory<byte>.Empty);
 
     private LoginRequestFrame Frame(bool transit, bool cont, LoginStage current, ReadOnlyMemory<byte> text, LoginStage? next = null)
     {

@@ -70,9 +70,6 @@ internal sealed class LoginKeyLedger
     public string? PeerDeclared(string key) => _peerDeclared.GetValueOrDefault(key);
     public string? OurDeclared(string key) => _ourDeclared.GetValueOrDefault(key);
 
-    /// <summary>True once the key has a negotiated outcome (possibly a refusal leaving the default).</summary>
-    public bool IsSettled(string key) => _results.ContainsKey(key) || _entryIndex.ContainsKey((key, true)) && !_ourOffers.ContainsKey(key);
-
     /// <summary>The negotiated value, or the RFC default when the key was not negotiated.</summary>
     public string? Result(string key)
     {

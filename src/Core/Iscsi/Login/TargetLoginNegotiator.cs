@@ -65,6 +65,14 @@ public sealed class TargetLoginNegotiator
     public string? TargetName { get; private set; }
     public bool IsDiscovery { get; private set; }
     public string? InitiatorAlias { get; private set; }
+    /// <summary>
+    /// False when the first request carried a non-zero TSIH: the connection joins an existing session, so leading-only
+    /// keys are answered Irrelevant and the session's values (which the caller holds) stay in force.
+    /// </summary>
+    public bool IsLeadingConnection { get; private set; } = true;
+    /// <summary>ISID and TSIH of the first request, for the caller's session matching (RFC 7143 §4.3.4).</summary>
+    public ulong Isid { get; private set; }
+    public ushort Tsih { get; private set; }
     /// <summary>What the policy said about this initiator and target.</summary>
     public TargetLookupResult? Lookup => _lookup;
 
@@ -100,7 +108,13 @@ public sealed class TargetLoginNegotiator
             throw new LoginFailure(LoginStatus.UnsupportedVersion,
                 $"The initiator supports iSCSI versions 0x{request.VersionMin:x2} to 0x{request.VersionMax:x2}; this target supports only 0x00.");
         ValidateStages(request);
-        _stage ??= request.CurrentStage;
+        if (_stage is null)
+        {
+            _stage = request.CurrentStage;
+            Isid = request.Isid & 0xffff_ffff_ffffUL;
+            Tsih = request.Tsih;
+            IsLeadingConnection = request.Tsih == 0;
+        }
 
         // A continued response of ours is being drained: the initiator must send empty requests.
         if (_outgoing.Count > 0)
@@ -364,6 +378,8 @@ public sealed class TargetLoginNegotiator
 
     private bool IsIrrelevant(KeyDefinition definition)
     {
+        if (!IsLeadingConnection && definition.Use == KeyUse.LeadingOnly)
+            return true;
         if (IsDiscovery && (definition.IrrelevantInDiscovery || definition.IserKey))
             return true;
         if (definition.IserKey && _ledger.Result(KeyNames.RdmaExtensions) != NegotiationValues.Yes)

@@ -10,6 +10,7 @@ public sealed class TextSegmentAssembler
     private readonly int _maxTotalLength;
     private byte[] _buffer = new byte[1024];
     private int _length;
+    private bool _complete;
 
     public TextSegmentAssembler(int maxTotalLength = TextKeyValueCodec.DefaultMaxTextLength)
     {
@@ -19,8 +20,6 @@ public sealed class TextSegmentAssembler
 
     /// <summary>True when segments with C=1 have arrived and the final one has not.</summary>
     public bool HasPending => _length > 0 && !_complete;
-
-    private bool _complete;
 
     /// <summary>Bytes collected so far.</summary>
     public int Length => _length;

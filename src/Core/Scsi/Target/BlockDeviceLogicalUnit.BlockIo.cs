@@ -192,15 +192,13 @@ public sealed partial class BlockDeviceLogicalUnit
         int blocks = cdb[13];
         if (blocks > _options.MaxCompareAndWriteBlocks) return InvalidFieldDone(13);
         if (!InRange(lba, (ulong)blocks)) return Done(OutOfRange());
+        int bytes = 2 * (blocks << _blockShift);
+        // The Data-Out buffer is the verify data followed by the write data; any other length cannot be split
+        // (this also catches a block count that does not match the data, e.g. 256 truncated to 0 in the CDB).
+        if (task.ExpectedDataOutLength != bytes) return InvalidFieldDone(13);
         if (_stopped) return Done(Check(SenseCondition.NotReadyInitializingCommandRequired));
-        // NUMBER OF LOGICAL BLOCKS zero: nothing compared or written, not an error (SBC-3 §5.2) — unless the
-        // initiator sends data anyway (e.g. 256 blocks wrapped into the one-byte field), which cannot be split.
-        if (blocks == 0 && task.ExpectedDataOutLength != 0) return InvalidFieldDone(13);
         if (blocks == 0) return Done(ScsiCommandResult.Good());
         if (WriteProtected) return Done(Check(SenseCondition.WriteProtected));
-        int bytes = 2 * (blocks << _blockShift);
-        // The Data-Out buffer is the verify data followed by the write data; anything else cannot be split.
-        if (task.ExpectedDataOutLength != bytes) return InvalidFieldDone(13);
         bool durable = (flags & FuaBit) != 0 || !_modes.WriteCacheEnabled;
         return CompareAndWriteBlocksAsync(task, (long)lba, blocks, durable, cancellationToken);
     }

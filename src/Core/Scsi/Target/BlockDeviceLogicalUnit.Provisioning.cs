@@ -57,8 +57,8 @@ public sealed partial class BlockDeviceLogicalUnit
             {
                 if (unmap)
                 {
-                    // UNMAP=1 asks for deallocation whatever the pattern (SBC-4 §5.49); with LBPRZ the blocks then
-                    // read back as zeros, which libiscsi's WriteSame*.UnmapUntilEnd checks. tgt and LIO do the same.
+                    // UNMAP set: the range is deallocated and reads back as zeros (LBPRZ) whatever the block
+                    // holds, as Linux LIO and tgt do and libiscsi's WriteSame10.UnmapUntilEnd expects.
                     await _store.DiscardAsync(offset, length, cancellationToken).ConfigureAwait(false);
                 }
                 else

@@ -118,6 +118,8 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
                 return Done(ReportLuns(task, cdb));
             case SbcOpcode.MaintenanceIn:
                 return Done(MaintenanceIn(task, cdb));
+            case SbcOpcode.PersistentReserveIn:
+                return Done(PersistentReserveIn(task, cdb));
             case SbcOpcode.ModeSense6:
             case SbcOpcode.ModeSense10:
                 return Done(ModeSense(task, cdb));

@@ -26,7 +26,7 @@ public sealed class BlockDeviceOptions
     public Func<IReadOnlyList<ulong>>? LunList { get; init; }
 
     /// <summary>Largest READ/WRITE/VERIFY transfer in bytes (block limits VPD MAXIMUM TRANSFER LENGTH).</summary>
-    public int MaxTransferBytes { get; init; } = 4 << 20;
+    public int MaxTransferBytes { get; init; } = 16 << 20;
 
     /// <summary>Preferred transfer size in bytes (block limits OPTIMAL TRANSFER LENGTH).</summary>
     public int OptimalTransferBytes { get; init; } = 1 << 20;

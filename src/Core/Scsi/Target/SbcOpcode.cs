@@ -30,6 +30,7 @@ internal static class SbcOpcode
     public const byte ServiceActionIn16 = 0x9E;
     public const byte ReportLuns = 0xA0;
     public const byte MaintenanceIn = 0xA3;
+    public const byte PersistentReserveIn = 0x5E;
     public const byte Read12 = 0xA8;
     public const byte Write12 = 0xAA;
     public const byte WriteAndVerify12 = 0xAE;

@@ -52,6 +52,8 @@ public sealed class FileBackingStore : IBackingStore
             long length = RandomAccess.GetLength(handle);
             long effective = size ?? length;
             if (effective <= 0) throw new IOException($"The backing file '{path}' is empty; give a size to extend it.");
+            if (directIo && effective % DirectIoAlignment != 0)
+                throw new IOException($"With direct I/O the backing file '{path}' must be a multiple of {DirectIoAlignment} bytes long, not {effective}.");
             if (length < effective) RandomAccess.SetLength(handle, effective);
             if (directIo) LinuxFileControl.EnableDirectIo(handle, path);
             return new FileBackingStore(handle, path, effective, directIo);

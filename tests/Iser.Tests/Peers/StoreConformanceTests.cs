@@ -1,0 +1,49 @@
+using Xunit.Abstractions;
+
+namespace Iser.Tests.Peers;
+
+/// <summary>
+/// The whole SCSI family of libiscsi's suite against our target on other backing stores and block sizes than
+/// <see cref="ConformanceTests"/> covers (RAM, 512-byte blocks): nothing may fail there either.
+/// </summary>
+[Trait("Category", "Peers")]
+public sealed class StoreConformanceTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public StoreConformanceTests(ITestOutputHelper output) => _output = output;
+
+    [PeerTheory(Peer.LibiscsiTools)]
+    [InlineData("file", 512)]
+    [InlineData("file-direct", 4096)]
+    [InlineData("ram", 4096)]
+    public async Task Scsi_family_passes_on_store_and_block_size(string store, int blockSize)
+    {
+        var directory = Directory.CreateTempSubdirectory("iser-store-");
+        try
+        {
+            string lun = store switch
+            {
+                "file" => $"file:{Path.Combine(directory.FullName, "lun.img")}:64M",
+                "file-direct" => $"file:{Path.Combine(directory.FullName, "lun.img")}:64M:direct",
+                _ => "ram:64M",
+            };
+            await using var target = await OurTargetProcess.StartAsync(new OurTargetOptions
+            {
+                Luns = new[] { lun },
+                ExtraArguments = new[] { "--block-size", blockSize.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            });
+            var result = await new LibiscsiTools().TestSuiteAsync(target.LunUrl(), "SCSI");
+            _output.WriteLine(result.Describe());
+            Assert.True(result.SummaryFound, $"iscsi-test-cu printed no CUnit summary.\n{result.Output}");
+            Assert.True(result.TestsRun > 100, $"only {result.TestsRun} tests ran.\n{result.Output}");
+            Assert.True(result.TestsFailed == 0 && result.FailedTests.Count == 0,
+                $"SCSI on {store}/{blockSize}: {result.TestsFailed} test(s) failed.\n{result.Describe()}\nTarget output:\n{target.Transcript}");
+            await target.StopAndAssertCleanExitAsync();
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+}

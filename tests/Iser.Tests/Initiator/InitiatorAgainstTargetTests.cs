@@ -35,21 +35,23 @@ public class InitiatorAgainstTargetTests
         await Assert.ThrowsAsync<IscsiException>(async () => await lun.ReadAsync(0, new byte[512]));
     }
 
-    public static TheoryData<int, bool, bool, bool> TransferCases() => new()
+    public static TheoryData<int, bool, bool, bool, bool> TransferCases() => new()
     {
-        // blocks, header digest, data digest, immediate data
-        { 1, false, false, true },
-        { 16, false, false, true },
-        { 100, true, true, true },          // 51200 B: immediate + unsolicited Data-Out within FirstBurstLength
-        { 300, false, false, true },        // > FirstBurstLength: R2T sequence
-        { 2048, true, true, true },         // 1 MiB = MaxBurstLength
-        { 5000, false, true, false },       // > MaxBurstLength: several R2Ts; multi-PDU Data-In across bursts
-        { 6000, true, false, true },
+        // blocks, header digest, data digest, immediate data, initial R2T
+        { 1, false, false, true, false },
+        { 16, false, false, true, false },
+        { 100, true, true, true, false },          // 51200 B: immediate + unsolicited Data-Out within FirstBurstLength
+        { 300, false, false, true, false },        // > FirstBurstLength: R2T sequence
+        { 2048, true, true, true, false },         // 1 MiB: several bursts of MaxBurstLength
+        { 5000, false, true, false, false },       // unsolicited Data-Out only, then several R2Ts; multi-PDU Data-In
+        { 6000, true, false, true, false },
+        { 700, false, false, true, true },         // InitialR2T=Yes: immediate data, then only solicited data
+        { 700, true, true, false, true },          // InitialR2T=Yes, ImmediateData=No: every byte solicited by R2T
     };
 
     [Theory]
     [MemberData(nameof(TransferCases))]
-    public async Task Writes_and_reads_back_random_data(int blocks, bool headerDigest, bool dataDigest, bool immediateData)
+    public async Task Writes_and_reads_back_random_data(int blocks, bool headerDigest, bool dataDigest, bool immediateData, bool initialR2T)
     {
         var log = new CapturedLog();
         await using var target = InProcessTarget.Start(new IscsiTargetOptions
@@ -60,12 +62,15 @@ public class InitiatorAgainstTargetTests
         options.HeaderDigest = headerDigest ? "CRC32C" : "None";
         options.DataDigest = dataDigest ? "CRC32C" : "None";
         options.ImmediateData = immediateData;
+        options.InitialR2T = initialR2T;
         options.MaxRecvDataSegmentLength = 16 * 1024; // Data-In arrives in many PDUs
         options.LoggerFactory = log.Factory;
         await using var session = await IscsiSession.ConnectAsync(options, Tcp);
         Assert.Equal(headerDigest, session.Negotiated.Connection.HeaderDigest);
         Assert.Equal(dataDigest, session.Negotiated.Connection.DataDigest);
         Assert.Equal(256 * 1024, session.Negotiated.Connection.MaxBurstLength);
+        Assert.Equal(initialR2T, session.Negotiated.Connection.InitialR2T);
+        Assert.Equal(immediateData, session.Negotiated.Connection.ImmediateData);
         var lun = await session.OpenLunAsync(0);
 
         var data = new byte[blocks * 512];

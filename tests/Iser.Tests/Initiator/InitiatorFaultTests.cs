@@ -234,6 +234,29 @@ public class InitiatorFaultTests
     }
 
     [Fact]
+    public async Task Disposing_with_commands_in_flight_ends_them_and_does_not_hang()
+    {
+        await using var target = InProcessTarget.Start();
+        var options = target.SessionOptions();
+        options.ManagementTimeout = TimeSpan.FromSeconds(1); // the target holds the logout until its (stuck) commands end
+        var session = await IscsiSession.ConnectAsync(options, Tcp);
+        var lun = await session.OpenLunAsync(0);
+        target.Unit.WriteGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var writes = Enumerable.Range(0, 8).Select(i => lun.WriteAsync(i, new byte[512]).AsTask()).ToArray();
+        await Task.Delay(100);
+        var clock = Stopwatch.StartNew();
+        await session.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4), $"dispose took {clock.Elapsed}");
+        foreach (var w in writes)
+        {
+            var error = await Assert.ThrowsAsync<IscsiException>(() => w.WaitAsync(TimeSpan.FromSeconds(5)));
+            Assert.Contains("logged out", error.Message);
+        }
+        Assert.Equal(IscsiSessionState.LoggedOut, session.State);
+        target.Unit.WriteGate.SetResult();
+    }
+
+    [Fact]
     public async Task Target_shutdown_asks_for_logout_and_the_session_logs_out()
     {
         var target = InProcessTarget.Start(new IscsiTargetOptions { LogoutGracePeriod = TimeSpan.FromSeconds(5) });

@@ -35,21 +35,23 @@ public class InitiatorAgainstTargetTests
         await Assert.ThrowsAsync<IscsiException>(async () => await lun.ReadAsync(0, new byte[512]));
     }
 
-    public static TheoryData<int, bool, bool, bool> TransferCases() => new()
+    public static TheoryData<int, bool, bool, bool, bool> TransferCases() => new()
     {
-        // blocks, header digest, data digest, immediate data
-        { 1, false, false, true },
-        { 16, false, false, true },
-        { 100, true, true, true },          // 51200 B: immediate + unsolicited Data-Out within FirstBurstLength
-        { 300, false, false, true },        // > FirstBurstLength: R2T sequence
-        { 2048, true, true, true },         // 1 MiB = MaxBurstLength
-        { 5000, false, true, false },       // > MaxBurstLength: several R2Ts; multi-PDU Data-In across bursts
-        { 6000, true, false, true },
+        // blocks, header digest, data digest, immediate data, initial R2T
+        { 1, false, false, true, false },
+        { 16, false, false, true, false },
+        { 100, true, true, true, false },          // 51200 B: immediate + unsolicited Data-Out within FirstBurstLength
+        { 300, false, false, true, false },        // > FirstBurstLength: R2T sequence
+        { 2048, true, true, true, false },         // 1 MiB: several bursts of MaxBurstLength
+        { 5000, false, true, false, false },       // unsolicited Data-Out only, then several R2Ts; multi-PDU Data-In
+        { 6000, true, false, true, false },
+        { 700, false, false, true, true },         // InitialR2T=Yes: immediate data, then only solicited data
+        { 700, true, true, false, true },          // InitialR2T=Yes, ImmediateData=No: every byte solicited by R2T
     };
 
     [Theory]
     [MemberData(nameof(TransferCases))]
-    public async Task Writes_and_reads_back_random_data(int blocks, bool headerDigest, bool dataDigest, bool immediateData)
+    public async Task Writes_and_reads_back_random_data(int blocks, bool headerDigest, bool dataDigest, bool immediateData, bool initialR2T)
     {
         var log = new CapturedLog();
         await using var target = InProcessTarget.Start(new IscsiTargetOptions
@@ -60,12 +62,15 @@ public class InitiatorAgainstTargetTests
         options.HeaderDigest = headerDigest ? "CRC32C" : "None";
         options.DataDigest = dataDigest ? "CRC32C" : "None";
         options.ImmediateData = immediateData;
+        options.InitialR2T = initialR2T;
         options.MaxRecvDataSegmentLength = 16 * 1024; // Data-In arrives in many PDUs
         options.LoggerFactory = log.Factory;
         await using var session = await IscsiSession.ConnectAsync(options, Tcp);
         Assert.Equal(headerDigest, session.Negotiated.Connection.HeaderDigest);
         Assert.Equal(dataDigest, session.Negotiated.Connection.DataDigest);
         Assert.Equal(256 * 1024, session.Negotiated.Connection.MaxBurstLength);
+        Assert.Equal(initialR2T, session.Negotiated.Connection.InitialR2T);
+        Assert.Equal(immediateData, session.Negotiated.Connection.ImmediateData);
         var lun = await session.OpenLunAsync(0);
 
         var data = new byte[blocks * 512];
@@ -141,6 +146,31 @@ public class InitiatorAgainstTargetTests
         var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await lun.ReadAsync(60, new byte[8 * 512]));
         Assert.Contains("beyond the end", error.Message);
         await Assert.ThrowsAsync<ArgumentException>(async () => await lun.WriteAsync(0, new byte[100]));
+    }
+
+    [Fact]
+    public async Task Unit_attention_is_retried_by_the_lun_but_reported_raw_by_the_session()
+    {
+        await using var target = InProcessTarget.Start(blocks: 64);
+        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions(), Tcp);
+        target.Unit.PendingUnitAttentions = 1;
+        var raw = await session.ExecuteAsync(new ScsiCommand(0, new byte[6])); // TEST UNIT READY
+        Assert.Equal(SenseKey.UnitAttention, raw.Sense!.SenseKey);
+        target.Unit.PendingUnitAttentions = 2;
+        var lun = await session.OpenLunAsync(0); // READ CAPACITY retried past two unit attentions
+        Assert.Equal(64, lun.BlockCount);
+        var data = new byte[1024];
+        Random.Shared.NextBytes(data);
+        target.Unit.PendingUnitAttentions = 1;
+        await lun.WriteAsync(4, data);
+        var back = new byte[1024];
+        target.Unit.PendingUnitAttentions = 3;
+        await lun.ReadAsync(4, back);
+        Assert.Equal(data, back);
+        target.Unit.PendingUnitAttentions = 4; // more than the LUN retries: the user sees why
+        var error = await Assert.ThrowsAsync<ScsiCommandException>(async () => await lun.ReadAsync(4, back));
+        Assert.Equal("READ(10) of 2 block(s) at LBA 4 on LUN 0", error.Command);
+        Assert.Contains("UNIT ATTENTION", error.Message);
     }
 
     [Fact]

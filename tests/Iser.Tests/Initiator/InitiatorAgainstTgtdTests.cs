@@ -105,6 +105,43 @@ public class InitiatorAgainstTgtdTests
     }
 
     [PeerFact(Peer.Tgtd)]
+    public async Task Session_recovers_after_the_connection_is_killed_under_load()
+    {
+        await using var tgtd = await TgtdInstance.StartAsync(new TgtdOptions { LunSizesInBytes = new[] { 16L * 1024 * 1024 } });
+        await using var proxy = new FaultProxy(tgtd.Port);
+        var options = OptionsFor(tgtd);
+        options.Port = proxy.Port;
+        options.Reconnect = new ReconnectOptions { Enabled = true, ReplacementTimeout = TimeSpan.FromSeconds(30) };
+        await using var session = await IscsiSession.ConnectAsync(options, Tcp);
+        var lun = await session.OpenLunAsync(TgtdInstance.FirstDiskLun);
+        var acknowledged = new System.Collections.Concurrent.ConcurrentDictionary<long, byte[]>();
+        using var stop = new CancellationTokenSource();
+        const int Workers = 16;
+        var workers = Enumerable.Range(0, Workers).Select(w => Task.Run(async () =>
+        {
+            for (long slot = w; (slot + 1) * 8 <= lun.BlockCount && !stop.IsCancellationRequested; slot += Workers)
+            {
+                var data = new byte[(1 + slot % 8) * 512];
+                Random.Shared.NextBytes(data);
+                await lun.WriteAsync(slot * 8, data);
+                acknowledged[slot * 8] = data;
+            }
+        })).ToArray();
+        await Task.Delay(300);
+        proxy.KillConnections();
+        await Task.Delay(500);
+        stop.Cancel();
+        await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(session.ReconnectCount >= 1);
+        foreach (var (lba, data) in acknowledged)
+        {
+            var back = new byte[data.Length];
+            await lun.ReadAsync(lba, back);
+            Assert.True(data.AsSpan().SequenceEqual(back), $"LBA {lba} reads back what was written");
+        }
+    }
+
+    [PeerFact(Peer.Tgtd)]
     public async Task Discovers_the_target()
     {
         await using var tgtd = await TgtdInstance.StartAsync();

@@ -67,8 +67,9 @@ public class InitiatorFaultTests
         options.Reconnect.Enabled = false;
         await using var session = await IscsiSession.ConnectAsync(options, Tcp);
         var lun = await session.OpenLunAsync(0);
+        int pingsBefore = session.TargetPingsAnswered; // the target's idle clock may start before login ends
         await Task.Delay(2000); // idle for over three times the target's idle interval
-        Assert.Equal(0, session.TargetPingsAnswered); // our keep-alive kept the target from ever needing to ping
+        Assert.Equal(pingsBefore, session.TargetPingsAnswered); // our keep-alive kept the target from needing to ping
         var data = RandomBytes(512);
         await lun.WriteAsync(3, data);
         var back = new byte[512];
@@ -83,21 +84,22 @@ public class InitiatorFaultTests
         await using var target = InProcessTarget.Start(new IscsiTargetOptions { NopInInterval = TimeSpan.Zero });
         await using var proxy = new FaultProxy(target.Port);
         var options = target.SessionOptions(proxy.Port);
-        options.NopInterval = TimeSpan.FromMilliseconds(200);
-        options.NopTimeout = TimeSpan.FromMilliseconds(500);
+        options.NopInterval = TimeSpan.FromMilliseconds(500);
+        options.NopTimeout = TimeSpan.FromMilliseconds(1000);
         options.Reconnect.Enabled = false;
         await using var session = await IscsiSession.ConnectAsync(options, Tcp);
         var lun = await session.OpenLunAsync(0);
 
         proxy.Freeze();
-        var pingError = await Assert.ThrowsAsync<IscsiConnectionException>(() => session.PingAsync(TimeSpan.FromMilliseconds(300)));
-        Assert.Contains("did not answer the NOP-Out ping within 0.3 s", pingError.Message);
-
         var clock = Stopwatch.StartNew();
+        var pingError = await Assert.ThrowsAsync<IscsiConnectionException>(() => session.PingAsync(TimeSpan.FromMilliseconds(200)));
+        Assert.Contains("did not answer the NOP-Out ping within 0.2 s", pingError.Message);
+
         var error = await Assert.ThrowsAsync<IscsiConnectionException>(async () => await lun.ReadAsync(0, new byte[512]).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         clock.Stop();
-        Assert.Contains("did not answer a NOP-Out ping within 0.5 s", error.Message);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"detected after {clock.Elapsed}");
+        // Idle for NopInterval, then NopTimeout without an answer: about 1.5 s after the target fell silent.
+        Assert.Contains("did not answer a NOP-Out ping within 1 s", error.Message);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3.5), $"detected after {clock.Elapsed}");
         Assert.Equal(IscsiSessionState.Failed, session.State);
     }
 
@@ -229,6 +231,29 @@ public class InitiatorFaultTests
         Assert.Equal(1, target.Unit.CancelledCommands);
         target.Unit.WriteGate = null;
         await lun.WriteAsync(1, new byte[512]);
+    }
+
+    [Fact]
+    public async Task Disposing_with_commands_in_flight_ends_them_and_does_not_hang()
+    {
+        await using var target = InProcessTarget.Start();
+        var options = target.SessionOptions();
+        options.ManagementTimeout = TimeSpan.FromSeconds(1); // the target holds the logout until its (stuck) commands end
+        var session = await IscsiSession.ConnectAsync(options, Tcp);
+        var lun = await session.OpenLunAsync(0);
+        target.Unit.WriteGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var writes = Enumerable.Range(0, 8).Select(i => lun.WriteAsync(i, new byte[512]).AsTask()).ToArray();
+        await Task.Delay(100);
+        var clock = Stopwatch.StartNew();
+        await session.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4), $"dispose took {clock.Elapsed}");
+        foreach (var w in writes)
+        {
+            var error = await Assert.ThrowsAsync<IscsiException>(() => w.WaitAsync(TimeSpan.FromSeconds(5)));
+            Assert.Contains("logged out", error.Message);
+        }
+        Assert.Equal(IscsiSessionState.LoggedOut, session.State);
+        target.Unit.WriteGate.SetResult();
     }
 
     [Fact]

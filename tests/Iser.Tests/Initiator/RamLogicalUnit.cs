@@ -26,6 +26,8 @@ internal sealed class RamLogicalUnit : ILogicalUnit
     /// <summary>When set, WRITE commands wait for it (or their cancellation) before storing data.</summary>
     public TaskCompletionSource? WriteGate { get; set; }
     public int CancelledCommands => Volatile.Read(ref _cancelledCommands);
+    /// <summary>Commands still to be answered with UNIT ATTENTION (POWER ON, RESET), as a device does after a reset.</summary>
+    public int PendingUnitAttentions;
     public int UnmapCount;
     public int FlushCount;
 
@@ -34,6 +36,7 @@ internal sealed class RamLogicalUnit : ILogicalUnit
     public async ValueTask<ScsiCommandResult> ExecuteAsync(IScsiTask task, CancellationToken cancellationToken)
     {
         var cdb = task.Cdb.Span;
+        if (cdb[0] != 0x12 && TakeUnitAttention()) return CheckCondition(0x6, 0x29, 0x00);
         switch (cdb[0])
         {
             case 0x00: return ScsiCommandResult.Good();
@@ -78,6 +81,16 @@ internal sealed class RamLogicalUnit : ILogicalUnit
             }
             default:
                 return CheckCondition(0x5, 0x20, 0x00);
+        }
+    }
+
+    private bool TakeUnitAttention()
+    {
+        while (true)
+        {
+            int pending = Volatile.Read(ref PendingUnitAttentions);
+            if (pending <= 0) return false;
+            if (Interlocked.CompareExchange(ref PendingUnitAttentions, pending - 1, pending) == pending) return true;
         }
     }
 

@@ -1,6 +1,7 @@
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Pdus;
 using Iser.Core.Iscsi.Sessions;
+using Microsoft.Extensions.Logging;
 
 namespace Iser.Core.Iscsi.Initiator;
 
@@ -21,8 +22,11 @@ internal sealed class InitiatorConnection : IDatamoverHost
     private Exception? _failure;
     private int _lost;
 
-    public InitiatorConnection(IInitiatorDatamover datamover, uint expCmdSN, uint maxCmdSN, uint expStatSN)
+    private readonly ILogger _pduLogger;
+
+    public InitiatorConnection(IInitiatorDatamover datamover, uint expCmdSN, uint maxCmdSN, uint expStatSN, ILogger pduLogger)
     {
+        _pduLogger = pduLogger;
         Datamover = datamover;
         _nextCmdSN = _reservedCmdSN = _expCmdSN = expCmdSN;
         _maxCmdSN = maxCmdSN;
@@ -160,5 +164,6 @@ internal sealed class InitiatorConnection : IDatamoverHost
                 break;
         }
         pdu.Field28 = Volatile.Read(ref _expStatSN);
+        if (_pduLogger.IsEnabled(LogLevel.Trace)) _pduLogger.LogTrace("-> {Pdu} CmdSN={CmdSN} ExpStatSN={ExpStatSN}", pdu, pdu.Field24, pdu.Field28);
     }
 }

@@ -33,8 +33,8 @@ public sealed class IscsiLun
         uint blocks = CheckRange(lba, buffer.Length);
         Span<byte> cdb = stackalloc byte[16];
         int length = CdbBuilder.Read(cdb, (ulong)lba, blocks);
-        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], buffer, default, cancellationToken), cdb[..length], buffer, default,
-            length == 10 ? "READ(10)" : "READ(16)", lba, blocks, cancellationToken);
+        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], buffer, default, cancellationToken), BlockOperation.Read, buffer, default,
+            lba, blocks, cancellationToken);
     }
 
     public ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
@@ -42,8 +42,8 @@ public sealed class IscsiLun
         uint blocks = CheckRange(lba, buffer.Length);
         Span<byte> cdb = stackalloc byte[16];
         int length = CdbBuilder.Write(cdb, (ulong)lba, blocks);
-        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], default, buffer, cancellationToken), cdb[..length], default, buffer,
-            length == 10 ? "WRITE(10)" : "WRITE(16)", lba, blocks, cancellationToken);
+        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], default, buffer, cancellationToken), BlockOperation.Write, default, buffer,
+            lba, blocks, cancellationToken);
     }
 
     /// <summary>SYNCHRONIZE CACHE (10) over the whole medium.</summary>
@@ -51,8 +51,8 @@ public sealed class IscsiLun
     {
         Span<byte> cdb = stackalloc byte[16];
         int length = CdbBuilder.SynchronizeCache10(cdb);
-        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], default, default, cancellationToken), cdb[..length], default, default,
-            "SYNCHRONIZE CACHE(10)", -1, 0, cancellationToken);
+        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], default, default, cancellationToken), BlockOperation.Flush, default, default,
+            -1, 0, cancellationToken);
     }
 
     /// <summary>UNMAP one range of blocks.</summary>
@@ -64,8 +64,8 @@ public sealed class IscsiLun
         UnmapParameterList.Write(parameters, [new UnmapBlockDescriptor((ulong)lba, (uint)blocks)]);
         Span<byte> cdb = stackalloc byte[16];
         int length = CdbBuilder.Unmap(cdb, (ushort)parameters.Length);
-        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], default, parameters, cancellationToken), cdb[..length], default, parameters,
-            "UNMAP", lba, (uint)blocks, cancellationToken);
+        return CheckAsync(_session.ExecuteAsync(Lun, cdb[..length], default, parameters, cancellationToken), BlockOperation.Unmap, default, parameters,
+            lba, (uint)blocks, cancellationToken);
     }
 
     /// <summary>Standard INQUIRY (vendor, product, revision, device type).</summary>
@@ -138,29 +138,55 @@ public sealed class IscsiLun
         return response;
     }
 
-    /// <summary>Awaits a block command; the CDB is copied only on the rare path that has to send it again.</summary>
-    private ValueTask CheckAsync(ValueTask<ScsiResponse> pending, ReadOnlySpan<byte> cdb, Memory<byte> dataIn, ReadOnlyMemory<byte> dataOut,
-        string command, long lba, uint blocks, CancellationToken ct)
+    private enum BlockOperation { Read, Write, Flush, Unmap }
+
+    /// <summary>The CDB of a block operation, built again only on the rare path that has to resend it.</summary>
+    private static int BuildCdb(BlockOperation operation, long lba, uint blocks, int parameterLength, Span<byte> cdb) => operation switch
+    {
+        BlockOperation.Read => CdbBuilder.Read(cdb, (ulong)lba, blocks),
+        BlockOperation.Write => CdbBuilder.Write(cdb, (ulong)lba, blocks),
+        BlockOperation.Flush => CdbBuilder.SynchronizeCache10(cdb),
+        _ => CdbBuilder.Unmap(cdb, (ushort)parameterLength),
+    };
+
+    private static string CommandName(BlockOperation operation, long lba, uint blocks) => operation switch
+    {
+        BlockOperation.Read => CdbBuilder.FitsTenByteCdb((ulong)lba, blocks) ? "READ(10)" : "READ(16)",
+        BlockOperation.Write => CdbBuilder.FitsTenByteCdb((ulong)lba, blocks) ? "WRITE(10)" : "WRITE(16)",
+        BlockOperation.Flush => "SYNCHRONIZE CACHE(10)",
+        _ => "UNMAP",
+    };
+
+    /// <summary>Awaits a block command without allocating on the common path (GOOD status).</summary>
+    private ValueTask CheckAsync(ValueTask<ScsiResponse> pending, BlockOperation operation, Memory<byte> dataIn, ReadOnlyMemory<byte> dataOut,
+        long lba, uint blocks, CancellationToken ct)
     {
         if (pending.IsCompletedSuccessfully)
         {
             var response = pending.Result;
             if (response.IsGood) return ValueTask.CompletedTask;
-            if (!IsUnitAttention(response)) return ValueTask.FromException(Failure(response, command, lba, blocks));
+            if (!IsUnitAttention(response)) return ValueTask.FromException(Failure(response, operation, lba, blocks));
         }
-        return CheckSlowAsync(pending, cdb.ToArray(), dataIn, dataOut, command, lba, blocks, ct);
+        return CheckSlowAsync(pending, operation, dataIn, dataOut, lba, blocks, ct);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask CheckSlowAsync(ValueTask<ScsiResponse> pending, byte[] cdb, Memory<byte> dataIn, ReadOnlyMemory<byte> dataOut,
-        string command, long lba, uint blocks, CancellationToken ct)
+    private async ValueTask CheckSlowAsync(ValueTask<ScsiResponse> pending, BlockOperation operation, Memory<byte> dataIn, ReadOnlyMemory<byte> dataOut,
+        long lba, uint blocks, CancellationToken ct)
     {
         var response = await pending.ConfigureAwait(false);
         for (int attempt = 0; attempt < UnitAttentionRetries && IsUnitAttention(response); attempt++)
-            response = await _session.ExecuteAsync(Lun, cdb, dataIn, dataOut, ct).ConfigureAwait(false);
-        if (!response.IsGood) throw Failure(response, command, lba, blocks);
+        {
+            var cdb = new byte[16];
+            int length = BuildCdb(operation, lba, blocks, dataOut.Length, cdb);
+            response = await _session.ExecuteAsync(Lun, cdb.AsSpan(0, length), dataIn, dataOut, ct).ConfigureAwait(false);
+        }
+        if (!response.IsGood) throw Failure(response, operation, lba, blocks);
     }
 
-    private ScsiCommandException Failure(in ScsiResponse response, string command, long lba, uint blocks) =>
-        response.ToException(lba < 0 ? $"{command} on LUN {Lun}" : $"{command} of {blocks} block(s) at LBA {lba} on LUN {Lun}");
+    private ScsiCommandException Failure(in ScsiResponse response, BlockOperation operation, long lba, uint blocks)
+    {
+        string command = CommandName(operation, lba, blocks);
+        return response.ToException(operation == BlockOperation.Flush ? $"{command} on LUN {Lun}" : $"{command} of {blocks} block(s) at LBA {lba} on LUN {Lun}");
+    }
 }

@@ -69,7 +69,7 @@ public sealed partial class IscsiSession
                         $"Login to {TargetName ?? "discovery"} at {Portal} failed: {negotiator.FailureReason ?? "no reason given"}", negotiator.FailureStatus);
                 var result = negotiator.Result;
                 datamover.NoticeKeyValues(result.Connection);
-                var connection = new InitiatorConnection(datamover, expCmdSN: response.Field28, maxCmdSN: response.Field32, expStatSN);
+                var connection = new InitiatorConnection(datamover, expCmdSN: response.Field28, maxCmdSN: response.Field32, expStatSN, _pduLogger);
                 // Digests (and iSER mode) start with the first PDU after the final Login Response.
                 datamover.EnableDatamover(connection);
                 Negotiated = result;

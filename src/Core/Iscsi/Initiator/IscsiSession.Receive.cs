@@ -23,6 +23,8 @@ public sealed partial class IscsiSession
                     break;
                 }
                 Volatile.Write(ref connection.LastReceiveTicks, Environment.TickCount64);
+                if (_pduLogger.IsEnabled(LogLevel.Trace))
+                    _pduLogger.LogTrace("<- {Pdu} StatSN={StatSN} ExpCmdSN={ExpCmdSN} MaxCmdSN={MaxCmdSN}", pdu, pdu.Field24, pdu.Field28, pdu.Field32);
                 connection.NoteTargetPdu(pdu);
                 Dispatch(connection, pdu);
             }

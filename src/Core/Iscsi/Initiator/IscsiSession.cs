@@ -24,6 +24,7 @@ public sealed partial class IscsiSession : IAsyncDisposable
     private readonly IInitiatorTransport _transport;
     private readonly ILogger _logger;
     private readonly ILogger _loginLogger;
+    private readonly ILogger _pduLogger;
     private readonly object _gate = new();
     private readonly Dictionary<uint, InitiatorTask> _tasks = new();
     private readonly Dictionary<uint, TaskCompletionSource<Pdu>> _exchanges = new();
@@ -46,6 +47,7 @@ public sealed partial class IscsiSession : IAsyncDisposable
         var factory = options.LoggerFactory ?? NullLoggerFactory.Instance;
         _logger = factory.CreateLogger("Iser.Initiator");
         _loginLogger = factory.CreateLogger("Iser.Initiator.Login");
+        _pduLogger = factory.CreateLogger("Iser.Initiator.Pdu");
         // ISID of the random format (T=10b, RFC 7143 §11.12.5): 24 random bits and a random 16-bit qualifier,
         // kept for the life of the session so a re-login reinstates it.
         Span<byte> random = stackalloc byte[5];

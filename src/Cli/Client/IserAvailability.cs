@@ -1,28 +1,28 @@
 using Iser.Core.Datamover;
+using Iser.Transport.Iser.Verbs;
 using Microsoft.Extensions.Logging;
 
 namespace Iser.Cli.Client;
 
 /// <summary>
-/// Whether the iSER transport can be used here, and why not. Looked up by name so the CLI keeps building while
-/// Iser.Transport.Iser grows: a <c>RdmaRuntime</c> with <c>IsSupported</c>/<c>NotSupportedReason</c> answers for the
-/// machine, and an <c>IserInitiatorTransport</c> type must exist for an initiator to use it.
+/// Whether the iSER transport can be used here, and why not: <see cref="RdmaRuntime"/> answers for the machine
+/// (rdma-core loads, an RDMA device exists); the initiator datamover is looked up by name
+/// (<c>Iser.Transport.Iser.IserInitiatorTransport</c>) so the CLI picks it up once it exists without changing here.
 /// </summary>
 internal static class IserAvailability
 {
     private const string AssemblyName = "Iser.Transport.Iser";
 
-    /// <summary>Null when iSER can be used; otherwise the reason, as a clause ("no RDMA device ...").</summary>
+    /// <summary>Null when iSER can be used; otherwise the reason, as a clause (no final full stop).</summary>
     public static string? NotAvailableReason()
     {
-        var runtime = Type.GetType($"{AssemblyName}.RdmaRuntime, {AssemblyName}");
-        if (runtime is not null
-            && runtime.GetProperty("IsSupported")?.GetValue(null) is false)
-            return runtime.GetProperty("NotSupportedReason")?.GetValue(null) as string ?? "the RDMA runtime reports no support";
+        if (!RdmaRuntime.IsSupported)
+        {
+            string reason = (RdmaRuntime.NotSupportedReason ?? "RDMA is not supported here").TrimEnd('.', ' ');
+            return InitiatorTransportType() is null ? reason + "; the iSER transport is not built yet either" : reason;
+        }
         if (InitiatorTransportType() is null)
-            return runtime is null && !HasRdmaDevice()
-                ? "no RDMA device (/sys/class/infiniband is empty or missing), and the iSER transport is not built yet"
-                : "iSER transport not built yet";
+            return $"an RDMA device is present ({string.Join(", ", RdmaRuntime.DeviceNames)}), but the iSER transport is not built yet";
         return null;
     }
 
@@ -38,12 +38,5 @@ internal static class IserAvailability
     {
         var type = Type.GetType($"{AssemblyName}.IserInitiatorTransport, {AssemblyName}");
         return type is not null && typeof(IInitiatorTransport).IsAssignableFrom(type) ? type : null;
-    }
-
-    private static bool HasRdmaDevice()
-    {
-        try { return Directory.Exists("/sys/class/infiniband") && Directory.EnumerateFileSystemEntries("/sys/class/infiniband").Any(); }
-        catch (IOException) { return false; }
-        catch (UnauthorizedAccessException) { return false; }
     }
 }

@@ -5,7 +5,7 @@ namespace Iser.Cli.Commands;
 
 /// <summary>
 /// `iser read URL --lba N --count N [-o FILE]`: reads COUNT blocks from LBA, into FILE or as a hex dump on stdout
-/// (offsets relative to the first byte read).
+/// (offsets relative to the first byte read; repeated lines shown as "*", as `hexdump -C` does).
 /// </summary>
 internal static class ReadCommand
 {
@@ -31,19 +31,19 @@ internal static class ReadCommand
             int blocksPerChunk = Math.Max(1, ChunkBytes / lun.BlockSize);
             var buffer = new byte[blocksPerChunk * lun.BlockSize];
             Stream? file = outputPath is null ? null : new FileStream(outputPath, FileMode.Create, FileAccess.Write, FileShare.Read);
+            var dump = file is null ? new HexDump(console.Out) : null;
             await using (file)
             {
-                long offset = 0;
                 for (long done = 0; done < count;)
                 {
                     int blocks = (int)Math.Min(blocksPerChunk, count - done);
                     var chunk = buffer.AsMemory(0, blocks * lun.BlockSize);
                     await lun.ReadAsync(lba + done, chunk, ct).ConfigureAwait(false);
                     if (file is not null) await file.WriteAsync(chunk, ct).ConfigureAwait(false);
-                    else HexDump.Write(console.Out, chunk.Span, offset);
-                    offset += chunk.Length;
+                    else dump!.Write(chunk.Span);
                     done += blocks;
                 }
+                dump?.Finish();
             }
             if (file is not null)
                 console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -1,4 +1,5 @@
 using System.Net;
+using Iser.Core.Iscsi.Login;
 using Iser.Core.Iscsi.Target;
 using Iser.Core.Scsi.Target;
 using Iser.Core.Scsi.Target.Stores;
@@ -31,12 +32,15 @@ internal sealed class EmbeddedTarget : IAsyncDisposable
     public string Portal => $"{EndPoint.Address}:{EndPoint.Port}";
     public string LunUrl => $"iscsi://{Portal}/{Iqn}/0";
 
-    public static EmbeddedTarget Start(long sizeBytes, ILoggerFactory loggerFactory, string iqn = DefaultIqn, int blockSize = 512)
+    /// <param name="initiatorChap">When set, initiators must prove this identity (CHAP).</param>
+    /// <param name="targetChap">When set, the target proves this identity to initiators that ask (mutual CHAP).</param>
+    public static EmbeddedTarget Start(long sizeBytes, ILoggerFactory loggerFactory, string iqn = DefaultIqn, int blockSize = 512,
+        ChapCredentials? initiatorChap = null, ChapCredentials? targetChap = null)
     {
         var target = new IscsiTarget(new IscsiTargetOptions(), loggerFactory);
         try
         {
-            var node = new TargetNode(iqn) { Alias = "iser demo" };
+            var node = new TargetNode(iqn) { Alias = "iser demo", InitiatorChap = initiatorChap, TargetChap = targetChap };
             var unit = new BlockDeviceLogicalUnit(new RamBackingStore(sizeBytes), new BlockDeviceOptions
             {
                 BlockSize = blockSize,

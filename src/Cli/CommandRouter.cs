@@ -114,7 +114,7 @@ internal static class CommandRouter
 
               PORTAL is HOST[:PORT]; URL is iscsi://[USER%SECRET@]HOST[:PORT]/IQN/LUN (iser:// for iSER).
               Options of the client commands:
-            """ + ClientOptions.Usage);
+            """ + "\n" + ClientOptions.Usage);
     }
 }
 

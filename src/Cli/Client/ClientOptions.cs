@@ -12,11 +12,11 @@ namespace Iser.Cli.Client;
 /// </summary>
 internal sealed class ClientOptions : IDisposable
 {
-    public const string Usage = """
-                         --initiator-name IQN   --chap-user U --chap-secret S (or iscsi://U%S@host/...)
-                         --mutual-user U --mutual-secret S   --header-digest none|crc32c   --data-digest none|crc32c
-                         --transport auto|tcp|iser   --log-level trace|debug|information|warning|error
-        """;
+    /// <summary>The usage lines for these options, indented to sit under a command in `iser --help`.</summary>
+    public const string Usage =
+        "             --initiator-name IQN   --chap-user U --chap-secret S (or iscsi://U%S@host/...)\n" +
+        "             --mutual-user U --mutual-secret S   --header-digest none|crc32c[,none]   --data-digest none|crc32c[,none]\n" +
+        "             --transport auto|tcp|iser   --log-level trace|debug|information|warning|error (default error)";
 
     private string? _initiatorName;
     private ChapCredentials? _chap;

@@ -61,8 +61,10 @@ internal static class CommandRouter
             console.Error.WriteLine($"iser {args[0]}: {e.Message}");
             return 2;
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (Exception) when (ct.IsCancellationRequested)
         {
+            // After Ctrl-C, whatever the interrupted step threw (a cancelled connect, a session torn down mid-login)
+            // is the cancellation itself, and the user hears it as that.
             console.Error.WriteLine($"iser {args[0]}: cancelled.");
             return CancelledExitCode;
         }

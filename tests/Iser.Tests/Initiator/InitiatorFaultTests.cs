@@ -167,9 +167,12 @@ public class InitiatorFaultTests
 
         await Task.Delay(300);
         proxy.KillConnections();
-        await Task.Delay(400);
+        // Kill the second connection only once it is up and carrying I/O again.
+        for (int i = 0; i < 200 && session.ReconnectCount < 1; i++) await Task.Delay(50);
+        await Task.Delay(300);
         proxy.KillConnections();
-        await Task.Delay(400);
+        for (int i = 0; i < 200 && session.ReconnectCount < 2; i++) await Task.Delay(50);
+        await Task.Delay(200);
         stop.Cancel();
         try
         {

@@ -43,9 +43,20 @@ public class SendTargetsResponderTests
     }
 
     [Fact]
-    public void All_in_a_normal_session_is_rejected()
+    public void All_in_a_normal_session_lists_only_the_current_target()
     {
         var pairs = SendTargetsResponder.BuildPairs("All", Targets, "iqn.2026-11.org.example:disk1");
+        Assert.Equal(3, pairs.Count);
+        Assert.All(pairs.Where(p => p.Key == "TargetName"), p => Assert.Equal("iqn.2026-11.org.example:disk1", p.Value));
+    }
+
+    [Theory]
+    [InlineData("Alle")]
+    [InlineData("A")]
+    [InlineData("disk1")]
+    public void A_value_that_is_neither_All_nor_an_iscsi_name_is_rejected(string value)
+    {
+        var pairs = SendTargetsResponder.BuildPairs(value, Targets, null);
         Assert.Equal(new[] { new TextKeyValue("SendTargets", "Reject") }, pairs);
     }
 

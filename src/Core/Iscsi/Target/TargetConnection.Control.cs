@@ -241,11 +241,22 @@ internal sealed partial class TargetConnection
         var requestText = _textRequestBuffer.ToArray();
         _textRequestBuffer.SetLength(0);
         _pendingText = BuildTextAnswer(session, requestText);
+        if (_pendingText is null)
+        {
+            SendReject(RejectReason.ProtocolError, pdu);
+            return;
+        }
         _pendingTextOffset = 0;
         SendTextChunk(pdu, limit);
     }
 
-    private byte[] BuildTextAnswer(TargetSession session, byte[] requestText)
+    /// <summary>
+    /// The answer to a full-feature Text Request, or null when the request is to be refused with a Reject PDU.
+    /// Only SendTargets is served in full feature phase; anything else (an unknown key, a misspelt one, an invalid
+    /// SendTargets value) is refused as a whole, since initiators such as libiscsi tear the connection down on any
+    /// key they did not ask for in the answer, while a Reject fails just that request.
+    /// </summary>
+    private byte[]? BuildTextAnswer(TargetSession session, byte[] requestText)
     {
         List<TextKeyValue> pairs;
         try
@@ -255,25 +266,30 @@ internal sealed partial class TargetConnection
         catch (TextFormatException e)
         {
             _logger.LogWarning("{Remote}: malformed text request: {Error}", Datamover.RemoteEndPoint, e.Message);
-            return [];
+            return null;
         }
         var answer = new List<TextKeyValue>();
         foreach (var pair in pairs)
         {
-            if (pair.Key == KeyNames.SendTargets)
+            if (pair.Key != KeyNames.SendTargets)
             {
-                var visible = _target.Nodes
-                    .Where(n => (session.IsDiscovery || ReferenceEquals(n, session.Node)) && n.Allows(session.InitiatorName))
-                    .Select(n => new DiscoverableTarget(n.Iqn, _target.Listeners
-                        .Select(l => new TargetPortal(l.LocalEndPoint.Address.ToString(), l.LocalEndPoint.Port, n.PortalGroupTag))
-                        .Distinct().ToList()))
-                    .ToList();
-                answer.AddRange(SendTargetsResponder.BuildPairs(pair.Value, visible, session.Node?.Iqn));
+                _logger.LogWarning("{Remote}: text request with key {Key} refused: only SendTargets is served in full feature phase",
+                    Datamover.RemoteEndPoint, pair.Key);
+                return null;
             }
-            else if (TextKeyValueCodec.IsExtensionKey(pair.Key))
-                answer.Add(new(pair.Key, NegotiationValues.NotUnderstood));
-            else
-                answer.Add(new(pair.Key, NegotiationValues.Reject)); // full-feature renegotiation is not supported
+            var visible = _target.Nodes
+                .Where(n => (session.IsDiscovery || ReferenceEquals(n, session.Node)) && n.Allows(session.InitiatorName))
+                .Select(n => new DiscoverableTarget(n.Iqn, _target.Listeners
+                    .Select(l => new TargetPortal(l.LocalEndPoint.Address.ToString(), l.LocalEndPoint.Port, n.PortalGroupTag))
+                    .Distinct().ToList()))
+                .ToList();
+            var targets = SendTargetsResponder.BuildPairs(pair.Value, visible, session.Node?.Iqn);
+            if (targets is [{ Value: NegotiationValues.Reject }])
+            {
+                _logger.LogWarning("{Remote}: SendTargets={Value} refused: not All, empty, or an iSCSI name", Datamover.RemoteEndPoint, pair.Value);
+                return null;
+            }
+            answer.AddRange(targets);
         }
         return TextKeyValueCodec.Encode(answer);
     }

@@ -19,16 +19,20 @@ public static class SendTargetsResponder
         IEnumerable<DiscoverableTarget> selected;
         if (sendTargetsValue == All)
         {
-            // RFC 7143: SendTargets=All is for discovery sessions; a normal session may only ask about its target.
-            if (!discovery)
-                return new List<TextKeyValue> { new(KeyNames.SendTargets, NegotiationValues.Reject) };
-            selected = visibleTargets;
+            // RFC 7143 §12.1 / Appendix C: on a normal session SendTargets reports only the target the session is
+            // connected to; libiscsi (iscsi_discovery_async) and LIO use "All" there, so it means "my target".
+            selected = discovery ? visibleTargets : visibleTargets.Where(t => t.Name == currentTargetName);
         }
         else if (sendTargetsValue.Length == 0)
         {
             if (discovery)
                 return new List<TextKeyValue> { new(KeyNames.SendTargets, NegotiationValues.Reject) };
             selected = visibleTargets.Where(t => t.Name == currentTargetName);
+        }
+        else if (!IsIscsiName(sendTargetsValue))
+        {
+            // Neither All, empty, nor an iSCSI name (iqn./eui./naa.): an invalid value (RFC 7143 §6.2).
+            return new List<TextKeyValue> { new(KeyNames.SendTargets, NegotiationValues.Reject) };
         }
         else
         {
@@ -44,6 +48,11 @@ public static class SendTargetsResponder
         }
         return pairs;
     }
+
+    private static bool IsIscsiName(string value) =>
+        value.Length > 4 && (value.StartsWith("iqn.", StringComparison.OrdinalIgnoreCase)
+            || value.StartsWith("eui.", StringComparison.OrdinalIgnoreCase)
+            || value.StartsWith("naa.", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The response text, encoded (may exceed one PDU; split it with <see cref="TextSegmentAssembler.Split"/>).</summary>
     public static byte[] Respond(string sendTargetsValue, IReadOnlyList<DiscoverableTarget> visibleTargets, string? currentTargetName) =>

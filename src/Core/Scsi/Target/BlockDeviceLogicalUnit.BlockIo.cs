@@ -67,7 +67,9 @@ public sealed partial class BlockDeviceLogicalUnit
         if (CheckTransfer(lba, blocks, lengthField) is { } refused) return Done(refused);
         if (blocks > 0 && WriteProtected) return Done(Check(SenseCondition.WriteProtected));
         int bytes = (int)blocks << _blockShift;
-        // With less data offered than the CDB asks for, write the whole blocks that did come (residual overflow).
+        // With less data offered than the CDB asks for, write the whole blocks that did come (residual overflow);
+        // an offer ending inside a block cannot be written as asked, so nothing is (FCP-4 / SAM-5 overflow rules).
+        if (ShortOfWholeBlocks(task, bytes) is { } partial) return Done(partial);
         int available = RoundDownToBlock(Math.Min(bytes, task.ExpectedDataOutLength));
         if (available == 0) return Done(ScsiCommandResult.Good(dataOutLength: bytes));
         bool durable = (flags & FuaBit) != 0 || !_modes.WriteCacheEnabled;
@@ -143,6 +145,7 @@ public sealed partial class BlockDeviceLogicalUnit
         if (CheckTransfer(lba, blocks, lengthField) is { } refused) return Done(refused);
         if (blocks > 0 && WriteProtected) return Done(Check(SenseCondition.WriteProtected));
         int bytes = (int)blocks << _blockShift;
+        if (ShortOfWholeBlocks(task, bytes) is { } partial) return Done(partial);
         int available = RoundDownToBlock(Math.Min(bytes, task.ExpectedDataOutLength));
         if (available == 0) return Done(ScsiCommandResult.Good(dataOutLength: bytes));
         return WriteAndVerifyBlocksAsync(task, (long)lba, available, bytes, byteCheck == 1, cancellationToken);
@@ -323,6 +326,17 @@ public sealed partial class BlockDeviceLogicalUnit
     {
         _logger.LogWarning(e, "Writing {Store} at byte {Offset} failed; reporting a medium error.", _store.Describe(), offset);
         return Check(SenseCondition.WriteError);
+    }
+
+    /// <summary>
+    /// CHECK CONDITION INVALID FIELD IN INFORMATION UNIT, writing nothing, when the initiator offers less data than the
+    /// command needs and the offer ends inside a block; the overflow residual is still reported.
+    /// </summary>
+    private ScsiCommandResult? ShortOfWholeBlocks(IScsiTask task, int commandBytes)
+    {
+        int offered = task.ExpectedDataOutLength;
+        if (offered >= commandBytes || RoundDownToBlock(offered) == offered) return null;
+        return Check(SenseCondition.InvalidFieldInInformationUnit) with { DataOutLength = commandBytes };
     }
 
     private static ValueTask<ScsiCommandResult> InvalidFieldDone(int cdbByte, int? bit = null) => Done(InvalidField(cdbByte, bit));

@@ -19,6 +19,7 @@ public readonly record struct SenseCondition(byte Key, byte Asc, byte Ascq)
     public static SenseCondition InvalidCommandOperationCode => new(KeyIllegalRequest, 0x20, 0x00);
     public static SenseCondition InvalidFieldInCdb => new(KeyIllegalRequest, 0x24, 0x00);
     public static SenseCondition InvalidFieldInParameterList => new(KeyIllegalRequest, 0x26, 0x00);
+    public static SenseCondition InvalidFieldInInformationUnit => new(KeyIllegalRequest, 0x0E, 0x03);
     public static SenseCondition ParameterListLengthError => new(KeyIllegalRequest, 0x1A, 0x00);
     public static SenseCondition LogicalBlockAddressOutOfRange => new(KeyIllegalRequest, 0x21, 0x00);
     public static SenseCondition SavingParametersNotSupported => new(KeyIllegalRequest, 0x39, 0x00);

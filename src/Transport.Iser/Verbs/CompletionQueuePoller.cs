@@ -1,0 +1,148 @@
+namespace Iser.Transport.Iser.Verbs;
+
+/// <summary>Receives a batch of work completions. The span is only valid during the call.</summary>
+public delegate void CompletionBatchHandler(ReadOnlySpan<IbvWc> completions);
+
+/// <summary>
+/// Drains one CQ on a dedicated thread that sleeps on the CQ's completion channel:
+/// poll until empty (at most <c>batchesPerWakeup</c> batches before yielding), re-arm with
+/// ibv_req_notify_cq, poll once more to catch completions that slipped in before the arm, then
+/// wait. The wait is poll(2) on the channel fd with a timeout, so <see cref="Dispose"/> stops the
+/// thread within that timeout. No allocation per completion: the batch buffer is allocated once.
+/// </summary>
+public sealed class CompletionQueuePoller : IDisposable
+{
+    private readonly CompletionQueue _queue;
+    private readonly CompletionChannel _channel;
+    private readonly CompletionBatchHandler _handler;
+    private readonly Action<Exception>? _onError;
+    private readonly IbvWc[] _batch;
+    private readonly int _batchesPerWakeup;
+    private readonly int _waitTimeoutMs;
+    private readonly Thread _thread;
+    private volatile bool _stopping;
+    private long _completions;
+    private long _wakeups;
+    private long _arms;
+
+    /// <param name="queue">The CQ; it must have been created with <paramref name="queue"/>.Channel set.</param>
+    /// <param name="handler">Called on the poller thread with each batch.</param>
+    /// <param name="onError">Called with failures of the handler or of the CQ; the thread stops after a CQ failure.</param>
+    /// <param name="batchSize">Completions taken per ibv_poll_cq call.</param>
+    /// <param name="batchesPerWakeup">Batches handled before the thread yields to others (bounds one wakeup's work).</param>
+    /// <param name="waitTimeoutMs">How long one wait on the channel lasts before the stop flag is checked.</param>
+    public CompletionQueuePoller(
+        CompletionQueue queue,
+        CompletionBatchHandler handler,
+        Action<Exception>? onError = null,
+        int batchSize = 32,
+        int batchesPerWakeup = 8,
+        int waitTimeoutMs = 50,
+        string? threadName = null)
+    {
+        ArgumentNullException.ThrowIfNull(queue);
+        ArgumentNullException.ThrowIfNull(handler);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchesPerWakeup, 1);
+        _queue = queue;
+        _channel = queue.Channel ?? throw new ArgumentException("The completion queue has no completion channel to wait on.", nameof(queue));
+        _handler = handler;
+        _onError = onError;
+        _batch = GC.AllocateArray<IbvWc>(batchSize, pinned: true);
+        _batchesPerWakeup = batchesPerWakeup;
+        _waitTimeoutMs = waitTimeoutMs;
+        _thread = new Thread(Run) { IsBackground = true, Name = threadName ?? "rdma-cq-poller" };
+        _thread.Start();
+    }
+
+    /// <summary>Total completions handed to the handler.</summary>
+    public long CompletionCount => Interlocked.Read(ref _completions);
+
+    /// <summary>How many channel events woke the thread.</summary>
+    public long WakeupCount => Interlocked.Read(ref _wakeups);
+
+    /// <summary>How many times the CQ was armed (ibv_req_notify_cq) before waiting.</summary>
+    public long ArmCount => Interlocked.Read(ref _arms);
+
+    /// <summary>The exception that stopped the thread, if any.</summary>
+    public Exception? Fault { get; private set; }
+
+    private void Run()
+    {
+        try
+        {
+            while (!_stopping)
+            {
+                if (Drain())
+                {
+                    Thread.Yield(); // budget used up: more may be queued; give others a turn, then continue without waiting
+                    continue;
+                }
+
+                _queue.RequestNotification();
+                Interlocked.Increment(ref _arms);
+
+                // A completion that arrived after the last empty poll but before the arm raises no event.
+                if (Drain())
+                {
+                    continue;
+                }
+
+                IntPtr fired = _channel.WaitForEvent(_waitTimeoutMs);
+                if (fired != IntPtr.Zero)
+                {
+                    Interlocked.Increment(ref _wakeups);
+                }
+            }
+        }
+        catch (Exception ex) when (!_stopping)
+        {
+            Fault = ex;
+            _onError?.Invoke(ex);
+        }
+        catch (Exception) when (_stopping)
+        {
+            // The CQ or channel went away while stopping: nothing left to drain.
+        }
+    }
+
+    /// <summary>Polls until the CQ is empty or the budget is used. True when the budget ran out.</summary>
+    private bool Drain()
+    {
+        for (int round = 0; round < _batchesPerWakeup; round++)
+        {
+            int n = _queue.Poll(_batch);
+            if (n == 0)
+            {
+                return false;
+            }
+
+            Interlocked.Add(ref _completions, n);
+            try
+            {
+                _handler(new ReadOnlySpan<IbvWc>(_batch, 0, n));
+            }
+            catch (Exception ex)
+            {
+                _onError?.Invoke(ex);
+            }
+
+            if (n < _batch.Length)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Stops the thread (within the wait timeout) and waits for it. Does not dispose the CQ.</summary>
+    public void Dispose()
+    {
+        _stopping = true;
+        if (Thread.CurrentThread != _thread)
+        {
+            _thread.Join();
+        }
+    }
+}

@@ -1,0 +1,108 @@
+namespace Iser.Transport.Iser.Verbs;
+
+/// <summary>
+/// A pending connect request: the new id librdmacm made for it (already moved to its own event
+/// channel) and the connector's private data and READ depths. Accept it (which hands over the id
+/// and channel to the RdmaConnection), or reject it; disposing an undecided request rejects it.
+/// </summary>
+public sealed class RdmaConnectRequest : IDisposable
+{
+    private readonly RdmaCmEventChannel _channel;
+    private readonly RdmaCmId _id;
+    private readonly RdmaCmEvent _event;
+    private bool _decided;
+
+    private RdmaConnectRequest(RdmaCmEventChannel channel, RdmaCmId id, RdmaCmEvent evt)
+    {
+        _channel = channel;
+        _id = id;
+        _event = evt;
+    }
+
+    /// <summary>What the connector passed to rdma_connect (padded by the CM on IB/RoCE).</summary>
+    public byte[] PrivateData => _event.PrivateData;
+
+    /// <summary>READs the connector will accept against itself.</summary>
+    public byte ResponderResources => _event.ResponderResources;
+
+    /// <summary>READs the connector wants to issue.</summary>
+    public byte InitiatorDepth => _event.InitiatorDepth;
+
+    internal static RdmaConnectRequest Adopt(RdmaCmEvent evt)
+    {
+        RdmaCmEventChannel channel = new();
+        try
+        {
+            RdmaCmId id = RdmaCmId.AdoptAndMigrate(evt.IdPointer, channel);
+            return new RdmaConnectRequest(channel, id, evt);
+        }
+        catch
+        {
+            channel.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Creates PD/CQ/QP on the request's device, rdma_accept with <paramref name="privateData"/>,
+    /// waits for ESTABLISHED. If it fails, the request is rejected and released.
+    /// </summary>
+    public RdmaConnection Accept(
+        ReadOnlySpan<byte> privateData,
+        RdmaConnectionOptions? options = null,
+        Func<RdmaDevice, ProtectionDomain>? protectionDomainFactory = null)
+    {
+        ObjectDisposedException.ThrowIf(_decided, this);
+        _decided = true;
+        try
+        {
+            return RdmaConnection.Accept(_channel, _id, _event, privateData, options ?? new RdmaConnectionOptions(), protectionDomainFactory);
+        }
+        catch
+        {
+            TryReject([]);
+            _id.Dispose();
+            _channel.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>rdma_reject with <paramref name="privateData"/>, then releases the id.</summary>
+    public void Reject(ReadOnlySpan<byte> privateData)
+    {
+        ObjectDisposedException.ThrowIf(_decided, this);
+        _decided = true;
+        try
+        {
+            _id.Reject(privateData);
+        }
+        finally
+        {
+            _id.Dispose();
+            _channel.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (!_decided)
+        {
+            _decided = true;
+            TryReject([]);
+            _id.Dispose();
+            _channel.Dispose();
+        }
+    }
+
+    private void TryReject(ReadOnlySpan<byte> privateData)
+    {
+        try
+        {
+            _id.Reject(privateData);
+        }
+        catch (VerbsException)
+        {
+            // Rejecting is best effort once the request has failed.
+        }
+    }
+}

@@ -1,0 +1,209 @@
+using System.Net;
+
+namespace Iser.Transport.Iser.Verbs;
+
+/// <summary>
+/// One connected RC queue pair with everything it needs: its own rdma_cm event channel and id,
+/// the device context librdmacm chose, a PD (own or supplied), a completion channel, one CQ
+/// shared by the send and receive queues, and the QP. Built by <see cref="Connect"/> (active
+/// side) or <see cref="RdmaConnectRequest.Accept"/> (passive side).
+/// </summary>
+public sealed class RdmaConnection : IDisposable
+{
+    private readonly bool _ownsProtectionDomain;
+    private int _disconnected;
+    private int _disposed;
+
+    private RdmaConnection(
+        RdmaCmEventChannel eventChannel, RdmaCmId cmId, RdmaDevice device, ProtectionDomain pd, bool ownsPd,
+        CompletionChannel completionChannel, CompletionQueue cq, QueuePair qp, RdmaCmEvent established)
+    {
+        EventChannel = eventChannel;
+        CmId = cmId;
+        Device = device;
+        ProtectionDomain = pd;
+        _ownsProtectionDomain = ownsPd;
+        CompletionChannel = completionChannel;
+        CompletionQueue = cq;
+        QueuePair = qp;
+        PeerPrivateData = established.PrivateData;
+        PeerResponderResources = established.ResponderResources;
+        PeerInitiatorDepth = established.InitiatorDepth;
+    }
+
+    public RdmaCmEventChannel EventChannel { get; }
+
+    public RdmaCmId CmId { get; }
+
+    public RdmaDevice Device { get; }
+
+    public ProtectionDomain ProtectionDomain { get; }
+
+    public CompletionChannel CompletionChannel { get; }
+
+    /// <summary>Receives both send and receive completions.</summary>
+    public CompletionQueue CompletionQueue { get; }
+
+    public QueuePair QueuePair { get; }
+
+    /// <summary>
+    /// Private data from the peer: on the active side what the acceptor passed to rdma_accept
+    /// (via ESTABLISHED), on the passive side what the connector passed to rdma_connect.
+    /// </summary>
+    public byte[] PeerPrivateData { get; }
+
+    public byte PeerResponderResources { get; }
+
+    public byte PeerInitiatorDepth { get; }
+
+    /// <summary>
+    /// Active connect: resolve address and route, create PD/CQ/QP on the device librdmacm chose,
+    /// rdma_connect with <paramref name="privateData"/>, wait for ESTABLISHED. Blocking (control path).
+    /// </summary>
+    /// <param name="protectionDomainFactory">
+    /// Supplies a shared PD for the device (it must belong to that very device context, e.g. a PD
+    /// cached per device by the caller); null allocates one owned by the connection.
+    /// </param>
+    public static RdmaConnection Connect(
+        IPEndPoint remote,
+        ReadOnlySpan<byte> privateData,
+        RdmaConnectionOptions? options = null,
+        IPEndPoint? source = null,
+        Func<RdmaDevice, ProtectionDomain>? protectionDomainFactory = null)
+    {
+        RdmaRuntime.EnsureSupported();
+        options ??= new RdmaConnectionOptions();
+        List<IDisposable> created = [];
+        try
+        {
+            RdmaCmEventChannel channel = Track(created, new RdmaCmEventChannel());
+            RdmaCmId id = Track(created, new RdmaCmId(channel));
+            id.ResolveAddress(source, remote, options.TimeoutMs);
+            id.ResolveRoute(options.TimeoutMs);
+            Resources r = CreateResources(id, options, protectionDomainFactory, created);
+            id.Connect(privateData, options.ResponderResources, options.InitiatorDepth, options.RetryCount, options.RnrRetryCount);
+            RdmaCmEvent established = id.WaitForEvent(RdmaCmEventType.Established, options.TimeoutMs, $"connecting to {remote}");
+            return new RdmaConnection(channel, id, r.Device, r.Pd, r.OwnsPd, r.CompletionChannel, r.Cq, r.Qp, established);
+        }
+        catch
+        {
+            DisposeInReverse(created);
+            throw;
+        }
+    }
+
+    /// <summary>Passive side: build resources on the migrated request id, rdma_accept, wait for ESTABLISHED.</summary>
+    internal static RdmaConnection Accept(
+        RdmaCmEventChannel channel, RdmaCmId id, RdmaCmEvent request, ReadOnlySpan<byte> privateData,
+        RdmaConnectionOptions options, Func<RdmaDevice, ProtectionDomain>? protectionDomainFactory)
+    {
+        List<IDisposable> created = [];
+        try
+        {
+            Resources r = CreateResources(id, options, protectionDomainFactory, created);
+
+            // Never promise more outstanding READs than the peer asked to issue, nor issue more than it accepts.
+            byte responder = Math.Min(options.ResponderResources, request.InitiatorDepth);
+            byte initiator = Math.Min(options.InitiatorDepth, request.ResponderResources);
+            id.Accept(privateData, responder, initiator, options.RnrRetryCount);
+            id.WaitForEvent(RdmaCmEventType.Established, options.TimeoutMs, "accepting the RDMA connection");
+            return new RdmaConnection(channel, id, r.Device, r.Pd, r.OwnsPd, r.CompletionChannel, r.Cq, r.Qp, request);
+        }
+        catch
+        {
+            DisposeInReverse(created);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// rdma_disconnect (once): the local QP enters the error state, so outstanding WRs complete
+    /// with IBV_WC_WR_FLUSH_ERR, and the peer gets RDMA_CM_EVENT_DISCONNECTED.
+    /// </summary>
+    public void Disconnect()
+    {
+        if (Interlocked.Exchange(ref _disconnected, 1) == 0)
+        {
+            CmId.Disconnect();
+        }
+    }
+
+    /// <summary>The next rdma_cm event for this connection (e.g. DISCONNECTED), or null on timeout.</summary>
+    public RdmaCmEvent? WaitForEvent(int timeoutMs) => EventChannel.GetEvent(timeoutMs);
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (Interlocked.Exchange(ref _disconnected, 1) == 0)
+        {
+            try
+            {
+                CmId.Disconnect();
+            }
+            catch (VerbsException)
+            {
+                // Already disconnected by the peer or never fully connected: teardown goes on.
+            }
+        }
+
+        // Children first; the SafeHandles' parent references would enforce this order anyway.
+        QueuePair.Dispose();
+        CompletionQueue.Dispose();
+        CompletionChannel.Dispose();
+        if (_ownsProtectionDomain)
+        {
+            ProtectionDomain.Dispose();
+        }
+
+        Device.Dispose();
+        CmId.Dispose();
+        EventChannel.Dispose();
+    }
+
+    private readonly record struct Resources(RdmaDevice Device, ProtectionDomain Pd, bool OwnsPd, CompletionChannel CompletionChannel, CompletionQueue Cq, QueuePair Qp);
+
+    private static Resources CreateResources(RdmaCmId id, RdmaConnectionOptions options, Func<RdmaDevice, ProtectionDomain>? pdFactory, List<IDisposable> created)
+    {
+        RdmaDevice device = Track(created, id.OpenDevice());
+        ProtectionDomain pd;
+        bool ownsPd = pdFactory is null;
+        if (pdFactory is null)
+        {
+            pd = Track(created, device.AllocateProtectionDomain());
+        }
+        else
+        {
+            pd = pdFactory(device);
+            if (pd.Device.Handle.DangerousGetHandle() != device.Handle.DangerousGetHandle())
+            {
+                throw new ArgumentException(
+                    $"The supplied protection domain belongs to another device context than the one rdma_cm chose ({device.Name}).",
+                    nameof(pdFactory));
+            }
+        }
+
+        CompletionChannel completionChannel = Track(created, device.CreateCompletionChannel());
+        CompletionQueue cq = Track(created, device.CreateCompletionQueue(options.EffectiveCqEntries, completionChannel));
+        QueuePair qp = Track(created, id.CreateQueuePair(pd, cq, cq, options.Capacities));
+        return new Resources(device, pd, ownsPd, completionChannel, cq, qp);
+    }
+
+    private static T Track<T>(List<IDisposable> created, T item)
+        where T : IDisposable
+    {
+        created.Add(item);
+        return item;
+    }
+
+    private static void DisposeInReverse(List<IDisposable> created)
+    {
+        for (int i = created.Count - 1; i >= 0; i--)
+        {
+            created[i].Dispose();
+        }
+    }
+}

@@ -290,6 +290,26 @@ public class InitiatorAgainstTargetTests
     }
 
     [Fact]
+    public async Task Url_with_credentials_and_an_ipv6_portal_logs_in()
+    {
+        await using var target = new IscsiTarget(new IscsiTargetOptions());
+        var node = new TargetNode(InProcessTarget.Iqn) { InitiatorChap = new ChapCredentials("bob", "bob-secret-1234") };
+        node.AddLun(2, new RamLogicalUnit(32));
+        target.AddNode(node);
+        var listener = new TcpDatamoverListener(new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Loopback, 0),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        target.Listen(listener);
+        var url = IscsiUrl.Parse($"iscsi://bob%bob-secret-1234@[::1]:{listener.LocalEndPoint.Port}/{InProcessTarget.Iqn}/2");
+        await using var session = await IscsiSession.ConnectAsync(IscsiSessionOptions.FromUrl(url), Tcp);
+        Assert.Equal($"[::1]:{listener.LocalEndPoint.Port}", session.Portal);
+        Assert.Equal("CHAP", session.Negotiated.AuthMethod);
+        var lun = await session.OpenLunAsync(url.Lun);
+        Assert.Equal(32, lun.BlockCount);
+        var targets = await session.SendTargetsAsync(""); // in a normal session: the current target (RFC 7143 Appendix C)
+        Assert.Equal("::1", Assert.Single(Assert.Single(targets).Portals).Host);
+    }
+
+    [Fact]
     public async Task Ping_measures_a_round_trip()
     {
         await using var target = InProcessTarget.Start();

@@ -248,7 +248,9 @@ public class InitiatorWireTests
         reject.SetData(pdu!.Bhs);
         target.Send(reject);
         var error = await Assert.ThrowsAsync<IscsiRejectException>(() => command.WaitAsync(TimeSpan.FromSeconds(5)));
-        Assert.Equal("The target rejected the ScsiCommand PDU (ITT 0x" + pdu.InitiatorTaskTag.ToString("x8") + "): invalid PDU field (reason 0x09).", error.Message);
+        Assert.Equal(RejectReason.InvalidPduField, error.Reason);
+        Assert.StartsWith("The target rejected the PDU because a header field is invalid", error.Message);
+        Assert.EndsWith($"(rejected: ScsiCommand PDU, ITT 0x{pdu.InitiatorTaskTag:x8}, reason 0x09)", error.Message);
     }
 
     [Fact]

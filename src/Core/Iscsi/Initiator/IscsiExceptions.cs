@@ -1,4 +1,5 @@
 using Iser.Core.Iscsi.Login;
+using Iser.Core.Iscsi.Pdus;
 
 namespace Iser.Core.Iscsi.Initiator;
 
@@ -26,8 +27,8 @@ public sealed class IscsiLoginException : IscsiException
 /// <summary>The target rejected a PDU (RFC 7143 §11.17); <see cref="Reason"/> is the reason code.</summary>
 public sealed class IscsiRejectException : IscsiException
 {
-    public byte Reason { get; }
-    public IscsiRejectException(byte reason, string message) : base(message) => Reason = reason;
+    public RejectReason Reason { get; }
+    public IscsiRejectException(RejectReason reason, string message) : base(message) => Reason = reason;
 }
 
 /// <summary>A command did not complete within <see cref="IscsiSessionOptions.CommandTimeout"/> and was aborted.</summary>

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using Iser.Core.Iscsi.Pdus;
 using Iser.Core.Iscsi.Text;
 using Iser.Core.Scsi;
@@ -168,8 +167,8 @@ public sealed partial class IscsiSession
     {
         try
         {
-            byte response = await TaskManagementAsync(connection, function: 1, lun, itt, cmdSN, CancellationToken.None).ConfigureAwait(false);
-            _logger.LogInformation("{Portal}: ABORT TASK for 0x{Itt:x8}: {Response}", Portal, itt, IscsiWords.TaskManagementResponse(response));
+            var response = await TaskManagementAsync(connection, TaskManagementFunction.AbortTask, lun, itt, cmdSN, CancellationToken.None).ConfigureAwait(false);
+            _logger.LogInformation("{Portal}: ABORT TASK for 0x{Itt:x8}: {Response}", Portal, itt, response.Describe());
         }
         catch (Exception e)
         {
@@ -182,18 +181,19 @@ public sealed partial class IscsiSession
     }
 
     /// <summary>Sends a Task Management Function Request (immediate) and returns the response code (RFC 7143 §11.6.1).</summary>
-    private async Task<byte> TaskManagementAsync(InitiatorConnection connection, byte function, ulong lun, uint referencedTag, uint refCmdSN, CancellationToken ct)
+    private async Task<TaskManagementResponse> TaskManagementAsync(InitiatorConnection connection, TaskManagementFunction function, ulong lun,
+        uint referencedTag, uint refCmdSN, CancellationToken ct)
     {
         var pdu = PduPool.Rent();
         pdu.Opcode = IscsiOpcode.TaskManagementRequest;
         pdu.Immediate = true;
-        pdu.Flags = (byte)(0x80 | function);
+        pdu.Flags = (byte)(0x80 | (byte)function);
         pdu.Lun = lun;
         pdu.InitiatorTaskTag = AllocateTag();
         pdu.Field20 = referencedTag;
         pdu.Field32 = refCmdSN;
-        var reply = await ExchangeAsync(connection, pdu, _options.ManagementTimeout, "task management request", ct).ConfigureAwait(false);
-        byte response = reply.Bhs[2];
+        var reply = await ExchangeAsync(connection, pdu, _options.ManagementTimeout, $"{function.Name()} request", ct).ConfigureAwait(false);
+        var response = (TaskManagementResponse)reply.Bhs[2];
         PduPool.Return(reply);
         return response;
     }
@@ -202,8 +202,9 @@ public sealed partial class IscsiSession
     public async Task ResetLunAsync(int lun, CancellationToken cancellationToken = default)
     {
         var connection = await WaitForConnectionAsync(cancellationToken).ConfigureAwait(false);
-        byte response = await TaskManagementAsync(connection, 5, LunAddressing.Encode(lun), Pdu.ReservedTag, 0, cancellationToken).ConfigureAwait(false);
-        if (response != 0) throw new IscsiException($"LOGICAL UNIT RESET of LUN {lun} failed: {IscsiWords.TaskManagementResponse(response)}.");
+        var response = await TaskManagementAsync(connection, TaskManagementFunction.LogicalUnitReset, LunAddressing.Encode(lun), Pdu.ReservedTag, 0,
+            cancellationToken).ConfigureAwait(false);
+        if (response != TaskManagementResponse.FunctionComplete) throw new IscsiException($"LOGICAL UNIT RESET of LUN {lun} failed: {response.Describe()}");
     }
 
     /// <summary>
@@ -323,14 +324,14 @@ public sealed partial class IscsiSession
             var pdu = PduPool.Rent();
             pdu.Opcode = IscsiOpcode.LogoutRequest;
             pdu.Immediate = true;
-            pdu.Flags = 0x80; // reason code 0: close the session
+            pdu.Flags = (byte)(0x80 | (byte)LogoutReason.CloseSession);
             pdu.InitiatorTaskTag = AllocateTag();
             try
             {
                 var reply = await ExchangeAsync(connection, pdu, _options.ManagementTimeout, "Logout Request", cancellationToken).ConfigureAwait(false);
-                byte response = reply.Bhs[2];
+                var response = (LogoutResponse)reply.Bhs[2];
                 PduPool.Return(reply);
-                if (response != 0) _logger.LogWarning("{Portal}: logout answered: {Response}", Portal, IscsiWords.LogoutResponse(response));
+                if (response != LogoutResponse.ClosedSuccessfully) _logger.LogWarning("{Portal}: {Response}", Portal, response.Describe());
                 else _logger.LogInformation("{Portal}: logged out of {Target}", Portal, TargetName ?? "discovery");
             }
             catch (IscsiException e)
@@ -343,6 +344,4 @@ public sealed partial class IscsiSession
         FailSession(new IscsiException(reason), IscsiSessionState.LoggedOut);
         try { _closing.Cancel(); } catch (ObjectDisposedException) { }
     }
-
-    internal static string DescribeText(ReadOnlySpan<byte> text) => Encoding.UTF8.GetString(text).Replace('\0', ' ');
 }

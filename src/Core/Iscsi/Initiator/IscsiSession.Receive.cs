@@ -92,12 +92,10 @@ public sealed partial class IscsiSession
                 task.TryFail(new IscsiException($"The SCSI Response for task 0x{itt:x8} failed its data digest: {digest.Message}"));
                 return;
             }
-            byte responseCode = pdu.Bhs[2];
-            if (responseCode != 0)
+            var responseCode = (ScsiResponseCode)pdu.Bhs[2];
+            if (responseCode != ScsiResponseCode.CommandCompletedAtTarget)
             {
-                task.TryFail(new IscsiException(responseCode == 1
-                    ? "The target reported a target failure for the command (iSCSI response 0x01)."
-                    : $"The target could not complete the command (iSCSI response 0x{responseCode:x2})."));
+                task.TryFail(new IscsiException(responseCode.Describe()));
                 return;
             }
             // With ErrorRecoveryLevel 0 a lost Data-In cannot be fetched again; ExpDataSN tells us whether trailing ones
@@ -188,17 +186,17 @@ public sealed partial class IscsiSession
 
     private void OnReject(Pdu pdu)
     {
-        byte reason = pdu.Bhs[2];
-        string words = IscsiWords.RejectReason(reason);
+        var reason = (RejectReason)pdu.Bhs[2];
         if (pdu.Data.Length < Pdu.BhsLength)
         {
-            _logger.LogWarning("{Portal}: the target rejected a PDU ({Reason}) without quoting its header", Portal, words);
+            _logger.LogWarning("{Portal}: {Reason} (The Reject did not quote the rejected header.)", Portal, reason.Describe());
             return;
         }
         var rejected = pdu.Data.Span;
         var opcode = (IscsiOpcode)(rejected[0] & 0x3f);
         uint itt = BinaryPrimitives.ReadUInt32BigEndian(rejected[16..]);
-        var error = new IscsiRejectException(reason, $"The target rejected the {opcode} PDU (ITT 0x{itt:x8}): {words} (reason 0x{reason:x2}).");
+        var error = new IscsiRejectException(reason,
+            $"{reason.Describe()} (rejected: {opcode} PDU, ITT 0x{itt:x8}, reason 0x{(byte)reason:x2})");
         _logger.LogWarning("{Portal}: {Message}", Portal, error.Message);
         TaskCompletionSource<Pdu>? waiter;
         lock (_gate)
@@ -211,21 +209,20 @@ public sealed partial class IscsiSession
 
     private void OnAsyncMessage(Pdu pdu)
     {
-        byte asyncEvent = pdu.Bhs[36];
+        var asyncEvent = (AsyncEvent)pdu.Bhs[36];
         int parameter3 = BinaryPrimitives.ReadUInt16BigEndian(pdu.Bhs.AsSpan(42));
-        string words = IscsiWords.AsyncEvent(asyncEvent);
         switch (asyncEvent)
         {
-            case 0:
+            case AsyncEvent.ScsiAsyncEvent:
                 string sense = pdu.Data.Length > 2 && SenseData.TryParse(pdu.Data.Span[2..], out var decoded) ? decoded.Describe() : "no sense data";
                 _logger.LogInformation("{Portal}: SCSI asynchronous event on LUN {Lun}: {Sense}", Portal, LunAddressing.Decode(pdu.Lun), sense);
                 break;
-            case 1:
+            case AsyncEvent.LogoutRequested:
                 _logger.LogInformation("{Portal}: the target requests logout within {Seconds} s; logging out", Portal, parameter3);
                 _ = LogoutAsync(reason: "The session was logged out at the target's request.");
                 break;
             default:
-                _logger.LogWarning("{Portal}: asynchronous message from the target: {Event}", Portal, words);
+                _logger.LogWarning("{Portal}: {Event}", Portal, asyncEvent.Describe());
                 break;
         }
     }

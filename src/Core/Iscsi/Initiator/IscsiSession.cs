@@ -279,12 +279,8 @@ public sealed partial class IscsiSession : IAsyncDisposable
         return await pending.WaitAsync(ct).ConfigureAwait(false);
     }
 
-    private static Exception Wrap(Exception e) => e switch
-    {
-        IscsiException => e,
-        DatamoverException => new IscsiConnectionException(e.Message, e),
-        _ => new IscsiConnectionException(e.Message, e),
-    };
+    /// <summary>What a caller sees: our own exceptions as they are, transport failures as a lost connection.</summary>
+    private static Exception Wrap(Exception e) => e is IscsiException ? e : new IscsiConnectionException(e.Message, e);
 
     private static TaskCompletionSource<InitiatorConnection> NewConnectedSignal()
     {

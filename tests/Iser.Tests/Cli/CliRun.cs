@@ -12,7 +12,9 @@ internal sealed record CliRun(int ExitCode, string Out, string Error)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        using var timeout = new CancellationTokenSource(cancelAfter);
+        using var timeout = new CancellationTokenSource();
+        if (cancelAfter <= TimeSpan.Zero) timeout.Cancel(); // Ctrl-C already pressed: deterministic, no timer race
+        else timeout.CancelAfter(cancelAfter);
         int code = await CommandRouter.RunAsync(args, new CommandConsole(output, error), timeout.Token);
         return new CliRun(code, output.ToString(), error.ToString());
     }

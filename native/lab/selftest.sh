@@ -79,7 +79,9 @@ else fail "netem on the wire" "$(tail -n3 "$logdir/wire_netem.client" | xargs)";
 tc qdisc del dev wire0 root 2>/dev/null
 
 # A silent link: drop RoCE v2 (UDP 4791) mid-stream. No port event; the QP has to time out
-# (transport retries exceeded) and rping reports the failed completion.
+# (transport retries exceeded) and rping reports the failed completion. Drop on input (packets
+# lost on the way): a drop on output makes rxe's send fail locally and it resends at once,
+# forever, without ever counting a retry.
 timeout 600 rping -s -a "$w1" -p 7473 -C 0 > "$logdir/silent.server" 2>&1 &
 spid=$!
 if lab_retry 20 lab_rping_started "$logdir/silent.client" "$w1" 7473 "$w0"; then
@@ -89,7 +91,7 @@ if lab_retry 20 lab_rping_started "$logdir/silent.client" "$w1" 7473 "$w0"; then
   start=$(date +%s.%N)
   nft -f - <<'NFT'
 table inet lab_silence {
-  chain out { type filter hook output priority 0; udp dport 4791 counter drop; }
+  chain in { type filter hook input priority 0; udp dport 4791 counter drop; }
 }
 NFT
   nft_rc=$?
@@ -99,32 +101,32 @@ NFT
   dropped=$(nft list table inet lab_silence | grep -o 'packets [0-9]*' | head -n1)
   if [ $nft_rc -ne 0 ]; then fail "silent link" "the nft rule was refused"
   elif kill -0 "$cpid" 2>/dev/null; then
-    kill "$cpid"; fail "silent link (nft drop udp 4791)" "rping still running 300 s after the drop rule ($dropped dropped)"
+    lab_stop "$cpid"; fail "silent link (nft drop udp 4791)" "rping still running 300 s after the drop rule ($dropped dropped)"
   else
     after=$(grep -c 'ping data' "$logdir/silent.client")
     why=$(grep -v 'ping data' "$logdir/silent.client" | head -n2 | xargs)
     secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
-    pass "silent link (nft drop udp 4791 on the wire, $dropped dropped): pings $before before the rule, $after in all; rping failed ${secs} s later: $why"
+    pass "silent link (nft input drop udp 4791 on the wire, $dropped dropped): pings $before before the rule, $after in all; rping failed ${secs} s later: $why"
   fi
 else
   fail "silent link" "rping over the wire did not start: $(tail -n2 "$logdir/silent.client" | xargs)"
 fi
-kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+lab_stop "$spid"
 nft delete table inet lab_silence 2>/dev/null
 
 # iptables (nf_tables backend) drops it as well: perftest's TCP handshake passes, its verbs fail.
-if iptables -A OUTPUT -p udp --dport 4791 -j DROP; then
+if iptables -A INPUT -p udp --dport 4791 -j DROP; then
   timeout 120 ib_send_lat $wire_server -s 2 -n 20 -p 18622 > "$logdir/wire_ipt.server" 2>&1 &
   spid=$!
   sleep 3
   timeout 120 ib_send_lat $wire_client -s 2 -n 20 -p 18622 "$w1" > "$logdir/wire_ipt.client" 2>&1
   ipt_rc=$?
-  kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+  lab_stop "$spid"
   if [ $ipt_rc -ne 0 ] && [ $ipt_rc -ne 124 ] && grep -qi 'completion' "$logdir/wire_ipt.client"; then
-    pass "iptables -j DROP on udp 4791 stops verbs on the wire: $(grep -m1 -i 'completion' "$logdir/wire_ipt.client" | xargs)"
+    pass "iptables INPUT -j DROP on udp 4791 stops verbs on the wire: $(grep -m1 -i 'completion' "$logdir/wire_ipt.client" | xargs)"
   else fail "iptables" "exit $ipt_rc: $(tail -n3 "$logdir/wire_ipt.client" | xargs)"; fi
 else fail "iptables" "rule not accepted"; fi
-iptables -D OUTPUT -p udp --dport 4791 -j DROP 2>/dev/null
+iptables -D INPUT -p udp --dport 4791 -j DROP 2>/dev/null
 
 # --- port event on link down ---------------------------------------------------------------
 ibv_asyncwatch -d "$dev" > "$logdir/async" 2>&1 &

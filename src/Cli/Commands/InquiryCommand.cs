@@ -20,7 +20,7 @@ internal static class InquiryCommand
         await using (session.ConfigureAwait(false))
         {
             var output = console.Out;
-            var inquiry = await ScsiQueries.InquiryAsync(session, url.Lun, ct).ConfigureAwait(false);
+            var inquiry = await session.InquiryAsync(url.Lun, ct).ConfigureAwait(false);
             output.WriteLine("Standard INQUIRY");
             output.WriteLine($"  Peripheral qualifier: {inquiry.PeripheralQualifier}{(inquiry.IsConnected ? " (connected)" : " (not connected)")}");
             output.WriteLine($"  Device type:          {DeviceTypeName(inquiry.DeviceType)} (0x{(byte)inquiry.DeviceType:x2})");
@@ -35,7 +35,7 @@ internal static class InquiryCommand
             byte[] supported;
             try
             {
-                supported = VpdPages.ParseSupportedPages(await ScsiQueries.InquiryVpdAsync(session, url.Lun, VpdPageCode.SupportedPages, ct).ConfigureAwait(false));
+                supported = VpdPages.ParseSupportedPages(await session.InquiryVpdAsync(url.Lun, VpdPageCode.SupportedPages, ct).ConfigureAwait(false));
             }
             catch (Exception e) when (e is ScsiCommandException or ScsiDataFormatException)
             {
@@ -48,7 +48,7 @@ internal static class InquiryCommand
                 if (!supported.Contains(page)) continue;
                 try
                 {
-                    var data = await ScsiQueries.InquiryVpdAsync(session, url.Lun, page, ct).ConfigureAwait(false);
+                    var data = await session.InquiryVpdAsync(url.Lun, page, ct).ConfigureAwait(false);
                     PrintPage(output, page, data);
                 }
                 catch (Exception e) when (e is ScsiCommandException or ScsiDataFormatException)

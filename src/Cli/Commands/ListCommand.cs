@@ -38,7 +38,7 @@ internal static class ListCommand
                 var session = await IscsiSession.ConnectAsync(options, transport, ct).ConfigureAwait(false);
                 await using (session.ConfigureAwait(false))
                 {
-                    foreach (int lun in await ScsiQueries.ReportLunsAsync(session, ct).ConfigureAwait(false))
+                    foreach (int lun in await session.ReportLunsAsync(ct).ConfigureAwait(false))
                         console.Out.WriteLine("  " + await DescribeLunAsync(session, lun, ct).ConfigureAwait(false));
                 }
             }
@@ -53,7 +53,7 @@ internal static class ListCommand
 
     private static async Task<string> DescribeLunAsync(IscsiSession session, int lunNumber, CancellationToken ct)
     {
-        var inquiry = await ScsiQueries.InquiryAsync(session, lunNumber, ct).ConfigureAwait(false);
+        var inquiry = await session.InquiryAsync(lunNumber, ct).ConfigureAwait(false);
         string line = $"Lun: {lunNumber}  Type: {InquiryCommand.DeviceTypeName(inquiry.DeviceType)}  {inquiry.Vendor} {inquiry.Product} {inquiry.Revision}";
         if (inquiry.DeviceType != PeripheralDeviceType.DirectAccessBlock) return line;
         var handle = await session.OpenLunAsync(lunNumber, ct).ConfigureAwait(false);

@@ -69,15 +69,12 @@ public sealed class IscsiLun
     }
 
     /// <summary>Standard INQUIRY (vendor, product, revision, device type).</summary>
-    public async ValueTask<InquiryData> InquiryAsync(CancellationToken cancellationToken = default)
-    {
-        var data = new byte[96];
-        var cdb = new byte[6];
-        CdbBuilder.Inquiry(cdb, (ushort)data.Length);
-        var response = await ExecuteRetryingAsync(cdb, data, default, cancellationToken).ConfigureAwait(false);
-        if (!response.IsGood) throw response.ToException("INQUIRY");
-        return InquiryData.Parse(data.AsSpan(0, response.TransferredLength));
-    }
+    public async ValueTask<InquiryData> InquiryAsync(CancellationToken cancellationToken = default) =>
+        await _session.InquiryAsync(Lun, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>A VPD page of this LUN, whole.</summary>
+    public async ValueTask<byte[]> InquiryVpdAsync(byte page, CancellationToken cancellationToken = default) =>
+        await _session.InquiryVpdAsync(Lun, page, cancellationToken).ConfigureAwait(false);
 
     /// <summary>READ CAPACITY (16), or (10) when the device does not know it; sets <see cref="BlockSize"/> and <see cref="BlockCount"/>.</summary>
     public async ValueTask<ReadCapacityData> ReadCapacityAsync(CancellationToken cancellationToken = default)

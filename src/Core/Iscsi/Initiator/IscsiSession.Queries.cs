@@ -1,18 +1,18 @@
-using Iser.Core.Iscsi.Initiator;
 using Iser.Core.Scsi;
 using Iser.Core.Scsi.Initiator;
 
-namespace Iser.Cli.Client;
+namespace Iser.Core.Iscsi.Initiator;
 
 /// <summary>
-/// The SCSI questions the CLI asks that <see cref="IscsiLun"/> has no method for (REPORT LUNS, VPD pages), each
-/// retried past UNIT ATTENTION the way IscsiLun does for its own commands.
+/// Target- and device-level SCSI questions (REPORT LUNS, INQUIRY, VPD pages) for callers that have no
+/// <see cref="IscsiLun"/> open, each retried past UNIT ATTENTION the way IscsiLun retries its own commands.
 /// </summary>
-internal static class ScsiQueries
+public sealed partial class IscsiSession
 {
-    private const int UnitAttentionRetries = 3;
+    private const int QueryUnitAttentionRetries = 3;
 
-    public static async Task<IReadOnlyList<int>> ReportLunsAsync(IscsiSession session, CancellationToken ct)
+    /// <summary>REPORT LUNS: the LUN numbers the target has (peripheral and flat addressing).</summary>
+    public async Task<IReadOnlyList<int>> ReportLunsAsync(CancellationToken ct = default)
     {
         uint allocation = 4096;
         while (true)
@@ -20,7 +20,7 @@ internal static class ScsiQueries
             var data = new byte[allocation];
             var cdb = new byte[12];
             CdbBuilder.ReportLuns(cdb, allocation);
-            var response = await ExecuteAsync(session, 0, cdb, data, ct).ConfigureAwait(false);
+            var response = await ExecuteRetryingAsync(0, cdb, data, ct).ConfigureAwait(false);
             if (!response.IsGood) throw response.ToException("REPORT LUNS");
             var report = ReportLunsData.Parse(data.AsSpan(0, response.TransferredLength));
             if (report.IsComplete || report.RequiredAllocationLength <= allocation) return report.LunNumbers().ToList();
@@ -28,19 +28,19 @@ internal static class ScsiQueries
         }
     }
 
-    /// <summary>Standard INQUIRY data.</summary>
-    public static async Task<InquiryData> InquiryAsync(IscsiSession session, int lun, CancellationToken ct)
+    /// <summary>Standard INQUIRY data of <paramref name="lun"/> (any device type: no READ CAPACITY needed).</summary>
+    public async Task<InquiryData> InquiryAsync(int lun, CancellationToken ct = default)
     {
         var data = new byte[96];
         var cdb = new byte[6];
         CdbBuilder.Inquiry(cdb, (ushort)data.Length);
-        var response = await ExecuteAsync(session, lun, cdb, data, ct).ConfigureAwait(false);
+        var response = await ExecuteRetryingAsync(lun, cdb, data, ct).ConfigureAwait(false);
         if (!response.IsGood) throw response.ToException("INQUIRY");
         return InquiryData.Parse(data.AsSpan(0, response.TransferredLength));
     }
 
     /// <summary>A VPD page, whole (asked again with a larger allocation when the first answer was cut short).</summary>
-    public static async Task<byte[]> InquiryVpdAsync(IscsiSession session, int lun, byte page, CancellationToken ct)
+    public async Task<byte[]> InquiryVpdAsync(int lun, byte page, CancellationToken ct = default)
     {
         ushort allocation = 255;
         while (true)
@@ -48,7 +48,7 @@ internal static class ScsiQueries
             var data = new byte[allocation];
             var cdb = new byte[6];
             CdbBuilder.InquiryVpd(cdb, page, allocation);
-            var response = await ExecuteAsync(session, lun, cdb, data, ct).ConfigureAwait(false);
+            var response = await ExecuteRetryingAsync(lun, cdb, data, ct).ConfigureAwait(false);
             if (!response.IsGood) throw response.ToException($"INQUIRY for VPD page 0x{page:x2}");
             var bytes = data.AsSpan(0, response.TransferredLength);
             if (bytes.Length >= VpdPages.HeaderLength && VpdPages.RequiredLength(bytes) > bytes.Length && allocation < ushort.MaxValue)
@@ -60,14 +60,14 @@ internal static class ScsiQueries
         }
     }
 
-    private static async Task<ScsiResponse> ExecuteAsync(IscsiSession session, int lun, byte[] cdb, byte[] data, CancellationToken ct)
+    private async Task<ScsiResponse> ExecuteRetryingAsync(int lun, byte[] cdb, byte[] data, CancellationToken ct)
     {
-        var response = await session.ExecuteAsync(lun, cdb, data, default, ct).ConfigureAwait(false);
-        for (int attempt = 0; attempt < UnitAttentionRetries && IsUnitAttention(response); attempt++)
-            response = await session.ExecuteAsync(lun, cdb, data, default, ct).ConfigureAwait(false);
+        var response = await ExecuteAsync(lun, cdb, data, default, ct).ConfigureAwait(false);
+        for (int attempt = 0; attempt < QueryUnitAttentionRetries && IsQueryUnitAttention(response); attempt++)
+            response = await ExecuteAsync(lun, cdb, data, default, ct).ConfigureAwait(false);
         return response;
     }
 
-    private static bool IsUnitAttention(in ScsiResponse response) =>
+    private static bool IsQueryUnitAttention(in ScsiResponse response) =>
         response.Status == ScsiStatus.CheckCondition && response.Sense?.SenseKey == SenseKey.UnitAttention;
 }

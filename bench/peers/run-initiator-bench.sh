@@ -10,6 +10,7 @@
 # IOPS x transfer size, the same formula for both. Our CLI comes from $ISER_CLI_DLL or
 # src/Cli/bin/$CONFIGURATION/net10.0/iser.dll (CONFIGURATION=Release by default): `dotnet build Iser.sln -c Release`.
 set -euo pipefail
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib-loopback.sh"
 
 SECONDS_PER_RUN=10
 SIZE_MIB=256
@@ -49,34 +50,10 @@ done
 [ -f "$ISER_DLL" ] || { echo "$ISER_DLL not found: build it with 'dotnet build Iser.sln -c $CONFIGURATION'." >&2; exit 1; }
 
 cleanup() {
-    if [ -n "$TGTD_PID" ] && kill -0 "$TGTD_PID" 2>/dev/null; then
-        # tgtd ignores SIGTERM: delete the target, then the system (LAB.md).
-        tgtadm -C "$TGTD_CONTROL" --lld iscsi --op delete --force --mode target --tid 1 >/dev/null 2>&1 || true
-        tgtadm -C "$TGTD_CONTROL" --op delete --mode system >/dev/null 2>&1 || true
-        for _ in $(seq 20); do kill -0 "$TGTD_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$TGTD_PID" 2>/dev/null || true
-    fi
+    stop_tgtd "$TGTD_PID" "$TGTD_CONTROL"
     rm -rf "$WORK" "$LUN_FILE"
 }
 trap cleanup EXIT
-
-free_port() {
-    local port
-    for _ in $(seq 50); do
-        port=$(( 20000 + RANDOM % 20000 ))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
-    done
-    echo "No free loopback port found." >&2; return 1
-}
-
-wait_listening() { # port pid seconds
-    local deadline=$(( $(date +%s) + $3 ))
-    until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
-        kill -0 "$2" 2>/dev/null || return 1
-        [ "$(date +%s)" -lt "$deadline" ] || return 1
-        sleep 0.1
-    done
-}
 
 start_tgtd() { # port
     local port=$1

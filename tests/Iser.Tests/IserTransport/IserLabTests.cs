@@ -1,0 +1,204 @@
+using System.Diagnostics;
+using System.Net;
+using Iser.Core.Iscsi.Initiator;
+using Iser.Core.Iscsi.Target;
+using Iser.Core.Scsi.Target;
+using Iser.Core.Scsi.Target.Stores;
+using Iser.Tests.Initiator;
+using Iser.Tests.Verbs;
+using Iser.Transport.Iser.Datamover;
+using Iser.Transport.Iser.Fallback;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
+
+namespace Iser.Tests.IserTransport;
+
+/// <summary>
+/// Our initiator against our target over iSER on the lab's soft-RoCE device (both in this process, both on
+/// 169.254.10.1): login, data integrity from 512 B to 8 MiB, 64 commands in flight, no Data-In/R2T/Data-Out on
+/// the wire, every work request and registration freed after logout, and a silent link found by the heartbeat.
+/// </summary>
+[Trait("Category", "Lab")]
+[Collection("iSER lab")] // the counters are process-wide: these tests must not overlap
+public sealed class IserLabTests(ITestOutputHelper output)
+{
+    private const string Iqn = "iqn.2026-11.org.iser.test:iser";
+
+    private sealed class Lab : IAsyncDisposable
+    {
+        public required IscsiTarget Target { get; init; }
+        public required IserDatamoverListener Listener { get; init; }
+        public required CapturedLog Log { get; init; }
+
+        public IscsiSessionOptions SessionOptions() => new()
+        {
+            Host = Listener.LocalEndPoint.Address.ToString(),
+            Port = Listener.LocalEndPoint.Port,
+            TargetName = Iqn,
+            LoginTimeout = TimeSpan.FromSeconds(30),
+            CommandTimeout = TimeSpan.FromSeconds(120),
+            LoggerFactory = Log.Factory,
+        };
+
+        public ValueTask DisposeAsync() => Target.DisposeAsync();
+    }
+
+    private static Lab Start(IscsiTargetOptions? options = null, long bytes = 64L << 20)
+    {
+        var log = new CapturedLog(LogLevel.Trace);
+        var target = new IscsiTarget(options ?? new IscsiTargetOptions(), log.Factory);
+        var node = new TargetNode(Iqn);
+        node.AddLun(0, new BlockDeviceLogicalUnit(new RamBackingStore(bytes), new BlockDeviceOptions { BlockSize = 512 }));
+        target.AddNode(node);
+        var listener = new IserDatamoverListener(new IPEndPoint(LabEnvironment.Address, 0), new IserOptions { QueueDepth = 128 },
+            log.Factory.CreateLogger("Iser.Iser"));
+        target.Listen(listener);
+        return new Lab { Target = target, Listener = listener, Log = log };
+    }
+
+    private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout, string what)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(sw.Elapsed < timeout, $"{what} did not happen within {timeout.TotalSeconds} s");
+            await Task.Delay(50);
+        }
+    }
+
+    [LabFact]
+    public async Task InitiatorAndTargetMoveDataByRdmaOnlyAndFreeEverythingAfterLogout()
+    {
+        await using var lab = Start();
+        var transport = InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory);
+        var session = await IscsiSession.ConnectAsync(lab.SessionOptions(), transport);
+        try
+        {
+            Assert.Equal("iser", session.TransportName);
+            var negotiated = session.Negotiated.Connection;
+            Assert.True(negotiated.RdmaExtensions);
+            Assert.True(negotiated.InitialR2T);
+            Assert.False(negotiated.ImmediateData);
+            Assert.False(negotiated.HeaderDigest || negotiated.DataDigest);
+
+            var lun = await session.OpenLunAsync(0);
+            Assert.Equal(512, lun.BlockSize);
+
+            // One command at a time, 512 B to 8 MiB (several bounce buffers per RDMA direction at the top end).
+            var sw = Stopwatch.StartNew();
+            int[] sizes = [512, 4096, 65536, 262144, 263680, 1 << 20, 8 << 20];
+            long lba = 0;
+            foreach (int size in sizes)
+            {
+                var data = LabEnvironment.Pattern(size, size);
+                await lun.WriteAsync(lba, data);
+                var back = new byte[size];
+                await lun.ReadAsync(lba, back);
+                Assert.True(data.AsSpan().SequenceEqual(back), $"{size} bytes read back differ from what was written at LBA {lba}");
+                lba += size / 512;
+            }
+            output.WriteLine($"sizes 512 B..8 MiB written and read back in {sw.ElapsedMilliseconds} ms");
+
+            // 64 commands in flight: 64 writes, then 64 reads, each 64 KiB at its own LBA.
+            const int inFlight = 64, each = 65536;
+            var blocks = Enumerable.Range(0, inFlight).Select(i => LabEnvironment.Pattern(each, 1000 + i)).ToArray();
+            long baseLba = 40000;
+            sw.Restart();
+            await Task.WhenAll(blocks.Select((b, i) => lun.WriteAsync(baseLba + i * (each / 512), b).AsTask()));
+            var reads = Enumerable.Range(0, inFlight).Select(_ => new byte[each]).ToArray();
+            await Task.WhenAll(reads.Select((r, i) => lun.ReadAsync(baseLba + i * (each / 512), r).AsTask()));
+            long ms = Math.Max(1, sw.ElapsedMilliseconds);
+            for (int i = 0; i < inFlight; i++)
+                Assert.True(blocks[i].AsSpan().SequenceEqual(reads[i]), $"command {i} of {inFlight}: data differs");
+            output.WriteLine($"{inFlight} x {each / 1024} KiB written then read, all in flight: {ms} ms, {2.0 * inFlight * each / 1024 / 1024 / (ms / 1000.0):0.0} MB/s");
+
+            Assert.True(IserConnectionCounters.LiveConnections >= 2);
+            Assert.True(IserConnectionCounters.RegisteredBytes > 0);
+        }
+        finally
+        {
+            await session.LogoutAsync();
+            await session.DisposeAsync();
+        }
+
+        // Both ends gone: every posted work request completed (or flushed), every QP/CQ/MR freed.
+        await WaitUntil(() => IserConnectionCounters.LiveConnections == 0, TimeSpan.FromSeconds(20), "freeing both iSER connections");
+        Assert.Equal(0, IserConnectionCounters.OutstandingWorkRequests);
+        Assert.Equal(0, IserConnectionCounters.RegisteredBytes);
+        Assert.True(IserConnectionCounters.PostedWorkRequests > 0);
+
+        // RDMA-only data placement: no R2T, Data-In or Data-Out ever crossed the wire.
+        var pduLines = lab.Log.Lines.Where(l => l.Contains(".Pdu:")).ToList();
+        Assert.NotEmpty(pduLines);
+        Assert.DoesNotContain(pduLines, l => l.Contains("DataIn") || l.Contains("DataOut") || l.Contains("ReadyToTransfer"));
+        Assert.Contains(lab.Log.Lines, l => l.Contains("KiB registered now"));
+        foreach (var line in lab.Log.Lines.Where(l => l.Contains("registered now"))) output.WriteLine(line);
+    }
+
+    [LabFact]
+    public async Task ASilentLinkIsFoundByTheHeartbeatOnBothSidesAndEverythingIsFreed()
+    {
+        var options = new IscsiTargetOptions { IserNopInInterval = TimeSpan.FromSeconds(1), IserNopInTimeout = TimeSpan.FromSeconds(2) };
+        await using var lab = Start(options);
+        var sessionOptions = lab.SessionOptions();
+        sessionOptions.NopInterval = TimeSpan.FromSeconds(1);
+        sessionOptions.NopTimeout = TimeSpan.FromSeconds(2);
+        sessionOptions.Reconnect.Enabled = false;
+        var session = await IscsiSession.ConnectAsync(sessionOptions, InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory));
+        var lun = await session.OpenLunAsync(0);
+        await lun.WriteAsync(0, new byte[4096]);
+        Assert.Equal(1, lab.Target.SessionCount);
+
+        // RoCE v2 is UDP 4791: dropping it silences the link without any event (README of native/lab).
+        Run("nft", "add table inet iserlab");
+        try
+        {
+            Run("nft", "add chain inet iserlab out { type filter hook output priority 0 ; }");
+            Run("nft", "add rule inet iserlab out udp dport 4791 drop");
+            var sw = Stopwatch.StartNew();
+            await WaitUntil(() => lab.Target.SessionCount == 0, TimeSpan.FromSeconds(15), "the target dropping the silent session");
+            output.WriteLine($"target gave up after {sw.ElapsedMilliseconds} ms");
+            await WaitUntil(() => session.State is IscsiSessionState.Failed, TimeSpan.FromSeconds(15), "the initiator failing the silent session");
+            output.WriteLine($"initiator gave up after {sw.ElapsedMilliseconds} ms: {session.FailureReason}");
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(12), $"detection took {sw.Elapsed.TotalSeconds:0.0} s with a 1 s interval and 2 s timeout");
+        }
+        finally
+        {
+            Run("nft", "delete table inet iserlab");
+        }
+        await session.DisposeAsync();
+        Assert.Contains(lab.Log.Lines, l => l.Contains("did not answer a NOP-In ping") || l.Contains("iSER connection") && l.Contains("failed"));
+        await WaitUntil(() => IserConnectionCounters.LiveConnections == 0, TimeSpan.FromSeconds(30), "freeing both iSER connections after the silent link");
+        Assert.Equal(0, IserConnectionCounters.OutstandingWorkRequests);
+        foreach (var line in lab.Log.Lines.Where(l => l.Contains("Warning") || l.Contains("ended"))) output.WriteLine(line);
+    }
+
+    [LabFact]
+    public async Task AutoTransportUsesIserWhenTheTargetOffersIt()
+    {
+        await using var lab = Start();
+        var transport = InitiatorTransports.Create(TransportKind.Auto, lab.Log.Factory);
+        var session = await IscsiSession.ConnectAsync(lab.SessionOptions(), transport);
+        try
+        {
+            Assert.Equal("iser", transport.TransportName);
+            Assert.Null(((AutoInitiatorTransport)transport).LastFallbackReason);
+            var lun = await session.OpenLunAsync(0);
+            Assert.True(lun.BlockCount > 0);
+        }
+        finally
+        {
+            await session.DisposeAsync();
+        }
+        await WaitUntil(() => IserConnectionCounters.LiveConnections == 0, TimeSpan.FromSeconds(20), "freeing both iSER connections");
+    }
+
+    private void Run(string file, string arguments)
+    {
+        using var p = Process.Start(new ProcessStartInfo(file, arguments) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        p.WaitForExit();
+        string err = p.StandardError.ReadToEnd();
+        output.WriteLine($"{file} {arguments} -> {p.ExitCode} {err}");
+        Assert.True(p.ExitCode == 0, $"{file} {arguments} failed: {err}");
+    }
+}

@@ -548,16 +548,27 @@ public abstract class IserConnection : IDatamoverConnection
         _references.Close();
     }
 
-    public async ValueTask TerminateAsync(string reason)
+    /// <summary>
+    /// Connection_Terminate: disconnects at once (outstanding work flushes) and returns; the QP, CQ and registered
+    /// memory go when the last completion arrives (<see cref="Released"/>). Should the provider never flush,
+    /// they are freed after <see cref="IserOptions.DrainTimeout"/> with a warning.
+    /// </summary>
+    public ValueTask TerminateAsync(string reason)
     {
         BeginTerminate(reason);
+        if (!_released.Task.IsCompleted && Interlocked.Exchange(ref _watchdogStarted, 1) == 0) _ = FreeWhenStuckAsync();
+        return ValueTask.CompletedTask;
+    }
+
+    private int _watchdogStarted;
+
+    private async Task FreeWhenStuckAsync()
+    {
         var released = _released.Task;
-        if (await Task.WhenAny(released, Task.Delay(Options.DrainTimeout)).ConfigureAwait(false) != released)
-        {
-            Logger.LogWarning("{Remote}: {Count} work requests did not complete within {Timeout} s of disconnect; freeing the connection anyway",
-                RemoteEndPoint, _references.Count, Options.DrainTimeout.TotalSeconds);
-            FreeResources();
-        }
+        if (await Task.WhenAny(released, Task.Delay(Options.DrainTimeout)).ConfigureAwait(false) == released) return;
+        Logger.LogWarning("{Remote}: {Count} work requests did not complete within {Timeout} s of disconnect; freeing the connection anyway",
+            RemoteEndPoint, _references.Count - 1, Options.DrainTimeout.TotalSeconds);
+        FreeResources();
     }
 
     private void FreeResources()

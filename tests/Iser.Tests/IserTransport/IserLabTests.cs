@@ -8,6 +8,7 @@ using Iser.Tests.Initiator;
 using Iser.Tests.Verbs;
 using Iser.Transport.Iser.Datamover;
 using Iser.Transport.Iser.Fallback;
+using Iser.Transport.Tcp;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
@@ -56,6 +57,13 @@ public sealed class IserLabTests(ITestOutputHelper output)
         return new Lab { Target = target, Listener = listener, Log = log };
     }
 
+    /// <summary>Shows what the target and initiator logged (information and above, plus iSER debug lines).</summary>
+    private void Dump(Lab lab)
+    {
+        foreach (var line in lab.Log.Lines)
+            if (!line.Contains(" Trace ") && (!line.Contains(" Debug ") || line.Contains("Iser.Iser"))) output.WriteLine(line);
+    }
+
     private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout, string what)
     {
         var sw = Stopwatch.StartNew();
@@ -100,17 +108,8 @@ public sealed class IserLabTests(ITestOutputHelper output)
             output.WriteLine($"sizes 512 B..8 MiB written and read back in {sw.ElapsedMilliseconds} ms");
 
             // 64 commands in flight: 64 writes, then 64 reads, each 64 KiB at its own LBA.
-            const int inFlight = 64, each = 65536;
-            var blocks = Enumerable.Range(0, inFlight).Select(i => LabEnvironment.Pattern(each, 1000 + i)).ToArray();
-            long baseLba = 40000;
-            sw.Restart();
-            await Task.WhenAll(blocks.Select((b, i) => lun.WriteAsync(baseLba + i * (each / 512), b).AsTask()));
-            var reads = Enumerable.Range(0, inFlight).Select(_ => new byte[each]).ToArray();
-            await Task.WhenAll(reads.Select((r, i) => lun.ReadAsync(baseLba + i * (each / 512), r).AsTask()));
-            long ms = Math.Max(1, sw.ElapsedMilliseconds);
-            for (int i = 0; i < inFlight; i++)
-                Assert.True(blocks[i].AsSpan().SequenceEqual(reads[i]), $"command {i} of {inFlight}: data differs");
-            output.WriteLine($"{inFlight} x {each / 1024} KiB written then read, all in flight: {ms} ms, {2.0 * inFlight * each / 1024 / 1024 / (ms / 1000.0):0.0} MB/s");
+            var (ms, mbps) = await InFlightWorkloadAsync(lun, seed: 1000);
+            output.WriteLine($"iSER: 64 x 64 KiB written then read, all in flight: {ms} ms, {mbps:0.0} MB/s");
 
             Assert.True(IserConnectionCounters.LiveConnections >= 2);
             Assert.True(IserConnectionCounters.RegisteredBytes > 0);
@@ -135,6 +134,50 @@ public sealed class IserLabTests(ITestOutputHelper output)
         foreach (var line in lab.Log.Lines.Where(l => l.Contains("registered now"))) output.WriteLine(line);
     }
 
+    /// <summary>64 writes of 64 KiB in flight, then 64 reads of the same blocks, each checked.</summary>
+    private static async Task<(long Ms, double MBps)> InFlightWorkloadAsync(IscsiLun lun, int seed)
+    {
+        const int inFlight = 64, each = 65536;
+        var blocks = Enumerable.Range(0, inFlight).Select(i => LabEnvironment.Pattern(each, seed + i)).ToArray();
+        var reads = Enumerable.Range(0, inFlight).Select(_ => new byte[each]).ToArray();
+        long baseLba = 40000;
+        var sw = Stopwatch.StartNew();
+        await Task.WhenAll(blocks.Select((b, i) => lun.WriteAsync(baseLba + i * (each / 512), b).AsTask()));
+        await Task.WhenAll(reads.Select((r, i) => lun.ReadAsync(baseLba + i * (each / 512), r).AsTask()));
+        long ms = Math.Max(1, sw.ElapsedMilliseconds);
+        for (int i = 0; i < inFlight; i++)
+            Assert.True(blocks[i].AsSpan().SequenceEqual(reads[i]), $"command {i} of {inFlight}: data differs");
+        return (ms, 2.0 * inFlight * each / 1024 / 1024 / (ms / 1000.0));
+    }
+
+    [LabFact]
+    public async Task TheSameWorkloadOverTcpInTheSameGuestForComparison()
+    {
+        await using var lab = Start();
+        var tcp = new TcpDatamoverListener(new IPEndPoint(LabEnvironment.Address, 0), lab.Log.Factory.CreateLogger("Iser.Tcp"));
+        lab.Target.Listen(tcp);
+        var options = lab.SessionOptions();
+        options.Port = tcp.LocalEndPoint.Port;
+        await using var session = await IscsiSession.ConnectAsync(options, InitiatorTransports.Create(TransportKind.Tcp, lab.Log.Factory));
+        var lun = await session.OpenLunAsync(0);
+        await InFlightWorkloadAsync(lun, seed: 1); // warm-up (JIT)
+        var (ms, mbps) = await InFlightWorkloadAsync(lun, seed: 2000);
+        output.WriteLine($"TCP: 64 x 64 KiB written then read, all in flight: {ms} ms, {mbps:0.0} MB/s");
+
+        var iserSession = await IscsiSession.ConnectAsync(lab.SessionOptions(), InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory));
+        try
+        {
+            var iserLun = await iserSession.OpenLunAsync(0);
+            await InFlightWorkloadAsync(iserLun, seed: 1);
+            (ms, mbps) = await InFlightWorkloadAsync(iserLun, seed: 3000);
+            output.WriteLine($"iSER: 64 x 64 KiB written then read, all in flight: {ms} ms, {mbps:0.0} MB/s");
+        }
+        finally
+        {
+            await iserSession.DisposeAsync();
+        }
+    }
+
     [LabFact]
     public async Task ASilentLinkIsFoundByTheHeartbeatOnBothSidesAndEverythingIsFreed()
     {
@@ -145,6 +188,8 @@ public sealed class IserLabTests(ITestOutputHelper output)
         sessionOptions.NopTimeout = TimeSpan.FromSeconds(2);
         sessionOptions.Reconnect.Enabled = false;
         var session = await IscsiSession.ConnectAsync(sessionOptions, InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory));
+        try
+        {
         var lun = await session.OpenLunAsync(0);
         await lun.WriteAsync(0, new byte[4096]);
         Assert.Equal(1, lab.Target.SessionCount);
@@ -170,7 +215,11 @@ public sealed class IserLabTests(ITestOutputHelper output)
         Assert.Contains(lab.Log.Lines, l => l.Contains("did not answer a NOP-In ping") || l.Contains("iSER connection") && l.Contains("failed"));
         await WaitUntil(() => IserConnectionCounters.LiveConnections == 0, TimeSpan.FromSeconds(30), "freeing both iSER connections after the silent link");
         Assert.Equal(0, IserConnectionCounters.OutstandingWorkRequests);
-        foreach (var line in lab.Log.Lines.Where(l => l.Contains("Warning") || l.Contains("ended"))) output.WriteLine(line);
+        }
+        finally
+        {
+            Dump(lab);
+        }
     }
 
     [LabFact]
@@ -191,6 +240,25 @@ public sealed class IserLabTests(ITestOutputHelper output)
             await session.DisposeAsync();
         }
         await WaitUntil(() => IserConnectionCounters.LiveConnections == 0, TimeSpan.FromSeconds(20), "freeing both iSER connections");
+    }
+
+    [LabFact]
+    public async Task LibiscsiInquiresOurTargetOverIser()
+    {
+        if (!File.Exists("/usr/bin/iscsi-inq")) return; // libiscsi-bin is part of the lab image; nothing to prove without it
+        await using var lab = Start();
+        string url = $"iser://{lab.Listener.LocalEndPoint.Address}:{lab.Listener.LocalEndPoint.Port}/{Iqn}/0";
+        var psi = new ProcessStartInfo("iscsi-inq", $"-i iqn.2026-11.org.example:libiscsi {url}") { RedirectStandardError = true, RedirectStandardOutput = true };
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await p.WaitForExitAsync(timeout.Token);
+        output.WriteLine($"iscsi-inq {url} -> {p.ExitCode}\n{await stdout}\n{await stderr}");
+        Assert.Equal(0, p.ExitCode);
+        Assert.Contains("Vendor", await stdout, StringComparison.OrdinalIgnoreCase);
+        await WaitUntil(() => lab.Target.SessionCount == 0, TimeSpan.FromSeconds(20), "libiscsi's session ending");
+        await WaitUntil(() => IserConnectionCounters.LiveConnections == 0, TimeSpan.FromSeconds(20), "freeing the target's iSER connection");
     }
 
     private void Run(string file, string arguments)

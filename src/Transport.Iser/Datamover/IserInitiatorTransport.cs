@@ -37,7 +37,8 @@ public sealed class IserInitiatorTransport : IInitiatorTransport
         {
             try
             {
-                return RdmaConnection.Connect(remote, IserCmPrivateData.Default.ToArray(), _options.ConnectionOptions(target: false));
+                return RdmaConnection.Connect(remote, IserCmPrivateData.Default.ToArray(), _options.ConnectionOptions(target: false),
+                    _options.SourceAddress is { } source ? new IPEndPoint(source, 0) : null);
             }
             catch (Exception e) when (e is VerbsException or RdmaCmEventException or PlatformNotSupportedException)
             {

@@ -27,6 +27,9 @@ public sealed record IserOptions
     /// <summary>Initiator: registrations the memory-region cache keeps for reuse.</summary>
     public int RegistrationCacheEntries { get; init; } = 256;
 
+    /// <summary>Initiator: local address to connect from (picks the RDMA device, like a bound source address); null lets rdma_cm choose.</summary>
+    public System.Net.IPAddress? SourceAddress { get; init; }
+
     /// <summary>rdma_cm step timeout (address, route, connect, accept), milliseconds.</summary>
     public int ConnectTimeoutMs { get; init; } = 5000;
 

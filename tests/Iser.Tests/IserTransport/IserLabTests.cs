@@ -44,14 +44,14 @@ public sealed class IserLabTests(ITestOutputHelper output)
         public ValueTask DisposeAsync() => Target.DisposeAsync();
     }
 
-    private static Lab Start(IscsiTargetOptions? options = null, long bytes = 64L << 20)
+    private static Lab Start(IscsiTargetOptions? options = null, long bytes = 64L << 20, IPAddress? address = null)
     {
         var log = new CapturedLog(LogLevel.Trace);
         var target = new IscsiTarget(options ?? new IscsiTargetOptions(), log.Factory);
         var node = new TargetNode(Iqn);
         node.AddLun(0, new BlockDeviceLogicalUnit(new RamBackingStore(bytes), new BlockDeviceOptions { BlockSize = 512 }));
         target.AddNode(node);
-        var listener = new IserDatamoverListener(new IPEndPoint(LabEnvironment.Address, 0), new IserOptions { QueueDepth = 128 },
+        var listener = new IserDatamoverListener(new IPEndPoint(address ?? LabEnvironment.Address, 0), new IserOptions { QueueDepth = 128 },
             log.Factory.CreateLogger("Iser.Iser"));
         target.Listen(listener);
         return new Lab { Target = target, Listener = listener, Log = log };
@@ -182,12 +182,17 @@ public sealed class IserLabTests(ITestOutputHelper output)
     public async Task ASilentLinkIsFoundByTheHeartbeatOnBothSidesAndEverythingIsFreed()
     {
         var options = new IscsiTargetOptions { IserNopInInterval = TimeSpan.FromSeconds(1), IserNopInTimeout = TimeSpan.FromSeconds(2) };
-        await using var lab = Start(options);
+        // rxe0 hands packets to its own address back inside the driver, where no filter sees them: use the lab's
+        // wire instead (rxe_wire0 169.254.11.1 -> veth -> rxe_wire1 169.254.11.2), whose RoCE traffic nftables can drop.
+        var wire0 = IPAddress.Parse(Environment.GetEnvironmentVariable("LAB_WIRE_ADDR0") ?? "169.254.11.1");
+        var wire1 = IPAddress.Parse(Environment.GetEnvironmentVariable("LAB_WIRE_ADDR1") ?? "169.254.11.2");
+        await using var lab = Start(options, address: wire1);
         var sessionOptions = lab.SessionOptions();
         sessionOptions.NopInterval = TimeSpan.FromSeconds(1);
         sessionOptions.NopTimeout = TimeSpan.FromSeconds(2);
         sessionOptions.Reconnect.Enabled = false;
-        var session = await IscsiSession.ConnectAsync(sessionOptions, InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory));
+        var session = await IscsiSession.ConnectAsync(sessionOptions,
+            InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory, new IserOptions { SourceAddress = wire0 }));
         try
         {
         var lun = await session.OpenLunAsync(0);

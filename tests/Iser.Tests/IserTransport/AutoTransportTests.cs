@@ -70,4 +70,14 @@ public sealed class AutoTransportTests
         Assert.True(InitiatorTransports.TryParse("AUTO", out var kind) && kind == TransportKind.Auto);
         Assert.False(InitiatorTransports.TryParse("rdma", out _));
     }
+
+    [Fact]
+    public void IserListenerOnAMachineWithoutRdmaRefusesWithTheReason()
+    {
+        if (RdmaRuntime.IsSupported) return;
+        var e = Assert.Throws<DatamoverException>(() => new global::Iser.Transport.Iser.Datamover.IserDatamoverListener(
+            new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0)));
+        Assert.Contains("Cannot listen for iSER on 127.0.0.1:0", e.Message);
+        Assert.Contains(RdmaRuntime.NotSupportedReason!, e.Message);
+    }
 }

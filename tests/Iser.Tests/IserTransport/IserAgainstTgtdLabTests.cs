@@ -25,10 +25,11 @@ public sealed class IserAgainstTgtdLabTests(ITestOutputHelper output)
         string control = Random.Shared.Next(100, 900).ToString();
         string disk = Path.Combine(Path.GetTempPath(), $"tgtd-iser-{control}.img");
         await using (var f = File.Create(disk)) f.SetLength(32L << 20);
-        using var tgtd = Process.Start(new ProcessStartInfo("tgtd", $"-f -C {control} --iser pool_sz_mb=128 --iscsi portal=127.0.0.1:{3300 + int.Parse(control)}")
+        using var tgtd = Process.Start(new ProcessStartInfo("tgtd", $"-f -d 1 -C {control} --iser pool_sz_mb=128 --iscsi portal=127.0.0.1:{3300 + int.Parse(control)}")
             { RedirectStandardError = true, RedirectStandardOutput = true })!;
         var tgtdOut = tgtd.StandardOutput.ReadToEndAsync();
         var tgtdErr = tgtd.StandardError.ReadToEndAsync();
+        var log = new global::Iser.Tests.Initiator.CapturedLog(Microsoft.Extensions.Logging.LogLevel.Trace);
         try
         {
             await Task.Delay(1500);
@@ -39,6 +40,7 @@ public sealed class IserAgainstTgtdLabTests(ITestOutputHelper output)
 
             var options = new IscsiSessionOptions
             {
+                LoggerFactory = log.Factory,
                 Host = LabEnvironment.Address.ToString(),
                 Port = 3260,
                 TargetName = TargetIqn,
@@ -46,7 +48,7 @@ public sealed class IserAgainstTgtdLabTests(ITestOutputHelper output)
                 LoginTimeout = TimeSpan.FromSeconds(30),
                 Reconnect = new ReconnectOptions { Enabled = false },
             };
-            await using var session = await IscsiSession.ConnectAsync(options, InitiatorTransports.Create(TransportKind.Iser));
+            await using var session = await IscsiSession.ConnectAsync(options, InitiatorTransports.Create(TransportKind.Iser, log.Factory));
             Assert.True(session.Negotiated.Connection.RdmaExtensions);
             var lun = await session.OpenLunAsync(1);
             Assert.Equal(32L * 1024 * 1024 / 512, lun.BlockCount);
@@ -72,7 +74,9 @@ public sealed class IserAgainstTgtdLabTests(ITestOutputHelper output)
             await TgtadmAsync(control, "--lld iser --op delete --force --mode target --tid 1", check: false);
             await TgtadmAsync(control, "--op delete --mode system", check: false);
             if (!tgtd.WaitForExit(10_000)) tgtd.Kill();
-            output.WriteLine($"tgtd: {await tgtdOut} {await tgtdErr}");
+            foreach (var line in log.Lines) output.WriteLine(line);
+            string tgtdText = (await tgtdOut) + (await tgtdErr);
+            output.WriteLine("tgtd: " + (tgtdText.Length > 20000 ? tgtdText[^20000..] : tgtdText));
             File.Delete(disk);
         }
         for (int i = 0; i < 200 && IserConnectionCounters.LiveConnections != 0; i++) await Task.Delay(100);

@@ -181,15 +181,16 @@ public sealed class IserLabTests(ITestOutputHelper output)
     [LabFact]
     public async Task ASilentLinkIsFoundByTheHeartbeatOnBothSidesAndEverythingIsFreed()
     {
-        var options = new IscsiTargetOptions { IserNopInInterval = TimeSpan.FromSeconds(1), IserNopInTimeout = TimeSpan.FromSeconds(2) };
+        // Timings generous enough for a TCG guest on a loaded host (a login there can take 10 s), tight enough to prove detection.
+        var options = new IscsiTargetOptions { IserNopInInterval = TimeSpan.FromSeconds(3), IserNopInTimeout = TimeSpan.FromSeconds(6) };
         // rxe0 hands packets to its own address back inside the driver, where no filter sees them: use the lab's
         // wire instead (rxe_wire0 169.254.11.1 -> veth -> rxe_wire1 169.254.11.2), whose RoCE traffic nftables can drop.
         var wire0 = IPAddress.Parse(Environment.GetEnvironmentVariable("LAB_WIRE_ADDR0") ?? "169.254.11.1");
         var wire1 = IPAddress.Parse(Environment.GetEnvironmentVariable("LAB_WIRE_ADDR1") ?? "169.254.11.2");
         await using var lab = Start(options, address: wire1);
         var sessionOptions = lab.SessionOptions();
-        sessionOptions.NopInterval = TimeSpan.FromSeconds(1);
-        sessionOptions.NopTimeout = TimeSpan.FromSeconds(2);
+        sessionOptions.NopInterval = TimeSpan.FromSeconds(3);
+        sessionOptions.NopTimeout = TimeSpan.FromSeconds(6);
         sessionOptions.Reconnect.Enabled = false;
         var session = await IscsiSession.ConnectAsync(sessionOptions,
             InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory, new IserOptions { SourceAddress = wire0 }));
@@ -206,11 +207,12 @@ public sealed class IserLabTests(ITestOutputHelper output)
             Run("nft", "add chain inet iserlab out { type filter hook output priority 0 ; }");
             Run("nft", "add rule inet iserlab out udp dport 4791 drop");
             var sw = Stopwatch.StartNew();
-            await WaitUntil(() => lab.Target.SessionCount == 0, TimeSpan.FromSeconds(15), "the target dropping the silent session");
+            await WaitUntil(() => lab.Target.SessionCount == 0, TimeSpan.FromSeconds(40), "the target dropping the silent session");
             output.WriteLine($"target gave up after {sw.ElapsedMilliseconds} ms");
-            await WaitUntil(() => session.State is IscsiSessionState.Failed, TimeSpan.FromSeconds(15), "the initiator failing the silent session");
+            await WaitUntil(() => session.State is IscsiSessionState.Failed, TimeSpan.FromSeconds(40), "the initiator failing the silent session");
             output.WriteLine($"initiator gave up after {sw.ElapsedMilliseconds} ms: {session.FailureReason}");
-            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(12), $"detection took {sw.Elapsed.TotalSeconds:0.0} s with a 1 s interval and 2 s timeout");
+            // Interval + timeout = 9 s on each side, plus the ping loop's tick and the guest's slowness.
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), $"detection took {sw.Elapsed.TotalSeconds:0.0} s with a 3 s interval and 6 s timeout");
         }
         finally
         {

@@ -168,8 +168,9 @@ public sealed class TargetProtocolTests : IAsyncLifetime
         Assert.Equal(IscsiOpcode.NopIn, ping!.Opcode);
         Assert.Equal(Pdu.ReservedTag, ping.InitiatorTaskTag);
         Assert.NotEqual(Pdu.ReservedTag, ping.Field20); // asks for a reply
-        // We do not answer: the target must close the connection.
+        // We do not answer: the target must close the connection and end the session (just after the socket closes).
         Assert.Null(await c.ReceiveAsync(TimeSpan.FromSeconds(3)));
+        for (int i = 0; i < 100 && target.SessionCount != 0; i++) await Task.Delay(20);
         Assert.Equal(0, target.SessionCount);
     }
 

@@ -69,7 +69,10 @@ public sealed partial class IscsiSession
                         $"Login to {TargetName ?? "discovery"} at {Portal} failed: {negotiator.FailureReason ?? "no reason given"}", negotiator.FailureStatus);
                 var result = negotiator.Result;
                 datamover.NoticeKeyValues(result.Connection);
-                var connection = new InitiatorConnection(datamover, expCmdSN: response.Field28, maxCmdSN: response.Field32, expStatSN, _pduLogger);
+                // Login is immediate and consumes no CmdSN: the first command carries the login's own CmdSN
+                // (RFC 7143 §3.2.2.1). Taking the response's ExpCmdSN instead breaks against tgtd's iSER path, whose
+                // final Login Response says one more than the session then waits for.
+                var connection = new InitiatorConnection(datamover, expCmdSN: frame.CmdSN, maxCmdSN: response.Field32, expStatSN, _pduLogger);
                 // Digests (and iSER mode) start with the first PDU after the final Login Response.
                 datamover.EnableDatamover(connection);
                 Negotiated = result;

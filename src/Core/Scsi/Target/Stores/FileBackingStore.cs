@@ -77,10 +77,29 @@ public sealed class FileBackingStore : IBackingStore
         if (DirectIo)
         {
             CheckDirectAlignment(offset, destination.Length);
-            if (!NativeAlignedBuffer.IsAligned(destination, DirectIoAlignment)) return ReadBouncedAsync(offset, destination, cancellationToken);
+            return ReadDirectAsync(offset, destination, cancellationToken);
         }
         return ReadFullyAsync(offset, destination, cancellationToken);
     }
+
+    // O_DIRECT needs the buffer aligned at the moment of the system call, so it stays pinned from the alignment check
+    // until the I/O completes: a managed buffer checked and then released could be moved by the GC to an unaligned
+    // address in between (seen as a rare EINVAL, i.e. CHECK CONDITION, under concurrent writes).
+    private async ValueTask ReadDirectAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        using var pin = destination.Pin();
+        if (!IsAligned(pin)) await ReadBouncedAsync(offset, destination, cancellationToken).ConfigureAwait(false);
+        else await ReadFullyAsync(offset, destination, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask WriteDirectAsync(long offset, ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
+    {
+        using var pin = source.Pin();
+        if (!IsAligned(pin)) await WriteBouncedAsync(offset, source, cancellationToken).ConfigureAwait(false);
+        else await RandomAccess.WriteAsync(_handle, source, offset, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static unsafe bool IsAligned(System.Buffers.MemoryHandle pin) => ((nuint)pin.Pointer & (DirectIoAlignment - 1)) == 0;
 
     public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
     {
@@ -89,7 +108,7 @@ public sealed class FileBackingStore : IBackingStore
         if (DirectIo)
         {
             CheckDirectAlignment(offset, source.Length);
-            if (!NativeAlignedBuffer.IsAligned(source, DirectIoAlignment)) return WriteBouncedAsync(offset, source, cancellationToken);
+            return WriteDirectAsync(offset, source, cancellationToken);
         }
         return RandomAccess.WriteAsync(_handle, source, offset, cancellationToken);
     }

@@ -31,11 +31,4 @@ internal sealed unsafe class NativeAlignedBuffer : MemoryManager<byte>
             _pointer = null;
         }
     }
-
-    public static bool IsAligned(ReadOnlyMemory<byte> memory, int alignment)
-    {
-        if (memory.IsEmpty) return true;
-        using var pin = memory.Pin();
-        return ((nuint)pin.Pointer & (nuint)(alignment - 1)) == 0;
-    }
 }

@@ -81,6 +81,11 @@ public sealed class RdmaConnection : IDisposable
             id.ResolveAddress(source, remote, options.TimeoutMs);
             id.ResolveRoute(options.TimeoutMs);
             Resources r = CreateResources(id, options, protectionDomainFactory, created);
+            if (options.AckTimeout is byte connectTimeout)
+            {
+                id.SetAckTimeout(connectTimeout);
+            }
+
             id.Connect(privateData, options.ResponderResources, options.InitiatorDepth, options.RetryCount, options.RnrRetryCount);
             RdmaCmEvent established = id.WaitForEvent(RdmaCmEventType.Established, options.TimeoutMs, $"connecting to {remote}");
             return new RdmaConnection(channel, id, r.Device, r.Pd, r.OwnsPd, r.CompletionChannel, r.Cq, r.Qp, established);
@@ -101,6 +106,10 @@ public sealed class RdmaConnection : IDisposable
         try
         {
             Resources r = CreateResources(id, options, protectionDomainFactory, created);
+            if (options.AckTimeout is byte acceptTimeout)
+            {
+                id.SetAckTimeout(acceptTimeout);
+            }
 
             // Never promise more outstanding READs than the peer asked to issue, nor issue more than it accepts.
             byte responder = Math.Min(options.ResponderResources, request.InitiatorDepth);

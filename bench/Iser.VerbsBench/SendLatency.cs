@@ -8,15 +8,15 @@ namespace Iser.VerbsBench;
 /// <summary>
 /// SEND/RECV ping-pong like ib_send_lat: the client SENDs, the server's RECV completes and it SENDs
 /// back, the client's RECV completes; one-way latency is half the round trip. Both sides busy-poll
-/// their CQ, sends are inline and signalled only every <see cref="SignalEvery"/>th (perftest's CQ
-/// moderation), receives are re-posted one for one. Nothing is allocated in the timed loop.
+/// their CQ; sends are signalled every <c>signalEvery</c>th and inline when asked (the defaults match
+/// what ib_send_lat does on rxe: TX depth 1, so every send signalled, and no inline data); receives are
+/// re-posted one for one. Nothing is allocated in the timed loop.
 /// </summary>
 internal static class SendLatency
 {
-    private const int SignalEvery = 32;
     private const int ReceiveDepth = 64;
 
-    public static int Run(BenchConnection c, int size, int iterations, int warmup)
+    public static int Run(BenchConnection c, int size, int iterations, int warmup, int signalEvery, bool inline)
     {
         RegisteredBlock serverSend = c.ServerPool.Rent(), serverRecv = c.ServerPool.Rent();
         RegisteredBlock clientSend = c.ClientPool.Rent(), clientRecv = c.ClientPool.Rent();
@@ -32,7 +32,7 @@ internal static class SendLatency
         {
             try
             {
-                Pong(c.Server, serverSend.Sge(size), serverRecv.Sge(size), total);
+                Pong(c.Server, serverSend.Sge(size), serverRecv.Sge(size), total, signalEvery, inline);
             }
             catch (Exception ex)
             {
@@ -42,7 +42,7 @@ internal static class SendLatency
         server.Start();
 
         long[] roundTrips = new long[total];
-        Ping(c.Client, clientSend.Sge(size), clientRecv.Sge(size), roundTrips);
+        Ping(c.Client, clientSend.Sge(size), clientRecv.Sge(size), roundTrips, signalEvery, inline);
         server.Join();
         if (serverFault is not null)
         {
@@ -58,17 +58,18 @@ internal static class SendLatency
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Ping(RdmaConnection client, IbvSge send, IbvSge recv, long[] roundTrips)
+    private static unsafe void Ping(RdmaConnection client, IbvSge send, IbvSge recv, long[] roundTrips, int signalEvery, bool inline)
     {
         QueuePair qp = client.QueuePair;
         CompletionQueue cq = client.CompletionQueue;
         IbvSendWr wr = new() { SgList = &send, NumSge = 1, Opcode = SendOpcode.Send };
         IbvRecvWr rwr = new() { SgList = &recv, NumSge = 1 };
         Span<IbvWc> wc = stackalloc IbvWc[16];
+        SendFlags plain = inline ? SendFlags.Inline : SendFlags.None;
         for (int i = 0; i < roundTrips.Length; i++)
         {
             long start = Stopwatch.GetTimestamp();
-            wr.SendFlags = i % SignalEvery == 0 ? SendFlags.Inline | SendFlags.Signaled : SendFlags.Inline;
+            wr.SendFlags = i % signalEvery == 0 ? plain | SendFlags.Signaled : plain;
             qp.PostSend(&wr).ThrowIfFailed("post SEND");
             WaitForReceive(cq, wc);
             roundTrips[i] = Stopwatch.GetTimestamp() - start;
@@ -77,17 +78,18 @@ internal static class SendLatency
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Pong(RdmaConnection server, IbvSge send, IbvSge recv, int count)
+    private static unsafe void Pong(RdmaConnection server, IbvSge send, IbvSge recv, int count, int signalEvery, bool inline)
     {
         QueuePair qp = server.QueuePair;
         CompletionQueue cq = server.CompletionQueue;
         IbvSendWr wr = new() { SgList = &send, NumSge = 1, Opcode = SendOpcode.Send };
         IbvRecvWr rwr = new() { SgList = &recv, NumSge = 1 };
         Span<IbvWc> wc = stackalloc IbvWc[16];
+        SendFlags plain = inline ? SendFlags.Inline : SendFlags.None;
         for (int i = 0; i < count; i++)
         {
             WaitForReceive(cq, wc);
-            wr.SendFlags = i % SignalEvery == 0 ? SendFlags.Inline | SendFlags.Signaled : SendFlags.Inline;
+            wr.SendFlags = i % signalEvery == 0 ? plain | SendFlags.Signaled : plain;
             qp.PostSend(&wr).ThrowIfFailed("post SEND");
             qp.PostReceive(&rwr).ThrowIfFailed("post receive");
         }

@@ -7,23 +7,22 @@ namespace Iser.VerbsBench;
 
 /// <summary>
 /// RDMA WRITE streaming like ib_write_bw: keeps <c>depth</c> writes of <c>size</c> bytes in flight
-/// into the server's buffer, signalling every <see cref="SignalEvery"/>th and busy-polling the CQ.
+/// into the server's buffer, signalling every <c>signalEvery</c>th (ib_write_bw on rxe reports CQ
+/// moderation 1: every write) and busy-polling the CQ.
 /// MB/s are 2^20 bytes per second, as perftest reports them.
 /// </summary>
 internal static class WriteBandwidth
 {
-    private const int SignalEvery = 32;
-
-    public static int Run(BenchConnection c, int size, int iterations, int depth)
+    public static int Run(BenchConnection c, int size, int iterations, int depth, int signalEvery)
     {
         RegisteredBlock source = c.ClientPool.Rent(), target = c.ServerPool.Rent();
         source.Span.Fill(0xA5);
-        long warmupTicks = Stream(c.Client, source.Sge(size), target.Address, target.Rkey, Math.Min(iterations, 4 * depth), depth);
-        long ticks = Stream(c.Client, source.Sge(size), target.Address, target.Rkey, iterations, depth);
+        long warmupTicks = Stream(c.Client, source.Sge(size), target.Address, target.Rkey, Math.Min(iterations, 4 * depth), depth, signalEvery);
+        long ticks = Stream(c.Client, source.Sge(size), target.Address, target.Rkey, iterations, depth, signalEvery);
         _ = warmupTicks;
         double seconds = (double)ticks / Stopwatch.Frequency;
         double mbPerSecond = (double)size * iterations / seconds / (1 << 20);
-        Console.WriteLine($"verbs-write-bw {size} B x {iterations}: average {mbPerSecond:F2} MB/s, {iterations / seconds / 1e6:F6} Mpps, depth {depth}");
+        Console.WriteLine($"verbs-write-bw {size} B x {iterations}: average {mbPerSecond:F2} MB/s, {iterations / seconds / 1e6:F6} Mpps, depth {depth}, signalled every {signalEvery}");
         if (target.Span[size - 1] != 0xA5)
         {
             throw new InvalidOperationException("the written data did not arrive in the server's buffer");
@@ -34,7 +33,7 @@ internal static class WriteBandwidth
 
     /// <summary>Posts <paramref name="count"/> writes with at most <paramref name="depth"/> outstanding; returns elapsed ticks.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe long Stream(RdmaConnection client, IbvSge sge, ulong remoteAddress, uint rkey, int count, int depth)
+    private static unsafe long Stream(RdmaConnection client, IbvSge sge, ulong remoteAddress, uint rkey, int count, int depth, int signalEvery)
     {
         QueuePair qp = client.QueuePair;
         CompletionQueue cq = client.CompletionQueue;
@@ -47,8 +46,8 @@ internal static class WriteBandwidth
             while (posted < count && posted - completed < depth)
             {
                 posted++;
-                // Signal every SignalEvery-th and the last: each completion retires that many writes.
-                bool signal = posted % SignalEvery == 0 || posted == count;
+                // Signal every signalEvery-th and the last: each completion retires that many writes.
+                bool signal = posted % signalEvery == 0 || posted == count;
                 wr.WrId = (ulong)posted;
                 wr.SendFlags = signal ? SendFlags.Signaled : SendFlags.None;
                 qp.PostSend(&wr).ThrowIfFailed("post RDMA WRITE");

@@ -103,7 +103,9 @@ public sealed class CrossProcessLabTests(ITestOutputHelper output)
         RdmaCmEvent? cmEvent = null;
         TimeSpan writeAt = default, eventAt = default;
         Span<IbvWc> wc = stackalloc IbvWc[4];
-        while ((writeDone is null || cmEvent is null) && sinceKill.Elapsed < TimeSpan.FromSeconds(60))
+        // Watch both until the WRITE completed and the CM spoke, or 60 s; the CM gets 10 s more than the WRITE.
+        while ((writeDone is null || cmEvent is null) && sinceKill.Elapsed < TimeSpan.FromSeconds(60)
+            && (writeDone is null || sinceKill.Elapsed - writeAt < TimeSpan.FromSeconds(10)))
         {
             int n = connection.CompletionQueue.Poll(wc);
             for (int i = 0; i < n; i++)

@@ -62,7 +62,9 @@ public sealed class RdmaConnection : IDisposable
     /// </summary>
     /// <param name="protectionDomainFactory">
     /// Supplies a shared PD for the device (it must belong to that very device context, e.g. a PD
-    /// cached per device by the caller); null allocates one owned by the connection.
+    /// cached per device by the caller); null allocates one owned by the connection. It is called
+    /// before rdma_connect reads <paramref name="privateData"/>, so it may register memory and write
+    /// that memory's keys into the private data's buffer.
     /// </param>
     public static RdmaConnection Connect(
         IPEndPoint remote,

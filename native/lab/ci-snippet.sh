@@ -18,7 +18,7 @@ if [ $# -eq 0 ]; then
 fi
 
 started=$(date +%s)
-"$script_dir/build.sh" >/dev/null   # apt-get install + kernel download on first use; cached after
+LAB_REFRESH=1 "$script_dir/build.sh" >/dev/null   # apt-get install + kernel download on first use; cached after
 echo "lab: guest ready in $(( $(date +%s) - started )) s" >&2
 
 set +e

@@ -64,3 +64,15 @@ lab_rping_started() {
   done
   kill "$pid" 2>/dev/null; return 1
 }
+
+# lab_stop PID...: TERM, then KILL after 5 s, then reap.
+lab_stop() {
+  local p i
+  for p in "$@"; do
+    kill "$p" 2>/dev/null || continue
+    for ((i = 0; i < 25; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+  return 0
+}

@@ -78,53 +78,50 @@ if tc qdisc add dev wire0 root netem delay 5ms \
 else fail "netem on the wire" "$(tail -n3 "$logdir/wire_netem.client" | xargs)"; fi
 tc qdisc del dev wire0 root 2>/dev/null
 
-# A silent link: drop RoCE v2 (UDP 4791) mid-stream. No port event; the QP has to time out
-# (transport retries exceeded) and rping reports the failed completion.
+# A silent link: drop RoCE v2 (UDP 4791) mid-stream. Expected: traffic stops, no port event and
+# no error reach the application (rxe 6.1 keeps retransmitting and, as measured here, never
+# reports retry-exceeded), and traffic resumes once the link heals. Drop on input (packets lost
+# on the way): a drop on output makes rxe's send fail locally and it resends at once, in a
+# busy loop (31 million drops in 300 s measured), starving the guest.
 timeout 600 rping -s -a "$w1" -p 7473 -C 0 > "$logdir/silent.server" 2>&1 &
 spid=$!
+pings() { grep -c 'ping data' "$logdir/silent.client"; }
 if lab_retry 20 lab_rping_started "$logdir/silent.client" "$w1" 7473 "$w0"; then
   cpid=$(cat "$logdir/silent.client.pid")
   sleep 2
-  before=$(grep -c 'ping data' "$logdir/silent.client")
-  start=$(date +%s.%N)
   nft -f - <<'NFT'
 table inet lab_silence {
-  chain out { type filter hook output priority 0; udp dport 4791 counter drop; }
+  chain in { type filter hook input priority 0; udp dport 4791 counter drop; }
 }
 NFT
   nft_rc=$?
-  waited=0
-  while kill -0 "$cpid" 2>/dev/null && [ $waited -lt 300 ]; do sleep 1; waited=$((waited + 1)); done
-  end=$(date +%s.%N)
+  sleep 3; stalled_at=$(pings)
+  sleep 15; still=$(pings)
   dropped=$(nft list table inet lab_silence | grep -o 'packets [0-9]*' | head -n1)
+  alive=no; kill -0 "$cpid" 2>/dev/null && alive=yes
+  nft delete table inet lab_silence
+  resumed=$still
+  for ((i = 0; i < 60 && resumed == still; i++)); do sleep 1; resumed=$(pings); done
   if [ $nft_rc -ne 0 ]; then fail "silent link" "the nft rule was refused"
-  elif kill -0 "$cpid" 2>/dev/null; then
-    kill "$cpid"; fail "silent link (nft drop udp 4791)" "rping still running 300 s after the drop rule ($dropped dropped)"
+  elif [ "$still" -ne "$stalled_at" ] || [ "$alive" != yes ]; then
+    fail "silent link" "pings $stalled_at -> $still during the drop, rping alive: $alive: $(grep -v 'ping data' "$logdir/silent.client" | head -n2 | xargs)"
   else
-    after=$(grep -c 'ping data' "$logdir/silent.client")
-    why=$(grep -v 'ping data' "$logdir/silent.client" | head -n2 | xargs)
-    secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
-    pass "silent link (nft drop udp 4791 on the wire, $dropped dropped): pings $before before the rule, $after in all; rping failed ${secs} s later: $why"
+    pass "silent link (nft input drop udp 4791 on the wire, $dropped dropped): pings stalled at $stalled_at for 15 s, rping saw no error"
+    if [ "$resumed" -gt "$still" ]; then pass "healed link: pings resumed ($still -> $resumed) within $i s of removing the rule"
+    else fail "healed link" "pings did not resume within 60 s of removing the rule"; fi
   fi
+  lab_stop "$cpid"
 else
   fail "silent link" "rping over the wire did not start: $(tail -n2 "$logdir/silent.client" | xargs)"
 fi
-kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+lab_stop "$spid"
 nft delete table inet lab_silence 2>/dev/null
 
-# iptables (nf_tables backend) drops it as well: perftest's TCP handshake passes, its verbs fail.
-if iptables -A OUTPUT -p udp --dport 4791 -j DROP; then
-  timeout 120 ib_send_lat $wire_server -s 2 -n 20 -p 18622 > "$logdir/wire_ipt.server" 2>&1 &
-  spid=$!
-  sleep 3
-  timeout 120 ib_send_lat $wire_client -s 2 -n 20 -p 18622 "$w1" > "$logdir/wire_ipt.client" 2>&1
-  ipt_rc=$?
-  kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
-  if [ $ipt_rc -ne 0 ] && [ $ipt_rc -ne 124 ] && grep -qi 'completion' "$logdir/wire_ipt.client"; then
-    pass "iptables -j DROP on udp 4791 stops verbs on the wire: $(grep -m1 -i 'completion' "$logdir/wire_ipt.client" | xargs)"
-  else fail "iptables" "exit $ipt_rc: $(tail -n3 "$logdir/wire_ipt.client" | xargs)"; fi
+# iptables (nf_tables backend) takes the same rule.
+if iptables -A INPUT -p udp --dport 4791 -j DROP && iptables -S INPUT | grep -q 'dport 4791 -j DROP' \
+   && iptables -D INPUT -p udp --dport 4791 -j DROP; then
+  pass "iptables accepts and removes INPUT -p udp --dport 4791 -j DROP"
 else fail "iptables" "rule not accepted"; fi
-iptables -D OUTPUT -p udp --dport 4791 -j DROP 2>/dev/null
 
 # --- port event on link down ---------------------------------------------------------------
 ibv_asyncwatch -d "$dev" > "$logdir/async" 2>&1 &

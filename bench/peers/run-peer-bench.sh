@@ -10,6 +10,7 @@
 # default); when it is missing or does not print "ready", our half is skipped with a message.
 # tgtd's LUN is a fully allocated file in /dev/shm (tmpfs: RAM); ours is `--lun ram:SIZE`.
 set -euo pipefail
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib-loopback.sh"
 
 SECONDS_PER_RUN=10
 SIZE_MIB=256
@@ -48,33 +49,10 @@ done
 
 cleanup() {
     if [ -n "$OURS_PID" ] && kill -0 "$OURS_PID" 2>/dev/null; then kill -TERM "$OURS_PID" 2>/dev/null || true; fi
-    if [ -n "$TGTD_PID" ] && kill -0 "$TGTD_PID" 2>/dev/null; then
-        tgtadm -C "$TGTD_CONTROL" --lld iscsi --op delete --force --mode target --tid 1 >/dev/null 2>&1 || true
-        tgtadm -C "$TGTD_CONTROL" --op delete --mode system >/dev/null 2>&1 || true
-        sleep 0.5; kill -KILL "$TGTD_PID" 2>/dev/null || true
-    fi
+    stop_tgtd "$TGTD_PID" "$TGTD_CONTROL"
     rm -rf "$WORK" "/dev/shm/peer-bench-$$.img"
 }
 trap cleanup EXIT
-
-# A loopback port nothing answers on (bash's /dev/tcp connect fails on a free port).
-free_port() {
-    local port
-    for _ in $(seq 50); do
-        port=$(( 20000 + RANDOM % 20000 ))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
-    done
-    echo "No free loopback port found." >&2; return 1
-}
-
-wait_listening() { # port pid seconds
-    local deadline=$(( $(date +%s) + $3 ))
-    until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
-        kill -0 "$2" 2>/dev/null || return 1
-        [ "$(date +%s)" -lt "$deadline" ] || return 1
-        sleep 0.1
-    done
-}
 
 block_size() { # url
     iscsi-readcapacity16 -i "$INITIATOR" "$1" | sed -n 's/^LOGICAL BLOCK LENGTH IN BYTES://p'

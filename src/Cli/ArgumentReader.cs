@@ -39,6 +39,38 @@ internal sealed class ArgumentReader
         return int.TryParse(v, out int n) ? n : throw new UsageException($"{names[0]} takes a whole number, not '{v}'.");
     }
 
+    public long? Long(params string[] names)
+    {
+        var v = Value(names);
+        if (v is null) return null;
+        return long.TryParse(v, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long n) ? n
+            : throw new UsageException($"{names[0]} takes a whole number, not '{v}'.");
+    }
+
+    /// <summary>A byte count such as 4096, 4k, 128K, 64M or 1G (powers of 1024).</summary>
+    public long? Size(params string[] names)
+    {
+        var v = Value(names);
+        if (v is null) return null;
+        return Iser.Core.Scsi.Target.Stores.ByteSize.TryParse(v, out long n) && n > 0 ? n
+            : throw new UsageException($"{names[0]} takes a size such as 4k, 128K, 64M or 1G, not '{v}'.");
+    }
+
+    /// <summary>A duration such as 10, 10s, 500ms or 2m (plain numbers are seconds).</summary>
+    public TimeSpan? Duration(params string[] names)
+    {
+        var v = Value(names);
+        if (v is null) return null;
+        var s = v.Trim().ToLowerInvariant();
+        double scale = 1;
+        if (s.EndsWith("ms", StringComparison.Ordinal)) { scale = 0.001; s = s[..^2]; }
+        else if (s.EndsWith('s')) s = s[..^1];
+        else if (s.EndsWith('m')) { scale = 60; s = s[..^1]; }
+        return double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double n) && n > 0
+            ? TimeSpan.FromSeconds(n * scale)
+            : throw new UsageException($"{names[0]} takes a duration such as 10s, 500ms or 2m, not '{v}'.");
+    }
+
     public double? Double(params string[] names)
     {
         var v = Value(names);
@@ -52,7 +84,7 @@ internal sealed class ArgumentReader
     {
         var list = new List<string>();
         for (int i = 0; i < _args.Count; i++)
-            if (!_used.Contains(i) && !_args[i].StartsWith("--", StringComparison.Ordinal)) { _used.Add(i); list.Add(_args[i]); }
+            if (!_used.Contains(i) && !_args[i].StartsWith('-')) { _used.Add(i); list.Add(_args[i]); }
         return list;
     }
 

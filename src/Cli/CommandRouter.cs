@@ -1,58 +1,123 @@
+using Iser.Cli.Client;
 using Iser.Cli.Commands;
+using Iser.Core.Iscsi.Initiator;
+using Iser.Core.Scsi;
 
 namespace Iser.Cli;
 
 /// <summary>Dispatches `iser SUBCOMMAND ...` and turns failures into one readable line and an exit code.</summary>
 internal static class CommandRouter
 {
+    /// <summary>Exit code for a command stopped by Ctrl-C (128 + SIGINT, as shells report it).</summary>
+    public const int CancelledExitCode = 130;
+
     public static async Task<int> RunAsync(string[] args)
+    {
+        // `iser target` handles SIGINT/SIGTERM itself (it logs sessions out on the way down).
+        if (args.Length > 0 && args[0] == "target") return await RunAsync(args, CommandConsole.System, CancellationToken.None).ConfigureAwait(false);
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true; // a second Ctrl-C still kills: the handler is removed once cancellation began
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            return await RunAsync(args, CommandConsole.System, cancel.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    public static async Task<int> RunAsync(string[] args, CommandConsole console, CancellationToken ct)
     {
         if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
         {
-            PrintUsage();
+            PrintUsage(console.Error);
             return args.Length == 0 ? 2 : 0;
         }
-        var rest = args[1..];
+        var rest = new ArgumentReader(args[1..]);
         try
         {
             return args[0] switch
             {
-                "target" => await TargetCommand.RunAsync(new ArgumentReader(rest)).ConfigureAwait(false),
-                _ => Unknown(args[0]),
+                "target" => await TargetCommand.RunAsync(rest).ConfigureAwait(false),
+                "discover" => await DiscoverCommand.RunAsync(rest, console, ct).ConfigureAwait(false),
+                "ls" => await ListCommand.RunAsync(rest, console, ct).ConfigureAwait(false),
+                "inq" => await InquiryCommand.RunAsync(rest, console, ct).ConfigureAwait(false),
+                "read" => await ReadCommand.RunAsync(rest, console, ct).ConfigureAwait(false),
+                "write" => await WriteCommand.RunAsync(rest, console, ct).ConfigureAwait(false),
+                "session" => await SessionShowCommand.RunAsync(rest, console, ct).ConfigureAwait(false),
+                "perf" => await PerfCommand.RunAsync(rest, console, ct).ConfigureAwait(false),
+                "demo" => await DemoCommand.RunAsync(rest, console, ct).ConfigureAwait(false),
+                _ => Unknown(args[0], console.Error),
             };
         }
         catch (UsageException e)
         {
-            Console.Error.WriteLine($"iser {args[0]}: {e.Message}");
+            console.Error.WriteLine($"iser {args[0]}: {e.Message}");
             return 2;
         }
-        catch (Exception e) when (e is IOException or InvalidOperationException or ArgumentException or FormatException or UnauthorizedAccessException)
+        catch (Exception) when (ct.IsCancellationRequested)
         {
-            Console.Error.WriteLine($"iser {args[0]}: {e.Message}");
+            // After Ctrl-C, whatever the interrupted step threw (a cancelled connect, a session torn down mid-login)
+            // is the cancellation itself, and the user hears it as that.
+            console.Error.WriteLine($"iser {args[0]}: cancelled.");
+            return CancelledExitCode;
+        }
+        catch (Exception e) when (e is IscsiException or ScsiCommandException or ScsiDataFormatException or IOException
+                                      or InvalidOperationException or ArgumentException or FormatException or UnauthorizedAccessException
+                                      or OperationCanceledException)
+        {
+            console.Error.WriteLine($"iser {args[0]}: {Sentence(e.Message)}");
             return 1;
         }
     }
 
-    private static int Unknown(string name)
+    private static string Sentence(string message)
     {
-        Console.Error.WriteLine($"iser: unknown command '{name}'.");
-        PrintUsage();
+        message = message.Trim();
+        return message.Length == 0 || message.EndsWith('.') || message.EndsWith('?') || message.EndsWith('!') ? message : message + ".";
+    }
+
+    private static int Unknown(string name, TextWriter error)
+    {
+        error.WriteLine($"iser: unknown command '{name}'.");
+        PrintUsage(error);
         return 2;
     }
 
-    private static void PrintUsage()
+    private static void PrintUsage(TextWriter error)
     {
-        Console.Error.WriteLine("""
+        error.WriteLine("""
             usage: iser COMMAND [options]
 
+              demo       start a target in this process, write, read back, verify and measure it; prints a table
+                         --transport auto|tcp|iser   --size 64M   --seconds 3
               target     serve LUNs over iSCSI (TCP; iSER where an RDMA device exists)
                          --portal HOST:PORT (repeatable, default 127.0.0.1:3260)
                          --iqn IQN   --lun ram:SIZE|file:PATH[:SIZE][:direct]|null:SIZE (repeatable, LUN 0, 1, ...)
                          --block-size 512|4096   --allow INITIATOR-IQN (repeatable)
                          --chap-user U --chap-secret S   --mutual-user U --mutual-secret S
                          --nop-interval SECONDS (0 = off)   --queue-depth N   --config FILE.json
+                         --iser (each portal also accepts iSER)   --iser-nop-interval SECONDS (default 5, 0 = off)
                          --log-level trace|debug|information|warning|error
-            """);
+              discover PORTAL            targets and portals a portal offers (SendTargets)
+              ls PORTAL                  targets, LUNs, device types and sizes
+              inq URL                    standard INQUIRY and VPD pages 0x80, 0x83, 0xB0, decoded
+              read URL --lba N --count N [-o FILE]     blocks to FILE, or a hex dump on stdout
+              write URL --lba N -i FILE [--pad]        FILE to the LUN (whole blocks; --pad fills the last with zeros)
+              session show URL           log in and show each key: requested vs negotiated, who proposed it, timeouts
+              perf URL   [--mode randread|randwrite|read|write|randrw] [--mix 70] [--block-size 4k]
+                         [--queue-depth 32] [--duration 10s] [--size LIMIT] [--json] [--quiet]
+                         [--allocations] (which types the process allocates during the run, sampled)
+
+              PORTAL is HOST[:PORT]; URL is iscsi://[USER%SECRET@]HOST[:PORT]/IQN/LUN (iser:// for iSER).
+              Options of the client commands:
+            """ + "\n" + ClientOptions.Usage);
     }
 }
 

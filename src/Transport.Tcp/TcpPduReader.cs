@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Pdus;
 
@@ -25,6 +26,8 @@ internal sealed class TcpPduReader
     public bool DataDigest { get; set; }
 
     /// <summary>Reads BHS, AHS and header digest into <paramref name="pdu"/>. False on a clean close between PDUs.</summary>
+    // Pooled state machines: these await the socket on every PDU, so boxing one per call would allocate per I/O.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> ReadHeaderAsync(Pdu pdu, bool receiverIsTarget, int maxRecvDataSegmentLength, CancellationToken ct)
     {
         if (!await FillAsync(Pdu.BhsLength, allowEof: true, ct).ConfigureAwait(false)) return false;
@@ -55,6 +58,8 @@ internal sealed class TcpPduReader
     /// then padding and digest. A data digest mismatch throws a recoverable <see cref="PduFormatException"/> after the
     /// whole PDU has been consumed, so the stream stays in step.
     /// </summary>
+    // Pooled state machines: these await the socket on every PDU, so boxing one per call would allocate per I/O.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ReadDataAsync(Memory<byte> destination, CancellationToken ct)
     {
         int length = destination.Length;
@@ -92,6 +97,8 @@ internal sealed class TcpPduReader
     }
 
     /// <summary>Skips a data segment nobody wants (e.g. data for an aborted task).</summary>
+    // Pooled state machines: these await the socket on every PDU, so boxing one per call would allocate per I/O.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SkipDataAsync(int length, CancellationToken ct)
     {
         if (length == 0) return;
@@ -105,6 +112,8 @@ internal sealed class TcpPduReader
         }
     }
 
+    // Pooled state machines: these await the socket on every PDU, so boxing one per call would allocate per I/O.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> FillAsync(int needed, bool allowEof, CancellationToken ct)
     {
         if (_end - _start >= needed) return true;

@@ -1,5 +1,6 @@
+using System.Collections.Concurrent;
 using System.Net.Sockets;
-using System.Threading.Channels;
+using System.Runtime.CompilerServices;
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Pdus;
 using Microsoft.Extensions.Logging;
@@ -7,27 +8,29 @@ using Microsoft.Extensions.Logging;
 namespace Iser.Transport.Tcp;
 
 /// <summary>
-/// The one writer of a socket. Producers enqueue PDUs; this loop stamps sequence numbers in wire order
-/// (<see cref="IDatamoverHost.OnSending"/>), coalesces what is queued into one send, and then tells each PDU's
-/// owner it was sent and returns the PDU to the pool. Only one PDU is ever being framed at a time, so nothing
-/// interleaves on the wire and no lock is held across a send.
+/// The one writer of a socket. Producers enqueue PDUs; whichever producer finds the writer idle becomes the drainer
+/// and writes everything queued (so a lone PDU goes out on the producer's own thread, with no hand-off), while PDUs
+/// queued meanwhile by others are coalesced into the same send. Sequence numbers are stamped in wire order
+/// (<see cref="IDatamoverHost.OnSending"/>); after the send each PDU's owner is told and the PDU goes back to the pool.
+/// Only the drainer frames PDUs, so nothing interleaves on the wire and no lock is held across a send.
 /// </summary>
 internal sealed class TcpPduWriter
 {
     private const int CoalesceLimit = 128 * 1024;
     private readonly Socket _socket;
     private readonly ILogger _logger;
-    private readonly Channel<Pdu> _queue = Channel.CreateUnbounded<Pdu>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConcurrentQueue<Pdu> _queue = new();
     private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(CoalesceLimit + 4096, pinned: true);
     private readonly List<Pdu> _inFlight = new(64);
-    private readonly Task _loop;
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _draining;
+    private volatile bool _completing;
     private Exception? _failure;
 
     public TcpPduWriter(Socket socket, ILogger logger)
     {
         _socket = socket;
         _logger = logger;
-        _loop = Task.Run(RunAsync);
     }
 
     public IDatamoverHost? Host { get; set; }
@@ -37,31 +40,34 @@ internal sealed class TcpPduWriter
     /// <summary>Hands the PDU to the writer; the writer owns it from here (it is returned to <see cref="PduPool"/>).</summary>
     public void Enqueue(Pdu pdu)
     {
-        if (_failure is not null || !_queue.Writer.TryWrite(pdu))
+        if (_failure is not null || _completing)
         {
             var error = _failure ?? new DatamoverException("Connection is closed; PDU not sent.");
             pdu.SentNotification?.OnPduSent(pdu, error);
             PduPool.Return(pdu);
-            throw error is DatamoverException d ? d : new DatamoverException(error.Message, error);
+            throw error as DatamoverException ?? new DatamoverException(error.Message, error);
         }
+        _queue.Enqueue(pdu);
+        if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0) _ = DrainAsync();
     }
 
     /// <summary>Stops accepting PDUs and waits until everything queued is on the wire (or failed).</summary>
     public async Task CompleteAsync()
     {
-        _queue.Writer.TryComplete();
-        await _loop.ConfigureAwait(false);
+        _completing = true;
+        if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0) _ = DrainAsync();
+        await _drained.Task.ConfigureAwait(false);
     }
 
-    private async Task RunAsync()
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask DrainAsync()
     {
-        var reader = _queue.Reader;
         try
         {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            while (true)
             {
                 int used = 0;
-                while (reader.TryRead(out var pdu))
+                while (_queue.TryDequeue(out var pdu))
                 {
                     Host?.OnSending(pdu);
                     int header = PduWireFormat.HeaderLength(pdu, HeaderDigest);
@@ -94,19 +100,23 @@ internal sealed class TcpPduWriter
                     }
                 }
                 await FlushAsync(used).ConfigureAwait(false);
+                Volatile.Write(ref _draining, 0);
+                // A producer may have enqueued after our last look but before we let go: take the job back.
+                if (_queue.IsEmpty || Interlocked.CompareExchange(ref _draining, 1, 0) != 0) break;
             }
+            if (_completing && _queue.IsEmpty) _drained.TrySetResult();
         }
         catch (Exception e)
         {
             _failure = e is DatamoverException ? e : new DatamoverException($"Connection lost while writing: {e.Message}", e);
             _logger.LogDebug(e, "PDU writer stopped");
-            _queue.Writer.TryComplete();
             FailInFlight(_failure);
-            while (reader.TryRead(out var left))
+            while (_queue.TryDequeue(out var left))
             {
                 left.SentNotification?.OnPduSent(left, _failure);
                 PduPool.Return(left);
             }
+            _drained.TrySetResult();
         }
     }
 

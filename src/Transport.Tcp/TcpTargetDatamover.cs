@@ -254,6 +254,11 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
             }
             else
             {
+                // GetDataAsync may have compacted the slot array while the data was read: find the slot again by its tag.
+                slotIndex = -1;
+                for (int i = 0; i < state.SlotCount; i++)
+                    if (state.Slots[i].TargetTransferTag == ttt) { slotIndex = i; break; }
+                if (slotIndex < 0) return;
                 ref var slot = ref state.Slots[slotIndex];
                 slot.Received += length;
                 slot.NextDataSN++;

@@ -5,6 +5,9 @@ using Iser.Core.Iscsi.Login;
 using Iser.Core.Iscsi.Target;
 using Iser.Core.Scsi.Target;
 using Iser.Core.Scsi.Target.Stores;
+using Iser.Core.Datamover;
+using Iser.Transport.Iser.Datamover;
+using Iser.Transport.Iser.Verbs;
 using Iser.Transport.Tcp;
 using Microsoft.Extensions.Logging;
 
@@ -46,12 +49,15 @@ internal static class TargetCommand
         config.QueueDepth = args.Int("--queue-depth") ?? config.QueueDepth;
         config.NopInIntervalSeconds = args.Double("--nop-interval") ?? config.NopInIntervalSeconds;
         config.BlockSize = args.Int("--block-size") ?? config.BlockSize;
+        bool iser = args.Flag("--iser");
+        double? iserNop = args.Double("--iser-nop-interval");
         using var loggerFactory = Logging.Create(args.Value("--log-level"));
         args.EnsureAllUsed();
 
         var options = new IscsiTargetOptions();
         if (config.QueueDepth is int depth) options.CommandQueueDepth = depth;
         if (config.NopInIntervalSeconds is double nop) options.NopInInterval = TimeSpan.FromSeconds(nop);
+        if (iserNop is double iserNopSeconds) options.IserNopInInterval = TimeSpan.FromSeconds(iserNopSeconds);
         int blockSize = config.BlockSize ?? 512;
         if (blockSize is not (512 or 4096)) throw new UsageException($"--block-size must be 512 or 4096, not {blockSize}.");
 
@@ -87,6 +93,7 @@ internal static class TargetCommand
             var listener = new TcpDatamoverListener(endPoint, loggerFactory.CreateLogger("Iser.Transport.Tcp"));
             target.Listen(listener);
             Console.WriteLine($"portal {listener.LocalEndPoint} tcp");
+            if (iser) ListenIser(target, endPoint, options, loggerFactory);
         }
         Console.WriteLine("ready");
         Console.Out.Flush();
@@ -99,6 +106,30 @@ internal static class TargetCommand
         await target.StopAsync().ConfigureAwait(false);
         Console.WriteLine("stopped");
         return 0;
+    }
+
+    /// <summary>
+    /// `--iser`: the same portal (address and port number, in the RDMA port space) also accepts iSER connections.
+    /// Without an RDMA device, or when the address cannot be bound for RDMA, it says why and serves TCP only.
+    /// </summary>
+    private static void ListenIser(IscsiTarget target, IPEndPoint endPoint, IscsiTargetOptions options, ILoggerFactory loggerFactory)
+    {
+        if (!RdmaRuntime.IsSupported)
+        {
+            Console.WriteLine($"portal {endPoint} iser unavailable: {RdmaRuntime.NotSupportedReason}");
+            return;
+        }
+        try
+        {
+            var iserOptions = new IserOptions { QueueDepth = options.CommandQueueDepth };
+            var listener = new IserDatamoverListener(endPoint, iserOptions, loggerFactory.CreateLogger("Iser.Transport.Iser"));
+            target.Listen(listener);
+            Console.WriteLine($"portal {listener.LocalEndPoint} iser");
+        }
+        catch (DatamoverException e)
+        {
+            Console.WriteLine($"portal {endPoint} iser unavailable: {e.Message}");
+        }
     }
 
     public static IPEndPoint ParsePortal(string portal)

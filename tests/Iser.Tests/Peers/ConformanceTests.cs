@@ -7,6 +7,7 @@ namespace Iser.Tests.Peers;
 /// every test must run, none may fail, none may skip (a skip means a feature the suite expected is missing).
 /// </summary>
 [Trait("Category", "Peers")]
+[Collection(ConformanceCollection.Name)]
 public sealed class ConformanceTests
 {
     private readonly ITestOutputHelper _output;

@@ -7,6 +7,7 @@ namespace Iser.Tests.Peers;
 /// <see cref="ConformanceTests"/> covers (RAM, 512-byte blocks): nothing may fail there either.
 /// </summary>
 [Trait("Category", "Peers")]
+[Collection(ConformanceCollection.Name)]
 public sealed class StoreConformanceTests
 {
     private readonly ITestOutputHelper _output;

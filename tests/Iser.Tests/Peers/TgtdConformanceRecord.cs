@@ -9,6 +9,7 @@ namespace Iser.Tests.Peers;
 /// With ISER_PEER_RECORD=FILE set, each result is appended to FILE as a markdown table row.
 /// </summary>
 [Trait("Category", "Peers")]
+[Collection(ConformanceCollection.Name)]
 public sealed class TgtdConformanceRecord
 {
     public const string RecordVariable = "ISER_PEER_RECORD";

@@ -147,14 +147,22 @@ public sealed class TargetProtocolTests : IAsyncLifetime
         Assert.Equal(0x0a, r.Bhs[37]);
     }
 
-    [Fact]
-    public async Task SilentInitiatorIsDroppedAfterUnansweredNopIn()
+    /// <summary>A target that pings after 200 ms of silence and gives up 400 ms later.</summary>
+    private static (IscsiTarget Target, IPEndPoint EndPoint) StartPingingTarget()
     {
-        await using var target = new IscsiTarget(new IscsiTargetOptions { NopInInterval = TimeSpan.FromMilliseconds(200), NopInTimeout = TimeSpan.FromMilliseconds(400) });
+        var target = new IscsiTarget(new IscsiTargetOptions { NopInInterval = TimeSpan.FromMilliseconds(200), NopInTimeout = TimeSpan.FromMilliseconds(400) });
         target.AddNode(new TargetNode(Iqn));
         var listener = new TcpDatamoverListener(new IPEndPoint(IPAddress.Loopback, 0), NullLogger.Instance);
         target.Listen(listener);
-        await using var c = await RawIscsiConnection.ConnectAsync(listener.LocalEndPoint);
+        return (target, listener.LocalEndPoint);
+    }
+
+    [Fact]
+    public async Task SilentInitiatorIsDroppedAfterUnansweredNopIn()
+    {
+        var (target, endPoint) = StartPingingTarget();
+        await using var _ = target;
+        await using var c = await RawIscsiConnection.ConnectAsync(endPoint);
         await c.LoginAsync(Iqn);
         var ping = await c.ReceiveAsync(TimeSpan.FromSeconds(3));
         Assert.Equal(IscsiOpcode.NopIn, ping!.Opcode);
@@ -168,11 +176,9 @@ public sealed class TargetProtocolTests : IAsyncLifetime
     [Fact]
     public async Task AnsweredNopInKeepsTheSessionAlive()
     {
-        await using var target = new IscsiTarget(new IscsiTargetOptions { NopInInterval = TimeSpan.FromMilliseconds(200), NopInTimeout = TimeSpan.FromMilliseconds(400) });
-        target.AddNode(new TargetNode(Iqn));
-        var listener = new TcpDatamoverListener(new IPEndPoint(IPAddress.Loopback, 0), NullLogger.Instance);
-        target.Listen(listener);
-        await using var c = await RawIscsiConnection.ConnectAsync(listener.LocalEndPoint);
+        var (target, endPoint) = StartPingingTarget();
+        await using var _ = target;
+        await using var c = await RawIscsiConnection.ConnectAsync(endPoint);
         await c.LoginAsync(Iqn);
         for (int i = 0; i < 4; i++)
         {

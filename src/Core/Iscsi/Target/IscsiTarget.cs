@@ -20,6 +20,7 @@ public sealed class IscsiTarget : IAsyncDisposable
     private readonly Dictionary<(string Initiator, ulong Isid, string Target), TargetSession> _sessions = new();
     private readonly CancellationTokenSource _stopping = new();
     private int _nextTsih;
+    private int _stopRequested;
 
     public IscsiTarget(IscsiTargetOptions? options = null, ILoggerFactory? loggerFactory = null)
     {
@@ -143,12 +144,14 @@ public sealed class IscsiTarget : IAsyncDisposable
     /// </summary>
     public async Task StopAsync()
     {
-        if (_stopping.IsCancellationRequested) return;
-        _stopping.Cancel();
+        if (Interlocked.Exchange(ref _stopRequested, 1) != 0) return;
         foreach (var l in _listeners) await l.DisposeAsync().ConfigureAwait(false);
+        // Connections keep running through the grace period so they can answer the logout they are asked for;
+        // cancelling them first would drop them before the initiator could log out.
         foreach (var c in _connections.Keys) c.RequestLogout();
         var deadline = DateTime.UtcNow + Options.LogoutGracePeriod;
         while (!_connections.IsEmpty && DateTime.UtcNow < deadline) await Task.Delay(50).ConfigureAwait(false);
+        _stopping.Cancel();
         foreach (var c in _connections.Keys) await c.CloseAsync("target shutting down").ConfigureAwait(false);
         try { await Task.WhenAll(_acceptLoops).ConfigureAwait(false); } catch { }
         foreach (var node in _nodes.Values)

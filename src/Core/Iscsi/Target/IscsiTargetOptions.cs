@@ -22,6 +22,13 @@ public sealed class IscsiTargetOptions
     public TimeSpan NopInInterval { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary>How long the target waits for the NOP-Out answering its ping before dropping the connection.</summary>
     public TimeSpan NopInTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// NOP-In ping interval on iSER connections, where an idle RC queue pair never learns that its peer is gone
+    /// (RFC 7145 has no transport keep-alive); zero turns it off. TCP connections use <see cref="NopInInterval"/>.
+    /// </summary>
+    public TimeSpan IserNopInInterval { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>How long an iSER ping may go unanswered before the connection is torn down.</summary>
+    public TimeSpan IserNopInTimeout { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>Time a login may take before the connection is dropped.</summary>
     public TimeSpan LoginTimeout { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary>On shutdown, how long sessions get to log out after the Async Message asking them to.</summary>

@@ -42,7 +42,10 @@ internal sealed partial class TargetConnection
     /// </summary>
     private async Task PingLoopAsync(CancellationToken ct)
     {
-        var interval = Options.NopInInterval;
+        // iSER has no transport keep-alive, so its heartbeat is on by default with a shorter interval.
+        bool iser = Datamover.PlacesDataDirectly;
+        var interval = iser ? Options.IserNopInInterval : Options.NopInInterval;
+        var timeout = iser ? Options.IserNopInTimeout : Options.NopInTimeout;
         if (interval <= TimeSpan.Zero) return;
         var tick = TimeSpan.FromMilliseconds(Math.Clamp(interval.TotalMilliseconds / 4, 20, 1000));
         try
@@ -53,9 +56,9 @@ internal sealed partial class TargetConnection
                 long now = Environment.TickCount64;
                 if (_pingOutstanding)
                 {
-                    if (now - _pingSentTicks > Options.NopInTimeout.TotalMilliseconds)
+                    if (now - _pingSentTicks > timeout.TotalMilliseconds)
                     {
-                        string reason = $"initiator did not answer a NOP-In ping within {Options.NopInTimeout.TotalSeconds:0.###} s";
+                        string reason = $"initiator did not answer a NOP-In ping within {timeout.TotalSeconds:0.###} s";
                         _logger.LogWarning("{Remote}: {Reason}; closing the connection", Datamover.RemoteEndPoint, reason);
                         await CloseAsync(reason).ConfigureAwait(false);
                         return;

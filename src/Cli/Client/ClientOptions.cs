@@ -1,0 +1,123 @@
+using Iser.Core.Datamover;
+using Iser.Core.Iscsi.Initiator;
+using Iser.Core.Iscsi.Login;
+using Iser.Transport.Tcp;
+using Microsoft.Extensions.Logging;
+
+namespace Iser.Cli.Client;
+
+/// <summary>
+/// The options every client command shares (initiator name, CHAP, digests, transport, logging), read once from the
+/// command line and turned into <see cref="IscsiSessionOptions"/> and an <see cref="IInitiatorTransport"/>.
+/// </summary>
+internal sealed class ClientOptions : IDisposable
+{
+    /// <summary>The usage lines for these options, indented to sit under a command in `iser --help`.</summary>
+    public const string Usage =
+        "             --initiator-name IQN   --chap-user U --chap-secret S (or iscsi://U%S@host/...)\n" +
+        "             --mutual-user U --mutual-secret S   --header-digest none|crc32c[,none]   --data-digest none|crc32c[,none]\n" +
+        "             --transport auto|tcp|iser   --log-level trace|debug|information|warning|error (default error)";
+
+    private string? _initiatorName;
+    private ChapCredentials? _chap;
+    private ChapCredentials? _mutual;
+    private string? _headerDigest;
+    private string? _dataDigest;
+    private TransportChoice? _transport;
+
+    private ClientOptions(ILoggerFactory loggerFactory) => LoggerFactory = loggerFactory;
+
+    public ILoggerFactory LoggerFactory { get; }
+
+    /// <summary>Reads the shared options; call before <see cref="ArgumentReader.Positionals"/>.</summary>
+    public static ClientOptions Read(ArgumentReader args)
+    {
+        // Errors reach the user as the command's one sentence; the library's own warnings would say it twice.
+        var options = new ClientOptions(Logging.Create(args.Value("--log-level") ?? "error"));
+        options._initiatorName = args.Value("--initiator-name");
+        options._chap = Credentials(args, "--chap-user", "--chap-secret");
+        options._mutual = Credentials(args, "--mutual-user", "--mutual-secret");
+        options._headerDigest = Digest(args, "--header-digest");
+        options._dataDigest = Digest(args, "--data-digest");
+        options._transport = args.Value("--transport")?.ToLowerInvariant() switch
+        {
+            null => null,
+            "auto" => TransportChoice.Auto,
+            "tcp" => TransportChoice.Tcp,
+            "iser" => TransportChoice.Iser,
+            var other => throw new UsageException($"--transport must be auto, tcp or iser, not '{other}'."),
+        };
+        return options;
+    }
+
+    /// <summary>Session options for <paramref name="url"/>: URL credentials first, flags override them.</summary>
+    public IscsiSessionOptions SessionOptions(IscsiUrl url)
+    {
+        var options = IscsiSessionOptions.FromUrl(url);
+        if (_initiatorName is not null) options.InitiatorName = _initiatorName;
+        if (_chap is not null) options.Chap = _chap;
+        if (_mutual is not null)
+        {
+            if (options.Chap is null) throw new UsageException("--mutual-user needs CHAP credentials too (--chap-user/--chap-secret or user%secret@ in the URL).");
+            options.MutualChap = _mutual;
+        }
+        options.HeaderDigest = _headerDigest;
+        options.DataDigest = _dataDigest;
+        options.LoggerFactory = LoggerFactory;
+        // One-shot commands should fail, not wait two minutes for a target that went away.
+        options.Reconnect = new ReconnectOptions { Enabled = false };
+        return options;
+    }
+
+    /// <summary>
+    /// The transport: --transport if given, else the URL's scheme. "auto" falls back to TCP, and says on
+    /// <paramref name="error"/> why iSER was not used; "iser" where it cannot run is an error.
+    /// </summary>
+    public IInitiatorTransport CreateTransport(IscsiUrl url, TextWriter error)
+    {
+        var choice = _transport ?? url.Transport switch
+        {
+            IscsiTransportKind.Iser => TransportChoice.Iser,
+            IscsiTransportKind.Auto => TransportChoice.Auto,
+            _ => TransportChoice.Tcp,
+        };
+        return Create(choice, error, LoggerFactory);
+    }
+
+    public static IInitiatorTransport Create(TransportChoice choice, TextWriter error, ILoggerFactory loggerFactory)
+    {
+        if (choice == TransportChoice.Tcp) return new TcpInitiatorTransport(loggerFactory.CreateLogger("Iser.Transport.Tcp"));
+        string? reason = IserAvailability.NotAvailableReason();
+        if (reason is null) return IserAvailability.Create(loggerFactory.CreateLogger("Iser.Transport.Iser"));
+        if (choice == TransportChoice.Iser) throw new InvalidOperationException($"iSER is not available: {reason}.");
+        error.WriteLine($"iSER not available: {reason}; using TCP.");
+        return new TcpInitiatorTransport(loggerFactory.CreateLogger("Iser.Transport.Tcp"));
+    }
+
+    private static ChapCredentials? Credentials(ArgumentReader args, string userFlag, string secretFlag)
+    {
+        var user = args.Value(userFlag);
+        var secret = args.Value(secretFlag);
+        if (user is null && secret is null) return null;
+        if (user is null) throw new UsageException($"{secretFlag} needs {userFlag}.");
+        if (secret is null) throw new UsageException($"{userFlag} needs {secretFlag}.");
+        return new ChapCredentials(user, secret);
+    }
+
+    /// <summary>"none", "crc32c" or a preference list such as "crc32c,none", as the key's value list.</summary>
+    private static string? Digest(ArgumentReader args, string flag)
+    {
+        var value = args.Value(flag);
+        if (value is null) return null;
+        var parts = value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0) throw new UsageException($"{flag} must be none, crc32c or a list such as crc32c,none.");
+        return string.Join(',', parts.Select(p => p.ToLowerInvariant() switch
+        {
+            "none" => "None",
+            "crc32c" => "CRC32C",
+            _ => throw new UsageException($"{flag} must be none, crc32c or a list such as crc32c,none, not '{value}'."),
+        }));
+    }
+
+    public void Dispose() => LoggerFactory.Dispose();
+}

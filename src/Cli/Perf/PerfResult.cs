@@ -1,0 +1,15 @@
+namespace Iser.Cli.Perf;
+
+/// <summary>What a perf run measured.</summary>
+internal sealed record PerfResult(PerfWorkload Workload, TimeSpan Elapsed, long Reads, long Writes, LatencyHistogram Latency)
+{
+    /// <summary>Bytes allocated in the whole process during the run (all threads), divided by commands.</summary>
+    public double AllocatedBytesPerCommand { get; init; }
+    public int Gen0Collections { get; init; }
+
+    public long Commands => Reads + Writes;
+    public long Bytes => Commands * Workload.TransferBytes;
+    public double Iops => Elapsed.TotalSeconds <= 0 ? 0 : Commands / Elapsed.TotalSeconds;
+    /// <summary>Decimal megabytes (10^6) per second.</summary>
+    public double MegabytesPerSecond => Elapsed.TotalSeconds <= 0 ? 0 : Bytes / Elapsed.TotalSeconds / 1e6;
+}

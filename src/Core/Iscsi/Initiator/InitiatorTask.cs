@@ -1,0 +1,82 @@
+using System.Threading.Tasks.Sources;
+using Iser.Core.Datamover;
+
+namespace Iser.Core.Iscsi.Initiator;
+
+/// <summary>
+/// One SCSI command at the initiator: what the datamover tracks (<see cref="DataTask"/>), the caller's buffers, and
+/// the awaitable the caller waits on. Pooled per session; completes exactly once (response, failure or abort).
+/// </summary>
+internal sealed class InitiatorTask : DataTask, IValueTaskSource<ScsiResponse>
+{
+    private ManualResetValueTaskSourceCore<ScsiResponse> _core = new() { RunContinuationsAsynchronously = true };
+    private int _completed;
+
+    public readonly byte[] Cdb = new byte[16];
+    public int CdbLength;
+    public ScsiTaskAttribute Attribute;
+    public Memory<byte> ReadBuffer;
+    public ReadOnlyMemory<byte> WriteBuffer;
+
+    /// <summary>The connection the command was last handed to (null until sent); guarded by the session's task lock.</summary>
+    public InitiatorConnection? Connection;
+    public long SentTicks;
+    /// <summary>Set once an abort (cancellation or timeout) is under way, so it starts only once.</summary>
+    public int Aborting;
+    /// <summary>A data digest error in this command's Data-In: the data cannot be trusted whatever the status says.</summary>
+    public Exception? DataError;
+    /// <summary>Changes every time the task is reused, so a late abort or re-issue cannot touch the next command.</summary>
+    public int Generation;
+    public IscsiSession? Session;
+
+    public bool IsCompleted => Volatile.Read(ref _completed) != 0;
+    public ValueTask<ScsiResponse> AsValueTask() => new(this, _core.Version);
+
+    public bool TryComplete(in ScsiResponse response)
+    {
+        if (Interlocked.Exchange(ref _completed, 1) != 0) return false;
+        _core.SetResult(response);
+        return true;
+    }
+
+    public bool TryFail(Exception error)
+    {
+        if (Interlocked.Exchange(ref _completed, 1) != 0) return false;
+        _core.SetException(error);
+        return true;
+    }
+
+    public void Prepare(ReadOnlySpan<byte> cdb, ulong lunField, Memory<byte> dataIn, ReadOnlyMemory<byte> dataOut, ScsiTaskAttribute attribute)
+    {
+        cdb.CopyTo(Cdb);
+        Cdb.AsSpan(cdb.Length).Clear();
+        CdbLength = cdb.Length;
+        Attribute = attribute;
+        ReadBuffer = dataIn;
+        WriteBuffer = dataOut;
+        Lun = lunField;
+        IsRead = !dataIn.IsEmpty;
+        IsWrite = !dataOut.IsEmpty;
+        ExpectedDataTransferLength = IsRead ? dataIn.Length : dataOut.Length;
+    }
+
+    public override void ResetForReuse()
+    {
+        base.ResetForReuse();
+        _core.Reset();
+        _completed = 0;
+        ReadBuffer = default;
+        WriteBuffer = default;
+        Connection = null;
+        SentTicks = 0;
+        Aborting = 0;
+        DataError = null;
+        CdbLength = 0;
+        Generation++;
+    }
+
+    ScsiResponse IValueTaskSource<ScsiResponse>.GetResult(short token) => _core.GetResult(token);
+    ValueTaskSourceStatus IValueTaskSource<ScsiResponse>.GetStatus(short token) => _core.GetStatus(token);
+    void IValueTaskSource<ScsiResponse>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+}

@@ -1,0 +1,121 @@
+using Iser.Core.Datamover;
+using Iser.Core.Iscsi.Login;
+using Iser.Core.Iscsi.Pdus;
+using Microsoft.Extensions.Logging;
+
+namespace Iser.Core.Iscsi.Initiator;
+
+public sealed partial class IscsiSession
+{
+    private const uint LoginTag = 0;
+
+    /// <summary>Opens a connection and runs the login on it (new session: TSIH 0, this session's ISID).</summary>
+    private async Task<InitiatorConnection> LoginConnectionAsync(CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_options.LoginTimeout);
+        IInitiatorDatamover datamover;
+        try
+        {
+            datamover = await _transport.ConnectAsync(_options.Host, _options.Port, timeout.Token).ConfigureAwait(false);
+        }
+        catch (DatamoverException e)
+        {
+            throw new IscsiConnectionException(e.Message, e);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new IscsiConnectionException($"Connecting to {Portal} over {_transport.TransportName} did not succeed within {_options.LoginTimeout.TotalSeconds:0.###} s.");
+        }
+        try
+        {
+            return await LoginAsync(datamover, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            await datamover.TerminateAsync("login failed").ConfigureAwait(false);
+            if (e is OperationCanceledException && !ct.IsCancellationRequested)
+                throw new IscsiLoginException($"The login to {TargetName ?? "discovery"} at {Portal} did not complete within {_options.LoginTimeout.TotalSeconds:0.###} s.");
+            if (e is DatamoverException)
+                throw new IscsiConnectionException($"The connection to {Portal} broke during login: {e.Message}", e);
+            throw;
+        }
+    }
+
+    private async Task<InitiatorConnection> LoginAsync(IInitiatorDatamover datamover, CancellationToken ct)
+    {
+        var loginOptions = _options.ToLoginOptions(Isid, cmdSN: 1, iser: datamover.PlacesDataDirectly);
+        var negotiator = new InitiatorLoginNegotiator(loginOptions, _loginLogger);
+        var frame = negotiator.FirstRequest();
+        uint expStatSN = 0;
+        while (true)
+        {
+            await datamover.SendControlAsync(BuildLoginPdu(frame, expStatSN), ct).ConfigureAwait(false);
+            var response = await datamover.ReceiveControlAsync(ct).ConfigureAwait(false)
+                ?? throw new IscsiConnectionException($"The target at {Portal} closed the connection during login.");
+            try
+            {
+                if (response.Opcode != IscsiOpcode.LoginResponse)
+                    throw new IscsiLoginException($"The target sent a {response.Opcode} PDU during login, where only a Login Response may come.");
+                expStatSN = response.Field24 + 1;
+                var next = negotiator.Process(ToResponseFrame(response));
+                if (next is { } request)
+                {
+                    frame = request;
+                    continue;
+                }
+                if (!negotiator.IsComplete)
+                    throw new IscsiLoginException(
+                        $"Login to {TargetName ?? "discovery"} at {Portal} failed: {negotiator.FailureReason ?? "no reason given"}", negotiator.FailureStatus);
+                var result = negotiator.Result;
+                datamover.NoticeKeyValues(result.Connection);
+                var connection = new InitiatorConnection(datamover, expCmdSN: response.Field28, maxCmdSN: response.Field32, expStatSN, _pduLogger);
+                // Digests (and iSER mode) start with the first PDU after the final Login Response.
+                datamover.EnableDatamover(connection);
+                Negotiated = result;
+                return connection;
+            }
+            finally
+            {
+                PduPool.Return(response);
+            }
+        }
+    }
+
+    private static Pdu BuildLoginPdu(in LoginRequestFrame frame, uint expStatSN)
+    {
+        var pdu = PduPool.Rent();
+        pdu.Opcode = IscsiOpcode.LoginRequest;
+        pdu.Immediate = true; // RFC 7143 §11.12: the I bit is always 1 in a Login Request
+        byte flags = (byte)((((byte)frame.CurrentStage & 3) << 2) | ((byte)frame.NextStage & 3));
+        if (frame.Transit) flags |= 0x80;
+        if (frame.Continue) flags |= 0x40;
+        pdu.Flags = flags;
+        pdu.Bhs[2] = frame.VersionMax;
+        pdu.Bhs[3] = frame.VersionMin;
+        for (int i = 0; i < 6; i++) pdu.Bhs[8 + i] = (byte)(frame.Isid >> (40 - 8 * i));
+        pdu.Bhs[14] = (byte)(frame.Tsih >> 8);
+        pdu.Bhs[15] = (byte)frame.Tsih;
+        pdu.InitiatorTaskTag = LoginTag;
+        pdu.Bhs[20] = (byte)(frame.Cid >> 8);
+        pdu.Bhs[21] = (byte)frame.Cid;
+        pdu.Field24 = frame.CmdSN;
+        pdu.Field28 = expStatSN;
+        pdu.SetData(frame.TextData.Span);
+        return pdu;
+    }
+
+    private static LoginResponseFrame ToResponseFrame(Pdu pdu)
+    {
+        byte f = pdu.Flags;
+        return new LoginResponseFrame(
+            Transit: (f & 0x80) != 0,
+            Continue: (f & 0x40) != 0,
+            CurrentStage: (LoginStage)((f >> 2) & 3),
+            NextStage: (LoginStage)(f & 3),
+            Status: new LoginStatus(pdu.Bhs[36], pdu.Bhs[37]),
+            VersionMax: pdu.Bhs[2],
+            VersionActive: pdu.Bhs[3],
+            TextData: pdu.Data);
+    }
+}

@@ -1,0 +1,618 @@
+using System.Threading.Channels;
+using Iser.Core.Datamover;
+using Iser.Core.Iscsi.Pdus;
+using Iser.Transport.Iser.Memory;
+using Iser.Transport.Iser.Protocol;
+using Iser.Transport.Iser.Verbs;
+using Microsoft.Extensions.Logging;
+
+namespace Iser.Transport.Iser.Datamover;
+
+/// <summary>
+/// What both iSER roles share (RFC 7145): one RC queue pair; control PDUs travel as SEND/RECV behind the 28-byte
+/// iSER header, from login on. A ring of registered receive buffers is posted (a few for login, grown to the
+/// negotiated depth at Enable_Datamover); sends copy into registered send buffers and are stamped by the core
+/// (<see cref="IDatamoverHost.OnSending"/>) under the lock that posts them, so sequence numbers follow wire order.
+/// One thread drains the CQ (bounded batches, re-arm, poll again); one thread watches the rdma_cm events.
+/// Every posted work request holds a connection reference; the QP, CQ and registered memory are freed only when
+/// the last completion (flushes included) has arrived after disconnect.
+/// </summary>
+public abstract class IserConnection : IDatamoverConnection
+{
+    private protected readonly RdmaConnection Rdma;
+    private protected readonly IserOptions Options;
+    private protected readonly ILogger Logger;
+    private readonly RegisteredBufferPool _receivePool;
+    private readonly RegisteredBufferPool _sendPool;
+    private readonly RegisteredBufferPool? _dataPool;
+    private readonly SemaphoreSlim _sendCredits;
+    private readonly SemaphoreSlim? _dataCredits;
+    private readonly WorkRequestTable _requests;
+    private readonly ConnectionReferences _references;
+    private readonly CompletionQueuePoller _poller;
+    private readonly Thread _eventThread;
+    private readonly Channel<Pdu> _received = Channel.CreateUnbounded<Pdu>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly Lock _sendLock = new();
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly bool _isTarget;
+    private IDatamoverHost? _host;
+    private ConnectionParameters _parameters = new();
+    private volatile Exception? _failure;
+    private volatile bool _terminating;
+    private volatile bool _stopEvents;
+    private int _postedReceives;
+    private int _freed;
+    private long _registeredReported;
+    private string _terminateReason = "";
+
+    private protected IserConnection(RdmaConnection rdma, IserOptions options, ILogger logger, bool isTarget, string localEndPoint, string remoteEndPoint)
+    {
+        Rdma = rdma;
+        Options = options;
+        Logger = logger;
+        _isTarget = isTarget;
+        LocalEndPoint = localEndPoint;
+        RemoteEndPoint = remoteEndPoint;
+        var pd = rdma.ProtectionDomain;
+        int controlSize = options.ControlBufferSize;
+        const int perSlab = 16;
+        int ring = options.ReceiveRing(options.QueueDepth);
+        _receivePool = new RegisteredBufferPool(pd, controlSize, perSlab, maxSlabs: (ring + perSlab - 1) / perSlab + 1, initialSlabs: 1);
+        _sendPool = new RegisteredBufferPool(pd, controlSize, perSlab, maxSlabs: (options.SendBuffers + perSlab - 1) / perSlab, initialSlabs: 1,
+            access: MemoryAccess.LocalWrite);
+        _sendCredits = new SemaphoreSlim(options.SendBuffers, options.SendBuffers);
+        if (isTarget)
+        {
+            // Registered on first use: a discovery session never moves data.
+            _dataPool = new RegisteredBufferPool(pd, options.DataBufferSize, options.DataBuffers, maxSlabs: 1, initialSlabs: 0,
+                access: MemoryAccess.LocalWrite);
+            _dataCredits = new SemaphoreSlim(options.DataBuffers, options.DataBuffers);
+        }
+        var granted = rdma.QueuePair.Capacities;
+        _requests = new WorkRequestTable(granted.MaxSendWorkRequests + granted.MaxReceiveWorkRequests);
+        _references = new ConnectionReferences(() => ThreadPool.UnsafeQueueUserWorkItem(_ => FreeResources(), null));
+        IserConnectionCounters.ConnectionCreated();
+        _poller = new CompletionQueuePoller(rdma.CompletionQueue, OnCompletions, OnPollerError, batchSize: 32, batchesPerWakeup: 4,
+            threadName: $"iser-cq {RemoteEndPoint}");
+        _eventThread = new Thread(WatchEvents) { IsBackground = true, Name = $"iser-cm {RemoteEndPoint}" };
+        _eventThread.Start();
+        PostReceives(options.LoginReceiveBuffers);
+        ReportRegisteredMemory();
+    }
+
+    public string TransportName => "iser";
+    public string LocalEndPoint { get; }
+    public string RemoteEndPoint { get; }
+    public bool PlacesDataDirectly => true;
+    public ConnectionParameters CurrentParameters => _parameters;
+
+    /// <summary>Bytes of registered memory this connection holds now (control rings, send buffers, data buffers).</summary>
+    public long RegisteredMemoryBytes =>
+        (long)_receivePool.TotalBlocks * _receivePool.BlockSize + (long)_sendPool.TotalBlocks * _sendPool.BlockSize
+        + (_dataPool is null ? 0 : (long)_dataPool.TotalBlocks * _dataPool.BlockSize);
+
+    /// <summary>References held: 1 for the open connection plus one per posted, not yet completed work request.</summary>
+    public int References => _references.Count;
+
+    /// <summary>Receive work requests posted and not yet completed.</summary>
+    public int PostedReceives => Volatile.Read(ref _postedReceives);
+
+    /// <summary>Completes when the QP, CQ and registered memory have been freed.</summary>
+    public Task Released => _released.Task;
+
+    /// <summary>Why the connection failed, if it did.</summary>
+    public string? FailureReason => _failure?.Message;
+
+    // ---------------------------------------------------------------- control PDUs
+
+    public async ValueTask SendControlAsync(Pdu pdu, CancellationToken cancellationToken = default)
+    {
+        Exception? error = null;
+        try
+        {
+            ThrowIfFailed();
+            await _sendCredits.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (!PostControl(pdu, out error))
+            {
+                _sendCredits.Release();
+                throw error!;
+            }
+        }
+        catch (Exception e)
+        {
+            error ??= e;
+            throw e is DatamoverException or OperationCanceledException ? e : new DatamoverException(e.Message, e);
+        }
+        finally
+        {
+            // The PDU was copied into a registered send buffer: its memory may be reused at once.
+            pdu.SentNotification?.OnPduSent(pdu, error);
+            PduPool.Return(pdu);
+        }
+    }
+
+    private bool PostControl(Pdu pdu, out Exception? error)
+    {
+        if (!_sendPool.TryRent(out RegisteredBlock block))
+        {
+            error = new DatamoverException("No registered send buffer is free although a send credit was held.");
+            return false;
+        }
+        lock (_sendLock)
+        {
+            if (_failure is not null || _terminating)
+            {
+                _sendPool.Return(block);
+                error = _failure as DatamoverException ?? new DatamoverException($"The iSER connection to {RemoteEndPoint} is closed; PDU not sent.");
+                return false;
+            }
+            _host?.OnSending(pdu);
+            int length;
+            try
+            {
+                length = Encode(pdu, block.Span);
+            }
+            catch (Exception e)
+            {
+                _sendPool.Return(block);
+                error = e;
+                return false;
+            }
+            if (!Post(WorkRequestKind.Send, block, _sendPool, null, SendOpcode.Send, length, 0, 0, out error))
+            {
+                _sendPool.Return(block);
+                return false;
+            }
+        }
+        error = null;
+        return true;
+    }
+
+    /// <summary>iSER header, BHS, AHS, data segment (no digests, no padding needed: the receiver reads DataSegmentLength).</summary>
+    internal static int Encode(Pdu pdu, Span<byte> buffer)
+    {
+        var rdma = pdu.Rdma;
+        new IserHeader(IserOpcode.IscsiControl, rdma.HasWrite, rdma.WriteStag, rdma.WriteVa, rdma.HasRead, rdma.ReadStag, rdma.ReadVa)
+            .Write(buffer);
+        int headerLength = PduWireFormat.HeaderLength(pdu, headerDigest: false);
+        if (IserHeader.Length + headerLength + pdu.Data.Length > buffer.Length)
+            throw new DatamoverException(
+                $"A {pdu.Opcode} PDU with a {pdu.Data.Length}-byte data segment does not fit the {buffer.Length - IserOptions.HeaderRoom}-byte iSER control buffer (the negotiated Initiator/TargetRecvDataSegmentLength).");
+        int n = IserHeader.Length + PduWireFormat.WriteHeader(pdu, buffer[IserHeader.Length..], headerDigest: false);
+        pdu.Data.Span.CopyTo(buffer[n..]);
+        return n + pdu.Data.Length;
+    }
+
+    /// <summary>Decodes one received iSER message into a PDU (copied: the receive buffer is reposted at once).</summary>
+    internal static Pdu Decode(ReadOnlySpan<byte> message)
+    {
+        var header = IserHeader.Read(message);
+        if (header.Opcode != IserOpcode.IscsiControl)
+            throw new IserProtocolException($"Received an iSER {header.Opcode} message; only iSCSI control-type PDUs are used on IB/RoCE.");
+        var body = message[IserHeader.Length..];
+        if (body.Length < Pdu.BhsLength)
+            throw new IserProtocolException($"An iSER message of {message.Length} bytes is too short for an iSCSI BHS.");
+        var pdu = PduPool.Rent();
+        body[..Pdu.BhsLength].CopyTo(pdu.Bhs);
+        int ahs = pdu.TotalAhsLength;
+        int dsl = pdu.DataSegmentLength;
+        if (Pdu.BhsLength + ahs + dsl > body.Length)
+        {
+            PduPool.Return(pdu);
+            throw new IserProtocolException(
+                $"A received {(Core.Iscsi.Pdus.IscsiOpcode)(body[0] & 0x3f)} PDU declares {ahs} bytes of AHS and {dsl} bytes of data, but the iSER message holds only {body.Length - Pdu.BhsLength} bytes after the BHS.");
+        }
+        if (ahs > 0) pdu.Ahs = body.Slice(Pdu.BhsLength, ahs).ToArray();
+        pdu.SetData(body.Slice(Pdu.BhsLength + ahs, dsl));
+        pdu.Rdma = new RdmaBufferAdvertisement
+        {
+            HasWrite = header.HasWrite, WriteStag = header.WriteStag, WriteVa = header.WriteBaseOffset,
+            HasRead = header.HasRead, ReadStag = header.ReadStag, ReadVa = header.ReadBaseOffset,
+        };
+        return pdu;
+    }
+
+    public virtual async ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default)
+    {
+        var reader = _received.Reader;
+        while (true)
+        {
+            if (reader.TryRead(out var pdu)) return pdu;
+            bool more;
+            try
+            {
+                more = await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (ChannelClosedException)
+            {
+                more = false;
+            }
+            if (!more)
+            {
+                if (_failure is { } f) throw f as DatamoverException ?? new DatamoverException(f.Message, f);
+                return null;
+            }
+        }
+    }
+
+    public void NoticeKeyValues(ConnectionParameters parameters) => _parameters = parameters;
+
+    public virtual void EnableDatamover(IDatamoverHost host)
+    {
+        var p = _parameters;
+        if (p.MaxRecvDataSegmentLength > Options.ControlDataSegmentLength && p.RdmaExtensions)
+            Fail(new DatamoverException(
+                $"The login settled a receive data segment length of {p.MaxRecvDataSegmentLength} bytes, more than the {Options.ControlDataSegmentLength} bytes this iSER connection's receive buffers hold."));
+        _host = host;
+        // Full feature phase: the ring grows to the command window plus the unexpected PDUs the peer may send.
+        int wanted = Math.Min(Options.ReceiveRing(p.MaxOutstandingUnexpectedPdus), Rdma.QueuePair.Capacities.MaxReceiveWorkRequests);
+        int more = wanted - Volatile.Read(ref _postedReceives);
+        if (more > 0) PostReceives(more);
+        ReportRegisteredMemory();
+        Logger.LogInformation(
+            "iSER connection {Remote}: {Receives} receive and up to {Sends} send buffers of {Size} B, {DataBuffers} data buffers of {DataSize} B; {Kib} KiB registered now",
+            RemoteEndPoint, Volatile.Read(ref _postedReceives), Options.SendBuffers, _receivePool.BlockSize,
+            _dataPool is null ? 0 : Options.DataBuffers, _dataPool?.BlockSize ?? 0, RegisteredMemoryBytes / 1024);
+    }
+
+    // ---------------------------------------------------------------- posting
+
+    private void PostReceives(int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            if (_terminating || _failure is not null) return;
+            if (!_receivePool.TryRent(out RegisteredBlock block))
+            {
+                Logger.LogWarning("{Remote}: receive buffer pool exhausted after {Posted} receives", RemoteEndPoint, _postedReceives);
+                return;
+            }
+            if (!PostReceive(block)) return;
+        }
+    }
+
+    private unsafe bool PostReceive(RegisteredBlock block)
+    {
+        if (!_requests.TryAllocate(WorkRequestKind.Receive, block, _receivePool, null, out ulong wrId))
+        {
+            _receivePool.Return(block);
+            Fail(new DatamoverException("Every work request slot is in use; a receive buffer could not be posted."));
+            return false;
+        }
+        _references.AddPosted(1);
+        Interlocked.Increment(ref _postedReceives);
+        ReadOnlySpan<IbvSge> sge = [block.Sge(block.Length)];
+        PostResult result = Rdma.QueuePair.PostReceive(wrId, sge);
+        if (!result.Succeeded)
+        {
+            // Not posted: it will never complete, so its slot, buffer and reference go back now.
+            _requests.Take(wrId);
+            _receivePool.Return(block);
+            Interlocked.Decrement(ref _postedReceives);
+            _references.CompletionArrived();
+            Fail(new DatamoverException($"Posting a receive buffer failed: {result.ErrorText("ibv_post_recv")}"));
+            return false;
+        }
+        IserConnectionCounters.Posted(1);
+        return true;
+    }
+
+    /// <summary>Posts one send-queue work request (SEND, RDMA READ or WRITE) on <paramref name="block"/>.</summary>
+    private bool Post(WorkRequestKind kind, RegisteredBlock block, RegisteredBufferPool pool, OperationGroup? group,
+        SendOpcode opcode, int length, ulong remoteAddress, uint remoteKey, out Exception? error)
+    {
+        if (!_requests.TryAllocate(kind, block, pool, group, out ulong wrId))
+        {
+            error = new DatamoverException("Every work request slot is in use; the send queue is full.");
+            return false;
+        }
+        _references.AddPosted(1);
+        ReadOnlySpan<IbvSge> sge = [block.Sge(length)];
+        PostResult result = Rdma.QueuePair.PostSend(wrId, opcode, sge, SendFlags.Signaled, remoteAddress, remoteKey);
+        if (!result.Succeeded)
+        {
+            _requests.Take(wrId);
+            _references.CompletionArrived();
+            error = new DatamoverException($"Posting an {opcode} work request failed: {result.ErrorText("ibv_post_send")}");
+            Fail(error);
+            return false;
+        }
+        IserConnectionCounters.Posted(1);
+        error = null;
+        return true;
+    }
+
+    // ---------------------------------------------------------------- RDMA data (target side)
+
+    /// <summary>Per-task scratch: the group waited on and the bounce buffers of one batch.</summary>
+    internal class TransferScratchHandle
+    {
+        public readonly OperationGroup Group = new();
+        public RegisteredBlock[] Blocks = [];
+    }
+
+    /// <summary>
+    /// Moves <paramref name="length"/> bytes between the task's memory and the initiator's tagged buffer
+    /// (<paramref name="remoteKey"/>, <paramref name="remoteAddress"/>) with RDMA READ (<paramref name="read"/>) or WRITE,
+    /// through registered bounce buffers: one operation per buffer, batches of as many buffers as are free.
+    /// A task waits for buffers only while it holds none, so tasks cannot deadlock on the pool.
+    /// </summary>
+    private protected async ValueTask TransferAsync(TransferScratchHandle scratch, bool read, Memory<byte> readDestination,
+        ReadOnlyMemory<byte> writeSource, int length, uint remoteKey, ulong remoteAddress, CancellationToken ct)
+    {
+        var pool = _dataPool ?? throw new InvalidOperationException("Only a target connection moves data with RDMA.");
+        var credits = _dataCredits!;
+        if (scratch.Blocks.Length < Options.DataBuffers) scratch.Blocks = new RegisteredBlock[Options.DataBuffers];
+        int chunk = Options.DataBufferSize;
+        int done = 0;
+        while (done < length)
+        {
+            ThrowIfFailed();
+            int chunksLeft = (length - done + chunk - 1) / chunk;
+            await credits.WaitAsync(ct).ConfigureAwait(false);
+            int n = 1;
+            while (n < chunksLeft && n < scratch.Blocks.Length && credits.Wait(0)) n++;
+            for (int i = 0; i < n; i++)
+            {
+                if (!pool.TryRent(out scratch.Blocks[i]))
+                {
+                    for (int j = 0; j < i; j++) pool.Return(scratch.Blocks[j]);
+                    credits.Release(n);
+                    throw new DatamoverException("The registered data buffer pool is exhausted although credits were held.");
+                }
+            }
+            if (_registeredReported < RegisteredMemoryBytes) ReportRegisteredMemory();
+            int batchBytes = Math.Min(length - done, n * chunk);
+            if (!read)
+            {
+                for (int i = 0, off = 0; i < n; i++, off += chunk)
+                    writeSource.Span.Slice(done + off, Math.Min(chunk, batchBytes - off)).CopyTo(scratch.Blocks[i].Span);
+            }
+            var group = scratch.Group;
+            group.Start(n);
+            Exception? postError = null;
+            for (int i = 0, off = 0; i < n; i++, off += chunk)
+            {
+                int len = Math.Min(chunk, batchBytes - off);
+                if (!Post(read ? WorkRequestKind.RdmaRead : WorkRequestKind.RdmaWrite, scratch.Blocks[i], pool, group,
+                        read ? SendOpcode.RdmaRead : SendOpcode.RdmaWrite, len, remoteAddress + (ulong)(done + off), remoteKey, out postError))
+                {
+                    group.Abandon(n - i, postError!);
+                    break;
+                }
+            }
+            try
+            {
+                // Even after a failed post, the operations that did go in must complete before their buffers are reused.
+                await group.WaitAsync().ConfigureAwait(false);
+                if (read)
+                {
+                    for (int i = 0, off = 0; i < n; i++, off += chunk)
+                        scratch.Blocks[i].Span[..Math.Min(chunk, batchBytes - off)].CopyTo(readDestination.Span.Slice(done + off));
+                }
+            }
+            finally
+            {
+                for (int i = 0; i < n; i++) pool.Return(scratch.Blocks[i]);
+                credits.Release(n);
+            }
+            done += batchBytes;
+        }
+    }
+
+    // ---------------------------------------------------------------- completions
+
+    private void OnCompletions(ReadOnlySpan<IbvWc> completions)
+    {
+        foreach (ref readonly var wc in completions)
+        {
+            var slot = _requests.Take(wc.WrId);
+            Exception? error = null;
+            if (!wc.IsSuccess)
+            {
+                error = new DatamoverException(_terminating || wc.Status == WorkCompletionStatus.WrFlushErr
+                    ? $"The iSER connection to {RemoteEndPoint} was closed ({wc.StatusText})."
+                    : $"An iSER {slot.Kind} work request failed: {wc.StatusText}");
+            }
+            switch (slot.Kind)
+            {
+                case WorkRequestKind.Receive:
+                    Interlocked.Decrement(ref _postedReceives);
+                    if (error is null && !_terminating) Received(slot.Block, (int)wc.ByteLen);
+                    else slot.Pool!.Return(slot.Block);
+                    break;
+                case WorkRequestKind.Send:
+                    slot.Pool!.Return(slot.Block);
+                    _sendCredits.Release();
+                    break;
+                default:
+                    // The waiting task copies out of (and returns) the bounce buffer once the whole batch is in.
+                    slot.Group!.Complete(error);
+                    break;
+            }
+            if (error is not null && !_terminating) Fail(error);
+            IserConnectionCounters.Completed();
+            _references.CompletionArrived();
+        }
+    }
+
+    private void Received(RegisteredBlock block, int byteLength)
+    {
+        Pdu pdu;
+        try
+        {
+            pdu = Decode(block.Span[..byteLength]);
+        }
+        catch (Exception e)
+        {
+            _receivePool.Return(block);
+            Fail(e);
+            return;
+        }
+        // Repost the same buffer before handing the PDU up: the ring never shrinks.
+        if (!PostReceive(block))
+        {
+            PduPool.Return(pdu);
+            return;
+        }
+        if (!_received.Writer.TryWrite(pdu)) PduPool.Return(pdu);
+    }
+
+    private void OnPollerError(Exception e) => Fail(e is DatamoverException ? e : new DatamoverException($"Polling the completion queue failed: {e.Message}", e));
+
+    private void WatchEvents()
+    {
+        while (!_stopEvents)
+        {
+            RdmaCmEvent? evt;
+            try
+            {
+                evt = Rdma.WaitForEvent(200);
+            }
+            catch (Exception e)
+            {
+                if (!_stopEvents) Fail(new DatamoverException($"Watching the RDMA connection manager failed: {e.Message}", e));
+                return;
+            }
+            if (evt is null) continue;
+            switch (evt.Type)
+            {
+                case RdmaCmEventType.Disconnected:
+                    Logger.LogDebug("{Remote}: {Event}", RemoteEndPoint, evt);
+                    // A clean close from the peer: the reader sees end of stream, then teardown.
+                    _received.Writer.TryComplete();
+                    BeginTerminate("the peer disconnected");
+                    break;
+                case RdmaCmEventType.DeviceRemoval:
+                    Fail(new DatamoverException($"The RDMA device under the connection to {RemoteEndPoint} was removed."));
+                    break;
+                case RdmaCmEventType.TimewaitExit:
+                    Logger.LogDebug("{Remote}: timewait over", RemoteEndPoint);
+                    break;
+                default:
+                    Logger.LogDebug("{Remote}: rdma_cm event {Event}", RemoteEndPoint, evt);
+                    break;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- failure and teardown
+
+    private protected void ThrowIfFailed()
+    {
+        if (_failure is { } f) throw f as DatamoverException ?? new DatamoverException(f.Message, f);
+        if (_terminating) throw new DatamoverException($"The iSER connection to {RemoteEndPoint} is closed ({_terminateReason}).");
+    }
+
+    /// <summary>The connection cannot go on: the reader gets the reason, the QP is disconnected (outstanding work flushes).</summary>
+    private protected void Fail(Exception error)
+    {
+        if (Interlocked.CompareExchange(ref _failure, error, null) is null)
+        {
+            if (!_terminating) Logger.LogWarning("iSER connection {Remote} failed: {Reason}", RemoteEndPoint, error.Message);
+            _received.Writer.TryComplete();
+            OnFailed(error);
+        }
+        BeginTerminate(error.Message);
+    }
+
+    /// <summary>A role's hook to fail its waiting tasks.</summary>
+    private protected virtual void OnFailed(Exception error) { }
+
+    private void BeginTerminate(string reason)
+    {
+        lock (_sendLock)
+        {
+            if (_terminating) return;
+            _terminating = true;
+            _terminateReason = reason;
+        }
+        try
+        {
+            // rdma_disconnect moves the QP to the error state: every posted WR completes (flushed) and drops its reference.
+            Rdma.Disconnect();
+        }
+        catch (Exception e)
+        {
+            Logger.LogDebug("{Remote}: rdma_disconnect: {Error}", RemoteEndPoint, e.Message);
+        }
+        try
+        {
+            Rdma.QueuePair.MoveToErrorState();
+        }
+        catch (Exception e)
+        {
+            Logger.LogDebug("{Remote}: moving the QP to the error state: {Error}", RemoteEndPoint, e.Message);
+        }
+        _received.Writer.TryComplete();
+        _references.Close();
+    }
+
+    /// <summary>
+    /// Connection_Terminate: disconnects at once (outstanding work flushes) and returns; the QP, CQ and registered
+    /// memory go when the last completion arrives (<see cref="Released"/>). Should the provider never flush,
+    /// they are freed after <see cref="IserOptions.DrainTimeout"/> with a warning.
+    /// </summary>
+    public ValueTask TerminateAsync(string reason)
+    {
+        BeginTerminate(reason);
+        if (!_released.Task.IsCompleted && Interlocked.Exchange(ref _watchdogStarted, 1) == 0) _ = FreeWhenStuckAsync();
+        return ValueTask.CompletedTask;
+    }
+
+    private int _watchdogStarted;
+
+    private async Task FreeWhenStuckAsync()
+    {
+        var released = _released.Task;
+        if (await Task.WhenAny(released, Task.Delay(Options.DrainTimeout)).ConfigureAwait(false) == released) return;
+        Logger.LogWarning("{Remote}: {Count} work requests did not complete within {Timeout} s of disconnect; freeing the connection anyway",
+            RemoteEndPoint, _references.Count - 1, Options.DrainTimeout.TotalSeconds);
+        FreeResources();
+    }
+
+    private void FreeResources()
+    {
+        if (Interlocked.Exchange(ref _freed, 1) != 0) return;
+        try
+        {
+            _stopEvents = true;
+            if (Thread.CurrentThread != _eventThread) _eventThread.Join();
+            _poller.Dispose();
+            while (_received.Reader.TryRead(out var left)) PduPool.Return(left);
+            Rdma.Dispose();
+            long bytes = RegisteredMemoryBytes;
+            _receivePool.Dispose();
+            _sendPool.Dispose();
+            _dataPool?.Dispose();
+            OnResourcesFreed();
+            IserConnectionCounters.Registered(-Interlocked.Exchange(ref _registeredReported, 0));
+            IserConnectionCounters.ConnectionFreed();
+            Logger.LogDebug("iSER connection {Remote} freed ({Kib} KiB registered memory released): {Reason}", RemoteEndPoint, bytes / 1024, _terminateReason);
+        }
+        catch (Exception e)
+        {
+            Logger.LogWarning(e, "{Remote}: freeing the iSER connection failed", RemoteEndPoint);
+        }
+        finally
+        {
+            _released.TrySetResult();
+        }
+    }
+
+    /// <summary>A role's hook to release what it registered (the initiator's MR cache).</summary>
+    private protected virtual void OnResourcesFreed() { }
+
+    private void ReportRegisteredMemory()
+    {
+        long now = RegisteredMemoryBytes;
+        long before = Interlocked.Exchange(ref _registeredReported, now);
+        IserConnectionCounters.Registered(now - before);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await TerminateAsync("disposed").ConfigureAwait(false);
+        GC.SuppressFinalize(this);
+    }
+}

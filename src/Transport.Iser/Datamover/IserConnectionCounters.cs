@@ -1,0 +1,37 @@
+namespace Iser.Transport.Iser.Datamover;
+
+/// <summary>
+/// Process-wide iSER bookkeeping, for tests and metrics: connections whose verbs resources are still allocated,
+/// work requests posted and not yet completed, and totals. A leak shows as a count that does not return to zero.
+/// </summary>
+public static class IserConnectionCounters
+{
+    private static long _liveConnections;
+    private static long _outstandingWorkRequests;
+    private static long _postedWorkRequests;
+    private static long _completedWorkRequests;
+    private static long _registeredBytes;
+
+    /// <summary>Connections whose QP, CQ and registered memory have not been freed yet.</summary>
+    public static long LiveConnections => Interlocked.Read(ref _liveConnections);
+    /// <summary>Work requests posted and not yet completed (flushes included), over all connections.</summary>
+    public static long OutstandingWorkRequests => Interlocked.Read(ref _outstandingWorkRequests);
+    public static long PostedWorkRequests => Interlocked.Read(ref _postedWorkRequests);
+    public static long CompletedWorkRequests => Interlocked.Read(ref _completedWorkRequests);
+    /// <summary>Bytes of control and data buffers registered by live connections.</summary>
+    public static long RegisteredBytes => Interlocked.Read(ref _registeredBytes);
+
+    internal static void ConnectionCreated() => Interlocked.Increment(ref _liveConnections);
+    internal static void ConnectionFreed() => Interlocked.Decrement(ref _liveConnections);
+    internal static void Posted(int count)
+    {
+        Interlocked.Add(ref _postedWorkRequests, count);
+        Interlocked.Add(ref _outstandingWorkRequests, count);
+    }
+    internal static void Completed()
+    {
+        Interlocked.Increment(ref _completedWorkRequests);
+        Interlocked.Decrement(ref _outstandingWorkRequests);
+    }
+    internal static void Registered(long bytes) => Interlocked.Add(ref _registeredBytes, bytes);
+}

@@ -1,0 +1,106 @@
+using System.Net;
+using Iser.Core.Datamover;
+using Iser.Transport.Iser.Protocol;
+using Iser.Transport.Iser.Verbs;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Iser.Transport.Iser.Datamover;
+
+/// <summary>
+/// Accepts iSER connections on one portal: rdma_cm passive side on the portal's address and port (the RDMA port
+/// space: the same number as iSCSI/TCP's, no clash). Each connect request's iSER CM REQ private data is read and
+/// answered with the CM REP flags (real virtual addresses, no Send with Invalidate).
+/// </summary>
+public sealed class IserDatamoverListener : IDatamoverListener
+{
+    private readonly RdmaListener _listener;
+    private readonly IserOptions _options;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _acceptGate = new(1, 1);
+    private volatile bool _disposed;
+
+    /// <summary>Starts listening; throws <see cref="DatamoverException"/> with the reason when RDMA is unavailable or the address cannot be bound.</summary>
+    public IserDatamoverListener(IPEndPoint endPoint, IserOptions? options = null, ILogger? logger = null)
+    {
+        _options = options ?? new IserOptions();
+        _logger = logger ?? NullLogger.Instance;
+        if (!RdmaRuntime.IsSupported)
+            throw new DatamoverException($"Cannot listen for iSER on {endPoint}: {RdmaRuntime.NotSupportedReason}");
+        try
+        {
+            _listener = RdmaListener.Start(endPoint);
+        }
+        catch (Exception e) when (e is VerbsException or RdmaCmEventException or PlatformNotSupportedException)
+        {
+            throw new DatamoverException($"Cannot listen for iSER on {endPoint}: {e.Message}", e);
+        }
+        LocalEndPoint = _listener.LocalEndPoint;
+    }
+
+    public string TransportName => "iser";
+    public IPEndPoint LocalEndPoint { get; }
+
+    public async ValueTask<ITargetDatamover> AcceptAsync(CancellationToken cancellationToken)
+    {
+        await _acceptGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // rdma_cm is blocking: wait for requests on a pool thread, in slices so cancellation and dispose are seen.
+            return await Task.Run(() => AcceptBlocking(cancellationToken), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _acceptGate.Release();
+        }
+    }
+
+    private ITargetDatamover AcceptBlocking(CancellationToken ct)
+    {
+        while (true)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ct.ThrowIfCancellationRequested();
+            using RdmaConnectRequest? request = _listener.GetConnectRequest(250);
+            if (request is null) continue;
+            var hello = IserCmPrivateData.Read(request.PrivateData);
+            _logger.LogDebug("iSER connect request on {EndPoint}: ZBVA not used={Zbva}, Send with Invalidate not used={Sie}, initiator depth {Depth}",
+                LocalEndPoint, hello.ZeroBasedVirtualAddressNotUsed, hello.SendWithInvalidateNotUsed, request.InitiatorDepth);
+            try
+            {
+                var connection = request.Accept(IserCmPrivateData.Default.ToArray(), _options.ConnectionOptions(target: true));
+                int port = connection.CmId.DestinationPort;
+                try
+                {
+                    var datamover = new IserTargetDatamover(connection, _options, _logger, LocalEndPoint.ToString(), $"iser:{LocalEndPoint.Address}:{port}");
+                    _logger.LogInformation("Accepted an iSER connection on {EndPoint} from port {Port}", LocalEndPoint, port);
+                    return datamover;
+                }
+                catch
+                {
+                    connection.Dispose();
+                    throw;
+                }
+            }
+            catch (Exception e) when (e is VerbsException or RdmaCmEventException)
+            {
+                throw new DatamoverException($"Accepting an iSER connection on {LocalEndPoint} failed: {e.Message}", e);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _disposed = true;
+        // Wait for a blocked accept to notice (it looks every 250 ms) before the listening id goes away.
+        await _acceptGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            _listener.Dispose();
+        }
+        finally
+        {
+            _acceptGate.Release();
+        }
+    }
+}

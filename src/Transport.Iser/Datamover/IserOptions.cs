@@ -1,0 +1,60 @@
+using Iser.Transport.Iser.Verbs;
+
+namespace Iser.Transport.Iser.Datamover;
+
+/// <summary>
+/// Sizing of one iSER connection. Control buffers are sized from the negotiated iSER keys, not a worst case:
+/// a receive buffer holds the iSER header, BHS, a small AHS and <see cref="ControlDataSegmentLength"/> bytes
+/// (the Initiator/TargetRecvDataSegmentLength this side offers; the login result can only be smaller).
+/// </summary>
+public sealed record IserOptions
+{
+    /// <summary>Largest data segment of a control PDU this side receives or sends (RFC 7145 default: 8192).</summary>
+    public int ControlDataSegmentLength { get; init; } = 8192;
+
+    /// <summary>Commands this side expects in flight: the target's CmdSN window or the initiator's queue depth.</summary>
+    public int QueueDepth { get; init; } = 128;
+
+    /// <summary>Receive buffers posted during login (one login PDU at a time needs few).</summary>
+    public int LoginReceiveBuffers { get; init; } = 4;
+
+    /// <summary>Target: bytes per registered bounce buffer for RDMA READ/WRITE; larger transfers use several.</summary>
+    public int DataBufferSize { get; init; } = 256 * 1024;
+
+    /// <summary>Target: registered bounce buffers per connection (bounds the RDMA data in flight).</summary>
+    public int DataBuffers { get; init; } = 16;
+
+    /// <summary>Initiator: registrations the memory-region cache keeps for reuse.</summary>
+    public int RegistrationCacheEntries { get; init; } = 256;
+
+    /// <summary>Initiator: local address to connect from (picks the RDMA device, like a bound source address); null lets rdma_cm choose.</summary>
+    public System.Net.IPAddress? SourceAddress { get; init; }
+
+    /// <summary>rdma_cm step timeout (address, route, connect, accept), milliseconds.</summary>
+    public int ConnectTimeoutMs { get; init; } = 5000;
+
+    /// <summary>How long teardown waits for every posted work request to complete (flush) before freeing anyway.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Bytes reserved in each control buffer ahead of the data segment: iSER header, BHS, AHS.</summary>
+    internal const int HeaderRoom = 512;
+
+    internal int ControlBufferSize => HeaderRoom + Math.Max(8192, ControlDataSegmentLength);
+
+    /// <summary>Receive WRs the ring holds in full feature phase: responses/commands, unexpected PDUs, slack for NOPs.</summary>
+    internal int ReceiveRing(int maxOutstandingUnexpected) => QueueDepth + Math.Max(0, maxOutstandingUnexpected) + 8;
+
+    internal int SendBuffers => QueueDepth + 8;
+
+    internal RdmaConnectionOptions ConnectionOptions(bool target) => new()
+    {
+        Capacities = new QueuePairCapacities(
+            MaxSendWorkRequests: SendBuffers + (target ? DataBuffers : 0) + 8,
+            MaxReceiveWorkRequests: ReceiveRing(QueueDepth) + 8,
+            MaxSendSge: 1,
+            MaxReceiveSge: 1),
+        TimeoutMs = ConnectTimeoutMs,
+        ResponderResources = 16,
+        InitiatorDepth = 16,
+    };
+}

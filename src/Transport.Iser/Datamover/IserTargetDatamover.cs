@@ -1,0 +1,68 @@
+using Iser.Core.Datamover;
+using Iser.Core.Iscsi.Pdus;
+using Iser.Transport.Iser.Verbs;
+using Microsoft.Extensions.Logging;
+
+namespace Iser.Transport.Iser.Datamover;
+
+/// <summary>
+/// iSER target datamover (RFC 7145 §7.3): Get_Data is RDMA READ from the initiator's Write STag, Put_Data is RDMA
+/// WRITE to its Read STag; the core then sends the SCSI Response by SEND, which the RC queue pair delivers only
+/// after the WRITEs before it. No R2T, Data-In or Data-Out ever crosses the wire, and status never rides in data.
+/// </summary>
+public sealed class IserTargetDatamover : IserConnection, ITargetDatamover
+{
+    internal IserTargetDatamover(RdmaConnection rdma, IserOptions options, ILogger logger, string localEndPoint, string remoteEndPoint)
+        : base(rdma, options, logger, isTarget: true, localEndPoint, remoteEndPoint)
+    {
+    }
+
+    public void BeginTask(DataTask task, Pdu command, Memory<byte> writeBuffer)
+    {
+        var state = task.TransportState as IserTargetTaskState ?? new IserTargetTaskState();
+        task.TransportState = state;
+        var rdma = command.Rdma;
+        state.HasWrite = rdma.HasWrite;
+        state.WriteStag = rdma.WriteStag;
+        state.WriteVa = rdma.WriteVa;
+        state.HasRead = rdma.HasRead;
+        state.ReadStag = rdma.ReadStag;
+        state.ReadVa = rdma.ReadVa;
+        state.WriteBuffer = writeBuffer;
+        state.Active = true;
+    }
+
+    public async ValueTask<bool> PutDataAsync(DataTask task, ReadOnlyMemory<byte> data, int bufferOffset, bool isLast,
+        CollapsedStatus? collapsedStatus, CancellationToken cancellationToken = default)
+    {
+        var state = task.TransportState as IserTargetTaskState
+            ?? throw new InvalidOperationException("Put_Data on a task the iSER datamover never began.");
+        if (data.IsEmpty) return false;
+        if (!state.HasRead)
+            throw new DatamoverException(
+                $"Task 0x{task.InitiatorTaskTag:x8} has {data.Length} bytes of read data, but the initiator advertised no Read STag for it.");
+        await TransferAsync(state.Scratch, read: false, default, data, data.Length, state.ReadStag, state.ReadVa + (ulong)bufferOffset,
+            cancellationToken).ConfigureAwait(false);
+        // iSER never collapses status into data: the SCSI Response follows by SEND.
+        return false;
+    }
+
+    public async ValueTask GetDataAsync(DataTask task, int length, CancellationToken cancellationToken = default)
+    {
+        var state = task.TransportState as IserTargetTaskState
+            ?? throw new InvalidOperationException("Get_Data on a task the iSER datamover never began.");
+        if (length == 0) return;
+        if (length > state.WriteBuffer.Length) throw new ArgumentOutOfRangeException(nameof(length));
+        if (!state.HasWrite)
+            throw new DatamoverException(
+                $"Task 0x{task.InitiatorTaskTag:x8} needs {length} bytes of write data, but the initiator advertised no Write STag for it.");
+        await TransferAsync(state.Scratch, read: true, state.WriteBuffer, default, length, state.WriteStag, state.WriteVa,
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    public void EndTask(DataTask task)
+    {
+        // Transfers in flight finish (or flush) before their bounce buffers return; nothing is freed under them here.
+        if (task.TransportState is IserTargetTaskState state) state.Active = false;
+    }
+}

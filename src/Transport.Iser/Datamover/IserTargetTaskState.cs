@@ -1,0 +1,15 @@
+namespace Iser.Transport.Iser.Datamover;
+
+/// <summary>What the target keeps per task on iSER: the initiator's advertised buffers and the task's write buffer.</summary>
+internal sealed class IserTargetTaskState
+{
+    public readonly IserConnection.TransferScratchHandle Scratch = new();
+    public bool HasWrite;
+    public uint WriteStag;
+    public ulong WriteVa;
+    public bool HasRead;
+    public uint ReadStag;
+    public ulong ReadVa;
+    public Memory<byte> WriteBuffer;
+    public volatile bool Active;
+}

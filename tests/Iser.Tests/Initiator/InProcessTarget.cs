@@ -1,0 +1,68 @@
+using System.Net;
+using Iser.Core.Iscsi.Initiator;
+using Iser.Core.Iscsi.Login;
+using Iser.Core.Iscsi.Target;
+using Iser.Core.Scsi.Target;
+using Iser.Core.Scsi.Target.Stores;
+using Iser.Transport.Tcp;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Iser.Tests.Initiator;
+
+/// <summary>Our own target on 127.0.0.1 (ephemeral port) with one node and one RAM LUN, for initiator tests.</summary>
+internal sealed class InProcessTarget : IAsyncDisposable
+{
+    public const string Iqn = "iqn.2026-11.org.iser.test:disk1";
+    public const string SecondIqn = "iqn.2026-11.org.iser.test:disk2";
+
+    private InProcessTarget(IscsiTarget target, TcpDatamoverListener listener, RamLogicalUnit? unit, BlockDeviceLogicalUnit? blockDevice)
+    {
+        Target = target;
+        _unit = unit;
+        BlockDevice = blockDevice;
+        Port = listener.LocalEndPoint.Port;
+    }
+
+    private readonly RamLogicalUnit? _unit;
+
+    public IscsiTarget Target { get; }
+    /// <summary>LUN 0 when the target was started with the test LU (gates, counters).</summary>
+    public RamLogicalUnit Unit => _unit ?? throw new InvalidOperationException("This target serves the SBC block device, not the test LU.");
+    /// <summary>LUN 0 when the target was started with the project's SBC block device over a RAM store.</summary>
+    public BlockDeviceLogicalUnit? BlockDevice { get; }
+    public int Port { get; }
+
+    /// <param name="blockDevice">Serve LUN 0 with the project's BlockDeviceLogicalUnit over a RamBackingStore instead of the test LU.</param>
+    public static InProcessTarget Start(IscsiTargetOptions? options = null, ChapCredentials? initiatorChap = null,
+        ChapCredentials? targetChap = null, long blocks = 8192, ILoggerFactory? loggerFactory = null, bool blockDevice = false)
+    {
+        loggerFactory ??= NullLoggerFactory.Instance;
+        var target = new IscsiTarget(options ?? new IscsiTargetOptions(), loggerFactory);
+        RamLogicalUnit? unit = null;
+        BlockDeviceLogicalUnit? device = null;
+        if (blockDevice) device = new BlockDeviceLogicalUnit(new RamBackingStore(blocks * 512), new BlockDeviceOptions { BlockSize = 512 });
+        else unit = new RamLogicalUnit(blocks);
+        var node = new TargetNode(Iqn) { Alias = "test disk" };
+        node.InitiatorChap = initiatorChap;
+        node.TargetChap = targetChap;
+        node.AddLun(0, (ILogicalUnit?)device ?? unit!);
+        target.AddNode(node);
+        var second = new TargetNode(SecondIqn);
+        second.AddLun(0, new RamLogicalUnit(64));
+        target.AddNode(second);
+        var listener = new TcpDatamoverListener(new IPEndPoint(IPAddress.Loopback, 0), loggerFactory.CreateLogger("Iser.Tcp"));
+        target.Listen(listener);
+        return new InProcessTarget(target, listener, unit, device);
+    }
+
+    public IscsiSessionOptions SessionOptions(int? port = null) => new()
+    {
+        Host = "127.0.0.1",
+        Port = port ?? Port,
+        TargetName = Iqn,
+        LoginTimeout = TimeSpan.FromSeconds(10),
+    };
+
+    public ValueTask DisposeAsync() => Target.DisposeAsync();
+}

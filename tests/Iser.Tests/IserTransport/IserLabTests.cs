@@ -1,0 +1,279 @@
+using System.Diagnostics;
+using System.Net;
+using Iser.Core.Iscsi.Initiator;
+using Iser.Core.Iscsi.Target;
+using Iser.Core.Scsi.Target;
+using Iser.Core.Scsi.Target.Stores;
+using Iser.Tests.Initiator;
+using Iser.Tests.Verbs;
+using Iser.Transport.Iser.Datamover;
+using Iser.Transport.Iser.Fallback;
+using Iser.Transport.Tcp;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
+
+namespace Iser.Tests.IserTransport;
+
+/// <summary>
+/// Our initiator against our target over iSER on the lab's soft-RoCE device (both in this process, both on
+/// 169.254.10.1): login, data integrity from 512 B to 8 MiB, 64 commands in flight, no Data-In/R2T/Data-Out on
+/// the wire, every work request and registration freed after logout, and a silent link found by the heartbeat.
+/// </summary>
+[Trait("Category", "Lab")]
+[Collection("iSER lab")] // the counters are process-wide: these tests must not overlap
+public sealed class IserLabTests(ITestOutputHelper output)
+{
+    private const string Iqn = "iqn.2026-11.org.iser.test:iser";
+
+    private sealed class Lab : IAsyncDisposable
+    {
+        public required IscsiTarget Target { get; init; }
+        public required IserDatamoverListener Listener { get; init; }
+        public required CapturedLog Log { get; init; }
+
+        public IscsiSessionOptions SessionOptions() => new()
+        {
+            Host = Listener.LocalEndPoint.Address.ToString(),
+            Port = Listener.LocalEndPoint.Port,
+            TargetName = Iqn,
+            LoginTimeout = TimeSpan.FromSeconds(30),
+            CommandTimeout = TimeSpan.FromSeconds(120),
+            LoggerFactory = Log.Factory,
+        };
+
+        public ValueTask DisposeAsync() => Target.DisposeAsync();
+    }
+
+    private static Lab Start(IscsiTargetOptions? options = null, long bytes = 64L << 20, IPAddress? address = null)
+    {
+        var log = new CapturedLog(LogLevel.Trace);
+        var target = new IscsiTarget(options ?? new IscsiTargetOptions(), log.Factory);
+        var node = new TargetNode(Iqn);
+        node.AddLun(0, new BlockDeviceLogicalUnit(new RamBackingStore(bytes), new BlockDeviceOptions { BlockSize = 512 }));
+        target.AddNode(node);
+        var listener = new IserDatamoverListener(new IPEndPoint(address ?? LabEnvironment.Address, 0), new IserOptions { QueueDepth = 128 },
+            log.Factory.CreateLogger("Iser.Iser"));
+        target.Listen(listener);
+        return new Lab { Target = target, Listener = listener, Log = log };
+    }
+
+    /// <summary>Shows what the target and initiator logged (information and above, plus iSER debug lines).</summary>
+    private void Dump(Lab lab)
+    {
+        foreach (var line in lab.Log.Lines)
+            if (!line.Contains(" Trace ") && (!line.Contains(" Debug ") || line.Contains("Iser.Iser"))) output.WriteLine(line);
+    }
+
+    private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout, string what)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(sw.Elapsed < timeout, $"{what} did not happen within {timeout.TotalSeconds} s");
+            await Task.Delay(50);
+        }
+    }
+
+    [LabFact]
+    public async Task InitiatorAndTargetMoveDataByRdmaOnlyAndFreeEverythingAfterLogout()
+    {
+        await using var lab = Start();
+        var transport = InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory);
+        var session = await IscsiSession.ConnectAsync(lab.SessionOptions(), transport);
+        try
+        {
+            Assert.Equal("iser", session.TransportName);
+            var negotiated = session.Negotiated.Connection;
+            Assert.True(negotiated.RdmaExtensions);
+            Assert.True(negotiated.InitialR2T);
+            Assert.False(negotiated.ImmediateData);
+            Assert.False(negotiated.HeaderDigest || negotiated.DataDigest);
+
+            var lun = await session.OpenLunAsync(0);
+            Assert.Equal(512, lun.BlockSize);
+
+            // One command at a time, 512 B to 8 MiB (several bounce buffers per RDMA direction at the top end).
+            var sw = Stopwatch.StartNew();
+            int[] sizes = [512, 4096, 65536, 262144, 263680, 1 << 20, 8 << 20];
+            long lba = 0;
+            foreach (int size in sizes)
+            {
+                var data = LabEnvironment.Pattern(size, size);
+                await lun.WriteAsync(lba, data);
+                var back = new byte[size];
+                await lun.ReadAsync(lba, back);
+                Assert.True(data.AsSpan().SequenceEqual(back), $"{size} bytes read back differ from what was written at LBA {lba}");
+                lba += size / 512;
+            }
+            output.WriteLine($"sizes 512 B..8 MiB written and read back in {sw.ElapsedMilliseconds} ms");
+
+            // 64 commands in flight: 64 writes, then 64 reads, each 64 KiB at its own LBA.
+            var (ms, mbps) = await InFlightWorkloadAsync(lun, seed: 1000);
+            output.WriteLine($"iSER: 64 x 64 KiB written then read, all in flight: {ms} ms, {mbps:0.0} MB/s");
+
+            Assert.True(IserConnectionCounters.LiveConnections >= 2);
+            Assert.True(IserConnectionCounters.RegisteredBytes > 0);
+        }
+        finally
+        {
+            await session.LogoutAsync();
+            await session.DisposeAsync();
+        }
+
+        // Both ends gone: every posted work request completed (or flushed), every QP/CQ/MR freed.
+        await WaitUntil(() => IserConnectionCounters.LiveConnections == 0, TimeSpan.FromSeconds(20), "freeing both iSER connections");
+        Assert.Equal(0, IserConnectionCounters.OutstandingWorkRequests);
+        Assert.Equal(0, IserConnectionCounters.RegisteredBytes);
+        Assert.True(IserConnectionCounters.PostedWorkRequests > 0);
+
+        // RDMA-only data placement: no R2T, Data-In or Data-Out ever crossed the wire.
+        var pduLines = lab.Log.Lines.Where(l => l.Contains(".Pdu:")).ToList();
+        Assert.NotEmpty(pduLines);
+        Assert.DoesNotContain(pduLines, l => l.Contains("DataIn") || l.Contains("DataOut") || l.Contains("ReadyToTransfer"));
+        Assert.Contains(lab.Log.Lines, l => l.Contains("KiB registered now"));
+        foreach (var line in lab.Log.Lines.Where(l => l.Contains("registered now"))) output.WriteLine(line);
+    }
+
+    /// <summary>64 writes of 64 KiB in flight, then 64 reads of the same blocks, each checked.</summary>
+    private static async Task<(long Ms, double MBps)> InFlightWorkloadAsync(IscsiLun lun, int seed)
+    {
+        const int inFlight = 64, each = 65536;
+        var blocks = Enumerable.Range(0, inFlight).Select(i => LabEnvironment.Pattern(each, seed + i)).ToArray();
+        var reads = Enumerable.Range(0, inFlight).Select(_ => new byte[each]).ToArray();
+        long baseLba = 40000;
+        var sw = Stopwatch.StartNew();
+        await Task.WhenAll(blocks.Select((b, i) => lun.WriteAsync(baseLba + i * (each / 512), b).AsTask()));
+        await Task.WhenAll(reads.Select((r, i) => lun.ReadAsync(baseLba + i * (each / 512), r).AsTask()));
+        long ms = Math.Max(1, sw.ElapsedMilliseconds);
+        for (int i = 0; i < inFlight; i++)
+            Assert.True(blocks[i].AsSpan().SequenceEqual(reads[i]), $"command {i} of {inFlight}: data differs");
+        return (ms, 2.0 * inFlight * each / 1024 / 1024 / (ms / 1000.0));
+    }
+
+    [LabFact]
+    public async Task TheSameWorkloadOverTcpInTheSameGuestForComparison()
+    {
+        await using var lab = Start();
+        var tcp = new TcpDatamoverListener(new IPEndPoint(LabEnvironment.Address, 0), lab.Log.Factory.CreateLogger("Iser.Tcp"));
+        lab.Target.Listen(tcp);
+        var options = lab.SessionOptions();
+        options.Port = tcp.LocalEndPoint.Port;
+        await using var session = await IscsiSession.ConnectAsync(options, InitiatorTransports.Create(TransportKind.Tcp, lab.Log.Factory));
+        var lun = await session.OpenLunAsync(0);
+        await InFlightWorkloadAsync(lun, seed: 1); // warm-up (JIT)
+        var (ms, mbps) = await InFlightWorkloadAsync(lun, seed: 2000);
+        output.WriteLine($"TCP: 64 x 64 KiB written then read, all in flight: {ms} ms, {mbps:0.0} MB/s");
+
+        var iserSession = await IscsiSession.ConnectAsync(lab.SessionOptions(), InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory));
+        try
+        {
+            var iserLun = await iserSession.OpenLunAsync(0);
+            await InFlightWorkloadAsync(iserLun, seed: 1);
+            (ms, mbps) = await InFlightWorkloadAsync(iserLun, seed: 3000);
+            output.WriteLine($"iSER: 64 x 64 KiB written then read, all in flight: {ms} ms, {mbps:0.0} MB/s");
+        }
+        finally
+        {
+            await iserSession.DisposeAsync();
+        }
+    }
+
+    [LabFact]
+    public async Task ASilentLinkIsFoundByTheHeartbeatOnBothSidesAndEverythingIsFreed()
+    {
+        // Timings generous enough for a TCG guest on a loaded host (a login there can take 10 s), tight enough to prove detection.
+        var options = new IscsiTargetOptions { IserNopInInterval = TimeSpan.FromSeconds(3), IserNopInTimeout = TimeSpan.FromSeconds(6) };
+        // rxe0 hands packets to its own address back inside the driver, where no filter sees them: use the lab's
+        // wire instead (rxe_wire0 169.254.11.1 -> veth -> rxe_wire1 169.254.11.2), whose RoCE traffic nftables can drop.
+        var wire0 = IPAddress.Parse(Environment.GetEnvironmentVariable("LAB_WIRE_ADDR0") ?? "169.254.11.1");
+        var wire1 = IPAddress.Parse(Environment.GetEnvironmentVariable("LAB_WIRE_ADDR1") ?? "169.254.11.2");
+        await using var lab = Start(options, address: wire1);
+        var sessionOptions = lab.SessionOptions();
+        sessionOptions.NopInterval = TimeSpan.FromSeconds(3);
+        sessionOptions.NopTimeout = TimeSpan.FromSeconds(6);
+        sessionOptions.Reconnect.Enabled = false;
+        var session = await IscsiSession.ConnectAsync(sessionOptions,
+            InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory, new IserOptions { SourceAddress = wire0 }));
+        try
+        {
+        var lun = await session.OpenLunAsync(0);
+        await lun.WriteAsync(0, new byte[4096]);
+        Assert.Equal(1, lab.Target.SessionCount);
+
+        // RoCE v2 is UDP 4791: dropping it silences the link without any event (README of native/lab).
+        Run("nft", "add table inet iserlab");
+        try
+        {
+            Run("nft", "add chain inet iserlab out { type filter hook output priority 0 ; }");
+            Run("nft", "add rule inet iserlab out udp dport 4791 drop");
+            var sw = Stopwatch.StartNew();
+            await WaitUntil(() => lab.Target.SessionCount == 0, TimeSpan.FromSeconds(40), "the target dropping the silent session");
+            output.WriteLine($"target gave up after {sw.ElapsedMilliseconds} ms");
+            await WaitUntil(() => session.State is IscsiSessionState.Failed, TimeSpan.FromSeconds(40), "the initiator failing the silent session");
+            output.WriteLine($"initiator gave up after {sw.ElapsedMilliseconds} ms: {session.FailureReason}");
+            // Interval + timeout = 9 s on each side, plus the ping loop's tick and the guest's slowness.
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), $"detection took {sw.Elapsed.TotalSeconds:0.0} s with a 3 s interval and 6 s timeout");
+        }
+        finally
+        {
+            Run("nft", "delete table inet iserlab");
+        }
+        await session.DisposeAsync();
+        Assert.Contains(lab.Log.Lines, l => l.Contains("did not answer a NOP-In ping") || l.Contains("iSER connection") && l.Contains("failed"));
+        await WaitUntil(() => IserConnectionCounters.LiveConnections == 0, TimeSpan.FromSeconds(30), "freeing both iSER connections after the silent link");
+        Assert.Equal(0, IserConnectionCounters.OutstandingWorkRequests);
+        }
+        finally
+        {
+            Dump(lab);
+        }
+    }
+
+    [LabFact]
+    public async Task AutoTransportUsesIserWhenTheTargetOffersIt()
+    {
+        await using var lab = Start();
+        var transport = InitiatorTransports.Create(TransportKind.Auto, lab.Log.Factory);
+        var session = await IscsiSession.ConnectAsync(lab.SessionOptions(), transport);
+        try
+        {
+            Assert.Equal("iser", transport.TransportName);
+            Assert.Null(((AutoInitiatorTransport)transport).LastFallbackReason);
+            var lun = await session.OpenLunAsync(0);
+            Assert.True(lun.BlockCount > 0);
+        }
+        finally
+        {
+            await session.DisposeAsync();
+        }
+        await WaitUntil(() => IserConnectionCounters.LiveConnections == 0, TimeSpan.FromSeconds(20), "freeing both iSER connections");
+    }
+
+    [LabFact]
+    public async Task LibiscsiInquiresOurTargetOverIser()
+    {
+        if (!File.Exists("/usr/bin/iscsi-inq")) return; // libiscsi-bin is part of the lab image; nothing to prove without it
+        await using var lab = Start();
+        string url = $"iser://{lab.Listener.LocalEndPoint.Address}:{lab.Listener.LocalEndPoint.Port}/{Iqn}/0";
+        var psi = new ProcessStartInfo("iscsi-inq", $"-i iqn.2026-11.org.example:libiscsi {url}") { RedirectStandardError = true, RedirectStandardOutput = true };
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await p.WaitForExitAsync(timeout.Token);
+        output.WriteLine($"iscsi-inq {url} -> {p.ExitCode}\n{await stdout}\n{await stderr}");
+        Assert.Equal(0, p.ExitCode);
+        Assert.Contains("Vendor", await stdout, StringComparison.OrdinalIgnoreCase);
+        await WaitUntil(() => lab.Target.SessionCount == 0, TimeSpan.FromSeconds(20), "libiscsi's session ending");
+        await WaitUntil(() => IserConnectionCounters.LiveConnections == 0, TimeSpan.FromSeconds(20), "freeing the target's iSER connection");
+    }
+
+    private void Run(string file, string arguments)
+    {
+        using var p = Process.Start(new ProcessStartInfo(file, arguments) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        p.WaitForExit();
+        string err = p.StandardError.ReadToEnd();
+        output.WriteLine($"{file} {arguments} -> {p.ExitCode} {err}");
+        Assert.True(p.ExitCode == 0, $"{file} {arguments} failed: {err}");
+    }
+}

@@ -6,7 +6,7 @@
 #
 # For .ci/run, e.g.:
 #   dotnet build tests/Iser.Tests -c Release
-#   native/lab/ci-snippet.sh dotnet test tests/Iser.Tests -c Release --no-build --filter Category=Rdma
+#   native/lab/ci-snippet.sh dotnet test tests/Iser.Tests -c Release --no-build --filter Category=Lab
 #   native/lab/ci-snippet.sh native/lab/selftest.sh        # lab smoke check
 # Defaults for CI: a 40-minute guest limit (LAB_TIMEOUT) unless the caller set one.
 set -euo pipefail

@@ -142,6 +142,22 @@ public sealed unsafe class RdmaCmId : IDisposable
     public QueuePair CreateQueuePair(ProtectionDomain pd, CompletionQueue sendQueue, CompletionQueue receiveQueue, QueuePairCapacities capacities) =>
         QueuePair.CreateOnCmId(Handle, pd, sendQueue, receiveQueue, capacities);
 
+    /// <summary>
+    /// rdma_set_option(RDMA_OPTION_ID_ACK_TIMEOUT): the QP's local ACK timeout exponent (4.096 µs × 2^n)
+    /// applied when rdma_cm moves the QP to RTS. With the retry count it bounds how long a dead peer
+    /// goes unnoticed by posted work (retry exceeded).
+    /// </summary>
+    public void SetAckTimeout(byte exponent)
+    {
+        // rdma_cma.h: RDMA_OPTION_ID = 0 (level), RDMA_OPTION_ID_ACK_TIMEOUT = 3 (a u8).
+        const int RdmaOptionId = 0, RdmaOptionIdAckTimeout = 3;
+        using HandleLease lease = new(Handle);
+        if (LibRdmacm.rdma_set_option(lease.Pointer, RdmaOptionId, RdmaOptionIdAckTimeout, &exponent, 1) != 0)
+        {
+            throw VerbsException.FromLastError("rdma_set_option(RDMA_OPTION_ID_ACK_TIMEOUT)");
+        }
+    }
+
     /// <summary>rdma_connect with private data; does not wait (see <see cref="WaitForEvent"/>).</summary>
     public void Connect(ReadOnlySpan<byte> privateData, byte responderResources, byte initiatorDepth, byte retryCount, byte rnrRetryCount)
     {

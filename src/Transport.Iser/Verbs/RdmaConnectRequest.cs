@@ -46,6 +46,8 @@ public sealed class RdmaConnectRequest : IDisposable
     /// <summary>
     /// Creates PD/CQ/QP on the request's device, rdma_accept with <paramref name="privateData"/>,
     /// waits for ESTABLISHED. If it fails, the request is rejected and released.
+    /// <paramref name="protectionDomainFactory"/> (as for <see cref="RdmaConnection.Connect"/>) runs before
+    /// rdma_accept reads <paramref name="privateData"/>.
     /// </summary>
     public RdmaConnection Accept(
         ReadOnlySpan<byte> privateData,

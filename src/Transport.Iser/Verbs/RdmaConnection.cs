@@ -62,7 +62,9 @@ public sealed class RdmaConnection : IDisposable
     /// </summary>
     /// <param name="protectionDomainFactory">
     /// Supplies a shared PD for the device (it must belong to that very device context, e.g. a PD
-    /// cached per device by the caller); null allocates one owned by the connection.
+    /// cached per device by the caller); null allocates one owned by the connection. It is called
+    /// before rdma_connect reads <paramref name="privateData"/>, so it may register memory and write
+    /// that memory's keys into the private data's buffer.
     /// </param>
     public static RdmaConnection Connect(
         IPEndPoint remote,
@@ -81,6 +83,11 @@ public sealed class RdmaConnection : IDisposable
             id.ResolveAddress(source, remote, options.TimeoutMs);
             id.ResolveRoute(options.TimeoutMs);
             Resources r = CreateResources(id, options, protectionDomainFactory, created);
+            if (options.AckTimeout is byte connectTimeout)
+            {
+                id.SetAckTimeout(connectTimeout);
+            }
+
             id.Connect(privateData, options.ResponderResources, options.InitiatorDepth, options.RetryCount, options.RnrRetryCount);
             RdmaCmEvent established = id.WaitForEvent(RdmaCmEventType.Established, options.TimeoutMs, $"connecting to {remote}");
             return new RdmaConnection(channel, id, r.Device, r.Pd, r.OwnsPd, r.CompletionChannel, r.Cq, r.Qp, established);
@@ -101,6 +108,10 @@ public sealed class RdmaConnection : IDisposable
         try
         {
             Resources r = CreateResources(id, options, protectionDomainFactory, created);
+            if (options.AckTimeout is byte acceptTimeout)
+            {
+                id.SetAckTimeout(acceptTimeout);
+            }
 
             // Never promise more outstanding READs than the peer asked to issue, nor issue more than it accepts.
             byte responder = Math.Min(options.ResponderResources, request.InitiatorDepth);

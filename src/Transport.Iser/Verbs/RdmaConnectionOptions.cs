@@ -17,6 +17,12 @@ public sealed record RdmaConnectionOptions
     /// <summary>Transport retries before IBV_WC_RETRY_EXC_ERR (0-7).</summary>
     public byte RetryCount { get; init; } = 7;
 
+    /// <summary>
+    /// Local ACK timeout exponent (4.096 µs × 2^n, 1-31) for the QP; null keeps rdma_cm's default
+    /// (on RoCE about 1 s). Small values with a small <see cref="RetryCount"/> detect a dead peer fast.
+    /// </summary>
+    public byte? AckTimeout { get; init; }
+
     /// <summary>Receiver-not-ready retries (7 = retry forever).</summary>
     public byte RnrRetryCount { get; init; } = 7;
 

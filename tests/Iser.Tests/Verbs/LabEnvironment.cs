@@ -13,7 +13,7 @@ internal static class LabEnvironment
     internal static string? DeviceName => Environment.GetEnvironmentVariable("LAB_RDMA_DEVICE");
 
     /// <summary>Polls <paramref name="cq"/> until <paramref name="count"/> completions arrived or the timeout passed.</summary>
-    internal static List<IbvWc> WaitForCompletions(CompletionQueue cq, int count, int timeoutMs = 10_000)
+    internal static List<IbvWc> WaitForCompletions(CompletionQueue cq, int count, int timeoutMs = 30_000)
     {
         List<IbvWc> completions = [];
         Span<IbvWc> batch = stackalloc IbvWc[16];

@@ -19,7 +19,7 @@ public sealed class RdmaConnectionLabTests
     private static readonly RdmaConnectionOptions Options = new()
     {
         Capacities = new QueuePairCapacities(MaxSendWorkRequests: 32, MaxReceiveWorkRequests: 32, MaxSendSge: 2, MaxReceiveSge: 1),
-        TimeoutMs = 10_000,
+        TimeoutMs = 60_000, // generous: connection set-up under TCG on a loaded host can take many seconds
     };
 
     private sealed class ConnectedPair : IDisposable
@@ -44,7 +44,7 @@ public sealed class RdmaConnectionLabTests
         {
             Assert.NotEqual(0, listener.LocalEndPoint.Port);
             Task<RdmaConnection> client = Task.Run(() => RdmaConnection.Connect(listener.LocalEndPoint, hello, Options));
-            using RdmaConnectRequest request = listener.GetConnectRequest(10_000) ?? throw new TimeoutException("no connect request within 10 s");
+            using RdmaConnectRequest request = listener.GetConnectRequest(60_000) ?? throw new TimeoutException("no connect request within 60 s");
             byte[] requestData = request.PrivateData;
             RdmaConnection server = request.Accept(welcome, Options);
             return new ConnectedPair { Listener = listener, Server = server, Client = await client, RequestPrivateData = requestData };
@@ -87,7 +87,7 @@ public sealed class RdmaConnectionLabTests
         });
 
         // SEND / RECV; sent once the poller has armed the CQ, so the completion must raise an event.
-        SpinWait.SpinUntil(() => poller.ArmCount > 0, 10_000);
+        SpinWait.SpinUntil(() => poller.ArmCount > 0, 30_000);
         Assert.True(poller.ArmCount > 0, "the poller never armed the completion queue");
         server.QueuePair.PostReceive(100, [serverRecv.Sge(BlockSize)]).ThrowIfFailed("post receive");
         byte[] message = LabEnvironment.Pattern(BlockSize, 1);
@@ -97,13 +97,13 @@ public sealed class RdmaConnectionLabTests
         Assert.True(sent.IsSuccess, sent.StatusText);
         Assert.Equal((1UL, WorkCompletionOpcode.Send), (sent.WrId, sent.Opcode));
 
-        Assert.True(serverCompletions.TryTake(out IbvWc received, 10_000), "the server's poller delivered no receive completion");
+        Assert.True(serverCompletions.TryTake(out IbvWc received, 30_000), "the server's poller delivered no receive completion");
         Assert.True(received.IsSuccess, received.StatusText);
         Assert.Equal((100UL, WorkCompletionOpcode.Recv, (uint)BlockSize), (received.WrId, received.Opcode, received.ByteLen));
         Assert.Equal(server.QueuePair.QpNumber, received.QpNum);
         Assert.Equal(message, serverRecv.Span.ToArray());
         // The poller may take the completion by polling right after arming; the event still arrives.
-        Assert.True(SpinWait.SpinUntil(() => poller.WakeupCount >= 1, 10_000), "the receive completion raised no completion-channel event");
+        Assert.True(SpinWait.SpinUntil(() => poller.WakeupCount >= 1, 30_000), "the receive completion raised no completion-channel event");
         Assert.Null(poller.Fault);
 
         // RDMA WRITE into the server's block with its rkey
@@ -139,7 +139,7 @@ public sealed class RdmaConnectionLabTests
         Assert.All(flushed, wc => Assert.StartsWith("IBV_WC_WR_FLUSH_ERR: ", wc.StatusText));
         Assert.Equal(new ulong[] { 10, 11, 12 }, flushed.Select(wc => wc.WrId).Order().ToArray());
 
-        RdmaCmEvent? serverEvent = server.WaitForEvent(10_000);
+        RdmaCmEvent? serverEvent = server.WaitForEvent(30_000);
         Assert.NotNull(serverEvent);
         Assert.Equal(RdmaCmEventType.Disconnected, serverEvent.Type);
     }
@@ -248,7 +248,7 @@ public sealed class RdmaConnectionLabTests
             }
 
             int expected = (wave + 1) * perWave;
-            Assert.True(SpinWait.SpinUntil(() => ids.Count >= expected, 15_000), $"{ids.Count} of {expected} completions delivered");
+            Assert.True(SpinWait.SpinUntil(() => ids.Count >= expected, 30_000), $"{ids.Count} of {expected} completions delivered");
         }
 
         Assert.Empty(failures);
@@ -281,12 +281,12 @@ public sealed class RdmaConnectionLabTests
     {
         using RdmaListener listener = RdmaListener.Start(new IPEndPoint(LabEnvironment.Address, 0));
         Task<RdmaConnection> client = Task.Run(() => RdmaConnection.Connect(listener.LocalEndPoint, Encoding.ASCII.GetBytes("let me in"), Options));
-        using (RdmaConnectRequest request = listener.GetConnectRequest(10_000) ?? throw new TimeoutException("no connect request within 10 s"))
+        using (RdmaConnectRequest request = listener.GetConnectRequest(60_000) ?? throw new TimeoutException("no connect request within 60 s"))
         {
             request.Reject(Encoding.ASCII.GetBytes("go away"));
         }
 
-        AggregateException failure = Assert.Throws<AggregateException>(() => client.Wait(15_000));
+        AggregateException failure = Assert.Throws<AggregateException>(() => client.Wait(90_000));
         RdmaCmEventException rejected = Assert.IsType<RdmaCmEventException>(failure.InnerException);
         Assert.Equal(RdmaCmEventType.Rejected, rejected.Event.Type);
         Assert.Equal("go away"u8.ToArray(), rejected.Event.PrivateData.AsSpan(0, 7).ToArray());

@@ -58,6 +58,9 @@ internal static unsafe partial class LibRdmacm
     internal static partial void rdma_destroy_qp(IntPtr id);
 
     [LibraryImport(NativeLibraries.Rdmacm, SetLastError = true)]
+    internal static partial int rdma_set_option(IntPtr id, int level, int optname, void* optval, nuint optlen);
+
+    [LibraryImport(NativeLibraries.Rdmacm, SetLastError = true)]
     internal static partial int rdma_migrate_id(IntPtr id, IntPtr channel);
 
     [LibraryImport(NativeLibraries.Rdmacm)]

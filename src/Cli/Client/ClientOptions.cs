@@ -1,3 +1,4 @@
+using Iser.Transport.Iser.Fallback;
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Initiator;
 using Iser.Core.Iscsi.Login;
@@ -88,7 +89,10 @@ internal sealed class ClientOptions : IDisposable
     {
         if (choice == TransportChoice.Tcp) return new TcpInitiatorTransport(loggerFactory.CreateLogger("Iser.Transport.Tcp"));
         string? reason = IserAvailability.NotAvailableReason();
-        if (reason is null) return IserAvailability.Create(loggerFactory.CreateLogger("Iser.Transport.Iser"));
+        // With an RDMA device, "auto" still falls back to TCP (with the reason logged) when the portal has no route or
+        // refuses iSER; "iser" does not.
+        if (reason is null)
+            return InitiatorTransports.Create(choice == TransportChoice.Iser ? TransportKind.Iser : TransportKind.Auto, loggerFactory);
         if (choice == TransportChoice.Iser) throw new InvalidOperationException($"iSER is not available: {reason}.");
         error.WriteLine($"iSER not available: {reason}; using TCP.");
         return new TcpInitiatorTransport(loggerFactory.CreateLogger("Iser.Transport.Tcp"));

@@ -1,3 +1,5 @@
+using Iser.Transport.Iser.Verbs;
+using Iser.Transport.Iser.Fallback;
 using System.Diagnostics;
 using System.Globalization;
 using Iser.Cli.Client;
@@ -32,19 +34,28 @@ internal static class DemoCommand
         args.EnsureAllUsed();
         var o = console.Out;
 
-        // Transport: iSER needs an RDMA device and the iSER datamover; say plainly which is missing.
-        string? iserMissing = IserAvailability.NotAvailableReason() ?? "the demo's target side has no iSER listener yet";
-        if (transportText == "iser") throw new InvalidOperationException($"iSER is not available: {iserMissing}.");
-        o.WriteLine(transportText == "tcp" ? "Transport: TCP (asked for with --transport tcp)" : $"Transport: TCP (iSER not available: {iserMissing})");
+        // Transport: iSER needs an RDMA device with an IP address (rdma_cm cannot route over loopback); say plainly
+        // which is missing, and use TCP then.
+        string? iserMissing = IserAvailability.NotAvailableReason();
+        var iserAddress = iserMissing is null ? RdmaNetworkAddresses.FindIPv4() : null;
+        if (iserMissing is null && iserAddress is null) iserMissing = "no RDMA-capable network interface has an IPv4 address";
+        if (transportText == "iser" && iserMissing is not null) throw new InvalidOperationException($"iSER is not available: {iserMissing}.");
+        bool useIser = transportText != "tcp" && iserMissing is null;
+        o.WriteLine(useIser ? $"Transport: iSER (RDMA device present; portal {iserAddress})"
+            : transportText == "tcp" ? "Transport: TCP (asked for with --transport tcp)" : $"Transport: TCP (iSER not available: {iserMissing})");
 
-        await using var target = EmbeddedTarget.Start(size, targetLoggerFactory);
+        await using var target = EmbeddedTarget.Start(size, targetLoggerFactory, iserAddress: useIser ? iserAddress : null);
         o.WriteLine($"Target:    {target.Iqn} on {target.Portal}, LUN 0 = {SizeText.Format(size)} in RAM ({target.Unit.BlockSize}-byte blocks)");
+        var portal = useIser ? target.IserEndPoint! : target.EndPoint;
         var options = new IscsiSessionOptions
         {
-            Host = target.EndPoint.Address.ToString(), Port = target.EndPoint.Port, TargetName = target.Iqn, LoggerFactory = loggerFactory,
+            Host = portal.Address.ToString(), Port = portal.Port, TargetName = target.Iqn, LoggerFactory = loggerFactory,
             Reconnect = new ReconnectOptions { Enabled = false },
         };
-        var session = await IscsiSession.ConnectAsync(options, new TcpInitiatorTransport(loggerFactory.CreateLogger("Iser.Transport.Tcp")), ct).ConfigureAwait(false);
+        var transport = useIser
+            ? InitiatorTransports.Create(TransportKind.Iser, loggerFactory)
+            : new TcpInitiatorTransport(loggerFactory.CreateLogger("Iser.Transport.Tcp"));
+        var session = await IscsiSession.ConnectAsync(options, transport, ct).ConfigureAwait(false);
         await using (session.ConfigureAwait(false))
         {
             var lun = await session.OpenLunAsync(0, ct).ConfigureAwait(false);

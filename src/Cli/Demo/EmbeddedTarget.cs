@@ -3,6 +3,7 @@ using Iser.Core.Iscsi.Login;
 using Iser.Core.Iscsi.Target;
 using Iser.Core.Scsi.Target;
 using Iser.Core.Scsi.Target.Stores;
+using Iser.Transport.Iser.Datamover;
 using Iser.Transport.Tcp;
 using Microsoft.Extensions.Logging;
 
@@ -28,6 +29,8 @@ internal sealed class EmbeddedTarget : IAsyncDisposable
 
     public string Iqn { get; }
     public IPEndPoint EndPoint { get; }
+    /// <summary>Where the target also listens for iSER (same port, RDMA port space), when asked to.</summary>
+    public IPEndPoint? IserEndPoint { get; private init; }
     public BlockDeviceLogicalUnit Unit { get; }
     public string Portal => $"{EndPoint.Address}:{EndPoint.Port}";
     public string LunUrl => $"iscsi://{Portal}/{Iqn}/0";
@@ -35,7 +38,7 @@ internal sealed class EmbeddedTarget : IAsyncDisposable
     /// <param name="initiatorChap">When set, initiators must prove this identity (CHAP).</param>
     /// <param name="targetChap">When set, the target proves this identity to initiators that ask (mutual CHAP).</param>
     public static EmbeddedTarget Start(long sizeBytes, ILoggerFactory loggerFactory, string iqn = DefaultIqn, int blockSize = 512,
-        ChapCredentials? initiatorChap = null, ChapCredentials? targetChap = null)
+        ChapCredentials? initiatorChap = null, ChapCredentials? targetChap = null, IPAddress? iserAddress = null)
     {
         var target = new IscsiTarget(new IscsiTargetOptions(), loggerFactory);
         try
@@ -51,7 +54,14 @@ internal sealed class EmbeddedTarget : IAsyncDisposable
             target.AddNode(node);
             var listener = new TcpDatamoverListener(new IPEndPoint(IPAddress.Loopback, 0), loggerFactory.CreateLogger("Iser.Transport.Tcp"));
             target.Listen(listener);
-            return new EmbeddedTarget(target, iqn, listener.LocalEndPoint, unit);
+            IPEndPoint? iser = null;
+            if (iserAddress is not null)
+            {
+                var iserListener = new IserDatamoverListener(new IPEndPoint(iserAddress, listener.LocalEndPoint.Port), logger: loggerFactory.CreateLogger("Iser.Transport.Iser"));
+                target.Listen(iserListener);
+                iser = iserListener.LocalEndPoint;
+            }
+            return new EmbeddedTarget(target, iqn, listener.LocalEndPoint, unit) { IserEndPoint = iser };
         }
         catch
         {

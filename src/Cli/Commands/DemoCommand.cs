@@ -45,7 +45,8 @@ internal static class DemoCommand
             : transportText == "tcp" ? "Transport: TCP (asked for with --transport tcp)" : $"Transport: TCP (iSER not available: {iserMissing})");
 
         await using var target = EmbeddedTarget.Start(size, targetLoggerFactory, iserAddress: useIser ? iserAddress : null);
-        o.WriteLine($"Target:    {target.Iqn} on {target.Portal}, LUN 0 = {SizeText.Format(size)} in RAM ({target.Unit.BlockSize}-byte blocks)");
+        string portals = target.IserEndPoint is { } iserPortal ? $"{target.Portal} (TCP) and {iserPortal} (iSER)" : target.Portal;
+        o.WriteLine($"Target:    {target.Iqn} on {portals}, LUN 0 = {SizeText.Format(size)} in RAM ({target.Unit.BlockSize}-byte blocks)");
         var portal = useIser ? target.IserEndPoint! : target.EndPoint;
         var options = new IscsiSessionOptions
         {

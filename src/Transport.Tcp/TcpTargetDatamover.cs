@@ -291,13 +291,7 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
 
     private void SendReject(RejectReason reason, Pdu offending)
     {
-        var pdu = PduPool.Rent();
-        pdu.Opcode = IscsiOpcode.Reject;
-        pdu.Flags = 0x80;
-        pdu.Bhs[2] = (byte)reason;
-        pdu.InitiatorTaskTag = Pdu.ReservedTag;
-        pdu.SetData(offending.Bhs);
-        try { Writer.Enqueue(pdu); }
+        try { Writer.Enqueue(RejectPdu.Rent(reason, offending)); }
         catch (DatamoverException) { }
     }
 

@@ -389,14 +389,5 @@ internal sealed partial class TargetConnection
 
     // ---------------- Reject ----------------
 
-    private void SendReject(RejectReason reason, Pdu offending)
-    {
-        var reject = PduPool.Rent();
-        reject.Opcode = IscsiOpcode.Reject;
-        reject.Flags = 0x80;
-        reject.Bhs[2] = (byte)reason;
-        reject.InitiatorTaskTag = Pdu.ReservedTag;
-        reject.SetData(offending.Bhs); // the complete header of the rejected PDU (RFC 7143 §11.17)
-        Send(reject);
-    }
+    private void SendReject(RejectReason reason, Pdu offending) => Send(RejectPdu.Rent(reason, offending));
 }

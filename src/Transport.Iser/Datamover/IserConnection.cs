@@ -75,10 +75,15 @@ public abstract class IserConnection : IDatamoverConnection
         _poller = new CompletionQueuePoller(rdma.CompletionQueue, OnCompletions, OnPollerError, batchSize: 32, batchesPerWakeup: 4,
             threadName: $"iser-cq {RemoteEndPoint}");
         _eventThread = new Thread(WatchEvents) { IsBackground = true, Name = $"iser-cm {RemoteEndPoint}" };
-        _eventThread.Start();
         PostReceives(options.LoginReceiveBuffers);
         ReportRegisteredMemory();
     }
+
+    /// <summary>
+    /// Starts watching rdma_cm events (DISCONNECTED, device removal). Called once the connection is ESTABLISHED: on
+    /// the target the receives are posted before rdma_accept, whose ESTABLISHED event the acceptor waits for itself.
+    /// </summary>
+    internal void StartWatchingConnectionEvents() => _eventThread.Start();
 
     public string TransportName => "iser";
     public string LocalEndPoint { get; }
@@ -577,7 +582,7 @@ public abstract class IserConnection : IDatamoverConnection
         try
         {
             _stopEvents = true;
-            if (Thread.CurrentThread != _eventThread) _eventThread.Join();
+            if (Thread.CurrentThread != _eventThread && (_eventThread.ThreadState & ThreadState.Unstarted) == 0) _eventThread.Join();
             _poller.Dispose();
             while (_received.Reader.TryRead(out var left)) PduPool.Return(left);
             Rdma.Dispose();

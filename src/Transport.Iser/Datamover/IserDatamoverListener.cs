@@ -68,19 +68,31 @@ public sealed class IserDatamoverListener : IDatamoverListener
                 LocalEndPoint, hello.ZeroBasedVirtualAddressNotUsed, hello.SendWithInvalidateNotUsed, request.InitiatorDepth);
             try
             {
-                var connection = request.Accept(IserCmPrivateData.Default.ToArray(), _options.ConnectionOptions(target: true));
-                int port = connection.CmId.DestinationPort;
+                // Receives go up before rdma_accept: the initiator sends its Login Request as soon as it is ESTABLISHED.
+                var connection = request.Prepare(_options.ConnectionOptions(target: true));
+                IserTargetDatamover datamover;
                 try
                 {
-                    var datamover = new IserTargetDatamover(connection, _options, _logger, LocalEndPoint.ToString(), $"iser:{LocalEndPoint.Address}:{port}");
-                    _logger.LogInformation("Accepted an iSER connection on {EndPoint} from port {Port}", LocalEndPoint, port);
-                    return datamover;
+                    datamover = new IserTargetDatamover(connection, _options, _logger, LocalEndPoint.ToString(), $"iser:{LocalEndPoint.Address}:{connection.CmId.DestinationPort}");
                 }
                 catch
                 {
                     connection.Dispose();
                     throw;
                 }
+                try
+                {
+                    connection.CompleteAccept(IserCmPrivateData.Default.ToArray());
+                }
+                catch
+                {
+                    // The datamover owns the registrations on the QP's PD: it frees them, then the QP.
+                    _ = datamover.TerminateAsync("the RDMA accept failed");
+                    throw;
+                }
+                datamover.StartWatchingConnectionEvents();
+                _logger.LogInformation("Accepted an iSER connection on {EndPoint} from port {Port}", LocalEndPoint, connection.CmId.DestinationPort);
+                return datamover;
             }
             catch (Exception e) when (e is VerbsException or RdmaCmEventException)
             {

@@ -50,7 +50,9 @@ public sealed class IserInitiatorTransport : IInitiatorTransport
             var reply = IserCmPrivateData.Read(connection.PeerPrivateData);
             _logger.LogDebug("iSER connection to {Remote} established (target: ZBVA not used={Zbva}, Send with Invalidate not used={Sie})",
                 remote, reply.ZeroBasedVirtualAddressNotUsed, reply.SendWithInvalidateNotUsed);
-            return new IserInitiatorDatamover(connection, _options, _logger, $"iser:local:{connection.CmId.SourcePort}", $"iser:{remote}");
+            var datamover = new IserInitiatorDatamover(connection, _options, _logger, $"iser:local:{connection.CmId.SourcePort}", $"iser:{remote}");
+            datamover.StartWatchingConnectionEvents();
+            return datamover;
         }
         catch
         {

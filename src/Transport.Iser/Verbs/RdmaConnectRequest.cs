@@ -69,6 +69,29 @@ public sealed class RdmaConnectRequest : IDisposable
         }
     }
 
+    /// <summary>
+    /// Creates PD/CQ/QP on the request's device without accepting yet: post receive buffers on the QP, then call
+    /// <see cref="RdmaConnection.CompleteAccept"/> (the connector may send as soon as it is ESTABLISHED). From here on
+    /// the connection owns the id; disposing it before the accept rejects the request. If building fails, the
+    /// request is rejected and released.
+    /// </summary>
+    public RdmaConnection Prepare(RdmaConnectionOptions? options = null, Func<RdmaDevice, ProtectionDomain>? protectionDomainFactory = null)
+    {
+        ObjectDisposedException.ThrowIf(_decided, this);
+        _decided = true;
+        try
+        {
+            return RdmaConnection.Prepare(_channel, _id, _event, options ?? new RdmaConnectionOptions(), protectionDomainFactory);
+        }
+        catch
+        {
+            TryReject([]);
+            _id.Dispose();
+            _channel.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>rdma_reject with <paramref name="privateData"/>, then releases the id.</summary>
     public void Reject(ReadOnlySpan<byte> privateData)
     {

@@ -14,6 +14,11 @@ public sealed class RdmaConnection : IDisposable
     private int _disconnected;
     private int _disposed;
 
+    private PendingAccept? _pendingAccept;
+
+    /// <summary>What rdma_accept still needs when the passive side was built by <see cref="RdmaConnectRequest.Prepare"/>.</summary>
+    private sealed record PendingAccept(RdmaCmEvent Request, RdmaConnectionOptions Options);
+
     private RdmaConnection(
         RdmaCmEventChannel eventChannel, RdmaCmId cmId, RdmaDevice device, ProtectionDomain pd, bool ownsPd,
         CompletionChannel completionChannel, CompletionQueue cq, QueuePair qp, RdmaCmEvent established)
@@ -99,30 +104,67 @@ public sealed class RdmaConnection : IDisposable
         }
     }
 
-    /// <summary>Passive side: build resources on the migrated request id, rdma_accept, wait for ESTABLISHED.</summary>
-    internal static RdmaConnection Accept(
-        RdmaCmEventChannel channel, RdmaCmId id, RdmaCmEvent request, ReadOnlySpan<byte> privateData,
-        RdmaConnectionOptions options, Func<RdmaDevice, ProtectionDomain>? protectionDomainFactory)
+    /// <summary>
+    /// Passive side, first half: PD/CQ/QP on the migrated request id, not yet accepted. The caller posts its
+    /// receive buffers, then calls <see cref="CompleteAccept"/>: the connector may SEND the moment it sees
+    /// ESTABLISHED, and a SEND that finds no receive posted is answered with RNR NAKs until the connector's
+    /// rnr_retry runs out (libiscsi asks for 6, a few milliseconds on rxe), which kills its connection.
+    /// </summary>
+    internal static RdmaConnection Prepare(
+        RdmaCmEventChannel channel, RdmaCmId id, RdmaCmEvent request, RdmaConnectionOptions options,
+        Func<RdmaDevice, ProtectionDomain>? protectionDomainFactory)
     {
         List<IDisposable> created = [];
         try
         {
             Resources r = CreateResources(id, options, protectionDomainFactory, created);
-            if (options.AckTimeout is byte acceptTimeout)
+            return new RdmaConnection(channel, id, r.Device, r.Pd, r.OwnsPd, r.CompletionChannel, r.Cq, r.Qp, request)
             {
-                id.SetAckTimeout(acceptTimeout);
-            }
-
-            // Never promise more outstanding READs than the peer asked to issue, nor issue more than it accepts.
-            byte responder = Math.Min(options.ResponderResources, request.InitiatorDepth);
-            byte initiator = Math.Min(options.InitiatorDepth, request.ResponderResources);
-            id.Accept(privateData, responder, initiator, options.RnrRetryCount);
-            id.WaitForEvent(RdmaCmEventType.Established, options.TimeoutMs, "accepting the RDMA connection");
-            return new RdmaConnection(channel, id, r.Device, r.Pd, r.OwnsPd, r.CompletionChannel, r.Cq, r.Qp, request);
+                _pendingAccept = new PendingAccept(request, options),
+            };
         }
         catch
         {
             DisposeInReverse(created);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Passive side, second half: rdma_accept with <paramref name="privateData"/>, then wait for ESTABLISHED.
+    /// On failure the connection is left for its owner to dispose (it may hold registrations on the PD).
+    /// </summary>
+    public void CompleteAccept(ReadOnlySpan<byte> privateData)
+    {
+        PendingAccept pending = Interlocked.Exchange(ref _pendingAccept, null)
+            ?? throw new InvalidOperationException("This connection is not waiting to be accepted.");
+        var options = pending.Options;
+        if (options.AckTimeout is byte acceptTimeout)
+        {
+            CmId.SetAckTimeout(acceptTimeout);
+        }
+
+        // Never promise more outstanding READs than the peer asked to issue, nor issue more than it accepts.
+        byte responder = Math.Min(options.ResponderResources, pending.Request.InitiatorDepth);
+        byte initiator = Math.Min(options.InitiatorDepth, pending.Request.ResponderResources);
+        CmId.Accept(privateData, responder, initiator, options.RnrRetryCount);
+        CmId.WaitForEvent(RdmaCmEventType.Established, options.TimeoutMs, "accepting the RDMA connection");
+    }
+
+    /// <summary>Passive side in one step: <see cref="Prepare"/> then <see cref="CompleteAccept"/>.</summary>
+    internal static RdmaConnection Accept(
+        RdmaCmEventChannel channel, RdmaCmId id, RdmaCmEvent request, ReadOnlySpan<byte> privateData,
+        RdmaConnectionOptions options, Func<RdmaDevice, ProtectionDomain>? protectionDomainFactory)
+    {
+        RdmaConnection connection = Prepare(channel, id, request, options, protectionDomainFactory);
+        try
+        {
+            connection.CompleteAccept(privateData);
+            return connection;
+        }
+        catch
+        {
+            connection.DisposeResourcesOnly();
             throw;
         }
     }
@@ -149,7 +191,18 @@ public sealed class RdmaConnection : IDisposable
             return;
         }
 
-        if (Interlocked.Exchange(ref _disconnected, 1) == 0)
+        if (Interlocked.Exchange(ref _pendingAccept, null) is not null)
+        {
+            // Prepared, never accepted: tell the connector now rather than let its connect time out.
+            try
+            {
+                CmId.Reject([]);
+            }
+            catch (VerbsException)
+            {
+            }
+        }
+        else if (Interlocked.Exchange(ref _disconnected, 1) == 0)
         {
             try
             {
@@ -161,6 +214,14 @@ public sealed class RdmaConnection : IDisposable
             }
         }
 
+        DisposeResourcesOnly();
+        CmId.Dispose();
+        EventChannel.Dispose();
+    }
+
+    /// <summary>QP, CQ, completion channel, owned PD and device; not the id and its channel (the request still owns those).</summary>
+    private void DisposeResourcesOnly()
+    {
         // Children first; the SafeHandles' parent references would enforce this order anyway.
         QueuePair.Dispose();
         CompletionQueue.Dispose();
@@ -171,8 +232,6 @@ public sealed class RdmaConnection : IDisposable
         }
 
         Device.Dispose();
-        CmId.Dispose();
-        EventChannel.Dispose();
     }
 
     private readonly record struct Resources(RdmaDevice Device, ProtectionDomain Pd, bool OwnsPd, CompletionChannel CompletionChannel, CompletionQueue Cq, QueuePair Qp);

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# iSER against TCP, ours against tgtd, in ONE soft-RoCE guest run (native/lab/run.sh), with libiscsi's
+# iscsi-perf as the initiator for every target, plus ib_write_bw at 128 KiB as the link's ceiling:
+#   targets:   ours iSER, ours TCP (`iser target --iser`, one portal, RAM LUN),
+#              tgtd iSER, tgtd TCP (`tgtd --iser`, LUN a file in /dev/shm)
+#   workloads: 4 KiB random read at 32 and at 1 in flight, 128 KiB sequential read at 8 in flight
+#   ceiling:   ib_write_bw -s 131072 (RC, RoCE v2, same device and address)
+# Targets take turns inside each round; the table gives medians over the rounds.
+# Bars (issue 5): ours iSER >= tgtd iSER IOPS at 4 KiB / 32; ours iSER 128 KiB reads >= 90 % of ib_write_bw.
+#
+#   bench/lab/run-iser-bench.sh          builds the CLI (Release) on the host, boots the guest, prints the table
+#                                        and records it in bench/results/iser-bench-<date>.md
+#   LAB_RECORD=0 bench/lab/run-iser-bench.sh    prints only
+# Environment: ISER_BENCH_SECONDS (10 per run), ISER_BENCH_ROUNDS (3), ISER_BENCH_SIZE_MIB (128).
+set -uo pipefail
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$script_dir/../.." && pwd)
+# The CLI is published ReadyToRun: under TCG a cold JIT makes the first login take over a second, and libiscsi
+# 1.19's synchronous calls over iSER give up when one poll of its completion channel waits a second (LAB.md).
+cli_dir=$repo/bench/.out/iser-cli-r2r
+cli_dll=$cli_dir/iser.dll
+
+if [ "${LAB_GUEST:-0}" != 1 ]; then
+  cd "$repo"
+  dotnet publish src/Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$cli_dir" -v q -nologo </dev/null >/dev/null \
+    || { echo "run-iser-bench: publishing the CLI failed" >&2; exit 1; }
+  out=$(mktemp)
+  trap 'rm -f "$out"' EXIT
+  started=$(date +%s)
+  "$repo/native/lab/run.sh" "$script_dir/run-iser-bench.sh" | tee "$out"
+  rc=${PIPESTATUS[0]}
+  elapsed=$(( $(date +%s) - started ))
+  [ "$rc" = 0 ] || echo "run-iser-bench: the guest run failed (exit $rc)" >&2
+  if [ "${LAB_RECORD:-1}" = 1 ]; then
+    mkdir -p "$repo/bench/results"
+    result=$repo/bench/results/iser-bench-$(date -u +%F-%H%M).md
+    {
+      echo "# iSER and TCP, ours and tgtd, with iscsi-perf, soft-RoCE lab ($(date -u '+%F %H:%M UTC'))"
+      echo
+      echo "Guest: QEMU $(qemu-system-x86_64 --version | head -n1 | awk '{print $4}') TCG, ${LAB_SMP:-2} vCPUs, ${LAB_MEM:-3G};" \
+           "kernel $(cat "$repo/.lab-cache"/*/kver 2>/dev/null | head -n1); rdma_rxe on dummy0 (169.254.10.1), RoCE v2; commit $(git -C "$repo" rev-parse --short HEAD)."
+      echo "Host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs," \
+           "load average at the end $(cut -d' ' -f1-3 /proc/loadavg); whole run ${elapsed} s."
+      echo "Peers: tgt $(dpkg-query -W -f='${Version}' tgt 2>/dev/null), libiscsi-bin $(dpkg-query -W -f='${Version}' libiscsi-bin 2>/dev/null), perftest $(dpkg-query -W -f='${Version}' perftest 2>/dev/null)."
+      echo
+      cat "$out"
+    } > "$result"
+    echo "run-iser-bench: recorded in ${result#"$repo"/}" >&2
+  fi
+  exit "$rc"
+fi
+
+# --- inside the guest ---------------------------------------------------------------------
+. "$repo/native/lab/guest-lib.sh"
+PATH="$PATH:/usr/sbin:/sbin"
+dev=${LAB_RDMA_DEVICE:-rxe0}
+addr=${LAB_RDMA_ADDR:-169.254.10.1}
+seconds=${ISER_BENCH_SECONDS:-10}
+rounds=${ISER_BENCH_ROUNDS:-3}
+size_mib=${ISER_BENCH_SIZE_MIB:-128}
+initiator=iqn.2026-11.org.example:iser-bench
+ours_iqn=iqn.2026-11.org.example:bench-ours
+tgtd_iqn=iqn.2026-11.org.example:bench-tgtd
+ours_port=3262 tgtd_tcp_port=3261   # tgtd's iSER portal is fixed at 3260 (LAB.md)
+gid=$(lab_gid_index "$dev" "$addr") || { echo "no RoCE v2 GID for $addr on $dev" >&2; exit 1; }
+logdir=$(mktemp -d)
+status=0
+ours_pid="" tgtd_pid="" control=$(( 2000 + RANDOM % 20000 ))
+
+cleanup() {
+  [ -n "$ours_pid" ] && lab_stop "$ours_pid"
+  if [ -n "$tgtd_pid" ]; then
+    tgtadm -C "$control" --lld iser --op delete --force --mode target --tid 1 >/dev/null 2>&1
+    tgtadm -C "$control" --lld iscsi --op delete --force --mode target --tid 2 >/dev/null 2>&1
+    tgtadm -C "$control" --op delete --mode system >/dev/null 2>&1
+    sleep 1; lab_stop "$tgtd_pid"
+  fi
+  rm -f /dev/shm/iser-bench.img
+}
+trap cleanup EXIT
+
+# Our target: one portal, TCP and iSER on the same port number (separate port spaces).
+dotnet "$cli_dll" target --portal "$addr:$ours_port" --iqn "$ours_iqn" --lun "ram:${size_mib}M" --iser > "$logdir/ours.log" 2>&1 &
+ours_pid=$!
+for ((i = 0; i < 600; i++)); do grep -qx ready "$logdir/ours.log" && break; kill -0 "$ours_pid" 2>/dev/null || break; sleep 0.1; done
+grep -qx ready "$logdir/ours.log" || { echo "our target did not start:" >&2; cat "$logdir/ours.log" >&2; exit 1; }
+grep -q " iser$" "$logdir/ours.log" || { echo "our target has no iSER portal:" >&2; cat "$logdir/ours.log" >&2; exit 1; }
+
+# tgtd: an iSER target (tid 1) and a TCP target (tid 2) over one allocated file in RAM.
+dd if=/dev/zero of=/dev/shm/iser-bench.img bs=1M count="$size_mib" status=none
+tgtd -f -C "$control" --iser pool_sz_mb=128 --iscsi "portal=$addr:$tgtd_tcp_port" > "$logdir/tgtd.log" 2>&1 &
+tgtd_pid=$!
+adm() { lab_retry 20 tgtadm -C "$control" "$@" >> "$logdir/tgtd.log" 2>&1; }
+adm --lld iser --op new --mode target --tid 1 -T "$tgtd_iqn-iser" &&
+adm --lld iser --op new --mode logicalunit --tid 1 --lun 1 -b /dev/shm/iser-bench.img &&
+adm --lld iser --op bind --mode target --tid 1 -I ALL &&
+adm --lld iser --op bind --mode target --tid 1 --initiator-name "$initiator" &&
+adm --lld iscsi --op new --mode target --tid 2 -T "$tgtd_iqn-tcp" &&
+adm --lld iscsi --op new --mode logicalunit --tid 2 --lun 1 -b /dev/shm/iser-bench.img &&
+adm --lld iscsi --op bind --mode target --tid 2 -I ALL ||
+  { echo "tgtd set-up failed:" >&2; cat "$logdir/tgtd.log" >&2; exit 1; }
+
+# label|url
+targets=(
+  "ours iSER|iser://$addr:$ours_port/$ours_iqn/0"
+  "ours TCP|iscsi://$addr:$ours_port/$ours_iqn/0"
+  "tgtd iSER|iser://$addr:3260/$tgtd_iqn-iser/1"
+  "tgtd TCP|iscsi://$addr:$tgtd_tcp_port/$tgtd_iqn-tcp/1"
+)
+# label|blocks of 512 B|in flight|random?
+workloads=(
+  "4 KiB random read, 32 in flight|8|32|-r"
+  "4 KiB random read, 1 in flight|8|1|-r"
+  "128 KiB sequential read, 8 in flight|256|8|"
+)
+
+iops_of() { tr '\r' '\n' < "$1" | sed -n 's/^ *iops average \([0-9]*\) .*/\1/p' | tail -1; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+key() { echo "$1" | tr -c 'a-zA-Z0-9\n' '_'; }
+
+# One discarded login per target first (warm-up), so no round pays for start-up.
+for t in "${targets[@]}"; do
+  IFS='|' read -r tlabel url <<<"$t"
+  timeout 60 iscsi-inq -i "$initiator" "$url" > "$logdir/warmup.$(key "$tlabel")" 2>&1 || echo "warm-up of $tlabel failed: $(tail -2 "$logdir/warmup.$(key "$tlabel")")" >&2
+done
+
+declare -A figures
+bw_figures=()
+port=18900
+for ((r = 1; r <= rounds; r++)); do
+  for t in "${targets[@]}"; do
+    IFS='|' read -r tlabel url <<<"$t"
+    for w in "${workloads[@]}"; do
+      IFS='|' read -r wlabel blocks depth random <<<"$w"
+      log="$logdir/$(key "$tlabel.$wlabel").$r"
+      # shellcheck disable=SC2086
+      timeout $((seconds + 90)) iscsi-perf -i "$initiator" -t "$seconds" -m "$depth" -b "$blocks" $random "$url" > "$log" 2>&1
+      iops=$(iops_of "$log")
+      if [ -z "$iops" ]; then echo "round $r: $tlabel, $wlabel: no figure: $(tr '\r' '\n' < "$log" | grep -v '^ *$' | tail -3)" >&2; status=1; continue; fi
+      figures["$tlabel|$wlabel"]+="$iops "
+      echo "round $r: $tlabel, $wlabel: $iops IOPS" >&2
+    done
+  done
+  for try in 1 2 3; do
+    port=$((port + 1))
+    if lab_perftest_pair "$logdir/write_bw.$r" "$port" ib_write_bw -d "$dev" -x "$gid" -s 131072 -n 2000 -t 128; then
+      bw=$(awk '/BW average/ { getline; if ($4 != "inf") print $4; exit }' "$logdir/write_bw.$r.client")
+      [ -n "$bw" ] && { bw_figures+=("$bw"); echo "round $r: ib_write_bw 128 KiB: $bw MB/s" >&2; break; }
+    fi
+  done
+done
+
+cell() { echo "${figures["$1|$2"]:-}" | median; }
+mbs() { [ -n "$1" ] && awk -v i="$1" -v b="$2" 'BEGIN { printf "%.1f", i * b * 512 / 1048576 }' || echo "-"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+
+echo "| workload (iscsi-perf, median of $rounds rounds, ${seconds} s each) | ours iSER | ours TCP | tgtd iSER | tgtd TCP | ours/tgtd iSER | ours iSER/TCP |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+for w in "${workloads[@]}"; do
+  IFS='|' read -r wlabel blocks _ _ <<<"$w"
+  oi=$(cell "ours iSER" "$wlabel"); ot=$(cell "ours TCP" "$wlabel"); ti=$(cell "tgtd iSER" "$wlabel"); tt=$(cell "tgtd TCP" "$wlabel")
+  fmt() { [ -n "$1" ] && echo "$1 IOPS ($(mbs "$1" "$blocks") MiB/s)" || echo "-"; }
+  echo "| $wlabel | $(fmt "$oi") | $(fmt "$ot") | $(fmt "$ti") | $(fmt "$tt") | $(ratio "$oi" "$ti") | $(ratio "$oi" "$ot") |"
+done
+bw=$(echo "${bw_figures[*]}" | median)
+oi128=$(cell "ours iSER" "128 KiB sequential read, 8 in flight")
+ti128=$(cell "tgtd iSER" "128 KiB sequential read, 8 in flight")
+echo
+echo "| link ceiling | MiB/s | ours iSER 128 KiB reads / ceiling | tgtd iSER 128 KiB reads / ceiling |"
+echo "|---|---:|---:|---:|"
+echo "| ib_write_bw -s 131072 -t 128 (median of ${#bw_figures[@]}) | ${bw:-?} | $(ratio "$(mbs "$oi128" 256)" "$bw") | $(ratio "$(mbs "$ti128" 256)" "$bw") |"
+echo
+oi4=$(cell "ours iSER" "4 KiB random read, 32 in flight"); ti4=$(cell "tgtd iSER" "4 KiB random read, 32 in flight")
+echo "Bars: ours iSER / tgtd iSER at 4 KiB, 32 in flight = $(ratio "$oi4" "$ti4") (bar >= 1.00);" \
+     "ours iSER 128 KiB reads / ib_write_bw = $(ratio "$(mbs "$oi128" 256)" "$bw") (bar >= 0.90)."
+echo
+echo "Per round (IOPS):"
+for t in "${targets[@]}"; do
+  IFS='|' read -r tlabel _ <<<"$t"
+  for w in "${workloads[@]}"; do
+    IFS='|' read -r wlabel _ _ _ <<<"$w"
+    echo "- $tlabel, $wlabel: ${figures["$tlabel|$wlabel"]:-none}"
+  done
+done
+echo "- ib_write_bw 128 KiB MB/s: ${bw_figures[*]:-none}"
+exit $status

@@ -11,7 +11,8 @@
 #   bench/lab/run-iser-bench.sh          builds the CLI (Release) on the host, boots the guest, prints the table
 #                                        and records it in bench/results/iser-bench-<date>.md
 #   LAB_RECORD=0 bench/lab/run-iser-bench.sh    prints only
-# Environment: ISER_BENCH_SECONDS (10 per run), ISER_BENCH_ROUNDS (3), ISER_BENCH_SIZE_MIB (128).
+# Environment: ISER_BENCH_SECONDS (10 per run), ISER_BENCH_ROUNDS (3), ISER_BENCH_SIZE_MIB (128);
+#   ISER_BENCH_ONLY, an extended regex on the target labels (e.g. 'ours iSER|tgtd iSER'), to run a subset.
 set -uo pipefail
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$script_dir/../.." && pwd)
@@ -107,6 +108,9 @@ targets=(
   "tgtd iSER|iser://$addr:3260/$tgtd_iqn-iser/1"
   "tgtd TCP|iscsi://$addr:$tgtd_tcp_port/$tgtd_iqn-tcp/1"
 )
+if [ -n "${ISER_BENCH_ONLY:-}" ]; then
+  kept=(); for t in "${targets[@]}"; do [[ "${t%%|*}" =~ ^(${ISER_BENCH_ONLY})$ ]] && kept+=("$t"); done; targets=("${kept[@]}")
+fi
 # label|blocks of 512 B|in flight|random?
 workloads=(
   "4 KiB random read, 32 in flight|8|32|-r"

@@ -31,7 +31,7 @@ public abstract class IserConnection : IDatamoverConnection
     private readonly ConnectionReferences _references;
     private readonly CompletionQueuePoller _poller;
     private readonly Thread _eventThread;
-    private readonly Channel<Pdu> _received = Channel.CreateUnbounded<Pdu>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly Channel<Pdu> _received;
     private readonly Lock _sendLock = new();
     private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly bool _isTarget;
@@ -49,6 +49,14 @@ public abstract class IserConnection : IDatamoverConnection
     {
         Rdma = rdma;
         Options = options;
+        // On the target the connection's receive loop resumes inline on the CQ thread when it is waiting: a command is
+        // decoded, executed (a RAM or cached read completes synchronously), its RDMA WRITE and SCSI Response posted
+        // without a thread hop, as tgtd's single event loop does. The loop never blocks (it awaits), so the CQ thread
+        // keeps draining. The initiator keeps the hop: its loop completes callers' tasks, whose code we do not control.
+        _received = Channel.CreateUnbounded<Pdu>(new UnboundedChannelOptions
+        {
+            SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = isTarget,
+        });
         Logger = logger;
         _isTarget = isTarget;
         LocalEndPoint = localEndPoint;
@@ -373,6 +381,15 @@ public abstract class IserConnection : IDatamoverConnection
                 for (int i = 0, off = 0; i < n; i++, off += chunk)
                     writeSource.Span.Slice(done + off, Math.Min(chunk, batchBytes - off)).CopyTo(scratch.Blocks[i].Span);
             }
+            if (!read)
+            {
+                // RDMA WRITE is posted and not waited for: the RC queue pair delivers it before the SCSI Response SEND
+                // posted after it, and a failed WRITE fails the QP, so that SEND is flushed, never delivered. Each
+                // WRITE's completion returns its bounce buffer (OnCompletions). This saves a wakeup per read command.
+                PostWritesUnwaited(scratch.Blocks, n, chunk, batchBytes, remoteAddress + (ulong)done, remoteKey);
+                done += batchBytes;
+                continue;
+            }
             var group = scratch.Group;
             group.Start(n);
             Exception? postError = null;
@@ -405,6 +422,22 @@ public abstract class IserConnection : IDatamoverConnection
         }
     }
 
+    private void PostWritesUnwaited(RegisteredBlock[] blocks, int n, int chunk, int batchBytes, ulong remoteAddress, uint remoteKey)
+    {
+        var pool = _dataPool!;
+        for (int i = 0, off = 0; i < n; i++, off += chunk)
+        {
+            if (!Post(WorkRequestKind.RdmaWrite, blocks[i], pool, null, SendOpcode.RdmaWrite, Math.Min(chunk, batchBytes - off),
+                    remoteAddress + (ulong)off, remoteKey, out var postError))
+            {
+                // The ones posted before complete (or flush) and return their buffers; these never will.
+                for (int j = i; j < n; j++) pool.Return(blocks[j]);
+                _dataCredits!.Release(n - i);
+                throw postError!;
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- completions
 
     private void OnCompletions(ReadOnlySpan<IbvWc> completions)
@@ -431,8 +464,17 @@ public abstract class IserConnection : IDatamoverConnection
                     _sendCredits.Release();
                     break;
                 default:
-                    // The waiting task copies out of (and returns) the bounce buffer once the whole batch is in.
-                    slot.Group!.Complete(error);
+                    if (slot.Group is { } group)
+                    {
+                        // The waiting task copies out of (and returns) the bounce buffer once the whole batch is in.
+                        group.Complete(error);
+                    }
+                    else
+                    {
+                        // An RDMA WRITE nobody waits for: its buffer is free again.
+                        slot.Pool!.Return(slot.Block);
+                        _dataCredits!.Release();
+                    }
                     break;
             }
             if (error is not null && !_terminating) Fail(error);

@@ -19,10 +19,10 @@ public sealed record IserOptions
     public int LoginReceiveBuffers { get; init; } = 4;
 
     /// <summary>Target: bytes per registered bounce buffer for RDMA READ/WRITE; larger transfers use several.</summary>
-    public int DataBufferSize { get; init; } = 256 * 1024;
+    public int DataBufferSize { get; init; } = 128 * 1024;
 
     /// <summary>Target: registered bounce buffers per connection (bounds the RDMA data in flight).</summary>
-    public int DataBuffers { get; init; } = 16;
+    public int DataBuffers { get; init; } = 64;
 
     /// <summary>Initiator: registrations the memory-region cache keeps for reuse.</summary>
     public int RegistrationCacheEntries { get; init; } = 256;

@@ -227,7 +227,9 @@ public sealed class IserFaultLabTests(ITestOutputHelper output)
             var connection = (IserConnection)transport.Connections.Last();
             await connection.TerminateAsync("the test dropped the initiator's iSER connection");
             return "initiator";
-        });
+        },
+        // The initiator names its own reason; the target saw the initiator close the connection.
+        initiatorReason: "closed on this side (the test dropped the initiator's iSER connection)", targetReason: "connection closed by initiator");
     }
 
     [LabFact]
@@ -241,10 +243,16 @@ public sealed class IserFaultLabTests(ITestOutputHelper output)
             var connection = (IserConnection)connections[0].Datamover;
             await connection.TerminateAsync("the test dropped the target's iSER connection");
             return "target";
-        });
+        },
+        initiatorReason: "closed the connection.", targetReason: "closed on this side (the test dropped the target's iSER connection)");
     }
 
-    private async Task DropUnderLoadAsync(Func<Lab, RecordingTransport, Task<string>> drop)
+    /// <summary>
+    /// 32 writes in flight, the connection dropped by <paramref name="drop"/>, recovery, every acknowledged write read
+    /// back, logout, everything freed; the initiator's "was lost" line must contain <paramref name="initiatorReason"/>
+    /// and the target's "Session ... ended" line <paramref name="targetReason"/>.
+    /// </summary>
+    private async Task DropUnderLoadAsync(Func<Lab, RecordingTransport, Task<string>> drop, string initiatorReason, string targetReason)
     {
         await NothingLiveBeforeStart();
         await using var lab = Start();
@@ -340,7 +348,8 @@ public sealed class IserFaultLabTests(ITestOutputHelper output)
             Show(lab, IsTeardownLine);
         }
         // The initiator says why it lost the connection, and that it logged in again.
-        Assert.Contains(lab.Log.Lines, l => l.Contains("Iser.Initiator:") && l.Contains("was lost") && l.Contains("logging in again"));
+        Assert.Contains(lab.Log.Lines, l => l.Contains("Iser.Initiator:") && l.Contains("was lost") && l.Contains("logging in again") && l.Contains(initiatorReason));
+        Assert.Contains(lab.Log.Lines, l => l.Contains("Iser.Target.Connection:") && l.Contains("TSIH 1 ") && l.Contains(" ended: ") && l.Contains(targetReason));
         Assert.Contains(lab.Log.Lines, l => l.Contains("Iser.Initiator:") && l.Contains("recovered"));
         await WaitUntil(() => lab.Target.SessionCount == 0, FreeBound, "the target ending the session after logout");
         await EverythingFreed("after logout");

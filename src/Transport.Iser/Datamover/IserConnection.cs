@@ -40,6 +40,7 @@ public abstract class IserConnection : IDatamoverConnection
     private volatile Exception? _failure;
     private volatile bool _terminating;
     private volatile bool _stopEvents;
+    private volatile bool _peerDisconnected;
     private int _postedReceives;
     private int _freed;
     private long _registeredReported;
@@ -243,6 +244,10 @@ public abstract class IserConnection : IDatamoverConnection
             if (!more)
             {
                 if (_failure is { } f) throw f as DatamoverException ?? new DatamoverException(f.Message, f);
+                // Closed on this side (TerminateAsync) rather than by the peer: say why, or the reader would report
+                // that the peer closed the connection.
+                if (_terminating && !_peerDisconnected)
+                    throw new DatamoverException($"The iSER connection to {RemoteEndPoint} was closed on this side ({_terminateReason}).");
                 return null;
             }
         }
@@ -527,6 +532,8 @@ public abstract class IserConnection : IDatamoverConnection
                 case RdmaCmEventType.Disconnected:
                     Logger.LogDebug("{Remote}: {Event}", RemoteEndPoint, evt);
                     // A clean close from the peer: the reader sees end of stream, then teardown.
+                    // Our own rdma_disconnect raises this event here too: only a close we did not start is the peer's.
+                    if (!_terminating) _peerDisconnected = true;
                     _received.Writer.TryComplete();
                     BeginTerminate("the peer disconnected");
                     break;
@@ -571,8 +578,8 @@ public abstract class IserConnection : IDatamoverConnection
         lock (_sendLock)
         {
             if (_terminating) return;
+            _terminateReason = reason; // before the volatile flag: a reader that sees the flag sees the reason
             _terminating = true;
-            _terminateReason = reason;
         }
         try
         {

@@ -90,7 +90,8 @@ public sealed partial class IscsiSession
                       && !_closing.IsCancellationRequested;
             if (ReferenceEquals(_connection, connection) && _failure is null)
             {
-                _connected = NewConnectedSignal();
+                // A command may already have swapped in a fresh signal (WaitForConnectionAsync); its waiters need it.
+                if (_connected.Task.IsCompleted) _connected = NewConnectedSignal();
                 if (recover) _state = IscsiSessionState.Recovering;
             }
         }

@@ -274,6 +274,10 @@ public sealed partial class IscsiSession : IAsyncDisposable
         {
             if (_failure is not null) throw Wrap(_failure);
             if (_connection is { Failure: null } c) return c;
+            // The current connection is lost but its loss handler has not swapped the signal yet: the completed one
+            // still holds the dead connection, and returning it would spin the caller until the swap. Wait for the
+            // next connection instead (Install or FailSession completes this signal).
+            if (_connected.Task.IsCompleted) _connected = NewConnectedSignal();
             pending = _connected.Task;
         }
         return await pending.WaitAsync(ct).ConfigureAwait(false);

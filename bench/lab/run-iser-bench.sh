@@ -126,8 +126,9 @@ iops_of() { tr '\r' '\n' < "$1" | sed -n -e 's/^ *iops average \([0-9]*\) .*/\1/
 run_workload() {
   local label=$1 url=$2 blocks=$3 depth=$4 random=$5
   if [[ "$label" == *"our initiator"* ]]; then
-    timeout $((seconds + 90)) dotnet "$cli_dll" perf "$url" --transport iser --initiator-name "$initiator" \
-      --mode "$([ -n "$random" ] && echo randread || echo read)" -b $((blocks * 512)) -q "$depth" -t "${seconds}s" --json
+    timeout $((seconds + ${ramp:-0} + 90)) dotnet "$cli_dll" perf "$url" --transport iser --initiator-name "$initiator" \
+      --mode "$([ -n "$random" ] && echo randread || echo read)" -b $((blocks * 512)) -q "$depth" -t "${seconds}s" --json \
+      --ramp "${ramp:-0}s"
   else
     # shellcheck disable=SC2086
     timeout $((seconds + 90)) iscsi-perf -i "$initiator" -t "$seconds" -m "$depth" -b "$blocks" $random "$url"
@@ -145,8 +146,9 @@ for t in "${targets[@]}"; do
   w="$logdir/warmup.$(key "$tlabel")"
   lab_retry 3 timeout 60 iscsi-inq -i "$initiator" "$url" > "$w" 2>&1 || echo "warm-up login to $tlabel failed: $(tail -2 "$w")" >&2
   if [ "$warmup" -gt 0 ]; then
-    seconds=$warmup run_workload "$tlabel" "$url" 8 32 -r >> "$w" 2>&1
-    seconds=$warmup run_workload "$tlabel" "$url" 256 8 "" >> "$w" 2>&1
+    # (our initiator is a new process per run: it ramps up inside each run instead, see run_workload)
+    [[ "$tlabel" == *"our initiator"* ]] || seconds=$warmup run_workload "$tlabel" "$url" 8 32 -r >> "$w" 2>&1
+    [[ "$tlabel" == *"our initiator"* ]] || seconds=$warmup run_workload "$tlabel" "$url" 256 8 "" >> "$w" 2>&1
   fi
 done
 
@@ -159,7 +161,7 @@ for ((r = 1; r <= rounds; r++)); do
     for w in "${workloads[@]}"; do
       IFS='|' read -r wlabel blocks depth random <<<"$w"
       log="$logdir/$(key "$tlabel.$wlabel").$r"
-      run_workload "$tlabel" "$url" "$blocks" "$depth" "$random" > "$log" 2>&1
+      ramp=$warmup run_workload "$tlabel" "$url" "$blocks" "$depth" "$random" > "$log" 2>&1
       iops=$(iops_of "$log")
       if [ -z "$iops" ]; then echo "round $r: $tlabel, $wlabel: no figure: $(tr '\r' '\n' < "$log" | grep -v '^ *$' | tail -3)" >&2; status=1; continue; fi
       figures["$tlabel|$wlabel"]+="$iops "

@@ -112,7 +112,7 @@ internal static class CommandRouter
               write URL --lba N -i FILE [--pad]        FILE to the LUN (whole blocks; --pad fills the last with zeros)
               session show URL           log in and show each key: requested vs negotiated, who proposed it, timeouts
               perf URL   [--mode randread|randwrite|read|write|randrw] [--mix 70] [--block-size 4k]
-                         [--queue-depth 32] [--duration 10s] [--size LIMIT] [--json] [--quiet]
+                         [--queue-depth 32] [--duration 10s] [--ramp 0s] [--size LIMIT] [--json] [--quiet]
                          [--allocations] (which types the process allocates during the run, sampled)
 
               PORTAL is HOST[:PORT]; URL is iscsi://[USER%SECRET@]HOST[:PORT]/IQN/LUN (iser:// for iSER).

@@ -24,6 +24,8 @@ internal static class PerfCommand
         int depth = args.Int("--queue-depth", "-q") ?? 32;
         if (depth is < 1 or > 1024) throw new UsageException($"--queue-depth must be 1 to 1024, not {depth}.");
         var duration = args.Duration("--duration", "-t") ?? TimeSpan.FromSeconds(10);
+        // Like fio's ramp_time: load that is run first and not counted (JIT, caches, registrations settle).
+        var ramp = args.Duration("--ramp") ?? TimeSpan.Zero;
         long? region = args.Size("--size");
         bool json = args.Flag("--json");
         bool quiet = args.Flag("--quiet");
@@ -39,6 +41,15 @@ internal static class PerfCommand
         await using (session.ConfigureAwait(false))
         {
             var lun = await ClientConnection.OpenLunAsync(session, url, ct).ConfigureAwait(false);
+            if (ramp > TimeSpan.Zero)
+            {
+                if (!quiet) console.Error.WriteLine($"ramp: {ramp.TotalSeconds:0.###} s of the same load, not counted ...");
+                var rampLoad = new PerfWorkload
+                {
+                    Mode = mode, ReadPercent = mix, TransferBytes = (int)blockSize, QueueDepth = depth, Duration = ramp, RegionBytes = region,
+                };
+                await new PerfRunner(session, url.Lun, lun.BlockCount, lun.BlockSize, rampLoad).RunAsync(null, ct).ConfigureAwait(false);
+            }
             var runner = new PerfRunner(session, url.Lun, lun.BlockCount, lun.BlockSize, workload);
             if (!quiet) console.Error.WriteLine($"{PerfReport.Title(workload)} on {url} for {duration.TotalSeconds:0.###} s ...");
             using var sampler = allocations ? new AllocationSampler() : null;

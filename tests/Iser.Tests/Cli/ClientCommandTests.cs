@@ -155,6 +155,18 @@ public sealed class ClientCommandTests(CliTargetFixture target) : IClassFixture<
     }
 
     [Fact]
+    public async Task Perf_ramp_runs_first_and_is_left_out_of_the_figures()
+    {
+        var run = await CliRun.RunAsync("perf", target.Url, "--mode", "randread", "-q", "4", "--ramp", "1.5s", "--duration", "1s", "--json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("ramp: 1.5 s of the same load, not counted", run.Error);
+        using var json = JsonDocument.Parse(run.Out);
+        // The measured window is the duration alone; ramp time counted in would make it about 2.5 s.
+        Assert.InRange(json.RootElement.GetProperty("seconds").GetDouble(), 0.9, 2.0);
+        Assert.True(json.RootElement.GetProperty("commands").GetInt64() > 0);
+    }
+
+    [Fact]
     public async Task Perf_text_prints_progress_and_a_summary()
     {
         var run = await CliRun.RunAsync("perf", target.Url, "--mode", "read", "--block-size", "64k", "-q", "2", "--duration", "1.5s");

@@ -9,7 +9,7 @@ namespace Iser.Tests.IserTransport;
 /// (valgrind in the lab: "Invalid write ... rdma_get_cm_event ... block free'd by iscsi_destroy_context"), and
 /// iscsi-test-cu destroys and creates a context around every suite, so the next login aborts with
 /// "munmap_chunk(): invalid pointer" or a segmentation fault before any test runs; its sync loop also fails a
-/// connection after one idle second ("revents is not POLLIN"). libiscsi 1.20 fixed both (upstream iser.c: CM channel
+/// connection after one idle second ("revents is not POLLIN"). libiscsi 1.20 carries upstream fixes for both (iser.c: CM channel
 /// destroyed on release, idle poll ticks handled). Point <see cref="PrefixVariable"/> at a libiscsi 1.20 or later
 /// installation (native/lab/build-libiscsi.sh builds one) to run the suite over iSER.
 /// </summary>

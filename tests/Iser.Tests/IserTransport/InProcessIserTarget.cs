@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Net;
+using Iser.Core.Iscsi.Initiator;
+using Iser.Core.Iscsi.Target;
+using Iser.Core.Scsi.Target;
+using Iser.Core.Scsi.Target.Stores;
+using Iser.Tests.Initiator;
+using Iser.Tests.Verbs;
+using Iser.Transport.Iser.Datamover;
+using Iser.Transport.Iser.Fallback;
+using Microsoft.Extensions.Logging;
+
+namespace Iser.Tests.IserTransport;
+
+/// <summary>
+/// Our target in this process, listening for iSER only on the lab's RDMA address (an ephemeral port), with one RAM
+/// LUN 0 set up as `iser target --lun ram:SIZE` sets it up (512-byte blocks, an identity, REPORT LUNS list), so
+/// libiscsi's tools can be pointed at <see cref="LunUrl"/>.
+/// </summary>
+internal sealed class InProcessIserTarget : IAsyncDisposable
+{
+    public const string Iqn = "iqn.2026-11.org.iser.test:iser-interop";
+
+    private InProcessIserTarget(IscsiTarget target, IserDatamoverListener listener, CapturedLog log)
+    {
+        Target = target;
+        Listener = listener;
+        Log = log;
+    }
+
+    public IscsiTarget Target { get; }
+
+    public IserDatamoverListener Listener { get; }
+
+    public CapturedLog Log { get; }
+
+    /// <summary>libiscsi's URL of LUN 0 over iSER.</summary>
+    public string LunUrl => $"iser://{Listener.LocalEndPoint.Address}:{Listener.LocalEndPoint.Port}/{Iqn}/0";
+
+    public static InProcessIserTarget Start(long bytes = 64L << 20, LogLevel logLevel = LogLevel.Information)
+    {
+        var log = new CapturedLog(logLevel);
+        var target = new IscsiTarget(new IscsiTargetOptions(), log.Factory);
+        var node = new TargetNode(Iqn);
+        var unit = new BlockDeviceLogicalUnit(new RamBackingStore(bytes), new BlockDeviceOptions
+        {
+            BlockSize = 512,
+            Identity = $"{Iqn}/0",
+            LunList = () => node.Luns.Keys.Select(k => (ulong)k).ToList(),
+        }, log.Factory.CreateLogger("Iser.Target.Lun"));
+        node.AddLun(0, unit);
+        target.AddNode(node);
+        var listener = new IserDatamoverListener(new IPEndPoint(LabEnvironment.Address, 0), new IserOptions { QueueDepth = 128 },
+            log.Factory.CreateLogger("Iser.Iser"));
+        target.Listen(listener);
+        return new InProcessIserTarget(target, listener, log);
+    }
+
+    /// <summary>
+    /// Waits until the peer's sessions have ended and every iSER connection in this process is freed (no QP, CQ,
+    /// registration or posted work request left), then asserts exactly that.
+    /// </summary>
+    public async Task AssertEverythingFreedAsync(TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        while ((Target.SessionCount != 0 || IserConnectionCounters.LiveConnections != 0) && sw.Elapsed < timeout)
+            await Task.Delay(50);
+        Assert.True(Target.SessionCount == 0, $"the target still holds {Target.SessionCount} session(s) {timeout.TotalSeconds} s after the peer finished");
+        Assert.True(IserConnectionCounters.LiveConnections == 0,
+            $"{IserConnectionCounters.LiveConnections} iSER connection(s) still alive {timeout.TotalSeconds} s after the peer finished");
+        Assert.Equal(0, IserConnectionCounters.OutstandingWorkRequests);
+        Assert.Equal(0, IserConnectionCounters.RegisteredBytes);
+    }
+
+    /// <summary>
+    /// Our own iSER initiator logs in, reads and logs out once, so the target's login and I/O paths are JIT-compiled
+    /// before a libiscsi tool (whose 1.19 iSER loop gives up after 1 s without a completion) talks to it.
+    /// </summary>
+    public async Task WarmUpAsync()
+    {
+        var options = new IscsiSessionOptions
+        {
+            Host = Listener.LocalEndPoint.Address.ToString(),
+            Port = Listener.LocalEndPoint.Port,
+            TargetName = Iqn,
+            LoginTimeout = TimeSpan.FromSeconds(30),
+            LoggerFactory = Log.Factory,
+        };
+        var session = await IscsiSession.ConnectAsync(options, InitiatorTransports.Create(TransportKind.Iser, Log.Factory));
+        try
+        {
+            var lun = await session.OpenLunAsync(0);
+            await lun.ReadAsync(0, new byte[4096]);
+            await session.LogoutAsync();
+        }
+        finally
+        {
+            await session.DisposeAsync();
+        }
+        await AssertEverythingFreedAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>What the target logged at warning level and above (for failure messages).</summary>
+    public string Warnings => string.Join('\n', Log.Lines.Where(l => l.Contains(" Warning ") || l.Contains(" Error ") || l.Contains(" Critical ")));
+
+    public ValueTask DisposeAsync() => Target.DisposeAsync();
+}

@@ -105,7 +105,6 @@ internal static class TargetCommand
         Console.WriteLine("stopping");
         await target.StopAsync().ConfigureAwait(false);
         Console.WriteLine("stopped");
-        if (Environment.GetEnvironmentVariable("ISER_DEBUG_STATS") == "1") Console.WriteLine($"thread-pool work items {ThreadPool.CompletedWorkItemCount}, threads {ThreadPool.ThreadCount}, cpu {Environment.CpuUsage.TotalTime.TotalMilliseconds:0} ms, gc {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}, allocated {GC.GetTotalAllocatedBytes() / 1024} KiB");
         return 0;
     }
 

@@ -101,6 +101,7 @@ public sealed class IserBookkeepingTests
         Assert.Equal(32 + 4 + 8, options.ReceiveRing(maxOutstandingUnexpected: 4));
         Assert.Equal(40, options.SendBuffers);
         var rdma = options.ConnectionOptions(target: true);
-        Assert.Equal(40 + 16 + 8, rdma.Capacities.MaxSendWorkRequests);
+        Assert.Equal(40 + options.DataBuffers + 8, rdma.Capacities.MaxSendWorkRequests);
+        Assert.Equal(64, options.DataBuffers); // 64 x 128 KiB bounce buffers: 8 MiB registered per target connection
     }
 }

@@ -243,17 +243,8 @@ public abstract class IserConnection : IDatamoverConnection
             if (posted > 0) IserConnectionCounters.Posted(posted);
         }
         // What did not go in never completes: its slot, and for a WRITE its bounce buffer and credit, come back now.
-        for (int i = posted; i < count; i++)
-        {
-            if (i < allocated) _requests.Take(ids[i]);
-            if (i < count - 1)
-            {
-                _dataPool!.Return(_staged[i].Block);
-                _dataCredits!.Release();
-            }
-        }
-        Array.Clear(_staged, 0, _stagedCount);
-        _stagedCount = 0;
+        for (int i = posted; i < allocated; i++) _requests.Take(ids[i]);
+        ReleaseStagedWrites(from: posted);
         if (failure is null)
         {
             error = null;
@@ -263,6 +254,21 @@ public abstract class IserConnection : IDatamoverConnection
         Fail(error);
         // The SEND itself was not posted (it is last in the chain): the caller returns its buffer.
         return false;
+    }
+
+    /// <summary>
+    /// Under _sendLock: empties the staged list. Entries from <paramref name="from"/> on were never posted, so no
+    /// completion will return their bounce buffers and credits: they come back here.
+    /// </summary>
+    private void ReleaseStagedWrites(int from)
+    {
+        for (int i = from; i < _stagedCount; i++)
+        {
+            _dataPool!.Return(_staged[i].Block);
+            _dataCredits!.Release();
+        }
+        Array.Clear(_staged, 0, _stagedCount);
+        _stagedCount = 0;
     }
 
     /// <summary>iSER header, BHS, AHS, data segment (no digests, no padding needed: the receiver reads DataSegmentLength).</summary>
@@ -678,14 +684,7 @@ public abstract class IserConnection : IDatamoverConnection
             if (_terminating) return;
             _terminateReason = reason; // before the volatile flag: a reader that sees the flag sees the reason
             _terminating = true;
-            // Staged WRITEs were never posted: their buffers and credits come back here, not from a completion.
-            for (int i = 0; i < _stagedCount; i++)
-            {
-                _dataPool!.Return(_staged[i].Block);
-                _dataCredits!.Release();
-            }
-            Array.Clear(_staged, 0, _stagedCount);
-            _stagedCount = 0;
+            ReleaseStagedWrites(from: 0);
         }
         try
         {

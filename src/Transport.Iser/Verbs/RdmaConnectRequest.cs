@@ -54,17 +54,15 @@ public sealed class RdmaConnectRequest : IDisposable
         RdmaConnectionOptions? options = null,
         Func<RdmaDevice, ProtectionDomain>? protectionDomainFactory = null)
     {
-        ObjectDisposedException.ThrowIf(_decided, this);
-        _decided = true;
+        RdmaConnection connection = Prepare(options, protectionDomainFactory);
         try
         {
-            return RdmaConnection.Accept(_channel, _id, _event, privateData, options ?? new RdmaConnectionOptions(), protectionDomainFactory);
+            connection.CompleteAccept(privateData);
+            return connection;
         }
         catch
         {
-            TryReject([]);
-            _id.Dispose();
-            _channel.Dispose();
+            connection.Dispose(); // rejects the request and releases the id
             throw;
         }
     }

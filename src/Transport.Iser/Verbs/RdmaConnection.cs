@@ -132,11 +132,12 @@ public sealed class RdmaConnection : IDisposable
 
     /// <summary>
     /// Passive side, second half: rdma_accept with <paramref name="privateData"/>, then wait for ESTABLISHED.
-    /// On failure the connection is left for its owner to dispose (it may hold registrations on the PD).
+    /// On failure the connection is left for its owner to dispose (it may hold registrations on the PD); disposing
+    /// it then rejects the request.
     /// </summary>
     public void CompleteAccept(ReadOnlySpan<byte> privateData)
     {
-        PendingAccept pending = Interlocked.Exchange(ref _pendingAccept, null)
+        PendingAccept pending = Volatile.Read(ref _pendingAccept)
             ?? throw new InvalidOperationException("This connection is not waiting to be accepted.");
         var options = pending.Options;
         if (options.AckTimeout is byte acceptTimeout)
@@ -149,24 +150,7 @@ public sealed class RdmaConnection : IDisposable
         byte initiator = Math.Min(options.InitiatorDepth, pending.Request.ResponderResources);
         CmId.Accept(privateData, responder, initiator, options.RnrRetryCount);
         CmId.WaitForEvent(RdmaCmEventType.Established, options.TimeoutMs, "accepting the RDMA connection");
-    }
-
-    /// <summary>Passive side in one step: <see cref="Prepare"/> then <see cref="CompleteAccept"/>.</summary>
-    internal static RdmaConnection Accept(
-        RdmaCmEventChannel channel, RdmaCmId id, RdmaCmEvent request, ReadOnlySpan<byte> privateData,
-        RdmaConnectionOptions options, Func<RdmaDevice, ProtectionDomain>? protectionDomainFactory)
-    {
-        RdmaConnection connection = Prepare(channel, id, request, options, protectionDomainFactory);
-        try
-        {
-            connection.CompleteAccept(privateData);
-            return connection;
-        }
-        catch
-        {
-            connection.DisposeResourcesOnly();
-            throw;
-        }
+        Volatile.Write(ref _pendingAccept, null);
     }
 
     /// <summary>
@@ -193,7 +177,7 @@ public sealed class RdmaConnection : IDisposable
 
         if (Interlocked.Exchange(ref _pendingAccept, null) is not null)
         {
-            // Prepared, never accepted: tell the connector now rather than let its connect time out.
+            // Prepared, never (successfully) accepted: tell the connector now rather than let its connect time out.
             try
             {
                 CmId.Reject([]);
@@ -214,14 +198,6 @@ public sealed class RdmaConnection : IDisposable
             }
         }
 
-        DisposeResourcesOnly();
-        CmId.Dispose();
-        EventChannel.Dispose();
-    }
-
-    /// <summary>QP, CQ, completion channel, owned PD and device; not the id and its channel (the request still owns those).</summary>
-    private void DisposeResourcesOnly()
-    {
         // Children first; the SafeHandles' parent references would enforce this order anyway.
         QueuePair.Dispose();
         CompletionQueue.Dispose();
@@ -232,6 +208,8 @@ public sealed class RdmaConnection : IDisposable
         }
 
         Device.Dispose();
+        CmId.Dispose();
+        EventChannel.Dispose();
     }
 
     private readonly record struct Resources(RdmaDevice Device, ProtectionDomain Pd, bool OwnsPd, CompletionChannel CompletionChannel, CompletionQueue Cq, QueuePair Qp);

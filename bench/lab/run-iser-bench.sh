@@ -26,30 +26,10 @@ if [ "${LAB_GUEST:-0}" != 1 ]; then
   cd "$repo"
   dotnet publish src/Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$cli_dir" -v q -nologo </dev/null >/dev/null \
     || { echo "run-iser-bench: publishing the CLI failed" >&2; exit 1; }
-  out=$(mktemp)
-  trap 'rm -f "$out"' EXIT
-  started=$(date +%s)
-  "$repo/native/lab/run.sh" "$script_dir/run-iser-bench.sh" | tee "$out"
-  rc=${PIPESTATUS[0]}
-  elapsed=$(( $(date +%s) - started ))
-  [ "$rc" = 0 ] || echo "run-iser-bench: the guest run failed (exit $rc)" >&2
-  if [ "${LAB_RECORD:-1}" = 1 ]; then
-    mkdir -p "$repo/bench/results"
-    result=$repo/bench/results/iser-bench-$(date -u +%F-%H%M).md
-    {
-      echo "# iSER and TCP, ours and tgtd, with iscsi-perf, soft-RoCE lab ($(date -u '+%F %H:%M UTC'))"
-      echo
-      echo "Guest: QEMU $(qemu-system-x86_64 --version | head -n1 | awk '{print $4}') TCG, ${LAB_SMP:-2} vCPUs, ${LAB_MEM:-3G};" \
-           "kernel $(cat "$repo/.lab-cache"/*/kver 2>/dev/null | head -n1); rdma_rxe on dummy0 (169.254.10.1), RoCE v2; commit $(git -C "$repo" rev-parse --short HEAD)."
-      echo "Host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs," \
-           "load average at the end $(cut -d' ' -f1-3 /proc/loadavg); whole run ${elapsed} s."
-      echo "Peers: tgt $(dpkg-query -W -f='${Version}' tgt 2>/dev/null), libiscsi-bin $(dpkg-query -W -f='${Version}' libiscsi-bin 2>/dev/null), perftest $(dpkg-query -W -f='${Version}' perftest 2>/dev/null)."
-      echo
-      cat "$out"
-    } > "$result"
-    echo "run-iser-bench: recorded in ${result#"$repo"/}" >&2
-  fi
-  exit "$rc"
+  . "$script_dir/lib-host.sh"
+  lab_bench_host_run iser-bench "iSER and TCP, ours and tgtd, with iscsi-perf" "$script_dir/run-iser-bench.sh" \
+    "Peers: tgt $(dpkg-query -W -f='${Version}' tgt 2>/dev/null), libiscsi-bin $(dpkg-query -W -f='${Version}' libiscsi-bin 2>/dev/null), perftest $(dpkg-query -W -f='${Version}' perftest 2>/dev/null)."
+  exit $?
 fi
 
 # --- inside the guest ---------------------------------------------------------------------

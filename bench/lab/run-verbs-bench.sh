@@ -20,29 +20,9 @@ if [ "${LAB_GUEST:-0}" != 1 ]; then
   cd "$repo"
   # The guest has no network: build here.
   dotnet build bench/Iser.VerbsBench -c Release -v q -nologo </dev/null >/dev/null || { echo "run-verbs-bench: the build failed" >&2; exit 1; }
-  out=$(mktemp)
-  trap 'rm -f "$out"' EXIT
-  started=$(date +%s)
-  "$repo/native/lab/run.sh" "$script_dir/run-verbs-bench.sh" | tee "$out"
-  rc=${PIPESTATUS[0]}
-  elapsed=$(( $(date +%s) - started ))
-  [ "$rc" = 0 ] || echo "run-verbs-bench: the guest run failed (exit $rc)" >&2
-  if [ "${LAB_RECORD:-1}" = 1 ]; then
-    mkdir -p "$repo/bench/results"
-    result=$repo/bench/results/verbs-bench-$(date -u +%F-%H%M).md
-    {
-      echo "# Verbs micro-benchmark vs perftest, soft-RoCE lab ($(date -u '+%F %H:%M UTC'))"
-      echo
-      echo "Guest: QEMU $(qemu-system-x86_64 --version | head -n1 | awk '{print $4}') TCG, ${LAB_SMP:-2} vCPUs, ${LAB_MEM:-3G};" \
-           "kernel $(cat "$repo/.lab-cache"/*/kver 2>/dev/null | head -n1); rdma_rxe on dummy0, RoCE v2, RC; commit $(git -C "$repo" rev-parse --short HEAD)."
-      echo "Host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs," \
-           "load average at the end $(cut -d' ' -f1-3 /proc/loadavg); whole run ${elapsed} s."
-      echo
-      cat "$out"
-    } > "$result"
-    echo "run-verbs-bench: recorded in ${result#"$repo"/}" >&2
-  fi
-  exit "$rc"
+  . "$script_dir/lib-host.sh"
+  lab_bench_host_run verbs-bench "Verbs micro-benchmark vs perftest" "$script_dir/run-verbs-bench.sh"
+  exit $?
 fi
 
 # --- inside the guest ---------------------------------------------------------------------

@@ -21,40 +21,60 @@ internal sealed class InProcessIserTarget : IAsyncDisposable
 {
     public const string Iqn = "iqn.2026-11.org.iser.test:iser-interop";
 
-    private InProcessIserTarget(IscsiTarget target, IserDatamoverListener listener, CapturedLog log)
+    private InProcessIserTarget(IscsiTarget target, TargetNode node, IserDatamoverListener listener, CapturedLog log)
     {
         Target = target;
+        Node = node;
         Listener = listener;
         Log = log;
     }
 
     public IscsiTarget Target { get; }
 
+    public TargetNode Node { get; }
+
     public IserDatamoverListener Listener { get; }
 
     public CapturedLog Log { get; }
 
     /// <summary>libiscsi's URL of LUN 0 over iSER.</summary>
-    public string LunUrl => $"iser://{Listener.LocalEndPoint.Address}:{Listener.LocalEndPoint.Port}/{Iqn}/0";
+    public string LunUrl => $"iser://{Listener.LocalEndPoint.Address}:{Listener.LocalEndPoint.Port}/{Node.Iqn}/0";
 
-    public static InProcessIserTarget Start(long bytes = 64L << 20, LogLevel logLevel = LogLevel.Information)
+    /// <param name="bytes">Size of the RAM LUN 0.</param>
+    /// <param name="logLevel">What the captured log keeps (Trace shows every PDU).</param>
+    /// <param name="options">Target options (e.g. heartbeat timings); defaults otherwise.</param>
+    /// <param name="address">The RDMA address to listen on; the lab's rxe0 address by default.</param>
+    /// <param name="iqn">The target's name.</param>
+    public static InProcessIserTarget Start(long bytes = 64L << 20, LogLevel logLevel = LogLevel.Information,
+        IscsiTargetOptions? options = null, IPAddress? address = null, string iqn = Iqn)
     {
         var log = new CapturedLog(logLevel);
-        var target = new IscsiTarget(new IscsiTargetOptions(), log.Factory);
-        var node = new TargetNode(Iqn);
+        var target = new IscsiTarget(options ?? new IscsiTargetOptions(), log.Factory);
+        var node = new TargetNode(iqn);
         var unit = new BlockDeviceLogicalUnit(new RamBackingStore(bytes), new BlockDeviceOptions
         {
             BlockSize = 512,
-            Identity = $"{Iqn}/0",
+            Identity = $"{iqn}/0",
             LunList = () => node.Luns.Keys.Select(k => (ulong)k).ToList(),
         }, log.Factory.CreateLogger("Iser.Target.Lun"));
         node.AddLun(0, unit);
         target.AddNode(node);
-        var listener = new IserDatamoverListener(new IPEndPoint(LabEnvironment.Address, 0), new IserOptions { QueueDepth = 128 },
+        var listener = new IserDatamoverListener(new IPEndPoint(address ?? LabEnvironment.Address, 0), new IserOptions { QueueDepth = 128 },
             log.Factory.CreateLogger("Iser.Iser"));
         target.Listen(listener);
-        return new InProcessIserTarget(target, listener, log);
+        return new InProcessIserTarget(target, node, listener, log);
     }
+
+    /// <summary>Session options for our initiator against this target, with timeouts generous enough for the TCG guest.</summary>
+    public IscsiSessionOptions SessionOptions() => new()
+    {
+        Host = Listener.LocalEndPoint.Address.ToString(),
+        Port = Listener.LocalEndPoint.Port,
+        TargetName = Node.Iqn,
+        LoginTimeout = TimeSpan.FromSeconds(30),
+        CommandTimeout = TimeSpan.FromSeconds(120),
+        LoggerFactory = Log.Factory,
+    };
 
     /// <summary>
     /// Waits until the peer's sessions have ended and every iSER connection in this process is freed (no QP, CQ,
@@ -78,15 +98,7 @@ internal sealed class InProcessIserTarget : IAsyncDisposable
     /// </summary>
     public async Task WarmUpAsync()
     {
-        var options = new IscsiSessionOptions
-        {
-            Host = Listener.LocalEndPoint.Address.ToString(),
-            Port = Listener.LocalEndPoint.Port,
-            TargetName = Iqn,
-            LoginTimeout = TimeSpan.FromSeconds(30),
-            LoggerFactory = Log.Factory,
-        };
-        var session = await IscsiSession.ConnectAsync(options, InitiatorTransports.Create(TransportKind.Iser, Log.Factory));
+        var session = await IscsiSession.ConnectAsync(SessionOptions(), InitiatorTransports.Create(TransportKind.Iser, Log.Factory));
         try
         {
             var lun = await session.OpenLunAsync(0);

@@ -1,11 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Initiator;
-using Iser.Core.Iscsi.Target;
-using Iser.Core.Scsi.Target;
-using Iser.Core.Scsi.Target.Stores;
 using Iser.Tests.Initiator;
 using Iser.Tests.Verbs;
 using Iser.Transport.Iser.Datamover;
@@ -30,41 +26,8 @@ public sealed class IserFaultLabTests(ITestOutputHelper output)
     // Generous for a TCG guest on a shared 2-core host, bounded so a leak or hang fails instead of blocking the run.
     private static readonly TimeSpan FreeBound = TimeSpan.FromSeconds(40);
 
-    private sealed class Lab : IAsyncDisposable
-    {
-        public required IscsiTarget Target { get; init; }
-        public required TargetNode Node { get; init; }
-        public required IserDatamoverListener Listener { get; init; }
-        public required CapturedLog Log { get; init; }
-
-        public IscsiSessionOptions SessionOptions() => new()
-        {
-            Host = Listener.LocalEndPoint.Address.ToString(),
-            Port = Listener.LocalEndPoint.Port,
-            TargetName = Iqn,
-            LoginTimeout = TimeSpan.FromSeconds(30),
-            CommandTimeout = TimeSpan.FromSeconds(120),
-            LoggerFactory = Log.Factory,
-        };
-
-        public string Url => $"iser://{Listener.LocalEndPoint.Address}:{Listener.LocalEndPoint.Port}/{Iqn}/0";
-
-        public ValueTask DisposeAsync() => Target.DisposeAsync();
-    }
-
-    private static Lab Start(long bytes = 128L << 20)
-    {
-        // Debug, not Trace: PDU lines under a continuous load would swamp the guest.
-        var log = new CapturedLog(LogLevel.Debug);
-        var target = new IscsiTarget(new IscsiTargetOptions(), log.Factory);
-        var node = new TargetNode(Iqn);
-        node.AddLun(0, new BlockDeviceLogicalUnit(new RamBackingStore(bytes), new BlockDeviceOptions { BlockSize = 512 }));
-        target.AddNode(node);
-        var listener = new IserDatamoverListener(new IPEndPoint(LabEnvironment.Address, 0), new IserOptions { QueueDepth = 128 },
-            log.Factory.CreateLogger("Iser.Iser"));
-        target.Listen(listener);
-        return new Lab { Target = target, Node = node, Listener = listener, Log = log };
-    }
+    // Debug, not Trace: PDU lines under a continuous load would swamp the guest.
+    private static InProcessIserTarget Start() => InProcessIserTarget.Start(128L << 20, LogLevel.Debug, iqn: Iqn);
 
     private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout, Func<string> what)
     {
@@ -91,7 +54,7 @@ public sealed class IserFaultLabTests(ITestOutputHelper output)
         Assert.Equal(0, IserConnectionCounters.RegisteredBytes);
     }
 
-    private void Show(Lab lab, Func<string, bool> which)
+    private void Show(InProcessIserTarget lab, Func<string, bool> which)
     {
         foreach (var line in lab.Log.Lines)
             if (which(line)) output.WriteLine(line);
@@ -111,7 +74,7 @@ public sealed class IserFaultLabTests(ITestOutputHelper output)
         if (!File.Exists("/usr/bin/iscsi-perf")) return; // libiscsi-bin is part of the lab image
         await using var lab = Start();
         // 32 random reads of 8 blocks in flight, forever (until killed).
-        await KillMidIoAndCheckAsync(lab, "iscsi-perf", ["-i", PerfInitiatorIqn, "-m", "32", "-b", "8", "-r", lab.Url]);
+        await KillMidIoAndCheckAsync(lab, "iscsi-perf", ["-i", PerfInitiatorIqn, "-m", "32", "-b", "8", "-r", lab.LunUrl]);
     }
 
     [LabFact]
@@ -124,10 +87,10 @@ public sealed class IserFaultLabTests(ITestOutputHelper output)
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
         // Reads and writes (RDMA WRITE and READ on the target), 32 in flight, longer than the test will let it live.
         await KillMidIoAndCheckAsync(lab, dotnet,
-            [cli, "perf", lab.Url, "--mode", "randrw", "--mix", "50", "-b", "16k", "-q", "32", "-t", "600s", "--transport", "iser"]);
+            [cli, "perf", lab.LunUrl, "--mode", "randrw", "--mix", "50", "-b", "16k", "-q", "32", "-t", "600s", "--transport", "iser"]);
     }
 
-    private async Task KillMidIoAndCheckAsync(Lab lab, string file, string[] arguments)
+    private async Task KillMidIoAndCheckAsync(InProcessIserTarget lab, string file, string[] arguments)
     {
         await NothingLiveBeforeStart();
         long postedBefore = IserConnectionCounters.PostedWorkRequests;
@@ -252,7 +215,7 @@ public sealed class IserFaultLabTests(ITestOutputHelper output)
     /// back, logout, everything freed; the initiator's "was lost" line must contain <paramref name="initiatorReason"/>
     /// and the target's "Session ... ended" line <paramref name="targetReason"/>.
     /// </summary>
-    private async Task DropUnderLoadAsync(Func<Lab, RecordingTransport, Task<string>> drop, string initiatorReason, string targetReason)
+    private async Task DropUnderLoadAsync(Func<InProcessIserTarget, RecordingTransport, Task<string>> drop, string initiatorReason, string targetReason)
     {
         await NothingLiveBeforeStart();
         await using var lab = Start();

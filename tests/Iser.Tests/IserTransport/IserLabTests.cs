@@ -2,8 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using Iser.Core.Iscsi.Initiator;
 using Iser.Core.Iscsi.Target;
-using Iser.Core.Scsi.Target;
-using Iser.Core.Scsi.Target.Stores;
 using Iser.Tests.Initiator;
 using Iser.Tests.Verbs;
 using Iser.Transport.Iser.Datamover;
@@ -25,40 +23,12 @@ public sealed class IserLabTests(ITestOutputHelper output)
 {
     private const string Iqn = "iqn.2026-11.org.iser.test:iser";
 
-    private sealed class Lab : IAsyncDisposable
-    {
-        public required IscsiTarget Target { get; init; }
-        public required IserDatamoverListener Listener { get; init; }
-        public required CapturedLog Log { get; init; }
-
-        public IscsiSessionOptions SessionOptions() => new()
-        {
-            Host = Listener.LocalEndPoint.Address.ToString(),
-            Port = Listener.LocalEndPoint.Port,
-            TargetName = Iqn,
-            LoginTimeout = TimeSpan.FromSeconds(30),
-            CommandTimeout = TimeSpan.FromSeconds(120),
-            LoggerFactory = Log.Factory,
-        };
-
-        public ValueTask DisposeAsync() => Target.DisposeAsync();
-    }
-
-    private static Lab Start(IscsiTargetOptions? options = null, long bytes = 64L << 20, IPAddress? address = null)
-    {
-        var log = new CapturedLog(LogLevel.Trace);
-        var target = new IscsiTarget(options ?? new IscsiTargetOptions(), log.Factory);
-        var node = new TargetNode(Iqn);
-        node.AddLun(0, new BlockDeviceLogicalUnit(new RamBackingStore(bytes), new BlockDeviceOptions { BlockSize = 512 }));
-        target.AddNode(node);
-        var listener = new IserDatamoverListener(new IPEndPoint(address ?? LabEnvironment.Address, 0), new IserOptions { QueueDepth = 128 },
-            log.Factory.CreateLogger("Iser.Iser"));
-        target.Listen(listener);
-        return new Lab { Target = target, Listener = listener, Log = log };
-    }
+    // Trace: the PDU lines prove that no Data-In, R2T or Data-Out crossed the wire.
+    private static InProcessIserTarget Start(IscsiTargetOptions? options = null, IPAddress? address = null) =>
+        InProcessIserTarget.Start(64L << 20, LogLevel.Trace, options, address, Iqn);
 
     /// <summary>Shows what the target and initiator logged (information and above, plus iSER debug lines).</summary>
-    private void Dump(Lab lab)
+    private void Dump(InProcessIserTarget lab)
     {
         foreach (var line in lab.Log.Lines)
             if (!line.Contains(" Trace ") && (!line.Contains(" Debug ") || line.Contains("Iser.Iser"))) output.WriteLine(line);
@@ -254,7 +224,7 @@ public sealed class IserLabTests(ITestOutputHelper output)
     {
         if (!File.Exists("/usr/bin/iscsi-inq")) return; // libiscsi-bin is part of the lab image; nothing to prove without it
         await using var lab = Start();
-        string url = $"iser://{lab.Listener.LocalEndPoint.Address}:{lab.Listener.LocalEndPoint.Port}/{Iqn}/0";
+        string url = lab.LunUrl;
         var psi = new ProcessStartInfo("iscsi-inq", $"-i iqn.2026-11.org.example:libiscsi {url}") { RedirectStandardError = true, RedirectStandardOutput = true };
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();

@@ -64,8 +64,11 @@ public sealed class IserDatamoverListener : IDatamoverListener
             using RdmaConnectRequest? request = _listener.GetConnectRequest(250);
             if (request is null) continue;
             var hello = IserCmPrivateData.Read(request.PrivateData);
-            _logger.LogDebug("iSER connect request on {EndPoint}: ZBVA not used={Zbva}, Send with Invalidate not used={Sie}, initiator depth {Depth}",
-                LocalEndPoint, hello.ZeroBasedVirtualAddressNotUsed, hello.SendWithInvalidateNotUsed, request.InitiatorDepth);
+            _logger.LogDebug("iSER connect request on {EndPoint}: ZBVA not used={Zbva}, Send with Invalidate not used={Sie}, initiator's RDMA READ depth {Depth}, RDMA READs it accepts {Accepts}",
+                LocalEndPoint, hello.ZeroBasedVirtualAddressNotUsed, hello.SendWithInvalidateNotUsed, request.ResponderResources, request.InitiatorDepth);
+            if (request.InitiatorDepth == 0)
+                _logger.LogWarning("iSER connect request on {EndPoint}: the initiator accepts no RDMA READs (responder_resources 0), so SCSI writes on this connection will fail",
+                    LocalEndPoint);
             try
             {
                 // Receives go up before rdma_accept: the initiator sends its Login Request as soon as it is ESTABLISHED.

@@ -54,7 +54,10 @@ public sealed record IserOptions
             MaxSendSge: 1,
             MaxReceiveSge: 1),
         TimeoutMs = ConnectTimeoutMs,
-        ResponderResources = 16,
-        InitiatorDepth = 16,
+        // Only the target issues RDMA READs (to fetch write data), as Linux iser and libiscsi (responder_resources 4,
+        // initiator_depth 0) have it. The asymmetry also keeps our own initiator-to-target tests honest: an acceptor
+        // that mixed up the two values would settle on zero READs and never fetch a write.
+        ResponderResources = target ? (byte)0 : (byte)16,
+        InitiatorDepth = target ? (byte)16 : (byte)0,
     };
 }

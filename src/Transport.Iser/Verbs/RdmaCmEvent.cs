@@ -30,10 +30,13 @@ public sealed class RdmaCmEvent
     /// </summary>
     public byte[] PrivateData { get; }
 
-    /// <summary>From the peer's connection parameters (CONNECT_REQUEST, ESTABLISHED).</summary>
+    /// <summary>
+    /// CONNECT_REQUEST, ESTABLISHED: RDMA READs the peer may have outstanding against this side. The CM reports the
+    /// peer's parameters from this side's view: this is the peer's initiator_depth.
+    /// </summary>
     public byte ResponderResources { get; }
 
-    /// <summary>From the peer's connection parameters (CONNECT_REQUEST, ESTABLISHED).</summary>
+    /// <summary>CONNECT_REQUEST, ESTABLISHED: RDMA READs this side may issue; the peer's responder_resources.</summary>
     public byte InitiatorDepth { get; }
 
     internal IntPtr IdPointer { get; }

@@ -22,10 +22,13 @@ public sealed class RdmaConnectRequest : IDisposable
     /// <summary>What the connector passed to rdma_connect (padded by the CM on IB/RoCE).</summary>
     public byte[] PrivateData => _event.PrivateData;
 
-    /// <summary>READs the connector will accept against itself.</summary>
+    /// <summary>
+    /// At most this many RDMA READs of the connector may be outstanding against this side: the connector's
+    /// initiator_depth (the CM reports the request from the acceptor's view).
+    /// </summary>
     public byte ResponderResources => _event.ResponderResources;
 
-    /// <summary>READs the connector wants to issue.</summary>
+    /// <summary>At most this many RDMA READs this side may issue to the connector: the connector's responder_resources.</summary>
     public byte InitiatorDepth => _event.InitiatorDepth;
 
     internal static RdmaConnectRequest Adopt(RdmaCmEvent evt)

@@ -32,8 +32,8 @@ public sealed class RdmaConnection : IDisposable
         CompletionQueue = cq;
         QueuePair = qp;
         PeerPrivateData = established.PrivateData;
-        PeerResponderResources = established.ResponderResources;
-        PeerInitiatorDepth = established.InitiatorDepth;
+        ResponderResources = established.ResponderResources;
+        InitiatorDepth = established.InitiatorDepth;
     }
 
     public RdmaCmEventChannel EventChannel { get; }
@@ -57,9 +57,11 @@ public sealed class RdmaConnection : IDisposable
     /// </summary>
     public byte[] PeerPrivateData { get; }
 
-    public byte PeerResponderResources { get; }
+    /// <summary>RDMA READs the peer may have outstanding against this side, as the CM settled it (ESTABLISHED).</summary>
+    public byte ResponderResources { get; private set; }
 
-    public byte PeerInitiatorDepth { get; }
+    /// <summary>RDMA READs this side may have outstanding against the peer, as the CM settled it (ESTABLISHED).</summary>
+    public byte InitiatorDepth { get; private set; }
 
     /// <summary>
     /// Active connect: resolve address and route, create PD/CQ/QP on the device librdmacm chose,
@@ -145,10 +147,16 @@ public sealed class RdmaConnection : IDisposable
             CmId.SetAckTimeout(acceptTimeout);
         }
 
-        // Never promise more outstanding READs than the peer asked to issue, nor issue more than it accepts.
-        byte responder = Math.Min(options.ResponderResources, pending.Request.InitiatorDepth);
-        byte initiator = Math.Min(options.InitiatorDepth, pending.Request.ResponderResources);
+        // Never promise more outstanding READs than the peer asked to issue, nor issue more than it accepts. The CM
+        // reports the request's values from this side's view (the kernel swaps the REQ's fields): its
+        // responder_resources is the connector's initiator_depth and its initiator_depth the connector's
+        // responder_resources, which is what rdma_accept's values must not exceed (rdma_accept(3)). libiscsi asks
+        // for responder_resources 4 and initiator_depth 0: swapped, this side could issue no RDMA READ at all.
+        byte responder = Math.Min(options.ResponderResources, pending.Request.ResponderResources);
+        byte initiator = Math.Min(options.InitiatorDepth, pending.Request.InitiatorDepth);
         CmId.Accept(privateData, responder, initiator, options.RnrRetryCount);
+        ResponderResources = responder;
+        InitiatorDepth = initiator;
         CmId.WaitForEvent(RdmaCmEventType.Established, options.TimeoutMs, "accepting the RDMA connection");
         Volatile.Write(ref _pendingAccept, null);
     }

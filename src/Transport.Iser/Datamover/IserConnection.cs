@@ -472,8 +472,14 @@ public abstract class IserConnection : IDatamoverConnection
             int batchBytes = Math.Min(length - done, n * chunk);
             if (!read)
             {
+                // Past the end of writeSource (a zero-filled tail, see IserTargetDatamover.PutDataAsync) the buffer is cleared.
                 for (int i = 0, off = 0; i < n; i++, off += chunk)
-                    writeSource.Span.Slice(done + off, Math.Min(chunk, batchBytes - off)).CopyTo(scratch.Blocks[i].Span);
+                {
+                    var target = scratch.Blocks[i].Span[..Math.Min(chunk, batchBytes - off)];
+                    int fromSource = Math.Clamp(writeSource.Length - (done + off), 0, target.Length);
+                    writeSource.Span.Slice(done + off, fromSource).CopyTo(target);
+                    target[fromSource..].Clear();
+                }
             }
             if (!read)
             {

@@ -41,10 +41,24 @@ public sealed class IserTargetDatamover : IserConnection, ITargetDatamover
         if (!state.HasRead)
             throw new DatamoverException(
                 $"Task 0x{task.InitiatorTaskTag:x8} has {data.Length} bytes of read data, but the initiator advertised no Read STag for it.");
-        await TransferAsync(state.Scratch, read: false, default, data, data.Length, state.ReadStag, state.ReadVa + (ulong)bufferOffset,
-            cancellationToken).ConfigureAwait(false);
+        await TransferAsync(state.Scratch, read: false, default, data, data.Length + ZeroFillAfter(task, bufferOffset + data.Length, isLast),
+            state.ReadStag, state.ReadVa + (ulong)bufferOffset, cancellationToken).ConfigureAwait(false);
         // iSER never collapses status into data: the SCSI Response follows by SEND.
         return false;
+    }
+
+    /// <summary>
+    /// Zeros to write after a short last Put_Data, up to the initiator's expected read length. The SCSI Response's
+    /// residual count says how much is data, but libiscsi's iSER transport (1.20) hands its application the whole
+    /// expected length, so the bytes we leave alone show whatever an earlier command put in its buffer (iscsi-test-cu's
+    /// INQUIRY test flags that as leaked data). Short answers are small (INQUIRY, MODE SENSE, REPORT LUNS with a large
+    /// allocation length), so only a read whose whole buffer fits one bounce buffer is filled; bulk reads are never short.
+    /// </summary>
+    private int ZeroFillAfter(DataTask task, int end, bool isLast)
+    {
+        if (!isLast || !task.IsRead) return 0;
+        int expected = task.IsWrite ? task.ExpectedBidiReadLength : task.ExpectedDataTransferLength;
+        return end < expected && expected <= Options.DataBufferSize ? expected - end : 0;
     }
 
     public async ValueTask GetDataAsync(DataTask task, int length, CancellationToken cancellationToken = default)
@@ -53,6 +67,9 @@ public sealed class IserTargetDatamover : IserConnection, ITargetDatamover
             ?? throw new InvalidOperationException("Get_Data on a task the iSER datamover never began.");
         if (length == 0) return;
         if (length > state.WriteBuffer.Length) throw new ArgumentOutOfRangeException(nameof(length));
+        if (Rdma.InitiatorDepth == 0)
+            throw new DatamoverException(
+                $"Task 0x{task.InitiatorTaskTag:x8} needs {length} bytes of write data, but the initiator accepts no RDMA READs on this connection (responder_resources 0 in its connect request).");
         if (!state.HasWrite)
             throw new DatamoverException(
                 $"Task 0x{task.InitiatorTaskTag:x8} needs {length} bytes of write data, but the initiator advertised no Write STag for it.");

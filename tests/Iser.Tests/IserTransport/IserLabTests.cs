@@ -104,6 +104,40 @@ public sealed class IserLabTests(ITestOutputHelper output)
         foreach (var line in lab.Log.Lines.Where(l => l.Contains("registered now"))) output.WriteLine(line);
     }
 
+    [LabFact]
+    public async Task AShortReadIsZeroFilledToTheExpectedLengthInTheInitiatorsBuffer()
+    {
+        // Our initiator registers the caller's buffer itself (zero copy), so the bytes past the returned INQUIRY data
+        // are whatever the target's RDMA WRITE put there: zeros, not the 0xAA this buffer held before (libiscsi shows
+        // its application the whole expected length, see IserTargetDatamover.ZeroFillAfter).
+        await using var lab = Start();
+        var transport = InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory);
+        var session = await IscsiSession.ConnectAsync(lab.SessionOptions(), transport);
+        try
+        {
+            Assert.Equal("iser", session.TransportName);
+            foreach (int allocation in new[] { 255, 4096 })
+            {
+                var buffer = new byte[allocation];
+                buffer.AsSpan().Fill(0xAA);
+                byte[] cdb = [0x12, 0, 0, (byte)(allocation >> 8), (byte)allocation, 0]; // standard INQUIRY
+                var response = await session.ExecuteAsync(0, cdb, buffer, default);
+                Assert.True(response.IsGood, response.Describe());
+                int returned = buffer[4] + 5;
+                Assert.True(returned is >= 36 and < 255, $"INQUIRY returned {returned} bytes");
+                Assert.True(response.ResidualUnderflow);
+                Assert.Equal(allocation - returned, response.ResidualCount);
+                int stale = buffer.AsSpan(returned).IndexOfAnyExcept((byte)0);
+                Assert.True(stale < 0, $"allocation {allocation}: byte {returned + stale} past the {returned} returned is 0x{buffer[returned + stale]:x2}, not zero");
+            }
+        }
+        finally
+        {
+            await session.LogoutAsync();
+            await session.DisposeAsync();
+        }
+    }
+
     /// <summary>64 writes of 64 KiB in flight, then 64 reads of the same blocks, each checked.</summary>
     private static async Task<(long Ms, double MBps)> InFlightWorkloadAsync(IscsiLun lun, int seed)
     {

@@ -339,9 +339,12 @@ internal sealed partial class TargetConnection
             if (consumesSlot) Session!.ReleaseSlot();
             return true;
         }
-        _ = CompleteLogoutAsync(itt, consumesSlot);
+        _logoutCompletion = CompleteLogoutAsync(itt, consumesSlot);
         return false;
     }
+
+    /// <summary>The Logout Response still to come (after the connection's tasks); the reader keeps the connection up for it.</summary>
+    private Task? _logoutCompletion;
 
     private async Task CompleteLogoutAsync(uint itt, bool consumesSlot)
     {

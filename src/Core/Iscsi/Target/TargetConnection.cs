@@ -112,7 +112,13 @@ internal sealed partial class TargetConnection : IDatamoverHost
             if (pdu is null) return "connection closed by initiator";
             Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
             if (_pduLogger.IsEnabled(LogLevel.Trace)) _pduLogger.LogTrace("<- {Pdu}", pdu);
-            if (!Dispatch(pdu)) return _closeReason ?? "logged out";
+            if (!Dispatch(pdu))
+            {
+                // A Logout is answered once the connection's tasks have finished: returning now would tear the connection
+                // down under them and under the Logout Response (seen with libiscsi's LogoutDuringIOAsync over iSER).
+                if (_logoutCompletion is { } logout) await logout.ConfigureAwait(false);
+                return _closeReason ?? "logged out";
+            }
         }
     }
 

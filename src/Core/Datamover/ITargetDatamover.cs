@@ -28,6 +28,18 @@ public interface ITargetDatamover : IDatamoverConnection
 
     /// <summary>Deallocate_Task_Resources: the task is done (or aborted); stop waiting for its data.</summary>
     void EndTask(DataTask task);
+
+    /// <summary>
+    /// A buffer of at least <paramref name="length"/> bytes for the task's read data that Put_Data can send without
+    /// copying it (registered memory on iSER), or empty when the datamover has none to lend (TCP; a transfer larger
+    /// than one buffer; none free at this moment). Asking again returns the same buffer. It stays the datamover's:
+    /// the core hands it back with <see cref="ReturnDataInBuffer"/> once the task is over and nothing (the backing store
+    /// included) still writes into it.
+    /// </summary>
+    Memory<byte> LendDataInBuffer(DataTask task, int length) => Memory<byte>.Empty;
+
+    /// <summary>The task is over: a buffer from <see cref="LendDataInBuffer"/> that Put_Data did not take goes back.</summary>
+    void ReturnDataInBuffer(DataTask task) { }
 }
 
 /// <summary>Status carried in the last Data-In PDU (S bit) when phase collapse is possible (GOOD status, no sense).</summary>

@@ -40,6 +40,14 @@ public abstract class IserConnection : IDatamoverConnection
     private readonly StagedWrite[] _staged = new StagedWrite[StagedWriteLimit];
     private int _stagedCount;
 
+    // Chained WRITEs go out unsignaled: the SEND behind them completes only after them (a send queue completes in
+    // order), so its completion returns their buffers too, and rxe builds one completion per read command, not two.
+    // Their wr_ids wait here in post order (written under _sendLock, read by the CQ thread); an unsignaled WRITE that
+    // fails (or is flushed) still completes on its own, and then releases the ones before it and itself.
+    private readonly ulong[] _unsignaled;
+    private long _unsignaledPosted; // written under _sendLock
+    private long _unsignaledReleased; // CQ thread only
+
     private struct StagedWrite
     {
         public RegisteredBlock Block;
@@ -93,6 +101,7 @@ public abstract class IserConnection : IDatamoverConnection
         }
         var granted = rdma.QueuePair.Capacities;
         _requests = new WorkRequestTable(granted.MaxSendWorkRequests + granted.MaxReceiveWorkRequests);
+        _unsignaled = new ulong[_requests.Capacity];
         _references = new ConnectionReferences(() => ThreadPool.UnsafeQueueUserWorkItem(_ => FreeResources(), null));
         IserConnectionCounters.ConnectionCreated();
         _poller = new CompletionQueuePoller(rdma.CompletionQueue, OnCompletions, OnPollerError, batchSize: 32, batchesPerWakeup: 4,
@@ -211,8 +220,9 @@ public abstract class IserConnection : IDatamoverConnection
         {
             bool isSend = allocated == count - 1;
             var block = isSend ? sendBlock : _staged[allocated].Block;
+            // A WRITE's order is its place in the unsignaled list; the SEND's is the count of WRITEs before it.
             if (!_requests.TryAllocate(isSend ? WorkRequestKind.Send : WorkRequestKind.RdmaWrite, block, isSend ? _sendPool : _dataPool!, null,
-                    out ids[allocated]))
+                    out ids[allocated], order: _unsignaledPosted + (isSend ? count - 1 : allocated), unsignaled: !isSend))
                 break;
             sges[allocated] = block.Sge(isSend ? sendLength : _staged[allocated].Length);
             wrs[allocated] = new IbvSendWr
@@ -221,7 +231,7 @@ public abstract class IserConnection : IDatamoverConnection
                 SgList = &sges[allocated],
                 NumSge = 1,
                 Opcode = isSend ? SendOpcode.Send : SendOpcode.RdmaWrite,
-                SendFlags = SendFlags.Signaled,
+                SendFlags = isSend ? SendFlags.Signaled : SendFlags.None,
                 RemoteAddr = isSend ? 0 : _staged[allocated].RemoteAddress,
                 Rkey = isSend ? 0 : _staged[allocated].RemoteKey,
                 Next = allocated + 1 < count ? &wrs[allocated + 1] : null,
@@ -236,11 +246,18 @@ public abstract class IserConnection : IDatamoverConnection
         else
         {
             _references.AddPosted(count);
+            // Listed before the post: the SEND may complete (on the CQ thread) before PostSend even returns here.
+            for (int i = 0; i < count - 1; i++) _unsignaled[(_unsignaledPosted + i) % _unsignaled.Length] = ids[i];
+            Volatile.Write(ref _unsignaledPosted, _unsignaledPosted + count - 1);
             PostResult result = Rdma.QueuePair.PostSend(wrs);
             posted = result.Posted;
             if (!result.Succeeded) failure = $"Posting {count - 1} RDMA WRITE and a SEND work request failed: {result.ErrorText("ibv_post_send")}";
             for (int i = posted; i < count; i++) _references.CompletionArrived();
             if (posted > 0) IserConnectionCounters.Posted(posted);
+            // After a partial post the connection fails (below) and posts nothing more, so no completion ever reaches
+            // the listed WRITEs that did not go in (their slots and buffers come back below). Posted WRITEs with no
+            // SEND behind them are flushed, and a flushed WR completes even unsignaled; one that had already succeeded
+            // completes never, and the connection is freed by the drain timeout.
         }
         // What did not go in never completes: its slot, and for a WRITE its bounce buffer and credit, come back now.
         for (int i = posted; i < allocated; i++) _requests.Take(ids[i]);
@@ -522,6 +539,59 @@ public abstract class IserConnection : IDatamoverConnection
         }
     }
 
+    /// <summary>
+    /// A data buffer and its credit without waiting, lent to a task (target read data); the connection stays alive
+    /// (a reference is held) until <see cref="ReturnDataBlock"/> or a WRITE from it completes, so a backing store still
+    /// writing into it never writes into freed memory.
+    /// </summary>
+    private protected bool TryRentDataBlock(out RegisteredBlock block)
+    {
+        block = default;
+        if (_dataPool is null || _terminating || _failure is not null || !_dataCredits!.Wait(0)) return false;
+        try
+        {
+            if (!_dataPool.TryRent(out block))
+            {
+                _dataCredits.Release();
+                return false;
+            }
+            _references.AddPosted(1);
+        }
+        catch (Exception) // the pool was disposed or the connection released under us
+        {
+            _dataCredits.Release();
+            block = default;
+            return false;
+        }
+        if (_registeredReported < RegisteredMemoryBytes) ReportRegisteredMemory();
+        return true;
+    }
+
+    /// <summary>A lent data buffer that carried no WRITE comes back (with its credit and reference).</summary>
+    private protected void ReturnDataBlock(RegisteredBlock block)
+    {
+        _dataPool!.Return(block);
+        _dataCredits!.Release();
+        _references.CompletionArrived();
+    }
+
+    /// <summary>An RDMA WRITE straight from a lent block; the block (and its credit) come back with its completion.</summary>
+    private protected void PostLentWrite(TransferScratchHandle scratch, RegisteredBlock block, int length, ulong remoteAddress, uint remoteKey)
+    {
+        if (scratch.Blocks.Length < 1) scratch.Blocks = new RegisteredBlock[Options.DataBuffers];
+        scratch.Blocks[0] = block;
+        try
+        {
+            PostWritesUnwaited(scratch.Blocks, 1, Options.DataBufferSize, length, remoteAddress, remoteKey);
+        }
+        finally
+        {
+            // The WRITE holds its own reference (or was never posted, and PostWritesUnwaited returned the block).
+            _references.CompletionArrived();
+            scratch.Blocks[0] = default;
+        }
+    }
+
     private void PostWritesUnwaited(RegisteredBlock[] blocks, int n, int chunk, int batchBytes, ulong remoteAddress, uint remoteKey)
     {
         var pool = _dataPool!;
@@ -560,6 +630,14 @@ public abstract class IserConnection : IDatamoverConnection
         foreach (ref readonly var wc in completions)
         {
             var slot = _requests.Take(wc.WrId);
+            if (slot.Kind == WorkRequestKind.Send)
+                ReleaseUnsignaledWrites(upTo: slot.Order);
+            else if (slot.Unsignaled)
+            {
+                // Only a failed or flushed unsignaled WRITE completes: the ones before it succeeded silently.
+                ReleaseUnsignaledWrites(upTo: slot.Order);
+                _unsignaledReleased = slot.Order + 1;
+            }
             Exception? error = null;
             if (!wc.IsSuccess)
             {
@@ -593,6 +671,22 @@ public abstract class IserConnection : IDatamoverConnection
                     break;
             }
             if (error is not null && !_terminating) Fail(error);
+            IserConnectionCounters.Completed();
+            _references.CompletionArrived();
+        }
+    }
+
+    /// <summary>CQ thread: the unsignaled WRITEs before list position <paramref name="upTo"/> are complete.</summary>
+    private void ReleaseUnsignaledWrites(long upTo)
+    {
+        long posted = Volatile.Read(ref _unsignaledPosted);
+        if (upTo > posted) upTo = posted;
+        while (_unsignaledReleased < upTo)
+        {
+            var slot = _requests.Take(_unsignaled[_unsignaledReleased % _unsignaled.Length]);
+            _unsignaledReleased++;
+            slot.Pool!.Return(slot.Block);
+            _dataCredits!.Release();
             IserConnectionCounters.Completed();
             _references.CompletionArrived();
         }

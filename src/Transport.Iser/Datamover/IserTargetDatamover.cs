@@ -1,5 +1,8 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Pdus;
+using Iser.Transport.Iser.Memory;
 using Iser.Transport.Iser.Verbs;
 using Microsoft.Extensions.Logging;
 
@@ -41,7 +44,15 @@ public sealed class IserTargetDatamover : IserConnection, ITargetDatamover
         if (!state.HasRead)
             throw new DatamoverException(
                 $"Task 0x{task.InitiatorTaskTag:x8} has {data.Length} bytes of read data, but the initiator advertised no Read STag for it.");
-        await TransferAsync(state.Scratch, read: false, default, data, data.Length + ZeroFillAfter(task, bufferOffset + data.Length, isLast),
+        int length = data.Length + ZeroFillAfter(task, bufferOffset + data.Length, isLast);
+        if (TakeLentBlockHolding(state, data, length) is { IsValid: true } lent)
+        {
+            // The logical unit read straight into registered memory: the RDMA WRITE goes from there, no copy.
+            lent.Span[data.Length..length].Clear();
+            PostLentWrite(state.Scratch, lent, length, state.ReadVa + (ulong)bufferOffset, state.ReadStag);
+            return false;
+        }
+        await TransferAsync(state.Scratch, read: false, default, data, length,
             state.ReadStag, state.ReadVa + (ulong)bufferOffset, cancellationToken).ConfigureAwait(false);
         // iSER never collapses status into data: the SCSI Response follows by SEND.
         return false;
@@ -75,6 +86,44 @@ public sealed class IserTargetDatamover : IserConnection, ITargetDatamover
                 $"Task 0x{task.InitiatorTaskTag:x8} needs {length} bytes of write data, but the initiator advertised no Write STag for it.");
         await TransferAsync(state.Scratch, read: true, state.WriteBuffer, default, length, state.WriteStag, state.WriteVa,
             cancellationToken).ConfigureAwait(false);
+    }
+
+    public Memory<byte> LendDataInBuffer(DataTask task, int length)
+    {
+        if (task.TransportState is not IserTargetTaskState { HasRead: true } state || length > Options.DataBufferSize) return Memory<byte>.Empty;
+        lock (state)
+        {
+            if (state.LentBlock.IsValid) return state.LentBlock.Memory;
+            if (!TryRentDataBlock(out var block)) return Memory<byte>.Empty;
+            state.LentBlock = block;
+            return block.Memory;
+        }
+    }
+
+    public void ReturnDataInBuffer(DataTask task)
+    {
+        if (task.TransportState is not IserTargetTaskState state) return;
+        RegisteredBlock block;
+        lock (state)
+        {
+            block = state.LentBlock;
+            state.LentBlock = default;
+        }
+        if (block.IsValid) ReturnDataBlock(block);
+    }
+
+    /// <summary>The lent block, taken from the task, if <paramref name="data"/> is its start and the WRITE fits it.</summary>
+    private static RegisteredBlock TakeLentBlockHolding(IserTargetTaskState state, ReadOnlyMemory<byte> data, int length)
+    {
+        lock (state)
+        {
+            var block = state.LentBlock;
+            if (!block.IsValid || length > block.Length
+                || !Unsafe.AreSame(ref MemoryMarshal.GetReference(data.Span), ref MemoryMarshal.GetReference(block.Span)))
+                return default;
+            state.LentBlock = default;
+            return block;
+        }
     }
 
     public void EndTask(DataTask task)

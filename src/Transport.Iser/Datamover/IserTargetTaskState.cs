@@ -11,5 +11,7 @@ internal sealed class IserTargetTaskState
     public uint ReadStag;
     public ulong ReadVa;
     public Memory<byte> WriteBuffer;
+    /// <summary>A registered data buffer lent to the core for the read data (LendDataInBuffer), until Put_Data or return.</summary>
+    public global::Iser.Transport.Iser.Memory.RegisteredBlock LentBlock;
     public volatile bool Active;
 }

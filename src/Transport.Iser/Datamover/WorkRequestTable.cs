@@ -14,6 +14,12 @@ internal sealed class WorkRequestTable
         public RegisteredBlock Block;
         public RegisteredBufferPool? Pool;
         public OperationGroup? Group;
+        /// <summary>
+        /// Unsignaled RDMA WRITE: its position in the connection's unsignaled list. SEND: how many unsignaled WRITEs
+        /// were posted before it (its completion covers them: a send queue completes in order).
+        /// </summary>
+        public long Order;
+        public bool Unsignaled;
     }
 
     private readonly Slot[] _slots;
@@ -32,13 +38,14 @@ internal sealed class WorkRequestTable
     public int InUse { get { lock (_lock) return _slots.Length - _freeCount; } }
 
     /// <summary>Reserves a slot; its index is the work request's wr_id. False when every slot is in use.</summary>
-    public bool TryAllocate(WorkRequestKind kind, RegisteredBlock block, RegisteredBufferPool pool, OperationGroup? group, out ulong wrId)
+    public bool TryAllocate(WorkRequestKind kind, RegisteredBlock block, RegisteredBufferPool pool, OperationGroup? group, out ulong wrId,
+        long order = 0, bool unsignaled = false)
     {
         lock (_lock)
         {
             if (_freeCount == 0) { wrId = 0; return false; }
             int index = _free[--_freeCount];
-            _slots[index] = new Slot { Kind = kind, Block = block, Pool = pool, Group = group };
+            _slots[index] = new Slot { Kind = kind, Block = block, Pool = pool, Group = group, Order = order, Unsignaled = unsignaled };
             wrId = (ulong)index;
             return true;
         }

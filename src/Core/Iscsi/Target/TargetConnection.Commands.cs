@@ -221,6 +221,7 @@ internal sealed partial class TargetConnection
     {
         TryClaim(task);
         Datamover.EndTask(task);
+        task.ReturnLentBuffers();
         if (task.ConsumesSlot) Session?.ReleaseSlot();
         task.FinishedSignal?.TrySetResult();
         ReturnTask(task);

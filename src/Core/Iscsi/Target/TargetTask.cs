@@ -16,6 +16,9 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
     private int _cdbLength;
     private byte[]? _writeBuffer;
     private byte[]? _readBuffer;
+    // Registered memory the datamover lent for the read data (Put_Data then sends it without a copy), when it had one.
+    private Memory<byte> _lentReadBuffer;
+    private bool _readIntoLent;
     private CancellationTokenSource _cancellation = new();
 
     public TargetConnection? Connection;
@@ -71,6 +74,14 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
 
     public Memory<byte> GetDataInBuffer(int length)
     {
+        if (_lentReadBuffer.IsEmpty && Connection is { } connection)
+            _lentReadBuffer = connection.Datamover.LendDataInBuffer(this, length);
+        if (_lentReadBuffer.Length >= length)
+        {
+            _readIntoLent = true;
+            return _lentReadBuffer[..length];
+        }
+        _readIntoLent = false;
         if (_readBuffer is null || _readBuffer.Length < length)
         {
             if (_readBuffer is not null) ArrayPool<byte>.Shared.Return(_readBuffer);
@@ -79,7 +90,17 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
         return _readBuffer.AsMemory(0, length);
     }
 
-    public ReadOnlyMemory<byte> DataInBuffer(int length) => _readBuffer is null ? ReadOnlyMemory<byte>.Empty : _readBuffer.AsMemory(0, length);
+    public ReadOnlyMemory<byte> DataInBuffer(int length) =>
+        _readIntoLent ? _lentReadBuffer[..length] : _readBuffer is null ? ReadOnlyMemory<byte>.Empty : _readBuffer.AsMemory(0, length);
+
+    /// <summary>The task is over (its store I/O included): a lent read buffer goes back to the datamover.</summary>
+    public void ReturnLentBuffers()
+    {
+        if (_lentReadBuffer.IsEmpty) return;
+        _lentReadBuffer = default;
+        _readIntoLent = false;
+        Connection?.Datamover.ReturnDataInBuffer(this);
+    }
 
     public void Cancel()
     {
@@ -95,6 +116,8 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
         base.ResetForReuse();
         if (_writeBuffer is not null) { ArrayPool<byte>.Shared.Return(_writeBuffer); _writeBuffer = null; }
         if (_readBuffer is { Length: > 256 * 1024 }) { ArrayPool<byte>.Shared.Return(_readBuffer); _readBuffer = null; }
+        _lentReadBuffer = default;
+        _readIntoLent = false;
         if (!_cancellation.TryReset())
         {
             _cancellation.Dispose();

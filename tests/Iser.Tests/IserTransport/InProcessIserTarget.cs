@@ -8,6 +8,7 @@ using Iser.Tests.Initiator;
 using Iser.Tests.Verbs;
 using Iser.Transport.Iser.Datamover;
 using Iser.Transport.Iser.Fallback;
+using Iser.Transport.Tcp;
 using Microsoft.Extensions.Logging;
 
 namespace Iser.Tests.IserTransport;
@@ -15,17 +16,18 @@ namespace Iser.Tests.IserTransport;
 /// <summary>
 /// Our target in this process, listening for iSER only on the lab's RDMA address (an ephemeral port), with one RAM
 /// LUN 0 set up as `iser target --lun ram:SIZE` sets it up (512-byte blocks, an identity, REPORT LUNS list), so
-/// libiscsi's tools can be pointed at <see cref="LunUrl"/>.
+/// libiscsi's tools can be pointed at <see cref="LunUrl"/>; optionally the same LUN over TCP too (<see cref="TcpLunUrl"/>).
 /// </summary>
 internal sealed class InProcessIserTarget : IAsyncDisposable
 {
     public const string Iqn = "iqn.2026-11.org.iser.test:iser-interop";
 
-    private InProcessIserTarget(IscsiTarget target, TargetNode node, IserDatamoverListener listener, CapturedLog log)
+    private InProcessIserTarget(IscsiTarget target, TargetNode node, IserDatamoverListener listener, TcpDatamoverListener? tcp, CapturedLog log)
     {
         Target = target;
         Node = node;
         Listener = listener;
+        TcpListener = tcp;
         Log = log;
     }
 
@@ -37,6 +39,14 @@ internal sealed class InProcessIserTarget : IAsyncDisposable
 
     public CapturedLog Log { get; }
 
+    /// <summary>The TCP listener on the same address, when started with <c>alsoTcp</c>.</summary>
+    public TcpDatamoverListener? TcpListener { get; }
+
+    /// <summary>libiscsi's URL of the same LUN 0 over TCP (needs <c>alsoTcp</c>).</summary>
+    public string TcpLunUrl => TcpListener is { } tcp
+        ? $"iscsi://{tcp.LocalEndPoint.Address}:{tcp.LocalEndPoint.Port}/{Node.Iqn}/0"
+        : throw new InvalidOperationException("This target was started without a TCP listener.");
+
     /// <summary>libiscsi's URL of LUN 0 over iSER.</summary>
     public string LunUrl => $"iser://{Listener.LocalEndPoint.Address}:{Listener.LocalEndPoint.Port}/{Node.Iqn}/0";
 
@@ -45,8 +55,9 @@ internal sealed class InProcessIserTarget : IAsyncDisposable
     /// <param name="options">Target options (e.g. heartbeat timings); defaults otherwise.</param>
     /// <param name="address">The RDMA address to listen on; the lab's rxe0 address by default.</param>
     /// <param name="iqn">The target's name.</param>
+    /// <param name="alsoTcp">Also listen for TCP on the same address (an ephemeral port of its own).</param>
     public static InProcessIserTarget Start(long bytes = 64L << 20, LogLevel logLevel = LogLevel.Information,
-        IscsiTargetOptions? options = null, IPAddress? address = null, string iqn = Iqn)
+        IscsiTargetOptions? options = null, IPAddress? address = null, string iqn = Iqn, bool alsoTcp = false)
     {
         var log = new CapturedLog(logLevel);
         var target = new IscsiTarget(options ?? new IscsiTargetOptions(), log.Factory);
@@ -62,7 +73,13 @@ internal sealed class InProcessIserTarget : IAsyncDisposable
         var listener = new IserDatamoverListener(new IPEndPoint(address ?? LabEnvironment.Address, 0), new IserOptions { QueueDepth = 128 },
             log.Factory.CreateLogger("Iser.Iser"));
         target.Listen(listener);
-        return new InProcessIserTarget(target, node, listener, log);
+        TcpDatamoverListener? tcp = null;
+        if (alsoTcp)
+        {
+            tcp = new TcpDatamoverListener(new IPEndPoint(address ?? LabEnvironment.Address, 0), log.Factory.CreateLogger("Iser.Tcp"));
+            target.Listen(tcp);
+        }
+        return new InProcessIserTarget(target, node, listener, tcp, log);
     }
 
     /// <summary>Session options for our initiator against this target, with timeouts generous enough for the TCG guest.</summary>

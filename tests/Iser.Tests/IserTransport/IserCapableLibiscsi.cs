@@ -10,15 +10,21 @@ namespace Iser.Tests.IserTransport;
 /// iscsi-test-cu destroys and creates a context around every suite, so the next login aborts with
 /// "munmap_chunk(): invalid pointer" or a segmentation fault before any test runs; its sync loop also fails a
 /// connection after one idle second ("revents is not POLLIN"). libiscsi 1.20 carries upstream fixes for both (iser.c: CM channel
-/// destroyed on release, idle poll ticks handled). Point <see cref="PrefixVariable"/> at a libiscsi 1.20 or later
-/// installation (native/lab/build-libiscsi.sh builds one) to run the suite over iSER.
+/// destroyed on release, idle poll ticks handled). native/lab/libiscsi-trixie.sh (run by .ci/run) unpacks Debian 13's
+/// libiscsi 1.20 into <see cref="DefaultPrefix"/>, with wrappers in its bin/ that run each tool on trixie's own libc;
+/// <see cref="PrefixVariable"/> points elsewhere (a folder with bin/iscsi-test-cu).
 /// </summary>
 public static partial class IserCapableLibiscsi
 {
     public const string PrefixVariable = "ISER_LIBISCSI_PREFIX";
 
-    /// <summary>The installation prefix from <see cref="PrefixVariable"/>, or null.</summary>
-    public static string? Prefix => Environment.GetEnvironmentVariable(PrefixVariable) is { Length: > 0 } prefix ? prefix : null;
+    /// <summary>Where native/lab/libiscsi-trixie.sh puts Debian 13's libiscsi by default: .lab-cache/libiscsi-trixie.</summary>
+    public static string? DefaultPrefix => IserCli.RepositoryRoot is { } root ? Path.Combine(root, ".lab-cache", "libiscsi-trixie") : null;
+
+    /// <summary>The prefix from <see cref="PrefixVariable"/>, else <see cref="DefaultPrefix"/> when it holds iscsi-test-cu, else null.</summary>
+    public static string? Prefix =>
+        Environment.GetEnvironmentVariable(PrefixVariable) is { Length: > 0 } prefix ? prefix :
+        DefaultPrefix is { } unpacked && File.Exists(Path.Combine(unpacked, "bin", "iscsi-test-cu")) ? unpacked : null;
 
     /// <summary>The iscsi-test-cu to run, or null with <see cref="UnusableReason"/> saying why.</summary>
     public static string? TestCu
@@ -47,8 +53,8 @@ public static partial class IserCapableLibiscsi
                 return $"iscsi-test-cu is not installed (Debian package '{PeerTools.LibiscsiPackage}') and {PrefixVariable} is not set.";
             if (SystemVersion is not { } version || version < new Version(1, 20))
                 return $"the installed libiscsi ({SystemVersion?.ToString() ?? "version unknown"}) crashes in iscsi-test-cu over iSER " +
-                    $"(use-after-free of its connection-manager thread, fixed in 1.20); set {PrefixVariable} to a libiscsi 1.20+ " +
-                    "installation (native/lab/build-libiscsi.sh).";
+                    "(use-after-free of its connection-manager thread, fixed in 1.20); native/lab/libiscsi-trixie.sh unpacks " +
+                    $"Debian 13's 1.20 where these tests find it, or set {PrefixVariable} to a libiscsi 1.20+ installation.";
             return null;
         }
     }

@@ -8,8 +8,8 @@
 # Nothing is installed on the machine: trixie's libiscsi needs glibc 2.38 (only for __isoc23_strtol), so trixie's
 # libc6 is unpacked beside it and DEST/bin/<tool> runs <tool> with that libc's own loader; libibverbs, librdmacm,
 # its rxe provider and libcunit come from this machine. Packages are checked against trixie's signed InRelease
-# (gpgv with debian-archive-keyring) before they are unpacked. DEST must be visible in the lab guest (not under
-# /tmp, /root or /run, which are tmpfs there).
+# (gpgv with debian-archive-keyring) before they are unpacked. DEST must be visible in the lab guest: inside the
+# repository (mounted there wherever it is), or outside /tmp, /root and /run (tmpfs there).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,7 +20,11 @@ packages=(libiscsi-bin libiscsi7 libc6)
 tools=(iscsi-test-cu iscsi-inq iscsi-perf iscsi-ls)
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 
-case "$dest" in /tmp/*|/root/*|/run/*) echo "DEST $dest is hidden by tmpfs in the lab guest; choose another." >&2; exit 2;; esac
+# The guest mounts the repository itself wherever it is; elsewhere /tmp, /root and /run are the guest's own tmpfs.
+case "$dest" in
+    "$repo"/*) ;;
+    /tmp/*|/root/*|/run/*) echo "DEST $dest is hidden by tmpfs in the lab guest; choose one inside the repository." >&2; exit 2;;
+esac
 if [ -x "$dest/bin/iscsi-test-cu" ] && "$dest/bin/iscsi-test-cu" --help >/dev/null 2>&1; then
     echo "libiscsi from $suite already in $dest ($(cat "$dest/VERSION" 2>/dev/null))"
     exit 0

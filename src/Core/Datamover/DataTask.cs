@@ -15,6 +15,10 @@ public class DataTask
     public int ExpectedBidiReadLength;
     public bool IsRead;
     public bool IsWrite;
+    /// <summary>Bytes the initiator will take: the bidirectional read length, else the Expected Data Transfer Length.</summary>
+    public int ExpectedDataInLength => IsRead ? (IsWrite ? ExpectedBidiReadLength : ExpectedDataTransferLength) : 0;
+    /// <summary>Bytes the initiator will send.</summary>
+    public int ExpectedDataOutLength => IsWrite ? ExpectedDataTransferLength : 0;
 
     // --- Transport-owned sequencing (TCP: DataSN, R2TSN, next offset; iSER: unused) ---
     public uint NextDataSN;

@@ -503,7 +503,7 @@ public abstract class IserConnection : IDatamoverConnection
                 // RDMA WRITE is posted and not waited for: the RC queue pair delivers it before the SCSI Response SEND
                 // posted after it, and a failed WRITE fails the QP, so that SEND is flushed, never delivered. Each
                 // WRITE's completion returns its bounce buffer (OnCompletions). This saves a wakeup per read command.
-                PostWritesUnwaited(scratch.Blocks, n, chunk, batchBytes, remoteAddress + (ulong)done, remoteKey);
+                PostWritesUnwaited(scratch.Blocks.AsSpan(0, n), chunk, batchBytes, remoteAddress + (ulong)done, remoteKey);
                 done += batchBytes;
                 continue;
             }
@@ -567,7 +567,7 @@ public abstract class IserConnection : IDatamoverConnection
         return true;
     }
 
-    /// <summary>A lent data buffer that carried no WRITE comes back (with its credit and reference).</summary>
+    /// <summary>A data buffer comes back with its credit and the reference it held (lent and unused, or an unsignaled WRITE's).</summary>
     private protected void ReturnDataBlock(RegisteredBlock block)
     {
         _dataPool!.Return(block);
@@ -576,24 +576,22 @@ public abstract class IserConnection : IDatamoverConnection
     }
 
     /// <summary>An RDMA WRITE straight from a lent block; the block (and its credit) come back with its completion.</summary>
-    private protected void PostLentWrite(TransferScratchHandle scratch, RegisteredBlock block, int length, ulong remoteAddress, uint remoteKey)
+    private protected void PostLentWrite(RegisteredBlock block, int length, ulong remoteAddress, uint remoteKey)
     {
-        if (scratch.Blocks.Length < 1) scratch.Blocks = new RegisteredBlock[Options.DataBuffers];
-        scratch.Blocks[0] = block;
         try
         {
-            PostWritesUnwaited(scratch.Blocks, 1, Options.DataBufferSize, length, remoteAddress, remoteKey);
+            PostWritesUnwaited(new ReadOnlySpan<RegisteredBlock>(in block), Options.DataBufferSize, length, remoteAddress, remoteKey);
         }
         finally
         {
             // The WRITE holds its own reference (or was never posted, and PostWritesUnwaited returned the block).
             _references.CompletionArrived();
-            scratch.Blocks[0] = default;
         }
     }
 
-    private void PostWritesUnwaited(RegisteredBlock[] blocks, int n, int chunk, int batchBytes, ulong remoteAddress, uint remoteKey)
+    private void PostWritesUnwaited(ReadOnlySpan<RegisteredBlock> blocks, int chunk, int batchBytes, ulong remoteAddress, uint remoteKey)
     {
+        int n = blocks.Length;
         var pool = _dataPool!;
         lock (_sendLock)
         {
@@ -685,10 +683,8 @@ public abstract class IserConnection : IDatamoverConnection
         {
             var slot = _requests.Take(_unsignaled[_unsignaledReleased % _unsignaled.Length]);
             _unsignaledReleased++;
-            slot.Pool!.Return(slot.Block);
-            _dataCredits!.Release();
             IserConnectionCounters.Completed();
-            _references.CompletionArrived();
+            ReturnDataBlock(slot.Block);
         }
     }
 

@@ -49,7 +49,7 @@ public sealed class IserTargetDatamover : IserConnection, ITargetDatamover
         {
             // The logical unit read straight into registered memory: the RDMA WRITE goes from there, no copy.
             lent.Span[data.Length..length].Clear();
-            PostLentWrite(state.Scratch, lent, length, state.ReadVa + (ulong)bufferOffset, state.ReadStag);
+            PostLentWrite(lent, length, state.ReadVa + (ulong)bufferOffset, state.ReadStag);
             return false;
         }
         await TransferAsync(state.Scratch, read: false, default, data, length,
@@ -67,9 +67,8 @@ public sealed class IserTargetDatamover : IserConnection, ITargetDatamover
     /// </summary>
     private int ZeroFillAfter(DataTask task, int end, bool isLast)
     {
-        if (!isLast || !task.IsRead) return 0;
-        int expected = task.IsWrite ? task.ExpectedBidiReadLength : task.ExpectedDataTransferLength;
-        return end < expected && expected <= Options.DataBufferSize ? expected - end : 0;
+        int expected = task.ExpectedDataInLength;
+        return isLast && end < expected && expected <= Options.DataBufferSize ? expected - end : 0;
     }
 
     public async ValueTask GetDataAsync(DataTask task, int length, CancellationToken cancellationToken = default)

@@ -34,8 +34,6 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
 
     ulong IScsiTask.Lun => Lun;
     public ReadOnlyMemory<byte> Cdb => _cdb.AsMemory(0, _cdbLength);
-    public int ExpectedDataInLength => IsRead ? (IsWrite ? ExpectedBidiReadLength : ExpectedDataTransferLength) : 0;
-    public int ExpectedDataOutLength => IsWrite ? ExpectedDataTransferLength : 0;
     public CancellationToken CancellationToken => _cancellation.Token;
     public Memory<byte> WriteBuffer => _writeBuffer is null ? Memory<byte>.Empty : _writeBuffer.AsMemory(0, ExpectedDataOutLength);
 

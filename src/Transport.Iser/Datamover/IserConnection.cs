@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Pdus;
@@ -34,22 +36,31 @@ public abstract class IserConnection : IDatamoverConnection
     private readonly Channel<Pdu> _received;
     private readonly Lock _sendLock = new();
 
-    // RDMA WRITEs of finished Put_Data waiting (under _sendLock) to go out in front of the next SEND, in one post:
-    // one doorbell instead of two per read command, and the SEND still follows its WRITE on the queue pair.
-    private const int StagedWriteLimit = 16;
-    private readonly StagedWrite[] _staged = new StagedWrite[StagedWriteLimit];
+    // Send-queue work waiting (under _sendLock) to go out in one ibv_post_send: RDMA WRITEs of finished Put_Data ride
+    // in front of the SEND behind them, and on the CQ thread every SEND of one completion batch waits for the batch's
+    // end (tgtd batches its posts the same way). On soft-RoCE each post is a system call that also runs the provider's
+    // requester, so one post per batch instead of one per command is the largest saving per I/O.
+    private const int StagedLimit = 64;
+    private readonly StagedRequest[] _staged = new StagedRequest[StagedLimit];
     private int _stagedCount;
+    private readonly IbvSendWr[] _chain = GC.AllocateArray<IbvSendWr>(StagedLimit, pinned: true);
+    private readonly IbvSge[] _chainSges = GC.AllocateArray<IbvSge>(StagedLimit, pinned: true);
+    private readonly ulong[] _chainIds = new ulong[StagedLimit];
 
-    // Chained WRITEs go out unsignaled: the SEND behind them completes only after them (a send queue completes in
-    // order), so its completion returns their buffers too, and rxe builds one completion per read command, not two.
-    // Their wr_ids wait here in post order (written under _sendLock, read by the CQ thread); an unsignaled WRITE that
-    // fails (or is flushed) still completes on its own, and then releases the ones before it and itself.
+    // The connection whose completion batch this thread is handling: its SENDs are staged until the batch ends.
+    [ThreadStatic] private static IserConnection? t_batching;
+
+    // Only the last request of each post is signaled: a send queue completes in order, so its completion reports the
+    // WRITEs and SENDs before it, and rxe builds one completion per batch instead of one per WRITE and SEND.
+    // The unsignaled wr_ids wait here in post order (written under _sendLock, read by the CQ thread); an unsignaled
+    // request that fails (or is flushed) still completes on its own, and then releases the ones before it and itself.
     private readonly ulong[] _unsignaled;
     private long _unsignaledPosted; // written under _sendLock
     private long _unsignaledReleased; // CQ thread only
 
-    private struct StagedWrite
+    private struct StagedRequest
     {
+        public WorkRequestKind Kind; // Send or RdmaWrite
         public RegisteredBlock Block;
         public int Length;
         public ulong RemoteAddress;
@@ -149,11 +160,8 @@ public abstract class IserConnection : IDatamoverConnection
         {
             ThrowIfFailed();
             await _sendCredits.WaitAsync(cancellationToken).ConfigureAwait(false);
-            if (!PostControl(pdu, out error))
-            {
-                _sendCredits.Release();
-                throw error!;
-            }
+            // On failure PostControl has returned the credit and the buffer.
+            if (!PostControl(pdu, out error)) throw error!;
         }
         catch (Exception e)
         {
@@ -168,10 +176,16 @@ public abstract class IserConnection : IDatamoverConnection
         }
     }
 
+    /// <summary>
+    /// Copies the PDU into a send buffer and stages its SEND behind any staged WRITEs; posts them at once unless this is
+    /// the CQ thread inside a completion batch (then the batch's end posts them). Holds a send credit; on failure the
+    /// credit and the buffer are returned here.
+    /// </summary>
     private bool PostControl(Pdu pdu, out Exception? error)
     {
         if (!_sendPool.TryRent(out RegisteredBlock block))
         {
+            _sendCredits.Release();
             error = new DatamoverException("No registered send buffer is free although a send credit was held.");
             return false;
         }
@@ -179,7 +193,7 @@ public abstract class IserConnection : IDatamoverConnection
         {
             if (_failure is not null || _terminating)
             {
-                _sendPool.Return(block);
+                ReturnSendBlock(block);
                 error = _failure as DatamoverException ?? new DatamoverException($"The iSER connection to {RemoteEndPoint} is closed; PDU not sent.");
                 return false;
             }
@@ -191,49 +205,79 @@ public abstract class IserConnection : IDatamoverConnection
             }
             catch (Exception e)
             {
-                _sendPool.Return(block);
+                ReturnSendBlock(block);
                 error = e;
                 return false;
             }
-            bool posted = _stagedCount == 0
-                ? Post(WorkRequestKind.Send, block, _sendPool, null, SendOpcode.Send, length, 0, 0, out error)
-                : PostStagedWritesThenSend(block, length, out error);
-            if (!posted)
+            if (_stagedCount == StagedLimit && !PostStaged(out error))
             {
-                _sendPool.Return(block);
+                ReturnSendBlock(block);
                 return false;
             }
+            _staged[_stagedCount++] = new StagedRequest { Kind = WorkRequestKind.Send, Block = block, Length = length };
+            if (ReferenceEquals(t_batching, this))
+            {
+                error = null;
+                return true;
+            }
+            // A failed post returns every staged request it could not post, this SEND included.
+            return PostStaged(out error);
         }
-        error = null;
-        return true;
     }
 
-    /// <summary>Under _sendLock: the staged RDMA WRITEs and then the SEND, chained in one ibv_post_send.</summary>
-    private unsafe bool PostStagedWritesThenSend(RegisteredBlock sendBlock, int sendLength, out Exception? error)
+    private void ReturnSendBlock(RegisteredBlock block)
     {
-        int count = _stagedCount + 1;
-        IbvSendWr* wrs = stackalloc IbvSendWr[count];
-        IbvSge* sges = stackalloc IbvSge[count];
-        ulong* ids = stackalloc ulong[count];
+        _sendPool.Return(block);
+        _sendCredits.Release();
+    }
+
+    /// <summary>CQ thread, end of a completion batch: posts what the batch staged.</summary>
+    private void PostStagedOfBatch()
+    {
+        lock (_sendLock)
+        {
+            if (_stagedCount > 0) PostStaged(out _); // a failure fails the connection; the callers already moved on
+        }
+    }
+
+    /// <summary>
+    /// Under _sendLock: posts every staged request in one ibv_post_send chain, in staging order; only the last SEND is
+    /// signaled (it reports the rest); WRITEs after it (a full list) are signaled. What could not be posted is released
+    /// here and the connection fails.
+    /// </summary>
+    private unsafe bool PostStaged(out Exception? error)
+    {
+        int count = _stagedCount;
+        // Only the last SEND of the chain is signaled: a send queue completes in order, so its completion reports
+        // everything before it (one completion per batch instead of one per command). WRITEs after it (a full list)
+        // are signaled.
+        int lastSend = count - 1;
+        while (lastSend >= 0 && _staged[lastSend].Kind != WorkRequestKind.Send) lastSend--;
+        var wrs = (IbvSendWr*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_chain));
+        var sges = (IbvSge*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_chainSges));
+        long order = _unsignaledPosted;
         int allocated = 0;
         for (; allocated < count; allocated++)
         {
-            bool isSend = allocated == count - 1;
-            var block = isSend ? sendBlock : _staged[allocated].Block;
-            // A WRITE's order is its place in the unsignaled list; the SEND's is the count of WRITEs before it.
-            if (!_requests.TryAllocate(isSend ? WorkRequestKind.Send : WorkRequestKind.RdmaWrite, block, isSend ? _sendPool : _dataPool!, null,
-                    out ids[allocated], order: _unsignaledPosted + (isSend ? count - 1 : allocated), unsignaled: !isSend))
+            ref readonly var staged = ref _staged[allocated];
+            bool isSend = staged.Kind == WorkRequestKind.Send;
+            bool unsignaled = allocated < lastSend;
+            // An unsignaled request's order is its place in the unsignaled list; a signaled one's is the count of
+            // unsignaled requests before it.
+            if (!_requests.TryAllocate(staged.Kind, staged.Block, isSend ? _sendPool : _dataPool!, null, out _chainIds[allocated],
+                    order: order, unsignaled: unsignaled))
                 break;
-            sges[allocated] = block.Sge(isSend ? sendLength : _staged[allocated].Length);
+            if (unsignaled) _unsignaled[order++ % _unsignaled.Length] = _chainIds[allocated];
+            sges[allocated] = staged.Block.Sge(staged.Length);
             wrs[allocated] = new IbvSendWr
             {
-                WrId = ids[allocated],
+                WrId = _chainIds[allocated],
                 SgList = &sges[allocated],
                 NumSge = 1,
                 Opcode = isSend ? SendOpcode.Send : SendOpcode.RdmaWrite,
-                SendFlags = isSend ? SendFlags.Signaled : SendFlags.None,
-                RemoteAddr = isSend ? 0 : _staged[allocated].RemoteAddress,
-                Rkey = isSend ? 0 : _staged[allocated].RemoteKey,
+                SendFlags = unsignaled ? SendFlags.None : SendFlags.Signaled,
+                RemoteAddr = staged.RemoteAddress,
+                Rkey = staged.RemoteKey,
                 Next = allocated + 1 < count ? &wrs[allocated + 1] : null,
             };
         }
@@ -247,21 +291,21 @@ public abstract class IserConnection : IDatamoverConnection
         {
             _references.AddPosted(count);
             // Listed before the post: the SEND may complete (on the CQ thread) before PostSend even returns here.
-            for (int i = 0; i < count - 1; i++) _unsignaled[(_unsignaledPosted + i) % _unsignaled.Length] = ids[i];
-            Volatile.Write(ref _unsignaledPosted, _unsignaledPosted + count - 1);
+            Volatile.Write(ref _unsignaledPosted, order);
             PostResult result = Rdma.QueuePair.PostSend(wrs);
+            IserConnectionCounters.SendQueuePosted();
             posted = result.Posted;
-            if (!result.Succeeded) failure = $"Posting {count - 1} RDMA WRITE and a SEND work request failed: {result.ErrorText("ibv_post_send")}";
+            if (!result.Succeeded) failure = $"Posting {count} work requests (RDMA WRITEs and SENDs) failed: {result.ErrorText("ibv_post_send")}";
             for (int i = posted; i < count; i++) _references.CompletionArrived();
             if (posted > 0) IserConnectionCounters.Posted(posted);
             // After a partial post the connection fails (below) and posts nothing more, so no completion ever reaches
             // the listed WRITEs that did not go in (their slots and buffers come back below). Posted WRITEs with no
-            // SEND behind them are flushed, and a flushed WR completes even unsignaled; one that had already succeeded
-            // completes never, and the connection is freed by the drain timeout.
+            // signaled WR behind them are flushed, and a flushed WR completes even unsignaled; one that had already
+            // succeeded completes never, and the connection is freed by the drain timeout.
         }
-        // What did not go in never completes: its slot, and for a WRITE its bounce buffer and credit, come back now.
-        for (int i = posted; i < allocated; i++) _requests.Take(ids[i]);
-        ReleaseStagedWrites(from: posted);
+        // What did not go in never completes: its slot, and its buffer and credit, come back now.
+        for (int i = posted; i < allocated; i++) _requests.Take(_chainIds[i]);
+        ReleaseStaged(from: posted);
         if (failure is null)
         {
             error = null;
@@ -269,20 +313,26 @@ public abstract class IserConnection : IDatamoverConnection
         }
         error = new DatamoverException(failure);
         Fail(error);
-        // The SEND itself was not posted (it is last in the chain): the caller returns its buffer.
         return false;
     }
 
     /// <summary>
     /// Under _sendLock: empties the staged list. Entries from <paramref name="from"/> on were never posted, so no
-    /// completion will return their bounce buffers and credits: they come back here.
+    /// completion will return their buffers and credits: they come back here.
     /// </summary>
-    private void ReleaseStagedWrites(int from)
+    private void ReleaseStaged(int from)
     {
         for (int i = from; i < _stagedCount; i++)
         {
-            _dataPool!.Return(_staged[i].Block);
-            _dataCredits!.Release();
+            if (_staged[i].Kind == WorkRequestKind.Send)
+            {
+                ReturnSendBlock(_staged[i].Block);
+            }
+            else
+            {
+                _dataPool!.Return(_staged[i].Block);
+                _dataCredits!.Release();
+            }
         }
         Array.Clear(_staged, 0, _stagedCount);
         _stagedCount = 0;
@@ -433,6 +483,7 @@ public abstract class IserConnection : IDatamoverConnection
         _references.AddPosted(1);
         ReadOnlySpan<IbvSge> sge = [block.Sge(length)];
         PostResult result = Rdma.QueuePair.PostSend(wrId, opcode, sge, SendFlags.Signaled, remoteAddress, remoteKey);
+        IserConnectionCounters.SendQueuePosted();
         if (!result.Succeeded)
         {
             _requests.Take(wrId);
@@ -595,14 +646,17 @@ public abstract class IserConnection : IDatamoverConnection
         var pool = _dataPool!;
         lock (_sendLock)
         {
-            // The SCSI Response follows: let the WRITEs ride in its post. Teardown returns whatever is still staged.
-            if (!_terminating && _failure is null && _stagedCount + n <= StagedWriteLimit)
+            // The SCSI Response follows: let the WRITEs ride in its post (a full list goes out first). Teardown
+            // returns whatever is still staged.
+            if (!_terminating && _failure is null && n <= StagedLimit
+                && (_stagedCount + n <= StagedLimit || PostStaged(out _)))
             {
                 for (int i = 0, off = 0; i < n; i++, off += chunk)
                 {
-                    _staged[_stagedCount++] = new StagedWrite
+                    _staged[_stagedCount++] = new StagedRequest
                     {
-                        Block = blocks[i], Length = Math.Min(chunk, batchBytes - off), RemoteAddress = remoteAddress + (ulong)off, RemoteKey = remoteKey,
+                        Kind = WorkRequestKind.RdmaWrite, Block = blocks[i], Length = Math.Min(chunk, batchBytes - off),
+                        RemoteAddress = remoteAddress + (ulong)off, RemoteKey = remoteKey,
                     };
                 }
                 return;
@@ -625,16 +679,34 @@ public abstract class IserConnection : IDatamoverConnection
 
     private void OnCompletions(ReadOnlySpan<IbvWc> completions)
     {
+        // On the target a received command runs to its response on this thread: its SEND waits for the batch's end.
+        t_batching = this;
+        try
+        {
+            HandleCompletions(completions);
+        }
+        finally
+        {
+            t_batching = null;
+            PostStagedOfBatch();
+        }
+    }
+
+    private void HandleCompletions(ReadOnlySpan<IbvWc> completions)
+    {
         foreach (ref readonly var wc in completions)
         {
             var slot = _requests.Take(wc.WrId);
-            if (slot.Kind == WorkRequestKind.Send)
-                ReleaseUnsignaledWrites(upTo: slot.Order);
-            else if (slot.Unsignaled)
+            IserConnectionCounters.CompletionPolled(receive: slot.Kind == WorkRequestKind.Receive);
+            if (slot.Unsignaled)
             {
-                // Only a failed or flushed unsignaled WRITE completes: the ones before it succeeded silently.
-                ReleaseUnsignaledWrites(upTo: slot.Order);
+                // Only a failed or flushed unsignaled request completes: the ones before it succeeded silently.
+                ReleaseUnsignaled(upTo: slot.Order);
                 _unsignaledReleased = slot.Order + 1;
+            }
+            else if (slot.Kind == WorkRequestKind.Send)
+            {
+                ReleaseUnsignaled(upTo: slot.Order);
             }
             Exception? error = null;
             if (!wc.IsSuccess)
@@ -674,8 +746,8 @@ public abstract class IserConnection : IDatamoverConnection
         }
     }
 
-    /// <summary>CQ thread: the unsignaled WRITEs before list position <paramref name="upTo"/> are complete.</summary>
-    private void ReleaseUnsignaledWrites(long upTo)
+    /// <summary>CQ thread: the unsignaled requests before list position <paramref name="upTo"/> are complete.</summary>
+    private void ReleaseUnsignaled(long upTo)
     {
         long posted = Volatile.Read(ref _unsignaledPosted);
         if (upTo > posted) upTo = posted;
@@ -684,7 +756,15 @@ public abstract class IserConnection : IDatamoverConnection
             var slot = _requests.Take(_unsignaled[_unsignaledReleased % _unsignaled.Length]);
             _unsignaledReleased++;
             IserConnectionCounters.Completed();
-            ReturnDataBlock(slot.Block);
+            if (slot.Kind == WorkRequestKind.Send)
+            {
+                ReturnSendBlock(slot.Block);
+                _references.CompletionArrived();
+            }
+            else
+            {
+                ReturnDataBlock(slot.Block);
+            }
         }
     }
 
@@ -778,9 +858,13 @@ public abstract class IserConnection : IDatamoverConnection
         lock (_sendLock)
         {
             if (_terminating) return;
+            // A close of our own (after a Logout Response, a login refusal) may come before the completion batch that
+            // staged the last PDU ends: that PDU goes out first. After a failure the queue pair is in error anyway.
+            if (_failure is null && _stagedCount > 0) PostStaged(out _);
+            if (_terminating) return; // the post failed and Fail terminated
             _terminateReason = reason; // before the volatile flag: a reader that sees the flag sees the reason
             _terminating = true;
-            ReleaseStagedWrites(from: 0);
+            ReleaseStaged(from: 0);
         }
         try
         {

@@ -11,6 +11,9 @@ public static class IserConnectionCounters
     private static long _postedWorkRequests;
     private static long _completedWorkRequests;
     private static long _registeredBytes;
+    private static long _sendQueuePosts;
+    private static long _sendQueueCompletions;
+    private static long _receiveCompletions;
 
     /// <summary>Connections whose QP, CQ and registered memory have not been freed yet.</summary>
     public static long LiveConnections => Interlocked.Read(ref _liveConnections);
@@ -18,6 +21,12 @@ public static class IserConnectionCounters
     public static long OutstandingWorkRequests => Interlocked.Read(ref _outstandingWorkRequests);
     public static long PostedWorkRequests => Interlocked.Read(ref _postedWorkRequests);
     public static long CompletedWorkRequests => Interlocked.Read(ref _completedWorkRequests);
+    /// <summary>ibv_post_send calls (doorbells; each may carry a chain of WRITEs and SENDs).</summary>
+    public static long SendQueuePosts => Interlocked.Read(ref _sendQueuePosts);
+    /// <summary>Send-queue completions taken from CQs (unsignaled requests reported by a later one are not counted).</summary>
+    public static long SendQueueCompletions => Interlocked.Read(ref _sendQueueCompletions);
+    /// <summary>Receive completions (iSER messages received, flushes included).</summary>
+    public static long ReceiveCompletions => Interlocked.Read(ref _receiveCompletions);
     /// <summary>Bytes of control and data buffers registered by live connections.</summary>
     public static long RegisteredBytes => Interlocked.Read(ref _registeredBytes);
 
@@ -33,5 +42,7 @@ public static class IserConnectionCounters
         Interlocked.Increment(ref _completedWorkRequests);
         Interlocked.Decrement(ref _outstandingWorkRequests);
     }
+    internal static void SendQueuePosted() => Interlocked.Increment(ref _sendQueuePosts);
+    internal static void CompletionPolled(bool receive) => Interlocked.Increment(ref receive ? ref _receiveCompletions : ref _sendQueueCompletions);
     internal static void Registered(long bytes) => Interlocked.Add(ref _registeredBytes, bytes);
 }

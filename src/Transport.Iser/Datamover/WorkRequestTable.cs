@@ -15,8 +15,8 @@ internal sealed class WorkRequestTable
         public RegisteredBufferPool? Pool;
         public OperationGroup? Group;
         /// <summary>
-        /// Unsignaled RDMA WRITE: its position in the connection's unsignaled list. SEND: how many unsignaled WRITEs
-        /// were posted before it (its completion covers them: a send queue completes in order).
+        /// Unsignaled request (RDMA WRITE or SEND): its position in the connection's unsignaled list. Signaled SEND: how
+        /// many unsignaled requests were posted before it (its completion covers them: a send queue completes in order).
         /// </summary>
         public long Order;
         public bool Unsignaled;

@@ -86,7 +86,8 @@ public abstract class IserConnection : IDatamoverConnection
         // On the target the connection's receive loop resumes inline on the CQ thread when it is waiting: a command is
         // decoded, executed (a RAM or cached read completes synchronously), its RDMA WRITE and SCSI Response posted
         // without a thread hop, as tgtd's single event loop does. The loop never blocks (it awaits), so the CQ thread
-        // keeps draining. The initiator keeps the hop: its loop completes callers' tasks, whose code we do not control.
+        // keeps draining. The initiator keeps the hop: its loop completes callers' tasks, whose code we do not control
+        // (and inline dispatch measured no better: 4 KiB x 1 gained, 4 KiB x 32 and 128 KiB x 8 lost ~15 %).
         _received = Channel.CreateUnbounded<Pdu>(new UnboundedChannelOptions
         {
             SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = isTarget,

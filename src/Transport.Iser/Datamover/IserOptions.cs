@@ -36,6 +36,12 @@ public sealed record IserOptions
     /// <summary>How long teardown waits for every posted work request to complete (flush) before freeing anyway.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Initiator: RDMA READs of its memory it accepts in flight (responder_resources of its connect request). The target
+    /// fetches write data with them; 0 is what a misconfigured peer sends, kept so tests can play one.
+    /// </summary>
+    internal byte InitiatorResponderResources { get; init; } = 16;
+
     /// <summary>Bytes reserved in each control buffer ahead of the data segment: iSER header, BHS, AHS.</summary>
     internal const int HeaderRoom = 512;
 
@@ -57,7 +63,7 @@ public sealed record IserOptions
         // Only the target issues RDMA READs (to fetch write data), as Linux iser and libiscsi (responder_resources 4,
         // initiator_depth 0) have it. The asymmetry also keeps our own initiator-to-target tests honest: an acceptor
         // that mixed up the two values would settle on zero READs and never fetch a write.
-        ResponderResources = target ? (byte)0 : (byte)16,
+        ResponderResources = target ? (byte)0 : InitiatorResponderResources,
         InitiatorDepth = target ? (byte)16 : (byte)0,
     };
 }

@@ -42,7 +42,7 @@ public sealed class IserTargetDatamover : IserConnection, ITargetDatamover
             ?? throw new InvalidOperationException("Put_Data on a task the iSER datamover never began.");
         if (data.IsEmpty) return false;
         if (!state.HasRead)
-            throw new DatamoverException(
+            throw new DataTransferRefusedException(
                 $"Task 0x{task.InitiatorTaskTag:x8} has {data.Length} bytes of read data, but the initiator advertised no Read STag for it.");
         int length = data.Length + ZeroFillAfter(task, bufferOffset + data.Length, isLast);
         if (TakeLentBlockHolding(state, data, length) is { IsValid: true } lent)
@@ -78,10 +78,10 @@ public sealed class IserTargetDatamover : IserConnection, ITargetDatamover
         if (length == 0) return;
         if (length > state.WriteBuffer.Length) throw new ArgumentOutOfRangeException(nameof(length));
         if (Rdma.InitiatorDepth == 0)
-            throw new DatamoverException(
+            throw new DataTransferRefusedException(
                 $"Task 0x{task.InitiatorTaskTag:x8} needs {length} bytes of write data, but the initiator accepts no RDMA READs on this connection (responder_resources 0 in its connect request).");
         if (!state.HasWrite)
-            throw new DatamoverException(
+            throw new DataTransferRefusedException(
                 $"Task 0x{task.InitiatorTaskTag:x8} needs {length} bytes of write data, but the initiator advertised no Write STag for it.");
         await TransferAsync(state.Scratch, read: true, state.WriteBuffer, default, length, state.WriteStag, state.WriteVa,
             cancellationToken).ConfigureAwait(false);

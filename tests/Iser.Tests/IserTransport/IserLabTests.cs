@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using Iser.Core.Iscsi.Initiator;
 using Iser.Core.Iscsi.Target;
+using Iser.Core.Scsi;
 using Iser.Tests.Initiator;
 using Iser.Tests.Verbs;
 using Iser.Transport.Iser.Datamover;
@@ -130,6 +131,42 @@ public sealed class IserLabTests(ITestOutputHelper output)
                 int stale = buffer.AsSpan(returned).IndexOfAnyExcept((byte)0);
                 Assert.True(stale < 0, $"allocation {allocation}: byte {returned + stale} past the {returned} returned is 0x{buffer[returned + stale]:x2}, not zero");
             }
+        }
+        finally
+        {
+            await session.LogoutAsync();
+            await session.DisposeAsync();
+        }
+    }
+
+    [LabFact]
+    public async Task AWriteFromAnInitiatorThatAcceptsNoRdmaReadsEndsWithCheckConditionAndTheConnectionCarriesOn()
+    {
+        // A connect request with responder_resources 0 leaves the target no RDMA READ to fetch write data with. The
+        // write must end with a status the initiator can act on (ABORTED COMMAND, DATA PHASE ERROR), not with a task
+        // the target silently drops, and the connection must carry on: a read after it works.
+        await using var lab = Start();
+        var transport = InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory, new IserOptions { InitiatorResponderResources = 0 });
+        var session = await IscsiSession.ConnectAsync(lab.SessionOptions(), transport);
+        try
+        {
+            Assert.Equal("iser", session.TransportName);
+            var data = LabEnvironment.Pattern(4096, 7);
+            byte[] write10 = [0x2a, 0, 0, 0, 0x10, 0, 0, 0, 8, 0]; // WRITE(10), LBA 4096, 8 blocks
+            var written = await session.ExecuteAsync(0, write10, default, data);
+            Assert.Equal(ScsiStatus.CheckCondition, written.Status);
+            Assert.NotNull(written.Sense);
+            Assert.Equal(SenseKey.AbortedCommand, written.Sense!.SenseKey);
+            Assert.Equal(0x4b, written.Sense.Asc); // DATA PHASE ERROR
+            Assert.Equal(0x00, written.Sense.Ascq);
+
+            var back = new byte[4096];
+            byte[] read10 = [0x28, 0, 0, 0, 0x10, 0, 0, 0, 8, 0];
+            var read = await session.ExecuteAsync(0, read10, back, default);
+            Assert.True(read.IsGood, read.Describe());
+            Assert.False(back.AsSpan().SequenceEqual(data), "the refused write reached the logical unit");
+            Assert.Contains(lab.Log.Lines, l => l.Contains("accepts no RDMA READs (responder_resources 0)"));
+            Assert.Contains(lab.Log.Lines, l => l.Contains("needs 4096 bytes of write data, but the initiator accepts no RDMA READs"));
         }
         finally
         {

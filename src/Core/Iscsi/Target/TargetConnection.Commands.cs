@@ -138,6 +138,11 @@ internal sealed partial class TargetConnection
         {
             result = CheckCondition(SenseKey.AbortedCommand, 0x47, 0x05); // PROTOCOL SERVICE CRC ERROR
         }
+        catch (DataTransferRefusedException e)
+        {
+            _logger.LogWarning("{Remote}: task 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, task.InitiatorTaskTag, e.Message);
+            result = DataPhaseError;
+        }
         catch (DatamoverException e)
         {
             _logger.LogDebug("{Remote}: task 0x{Itt:x8} lost its connection: {Error}", Datamover.RemoteEndPoint, task.InitiatorTaskTag, e.Message);
@@ -192,8 +197,21 @@ internal sealed partial class TargetConnection
         if (send > 0)
         {
             CollapsedStatus? collapse = hasSense ? null : new CollapsedStatus((byte)result.Status, underflow, overflow, residual);
-            bool statusSent = await Datamover.PutDataAsync(task, task.DataInBuffer(send), 0, isLast: true, collapse).ConfigureAwait(false);
-            if (statusSent) return;
+            try
+            {
+                bool statusSent = await Datamover.PutDataAsync(task, task.DataInBuffer(send), 0, isLast: true, collapse).ConfigureAwait(false);
+                if (statusSent) return;
+            }
+            catch (DataTransferRefusedException e)
+            {
+                // No read data can reach the initiator: the command fails with a status, the connection stays.
+                _logger.LogWarning("{Remote}: task 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, task.InitiatorTaskTag, e.Message);
+                result = DataPhaseError;
+                hasSense = true;
+                overflow = false;
+                underflow = expected > 0;
+                residual = (uint)expected;
+            }
         }
         var pdu = PduPool.Rent();
         pdu.Opcode = IscsiOpcode.ScsiResponse;
@@ -276,6 +294,9 @@ internal sealed partial class TargetConnection
         }
         return CheckCondition(SenseKey.IllegalRequest, 0x25, 0x00); // LOGICAL UNIT NOT SUPPORTED
     }
+
+    /// <summary>ABORTED COMMAND, DATA PHASE ERROR (4Bh/00h): the transport could not move the task's data.</summary>
+    private static ScsiCommandResult DataPhaseError => CheckCondition(SenseKey.AbortedCommand, 0x4b, 0x00);
 
     private static ScsiCommandResult CheckCondition(SenseKey key, byte asc, byte ascq)
     {

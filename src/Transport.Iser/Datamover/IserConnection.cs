@@ -235,6 +235,9 @@ public abstract class IserConnection : IDatamoverConnection
     /// <summary>CQ thread, end of a completion batch: posts what the batch staged.</summary>
     private void PostStagedOfBatch()
     {
+        // What this batch staged, this thread sees without the lock; what other threads stage they post themselves (a
+        // WRITE goes with the SEND that follows it). So a list seen empty here needs no lock: most batches skip it.
+        if (Volatile.Read(ref _stagedCount) == 0) return;
         lock (_sendLock)
         {
             if (_stagedCount > 0) PostStaged(out _); // a failure fails the connection; the callers already moved on
@@ -323,18 +326,7 @@ public abstract class IserConnection : IDatamoverConnection
     /// </summary>
     private void ReleaseStaged(int from)
     {
-        for (int i = from; i < _stagedCount; i++)
-        {
-            if (_staged[i].Kind == WorkRequestKind.Send)
-            {
-                ReturnSendBlock(_staged[i].Block);
-            }
-            else
-            {
-                _dataPool!.Return(_staged[i].Block);
-                _dataCredits!.Release();
-            }
-        }
+        for (int i = from; i < _stagedCount; i++) ReturnRequestBuffer(_staged[i].Kind, _staged[i].Block);
         Array.Clear(_staged, 0, _stagedCount);
         _stagedCount = 0;
     }
@@ -619,12 +611,24 @@ public abstract class IserConnection : IDatamoverConnection
         return true;
     }
 
-    /// <summary>A data buffer comes back with its credit and the reference it held (lent and unused, or an unsignaled WRITE's).</summary>
+    /// <summary>A data buffer comes back with its credit and the reference it held (lent and unused).</summary>
     private protected void ReturnDataBlock(RegisteredBlock block)
+    {
+        ReturnDataBuffer(block);
+        _references.CompletionArrived();
+    }
+
+    private void ReturnDataBuffer(RegisteredBlock block)
     {
         _dataPool!.Return(block);
         _dataCredits!.Release();
-        _references.CompletionArrived();
+    }
+
+    /// <summary>A send-queue request's buffer and credit back to their pool (a SEND's or a WRITE's); no reference.</summary>
+    private void ReturnRequestBuffer(WorkRequestKind kind, RegisteredBlock block)
+    {
+        if (kind == WorkRequestKind.Send) ReturnSendBlock(block);
+        else ReturnDataBuffer(block);
     }
 
     /// <summary>An RDMA WRITE straight from a lent block; the block (and its credit) come back with its completion.</summary>
@@ -724,8 +728,7 @@ public abstract class IserConnection : IDatamoverConnection
                     else slot.Pool!.Return(slot.Block);
                     break;
                 case WorkRequestKind.Send:
-                    slot.Pool!.Return(slot.Block);
-                    _sendCredits.Release();
+                    ReturnSendBlock(slot.Block);
                     break;
                 default:
                     if (slot.Group is { } group)
@@ -736,8 +739,7 @@ public abstract class IserConnection : IDatamoverConnection
                     else
                     {
                         // An RDMA WRITE nobody waits for: its buffer is free again.
-                        slot.Pool!.Return(slot.Block);
-                        _dataCredits!.Release();
+                        ReturnDataBuffer(slot.Block);
                     }
                     break;
             }
@@ -757,15 +759,8 @@ public abstract class IserConnection : IDatamoverConnection
             var slot = _requests.Take(_unsignaled[_unsignaledReleased % _unsignaled.Length]);
             _unsignaledReleased++;
             IserConnectionCounters.Completed();
-            if (slot.Kind == WorkRequestKind.Send)
-            {
-                ReturnSendBlock(slot.Block);
-                _references.CompletionArrived();
-            }
-            else
-            {
-                ReturnDataBlock(slot.Block);
-            }
+            ReturnRequestBuffer(slot.Kind, slot.Block);
+            _references.CompletionArrived();
         }
     }
 

@@ -1,3 +1,5 @@
+using Iser.Transport.Iser.Memory;
+
 namespace Iser.Transport.Iser.Datamover;
 
 /// <summary>What the target keeps per task on iSER: the initiator's advertised buffers and the task's write buffer.</summary>
@@ -12,6 +14,6 @@ internal sealed class IserTargetTaskState
     public ulong ReadVa;
     public Memory<byte> WriteBuffer;
     /// <summary>A registered data buffer lent to the core for the read data (LendDataInBuffer), until Put_Data or return.</summary>
-    public global::Iser.Transport.Iser.Memory.RegisteredBlock LentBlock;
+    public RegisteredBlock LentBlock;
     public volatile bool Active;
 }

@@ -37,7 +37,7 @@ public sealed class IserInitiatorDatamover : IserConnection, IInitiatorDatamover
         try
         {
             ThrowIfFailed();
-            if (task.IsRead && !readBuffer.IsEmpty)
+            if (task.IsRead && !readBuffer.IsEmpty && Options.InitiatorAdvertisesReadBuffers)
             {
                 state.ReadLease = _registrations.Acquire(readBuffer);
                 state.HasReadLease = true;

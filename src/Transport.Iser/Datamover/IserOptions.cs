@@ -42,6 +42,12 @@ public sealed record IserOptions
     /// </summary>
     internal byte InitiatorResponderResources { get; init; } = 16;
 
+    /// <summary>
+    /// Initiator: whether a read advertises its buffer (Read STag/VA) in the iSER header. Always, but for tests that
+    /// play a peer which leaves it out (the target then has nowhere to RDMA WRITE the data).
+    /// </summary>
+    internal bool InitiatorAdvertisesReadBuffers { get; init; } = true;
+
     /// <summary>Bytes reserved in each control buffer ahead of the data segment: iSER header, BHS, AHS.</summary>
     internal const int HeaderRoom = 512;
 

@@ -175,6 +175,41 @@ public sealed class IserLabTests(ITestOutputHelper output)
         }
     }
 
+    [LabFact]
+    public async Task AReadWhoseInitiatorAdvertisesNoReadBufferEndsWithCheckConditionAndTheConnectionCarriesOn()
+    {
+        // A read command whose iSER header carries no Read STag leaves the target nowhere to RDMA WRITE the data: the
+        // read must end with ABORTED COMMAND / DATA PHASE ERROR (not a dropped task the initiator waits out), nothing
+        // lands in the initiator's buffer, and the connection carries on: a write after it works.
+        await using var lab = Start();
+        var transport = InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory, new IserOptions { InitiatorAdvertisesReadBuffers = false });
+        var session = await IscsiSession.ConnectAsync(lab.SessionOptions(), transport);
+        try
+        {
+            Assert.Equal("iser", session.TransportName);
+            var back = new byte[8192];
+            back.AsSpan().Fill(0xee);
+            byte[] read10 = [0x28, 0, 0, 0, 0x20, 0, 0, 0, 16, 0]; // READ(10), LBA 8192, 16 blocks
+            var read = await session.ExecuteAsync(0, read10, back, default);
+            Assert.Equal(ScsiStatus.CheckCondition, read.Status);
+            Assert.NotNull(read.Sense);
+            Assert.Equal(SenseKey.AbortedCommand, read.Sense!.SenseKey);
+            Assert.Equal(0x4b, read.Sense.Asc); // DATA PHASE ERROR
+            Assert.Equal(0x00, read.Sense.Ascq);
+            Assert.True(back.AsSpan().IndexOfAnyExcept((byte)0xee) < 0, "data reached a buffer the initiator never advertised");
+
+            byte[] write10 = [0x2a, 0, 0, 0, 0x20, 0, 0, 0, 16, 0];
+            var written = await session.ExecuteAsync(0, write10, default, LabEnvironment.Pattern(8192, 11));
+            Assert.True(written.IsGood, written.Describe());
+            Assert.Contains(lab.Log.Lines, l => l.Contains("has 8192 bytes of read data, but the initiator advertised no Read STag"));
+        }
+        finally
+        {
+            await session.LogoutAsync();
+            await session.DisposeAsync();
+        }
+    }
+
     /// <summary>64 writes of 64 KiB in flight, then 64 reads of the same blocks, each checked.</summary>
     private static async Task<(long Ms, double MBps)> InFlightWorkloadAsync(IscsiLun lun, int seed)
     {

@@ -1,23 +1,24 @@
 // Verbs micro-benchmark of the rdma-core binding, for the soft-RoCE lab (bench/lab/run-verbs-bench.sh).
 //   Iser.VerbsBench send-lat  [--size 2]     [--iterations 5000] [--warmup 1000] [--signal-every 1] [--inline 0|1]
 //   Iser.VerbsBench write-bw  [--size 65536] [--iterations 5000] [--depth 128]  [--signal-every 1]
+//   Iser.VerbsBench serve-bw  [--size 65536] [--iterations 5000] [--depth 8]    (request SEND -> WRITE + response SEND)
 // Defaults follow what perftest does on rxe (every WR signalled, no inline data).
 // Address: LAB_RDMA_ADDR (default 169.254.10.1); listener and client share it, as with perftest there.
 using System.Net;
 using Iser.Transport.Iser.Verbs;
 using Iser.VerbsBench;
 
-if (args.Length == 0 || args[0] is not ("send-lat" or "write-bw"))
+if (args.Length == 0 || args[0] is not ("send-lat" or "write-bw" or "serve-bw"))
 {
-    Console.Error.WriteLine("usage: Iser.VerbsBench send-lat|write-bw [--size N] [--iterations N] [--warmup N] [--depth N] [--signal-every N] [--inline 0|1]");
+    Console.Error.WriteLine("usage: Iser.VerbsBench send-lat|write-bw|serve-bw [--size N] [--iterations N] [--warmup N] [--depth N] [--signal-every N] [--inline 0|1]");
     return 2;
 }
 
-bool latency = args[0] == "send-lat";
+bool latency = args[0] == "send-lat", serve = args[0] == "serve-bw";
 int size = Option("--size", latency ? 2 : 65536);
 int iterations = Option("--iterations", 5000);
 int warmup = Option("--warmup", 1000);
-int depth = Option("--depth", 128);
+int depth = Option("--depth", serve ? 8 : 128);
 int signalEvery = Math.Max(1, Option("--signal-every", 1));
 bool inline = Option("--inline", 0) != 0;
 if (!RdmaRuntime.IsSupported)
@@ -30,14 +31,14 @@ IPAddress address = IPAddress.Parse(Environment.GetEnvironmentVariable("LAB_RDMA
 RdmaConnectionOptions options = new()
 {
     Capacities = new QueuePairCapacities(
-        MaxSendWorkRequests: latency ? 128 : depth, MaxReceiveWorkRequests: latency ? 128 : 1,
+        MaxSendWorkRequests: latency ? 128 : serve ? 4 * depth + 8 : depth, MaxReceiveWorkRequests: latency ? 128 : serve ? depth + 4 : 1,
         MaxSendSge: 1, MaxReceiveSge: 1, MaxInlineData: inline ? 64 : 0),
     TimeoutMs = 30_000,
 };
 
 using BenchConnection connection = BenchConnection.Open(address, options, size, blocks: 2);
-return latency
-    ? SendLatency.Run(connection, size, iterations, warmup, signalEvery, inline)
+return latency ? SendLatency.Run(connection, size, iterations, warmup, signalEvery, inline)
+    : serve ? RequestResponseBandwidth.Run(connection, size, iterations, depth)
     : WriteBandwidth.Run(connection, size, iterations, depth, signalEvery);
 
 int Option(string name, int fallback)

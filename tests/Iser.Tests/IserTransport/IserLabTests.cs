@@ -154,11 +154,7 @@ public sealed class IserLabTests(ITestOutputHelper output)
             var data = LabEnvironment.Pattern(4096, 7);
             byte[] write10 = [0x2a, 0, 0, 0, 0x10, 0, 0, 0, 8, 0]; // WRITE(10), LBA 4096, 8 blocks
             var written = await session.ExecuteAsync(0, write10, default, data);
-            Assert.Equal(ScsiStatus.CheckCondition, written.Status);
-            Assert.NotNull(written.Sense);
-            Assert.Equal(SenseKey.AbortedCommand, written.Sense!.SenseKey);
-            Assert.Equal(0x4b, written.Sense.Asc); // DATA PHASE ERROR
-            Assert.Equal(0x00, written.Sense.Ascq);
+            AssertDataPhaseError(written);
 
             var back = new byte[4096];
             byte[] read10 = [0x28, 0, 0, 0, 0x10, 0, 0, 0, 8, 0];
@@ -191,11 +187,7 @@ public sealed class IserLabTests(ITestOutputHelper output)
             back.AsSpan().Fill(0xee);
             byte[] read10 = [0x28, 0, 0, 0, 0x20, 0, 0, 0, 16, 0]; // READ(10), LBA 8192, 16 blocks
             var read = await session.ExecuteAsync(0, read10, back, default);
-            Assert.Equal(ScsiStatus.CheckCondition, read.Status);
-            Assert.NotNull(read.Sense);
-            Assert.Equal(SenseKey.AbortedCommand, read.Sense!.SenseKey);
-            Assert.Equal(0x4b, read.Sense.Asc); // DATA PHASE ERROR
-            Assert.Equal(0x00, read.Sense.Ascq);
+            AssertDataPhaseError(read);
             Assert.True(back.AsSpan().IndexOfAnyExcept((byte)0xee) < 0, "data reached a buffer the initiator never advertised");
 
             byte[] write10 = [0x2a, 0, 0, 0, 0x20, 0, 0, 0, 16, 0];
@@ -208,6 +200,16 @@ public sealed class IserLabTests(ITestOutputHelper output)
             await session.LogoutAsync();
             await session.DisposeAsync();
         }
+    }
+
+    /// <summary>CHECK CONDITION, ABORTED COMMAND / DATA PHASE ERROR (4Bh/00h): the status of a task whose data cannot move.</summary>
+    private static void AssertDataPhaseError(ScsiResponse response)
+    {
+        Assert.Equal(ScsiStatus.CheckCondition, response.Status);
+        Assert.NotNull(response.Sense);
+        Assert.Equal(SenseKey.AbortedCommand, response.Sense!.SenseKey);
+        Assert.Equal(0x4b, response.Sense.Asc);
+        Assert.Equal(0x00, response.Sense.Ascq);
     }
 
     /// <summary>64 writes of 64 KiB in flight, then 64 reads of the same blocks, each checked.</summary>

@@ -151,6 +151,8 @@ ceiling() {
   return 1
 }
 w128="128 KiB sequential read, 8 in flight"
+mbs() { [ -n "$1" ] && awk -v i="$1" -v b="$2" 'BEGIN { printf "%.1f", i * b * 512 / 1048576 }' || echo "-"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 paired=0; for t in "${targets[@]}"; do [ "${t%%|*}" = "ours iSER" ] && paired=1; done
 for ((r = 1; r <= rounds; r++)); do
   for t in "${targets[@]}"; do
@@ -159,21 +161,22 @@ for ((r = 1; r <= rounds; r++)); do
       IFS='|' read -r wlabel blocks depth random <<<"$w"
       # The link's rate moves between runs (TCG on a shared host): our 128 KiB run is bracketed by a ceiling run
       # before and after it, and its ratio is taken against their mean.
-      pre="" post=""
-      if [ "$tlabel|$wlabel" = "ours iSER|$w128" ]; then
+      pre="" post="" bracketed=0
+      [ "$tlabel|$wlabel" = "ours iSER|$w128" ] && bracketed=1
+      if [ "$bracketed" = 1 ]; then
         port=$((port + 3)); pre=$(ceiling) && bw_figures+=("$pre") || echo "round $r: ib_write_bw before ours gave no figure" >&2
       fi
       log="$logdir/$(key "$tlabel.$wlabel").$r"
       ramp=$warmup run_workload "$tlabel" "$url" "$blocks" "$depth" "$random" > "$log" 2>&1
       iops=$(iops_of "$log")
-      if [ "$tlabel|$wlabel" = "ours iSER|$w128" ]; then
+      if [ "$bracketed" = 1 ]; then
         port=$((port + 3)); post=$(ceiling) && bw_figures+=("$post") || echo "round $r: ib_write_bw after ours gave no figure" >&2
       fi
       if [ -z "$iops" ]; then echo "round $r: $tlabel, $wlabel: no figure: $(tr '\r' '\n' < "$log" | grep -v '^ *$' | tail -3)" >&2; status=1; continue; fi
       figures["$tlabel|$wlabel"]+="$iops "
       echo "round $r: $tlabel, $wlabel: $iops IOPS" >&2
       if [ -n "$pre" ] && [ -n "$post" ]; then
-        pr=$(awk -v i="$iops" -v a="$pre" -v b="$post" 'BEGIN { printf "%.2f", i * 256 * 512 / 1048576 / ((a + b) / 2) }')
+        pr=$(ratio "$(mbs "$iops" "$blocks")" "$(awk -v a="$pre" -v b="$post" 'BEGIN { print (a + b) / 2 }')")
         pair_ratios+=("$pr")
         echo "round $r: ib_write_bw 128 KiB before/after: $pre / $post MB/s; ours iSER 128 KiB / their mean = $pr" >&2
       fi
@@ -185,8 +188,6 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 cell() { echo "${figures["$1|$2"]:-}" | median; }
-mbs() { [ -n "$1" ] && awk -v i="$1" -v b="$2" 'BEGIN { printf "%.1f", i * b * 512 / 1048576 }' || echo "-"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
 echo "| workload (median of $rounds rounds, ${seconds} s each; initiator libiscsi iscsi-perf unless named) | ours iSER | ours iSER, our initiator | ours TCP | tgtd iSER | tgtd TCP | ours/tgtd iSER | ours iSER/TCP |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"

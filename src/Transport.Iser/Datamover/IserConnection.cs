@@ -252,9 +252,6 @@ public abstract class IserConnection : IDatamoverConnection
     private unsafe bool PostStaged(out Exception? error)
     {
         int count = _stagedCount;
-        // Only the last SEND of the chain is signaled: a send queue completes in order, so its completion reports
-        // everything before it (one completion per batch instead of one per command). WRITEs after it (a full list)
-        // are signaled.
         int lastSend = count - 1;
         while (lastSend >= 0 && _staged[lastSend].Kind != WorkRequestKind.Send) lastSend--;
         var wrs = (IbvSendWr*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_chain));

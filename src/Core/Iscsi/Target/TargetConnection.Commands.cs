@@ -140,8 +140,7 @@ internal sealed partial class TargetConnection
         }
         catch (DataTransferRefusedException e)
         {
-            _logger.LogWarning("{Remote}: task 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, task.InitiatorTaskTag, e.Message);
-            result = DataPhaseError;
+            result = RefusedTransfer(task, e);
         }
         catch (DatamoverException e)
         {
@@ -205,8 +204,7 @@ internal sealed partial class TargetConnection
             catch (DataTransferRefusedException e)
             {
                 // No read data can reach the initiator: the command fails with a status, the connection stays.
-                _logger.LogWarning("{Remote}: task 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, task.InitiatorTaskTag, e.Message);
-                result = DataPhaseError;
+                result = RefusedTransfer(task, e);
                 hasSense = true;
                 overflow = false;
                 underflow = expected > 0;
@@ -295,8 +293,15 @@ internal sealed partial class TargetConnection
         return CheckCondition(SenseKey.IllegalRequest, 0x25, 0x00); // LOGICAL UNIT NOT SUPPORTED
     }
 
-    /// <summary>ABORTED COMMAND, DATA PHASE ERROR (4Bh/00h): the transport could not move the task's data.</summary>
-    private static ScsiCommandResult DataPhaseError => CheckCondition(SenseKey.AbortedCommand, 0x4b, 0x00);
+    /// <summary>
+    /// The transport could not move the task's data (the connection is sound): logged with its reason and answered with
+    /// ABORTED COMMAND, DATA PHASE ERROR (4Bh/00h).
+    /// </summary>
+    private ScsiCommandResult RefusedTransfer(TargetTask task, DataTransferRefusedException e)
+    {
+        _logger.LogWarning("{Remote}: task 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, task.InitiatorTaskTag, e.Message);
+        return CheckCondition(SenseKey.AbortedCommand, 0x4b, 0x00);
+    }
 
     private static ScsiCommandResult CheckCondition(SenseKey key, byte asc, byte ascq)
     {

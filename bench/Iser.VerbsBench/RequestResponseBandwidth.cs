@@ -11,6 +11,10 @@ namespace Iser.VerbsBench;
 /// (one chain per CQ poll, the WRITEs unsignaled, the chain's last SEND signaled, as our target posts); each response
 /// lets the client send its next request. Both sides busy-poll their CQ, so no wakeups and no protocol work: this is
 /// the ceiling of any request/response target on the link, to set beside write-bw's plain WRITE stream.
+/// Options add back, one at a time, what a real exchange has: <c>buffers</c> blocks used in turn on both sides, a client
+/// that sleeps on its completion channel when its CQ is empty (libiscsi's iSER transport waits in poll(2) on it, so
+/// every response the server posts also runs the client's completion event and wakeup), and a copy per response from a
+/// 64 MiB store (a RAM logical unit reading into registered memory).
 /// MB/s are 2^20 bytes per second of WRITE data, as perftest reports them.
 /// </summary>
 internal static class RequestResponseBandwidth
@@ -18,12 +22,21 @@ internal static class RequestResponseBandwidth
     private const int MessageSize = 64;
     private const int PollBatch = 16;
 
-    public static int Run(BenchConnection c, int size, int iterations, int depth)
+    public static int Run(BenchConnection c, int size, int iterations, int depth, int buffers, bool clientWaits, bool copy)
     {
-        RegisteredBlock source = c.ServerPool.Rent(), serverMessages = c.ServerPool.Rent();
-        RegisteredBlock target = c.ClientPool.Rent(), clientMessages = c.ClientPool.Rent();
-        source.Span.Fill(0xA5);
-        target.Span.Clear();
+        RegisteredBlock serverMessages = c.ServerPool.Rent(), clientMessages = c.ClientPool.Rent();
+        var sources = new IbvSge[buffers];
+        var targets = new RegisteredBlock[buffers];
+        for (int i = 0; i < buffers; i++)
+        {
+            RegisteredBlock source = c.ServerPool.Rent();
+            source.Span.Fill(0xA5);
+            sources[i] = source.Sge(size);
+            targets[i] = c.ClientPool.Rent();
+            targets[i].Span.Clear();
+        }
+
+        RegisteredBlock target = targets[0];
         int warmup = Math.Min(iterations, 4 * depth);
         int total = warmup + iterations;
         // The request and response bodies do not matter: every receive lands in the same small slice.
@@ -39,7 +52,7 @@ internal static class RequestResponseBandwidth
         {
             try
             {
-                Serve(c.Server, source.Sge(size), serverMessages.Sge(MessageSize), serverRecv, target.Address, target.Rkey, total);
+                Serve(c.Server, sources, serverMessages.Sge(MessageSize), serverRecv, targets.Select(t => t.Address).ToArray(), target.Rkey, total, copy);
             }
             catch (Exception ex)
             {
@@ -51,7 +64,7 @@ internal static class RequestResponseBandwidth
         long ticks;
         try
         {
-            ticks = Request(c.Client, clientMessages.Sge(MessageSize), clientRecv, warmup, iterations, depth, () => Volatile.Read(ref serverFault) is not null);
+            ticks = Request(c.Client, clientMessages.Sge(MessageSize), clientRecv, warmup, iterations, depth, clientWaits, () => Volatile.Read(ref serverFault) is not null);
         }
         finally
         {
@@ -65,7 +78,7 @@ internal static class RequestResponseBandwidth
         double seconds = (double)ticks / Stopwatch.Frequency;
         Console.WriteLine(
             $"verbs-serve-bw {size} B x {iterations}: average {(double)size * iterations / seconds / (1 << 20):F2} MB/s, " +
-            $"{iterations / seconds:F0} requests/s, depth {depth}");
+            $"{iterations / seconds:F0} requests/s, depth {depth}, buffers {buffers}, client {(clientWaits ? "waits" : "polls")}, copy {copy}");
         if (target.Span[size - 1] != 0xA5)
         {
             throw new InvalidOperationException("the written data did not arrive in the client's buffer");
@@ -76,7 +89,7 @@ internal static class RequestResponseBandwidth
 
     /// <summary>Client: <paramref name="depth"/> requests outstanding; returns the ticks of the timed part.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe long Request(RdmaConnection client, IbvSge send, IbvSge recv, int warmup, int iterations, int depth, Func<bool> serverFailed)
+    private static unsafe long Request(RdmaConnection client, IbvSge send, IbvSge recv, int warmup, int iterations, int depth, bool waits, Func<bool> serverFailed)
     {
         QueuePair qp = client.QueuePair;
         CompletionQueue cq = client.CompletionQueue;
@@ -93,6 +106,18 @@ internal static class RequestResponseBandwidth
         while (answered < total)
         {
             int n = cq.Poll(wc);
+            if (n == 0 && waits)
+            {
+                // As libiscsi's event loop does: arm, look once more, then sleep on the channel.
+                cq.RequestNotification();
+                n = cq.Poll(wc);
+                if (n == 0)
+                {
+                    cq.Channel!.WaitForEvent(100);
+                    continue;
+                }
+            }
+
             if (n == 0 && serverFailed())
             {
                 throw new InvalidOperationException($"the server failed after {answered} of {total} responses");
@@ -130,8 +155,18 @@ internal static class RequestResponseBandwidth
 
     /// <summary>Server: per poll, one chain of WRITE + response SEND for every request it found.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Serve(RdmaConnection server, IbvSge data, IbvSge response, IbvSge recv, ulong remoteAddress, uint rkey, int total)
+    private static unsafe void Serve(RdmaConnection server, IbvSge[] sources, IbvSge response, IbvSge recv, ulong[] remoteAddresses, uint rkey, int total, bool copy)
     {
+        byte[] store = copy ? GC.AllocateArray<byte>(64 << 20, pinned: true) : [];
+        store.AsSpan().Fill(0xA5);
+        long storeOffset = 0;
+        int next = 0;
+        IbvSge* data = stackalloc IbvSge[sources.Length];
+        for (int i = 0; i < sources.Length; i++)
+        {
+            data[i] = sources[i];
+        }
+
         QueuePair qp = server.QueuePair;
         CompletionQueue cq = server.CompletionQueue;
         IbvRecvWr rwr = new() { SgList = &recv, NumSge = 1 };
@@ -154,9 +189,20 @@ internal static class RequestResponseBandwidth
                 }
 
                 qp.PostReceive(&rwr).ThrowIfFailed("post receive");
+                int b = next;
+                next = (next + 1) % sources.Length;
+                if (copy)
+                {
+                    // As a RAM store's read into a lent registered block does: a sequential walk over 64 MiB.
+                    int length = (int)data[b].Length;
+                    if (storeOffset + length > store.Length) storeOffset = 0;
+                    store.AsSpan((int)storeOffset, length).CopyTo(new Span<byte>((void*)data[b].Addr, length));
+                    storeOffset += length;
+                }
+
                 chain[2 * requests] = new IbvSendWr
                 {
-                    SgList = &data, NumSge = 1, Opcode = SendOpcode.RdmaWrite, RemoteAddr = remoteAddress, Rkey = rkey,
+                    SgList = &data[b], NumSge = 1, Opcode = SendOpcode.RdmaWrite, RemoteAddr = remoteAddresses[b], Rkey = rkey,
                     Next = &chain[2 * requests + 1],
                 };
                 chain[2 * requests + 1] = new IbvSendWr

@@ -6,6 +6,10 @@
 #   workloads: 4 KiB random read at 32 and at 1 in flight, 128 KiB sequential read at 8 in flight
 #   ceiling:   ib_write_bw -s 131072 -D <run length> (RC, RoCE v2, same device and address), run just before and just
 #              after our iSER target's 128 KiB run in every round (the link's rate moves between runs)
+#   floor:     after the second ceiling run, `Iser.VerbsBench serve-bw --client-waits 1 --buffers 8` for about a run's
+#              length: the verbs of an iSER read and nothing else (request SEND -> 128 KiB WRITE + response SEND,
+#              8 in flight), its client sleeping on its completion channel as libiscsi's does. What any target would
+#              get on this link with this initiator before doing any iSCSI work.
 # Targets take turns inside each round; the table gives medians over the rounds.
 # Bars (issue 5): ours iSER >= tgtd iSER IOPS at 4 KiB / 32; ours iSER 128 KiB reads >= 90 % of ib_write_bw.
 #
@@ -22,11 +26,14 @@ repo=$(cd "$script_dir/../.." && pwd)
 # 1.19's synchronous calls over iSER give up when one poll of its completion channel waits a second (LAB.md).
 cli_dir=$repo/bench/.out/iser-cli-r2r
 cli_dll=$cli_dir/iser.dll
+verbs_dll=$repo/bench/Iser.VerbsBench/bin/Release/net10.0/Iser.VerbsBench.dll
 
 if [ "${LAB_GUEST:-0}" != 1 ]; then
   cd "$repo"
   dotnet publish src/Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$cli_dir" -v q -nologo </dev/null >/dev/null \
     || { echo "run-iser-bench: publishing the CLI failed" >&2; exit 1; }
+  dotnet build bench/Iser.VerbsBench -c Release -v q -nologo </dev/null >/dev/null \
+    || { echo "run-iser-bench: building bench/Iser.VerbsBench failed" >&2; exit 1; }
   . "$script_dir/lib-host.sh"
   lab_bench_host_run iser-bench "iSER and TCP, ours and tgtd, with iscsi-perf" "$script_dir/run-iser-bench.sh" \
     "Peers: tgt $(dpkg-query -W -f='${Version}' tgt 2>/dev/null), libiscsi-bin $(dpkg-query -W -f='${Version}' libiscsi-bin 2>/dev/null), perftest $(dpkg-query -W -f='${Version}' perftest 2>/dev/null)."
@@ -134,7 +141,7 @@ for t in "${targets[@]}"; do
 done
 
 declare -A figures
-bw_figures=() pair_ratios=()
+bw_figures=() pair_ratios=() floor_figures=() floor_ratios=()
 port=18900
 # ceiling: one ib_write_bw run of the same length as a workload run (-D: its steady state, as iscsi-perf's after the
 # warm-up), 128 KiB messages, 128 outstanding. Prints MB/s (perftest's MB is 2^20 bytes) or nothing. Runs in a
@@ -149,6 +156,12 @@ ceiling() {
     fi
   done
   return 1
+}
+# floor: the verbs-only request/response exchange (see the header) for about `seconds`; prints MB/s (2^20) or nothing.
+floor() {
+  local per_second=${1%.*}
+  timeout $((seconds * 4 + 60)) dotnet "$verbs_dll" serve-bw --size 131072 --depth 8 --buffers 8 --client-waits 1 \
+    --iterations $(( (per_second > 0 ? per_second : 40) * 8 * seconds )) 2>&1 | sed -n 's/.*average \([0-9.]*\) MB\/s.*/\1/p'
 }
 w128="128 KiB sequential read, 8 in flight"
 mbs() { [ -n "$1" ] && awk -v i="$1" -v b="$2" 'BEGIN { printf "%.1f", i * b * 512 / 1048576 }' || echo "-"; }
@@ -176,9 +189,18 @@ for ((r = 1; r <= rounds; r++)); do
       figures["$tlabel|$wlabel"]+="$iops "
       echo "round $r: $tlabel, $wlabel: $iops IOPS" >&2
       if [ -n "$pre" ] && [ -n "$post" ]; then
-        pr=$(ratio "$(mbs "$iops" "$blocks")" "$(awk -v a="$pre" -v b="$post" 'BEGIN { print (a + b) / 2 }')")
+        mean=$(awk -v a="$pre" -v b="$post" 'BEGIN { print (a + b) / 2 }')
+        pr=$(ratio "$(mbs "$iops" "$blocks")" "$mean")
         pair_ratios+=("$pr")
         echo "round $r: ib_write_bw 128 KiB before/after: $pre / $post MB/s; ours iSER 128 KiB / their mean = $pr" >&2
+        # Sized from the ceiling so the floor runs about as long as the others (8 messages of 128 KiB per MB).
+        fl=$(floor "$mean")
+        if [ -n "$fl" ]; then
+          floor_figures+=("$fl"); floor_ratios+=("$(ratio "$fl" "$mean")")
+          echo "round $r: verbs-only floor (sleeping client) $fl MB/s = $(ratio "$fl" "$mean") of the ceiling" >&2
+        else
+          echo "round $r: the verbs-only floor gave no figure" >&2
+        fi
       fi
     done
   done
@@ -206,10 +228,13 @@ echo "| link ceiling | MiB/s | ours iSER 128 KiB reads (iscsi-perf) / ceiling | 
 echo "|---|---:|---:|---:|---:|"
 echo "| ib_write_bw -s 131072 -t 128 -D ${seconds} (median of ${#bw_figures[@]}) | ${bw:-?} | $(ratio "$(mbs "$oi128" 256)" "$bw") | $(ratio "$(mbs "$oo128" 256)" "$bw") | $(ratio "$(mbs "$ti128" 256)" "$bw") |"
 echo "| paired: each round's ours iSER 128 KiB run / the mean of the ib_write_bw runs just before and after it (median of ${#pair_ratios[@]} rounds) | | ${pair:-n/a} | | |"
+floor_pair=$(echo "${floor_ratios[*]}" | median)
+echo "| floor: verbs-only request/response, client sleeping on its completion channel (serve-bw; median of ${#floor_figures[@]}), / the same mean per round | $(echo "${floor_figures[*]}" | median) | ${floor_pair:-n/a} | | |"
 echo
 oi4=$(cell "ours iSER" "4 KiB random read, 32 in flight"); ti4=$(cell "tgtd iSER" "4 KiB random read, 32 in flight")
 echo "Bars: ours iSER / tgtd iSER at 4 KiB, 32 in flight (both with iscsi-perf) = $(ratio "$oi4" "$ti4") (bar >= 1.00);" \
-     "ours iSER 128 KiB reads / ib_write_bw = $(ratio "$(mbs "$oi128" 256)" "$bw") with iscsi-perf (paired per round: ${pair:-n/a}), $(ratio "$(mbs "$oo128" 256)" "$bw") with our initiator (bar >= 0.90)."
+     "ours iSER 128 KiB reads / ib_write_bw = $(ratio "$(mbs "$oi128" 256)" "$bw") with iscsi-perf (paired per round: ${pair:-n/a}), $(ratio "$(mbs "$oo128" 256)" "$bw") with our initiator (bar >= 0.90);" \
+     "the verbs-only floor with a sleeping client reaches ${floor_pair:-n/a} of it."
 echo
 echo "Per round (IOPS):"
 for t in "${targets[@]}"; do
@@ -221,4 +246,5 @@ for t in "${targets[@]}"; do
 done
 echo "- ib_write_bw 128 KiB MB/s (in order; with ours iSER: before, after per round): ${bw_figures[*]:-none}"
 echo "- paired ratios (ours iSER 128 KiB / mean of the ib_write_bw runs around it): ${pair_ratios[*]:-none}"
+echo "- verbs-only floor MB/s per round: ${floor_figures[*]:-none}; / the same round's ceiling mean: ${floor_ratios[*]:-none}"
 exit $status

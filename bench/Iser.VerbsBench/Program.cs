@@ -2,10 +2,11 @@
 //   Iser.VerbsBench send-lat  [--size 2]     [--iterations 5000] [--warmup 1000] [--signal-every 1] [--inline 0|1]
 //   Iser.VerbsBench write-bw  [--size 65536] [--iterations 5000] [--depth 128]  [--signal-every 1]
 //   Iser.VerbsBench serve-bw  [--size 65536] [--iterations 5000] [--depth 8]    (request SEND -> WRITE + response SEND)
-//                             [--buffers 1] [--client-waits 0|1] [--copy 0|1]
-//     --buffers N: WRITE from and into N blocks in turn; --client-waits 1: the client sleeps on its completion channel
-//     when its CQ is empty (as libiscsi's iSER transport does); --copy 1: the server copies each response's data from a
-//     64 MiB store first (as a RAM-backed logical unit reading into registered memory does).
+//                             [--buffers 1] [--client-waits 0|1|2] [--copy 0|1]
+//     --buffers N: WRITE from and into N blocks in turn; --client-waits: 0 the client busy-polls, 1 it sleeps on its
+//     completion channel once its CQ is empty (as our initiator), 2 it sleeps until an event, re-arms at once and polls
+//     the CQ empty (as libiscsi's iSER transport); --copy 1: the server copies each response's data from a 64 MiB store
+//     first (as a RAM-backed logical unit reading into registered memory does).
 // Defaults follow what perftest does on rxe (every WR signalled, no inline data).
 // Address: LAB_RDMA_ADDR (default 169.254.10.1); listener and client share it, as with perftest there.
 using System.Net;
@@ -14,7 +15,7 @@ using Iser.VerbsBench;
 
 if (args.Length == 0 || args[0] is not ("send-lat" or "write-bw" or "serve-bw"))
 {
-    Console.Error.WriteLine("usage: Iser.VerbsBench send-lat|write-bw|serve-bw [--size N] [--iterations N] [--warmup N] [--depth N] [--signal-every N] [--inline 0|1] [--buffers N] [--client-waits 0|1] [--copy 0|1]");
+    Console.Error.WriteLine("usage: Iser.VerbsBench send-lat|write-bw|serve-bw [--size N] [--iterations N] [--warmup N] [--depth N] [--signal-every N] [--inline 0|1] [--buffers N] [--client-waits 0|1|2] [--copy 0|1]");
     return 2;
 }
 
@@ -43,7 +44,7 @@ RdmaConnectionOptions options = new()
 int buffers = Math.Max(1, Option("--buffers", 1));
 using BenchConnection connection = BenchConnection.Open(address, options, size, blocks: buffers + 1);
 return latency ? SendLatency.Run(connection, size, iterations, warmup, signalEvery, inline)
-    : serve ? RequestResponseBandwidth.Run(connection, size, iterations, depth, buffers, Option("--client-waits", 0) != 0, Option("--copy", 0) != 0)
+    : serve ? RequestResponseBandwidth.Run(connection, size, iterations, depth, buffers, (ClientWait)Math.Clamp(Option("--client-waits", 0), 0, 2), Option("--copy", 0) != 0)
     : WriteBandwidth.Run(connection, size, iterations, depth, signalEvery);
 
 int Option(string name, int fallback)

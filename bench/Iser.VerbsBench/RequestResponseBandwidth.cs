@@ -12,17 +12,30 @@ namespace Iser.VerbsBench;
 /// lets the client send its next request. Both sides busy-poll their CQ, so no wakeups and no protocol work: this is
 /// the ceiling of any request/response target on the link, to set beside write-bw's plain WRITE stream.
 /// Options add back, one at a time, what a real exchange has: <c>buffers</c> blocks used in turn on both sides, a client
-/// that sleeps on its completion channel when its CQ is empty (libiscsi's iSER transport waits in poll(2) on it, so
-/// every response the server posts also runs the client's completion event and wakeup), and a copy per response from a
-/// 64 MiB store (a RAM logical unit reading into registered memory).
+/// that sleeps on its completion channel (<see cref="ClientWait"/>: libiscsi's iSER transport waits in poll(2) on it,
+/// so responses the server posts also run the client's completion event and wakeup on the server's CPU), and a copy
+/// per response from a 64 MiB store (a RAM logical unit reading into registered memory).
 /// MB/s are 2^20 bytes per second of WRITE data, as perftest reports them.
 /// </summary>
+/// <summary>How the client learns of completions.</summary>
+internal enum ClientWait
+{
+    /// <summary>Busy-polls its CQ.</summary>
+    Polls = 0,
+
+    /// <summary>Polls the CQ empty, arms it, polls once more, then sleeps on the channel (our initiator).</summary>
+    ArmWhenEmpty = 1,
+
+    /// <summary>Sleeps on the channel, re-arms the CQ as soon as an event comes, then polls it empty (libiscsi).</summary>
+    EventFirst = 2,
+}
+
 internal static class RequestResponseBandwidth
 {
     private const int MessageSize = 64;
     private const int PollBatch = 16;
 
-    public static int Run(BenchConnection c, int size, int iterations, int depth, int buffers, bool clientWaits, bool copy)
+    public static int Run(BenchConnection c, int size, int iterations, int depth, int buffers, ClientWait clientWait, bool copy)
     {
         RegisteredBlock serverMessages = c.ServerPool.Rent(), clientMessages = c.ClientPool.Rent();
         var sources = new IbvSge[buffers];
@@ -64,7 +77,7 @@ internal static class RequestResponseBandwidth
         long ticks;
         try
         {
-            ticks = Request(c.Client, clientMessages.Sge(MessageSize), clientRecv, warmup, iterations, depth, clientWaits, () => Volatile.Read(ref serverFault) is not null);
+            ticks = Request(c.Client, clientMessages.Sge(MessageSize), clientRecv, warmup, iterations, depth, clientWait, () => Volatile.Read(ref serverFault) is not null);
         }
         finally
         {
@@ -78,7 +91,7 @@ internal static class RequestResponseBandwidth
         double seconds = (double)ticks / Stopwatch.Frequency;
         Console.WriteLine(
             $"verbs-serve-bw {size} B x {iterations}: average {(double)size * iterations / seconds / (1 << 20):F2} MB/s, " +
-            $"{iterations / seconds:F0} requests/s, depth {depth}, buffers {buffers}, client {(clientWaits ? "waits" : "polls")}, copy {copy}");
+            $"{iterations / seconds:F0} requests/s, depth {depth}, buffers {buffers}, client {clientWait}, copy {copy}");
         if (target.Span[size - 1] != 0xA5)
         {
             throw new InvalidOperationException("the written data did not arrive in the client's buffer");
@@ -89,7 +102,7 @@ internal static class RequestResponseBandwidth
 
     /// <summary>Client: <paramref name="depth"/> requests outstanding; returns the ticks of the timed part.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe long Request(RdmaConnection client, IbvSge send, IbvSge recv, int warmup, int iterations, int depth, bool waits, Func<bool> serverFailed)
+    private static unsafe long Request(RdmaConnection client, IbvSge send, IbvSge recv, int warmup, int iterations, int depth, ClientWait wait, Func<bool> serverFailed)
     {
         QueuePair qp = client.QueuePair;
         CompletionQueue cq = client.CompletionQueue;
@@ -98,6 +111,12 @@ internal static class RequestResponseBandwidth
         Span<IbvWc> wc = stackalloc IbvWc[PollBatch];
         int total = warmup + iterations, posted = 0, answered = 0;
         long start = 0;
+        bool draining = false;
+        if (wait == ClientWait.EventFirst)
+        {
+            cq.RequestNotification(); // before the first requests, so their completions raise the first event
+        }
+
         for (; posted < Math.Min(depth, total); posted++)
         {
             qp.PostSend(&wr).ThrowIfFailed("post request SEND");
@@ -105,10 +124,23 @@ internal static class RequestResponseBandwidth
 
         while (answered < total)
         {
-            int n = cq.Poll(wc);
-            if (n == 0 && waits)
+            if (wait == ClientWait.EventFirst && !draining)
             {
-                // As libiscsi's event loop does: arm, look once more, then sleep on the channel.
+                // libiscsi's loop (lib/iser.c, cq_handle): sleep until an event, re-arm at once, then poll the CQ empty.
+                // Re-arming before the poll means a response that lands during the poll raises another event.
+                if (cq.Channel!.WaitForEvent(100) == IntPtr.Zero)
+                {
+                    ThrowIfServerFailed(serverFailed, answered, total);
+                }
+
+                cq.RequestNotification();
+                draining = true; // after a quiet 100 ms too: one look at the CQ costs nothing then
+            }
+
+            int n = cq.Poll(wc);
+            if (n == 0 && wait == ClientWait.ArmWhenEmpty)
+            {
+                // As our own initiator's CompletionQueuePoller does: arm, look once more, then sleep on the channel.
                 cq.RequestNotification();
                 n = cq.Poll(wc);
                 if (n == 0)
@@ -118,9 +150,11 @@ internal static class RequestResponseBandwidth
                 }
             }
 
-            if (n == 0 && serverFailed())
+            if (n == 0)
             {
-                throw new InvalidOperationException($"the server failed after {answered} of {total} responses");
+                draining = false;
+                ThrowIfServerFailed(serverFailed, answered, total);
+                continue;
             }
 
             for (int i = 0; i < n; i++)
@@ -151,6 +185,14 @@ internal static class RequestResponseBandwidth
         }
 
         return Stopwatch.GetTimestamp() - start;
+    }
+
+    private static void ThrowIfServerFailed(Func<bool> serverFailed, int answered, int total)
+    {
+        if (serverFailed())
+        {
+            throw new InvalidOperationException($"the server failed after {answered} of {total} responses");
+        }
     }
 
     /// <summary>Server: per poll, one chain of WRITE + response SEND for every request it found.</summary>

@@ -8,8 +8,9 @@
 #              after our iSER target's 128 KiB run in every round (the link's rate moves between runs)
 #   floor:     after the second ceiling run, `Iser.VerbsBench serve-bw --client-waits 1 --buffers 8` for about a run's
 #              length: the verbs of an iSER read and nothing else (request SEND -> 128 KiB WRITE + response SEND,
-#              8 in flight), its client sleeping on its completion channel as libiscsi's does. What any target would
-#              get on this link with this initiator before doing any iSCSI work.
+#              8 in flight), its client sleeping on its completion channel as libiscsi's does (it arms the CQ once
+#              the CQ is empty; libiscsi's order, re-arming as soon as an event comes, is `--client-waits 2` and
+#              measured the same). What any target gets on this link with this initiator before any iSCSI work.
 # Targets take turns inside each round; the table gives medians over the rounds.
 # Bars (issue 5): ours iSER >= tgtd iSER IOPS at 4 KiB / 32; ours iSER 128 KiB reads >= 90 % of ib_write_bw.
 #

@@ -9,27 +9,14 @@ namespace Iser.VerbsBench;
 /// The verbs an iSER read needs and nothing else: the client keeps <c>depth</c> small request SENDs outstanding; for
 /// each one the server RDMA WRITEs <c>size</c> bytes into the client's buffer and SENDs a small response behind it
 /// (one chain per CQ poll, the WRITEs unsignaled, the chain's last SEND signaled, as our target posts); each response
-/// lets the client send its next request. Both sides busy-poll their CQ, so no wakeups and no protocol work: this is
-/// the ceiling of any request/response target on the link, to set beside write-bw's plain WRITE stream.
+/// lets the client send its next request. By default both sides busy-poll their CQ, so no wakeups and no protocol
+/// work: the ceiling of any request/response target on the link, to set beside write-bw's plain WRITE stream.
 /// Options add back, one at a time, what a real exchange has: <c>buffers</c> blocks used in turn on both sides, a client
 /// that sleeps on its completion channel (<see cref="ClientWait"/>: libiscsi's iSER transport waits in poll(2) on it,
 /// so responses the server posts also run the client's completion event and wakeup on the server's CPU), and a copy
 /// per response from a 64 MiB store (a RAM logical unit reading into registered memory).
 /// MB/s are 2^20 bytes per second of WRITE data, as perftest reports them.
 /// </summary>
-/// <summary>How the client learns of completions.</summary>
-internal enum ClientWait
-{
-    /// <summary>Busy-polls its CQ.</summary>
-    Polls = 0,
-
-    /// <summary>Polls the CQ empty, arms it, polls once more, then sleeps on the channel (our initiator).</summary>
-    ArmWhenEmpty = 1,
-
-    /// <summary>Sleeps on the channel, re-arms the CQ as soon as an event comes, then polls it empty (libiscsi).</summary>
-    EventFirst = 2,
-}
-
 internal static class RequestResponseBandwidth
 {
     private const int MessageSize = 64;

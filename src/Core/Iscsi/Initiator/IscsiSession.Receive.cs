@@ -164,8 +164,9 @@ public sealed partial class IscsiSession
             reply.Lun = pdu.Lun;
             reply.InitiatorTaskTag = Pdu.ReservedTag;
             reply.Field20 = ttt;
-            TrySend(connection, reply, "NOP-Out answering the target's ping");
+            // Counted before the send, so whoever sees the echo on the wire also sees it counted.
             Interlocked.Increment(ref _targetPingsAnswered);
+            TrySend(connection, reply, "NOP-Out answering the target's ping");
             return false;
         }
         if (itt == Pdu.ReservedTag || itt == KeepAliveTag) return false;

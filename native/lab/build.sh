@@ -11,7 +11,7 @@
 #   LAB_SKIP_APT=1     never call apt-get install (the packages must be there already)
 #   LAB_REBUILD=1      rebuild the initramfs even when the cache looks complete
 #   LAB_REFRESH=1      ask apt for the current kernel package instead of reusing any cached guest
-set -euo pipefail
+set -Eeuo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$script_dir/../.." && pwd)
@@ -19,6 +19,8 @@ cache_root=${LAB_CACHE:-$repo/.lab-cache}
 
 log() { printf 'lab-build: %s\n' "$*" >&2; }
 die() { printf 'lab-build: error: %s\n' "$*" >&2; exit 1; }
+# Any command that fails under set -e says which one and where, so no failure is silent.
+trap 'status=$?; printf "lab-build: error: line %s: \"%s\" failed (exit %s)\n" "$LINENO" "$BASH_COMMAND" "$status" >&2' ERR
 
 # Host tools the build and the guest need. The guest runs this machine's binaries through the
 # chroot, so rdma-core, perftest and the packet-filter tools have to be installed here.
@@ -32,7 +34,9 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 install_host_packages() {
   local missing=() installed
-  installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${host_packages[@]}" 2>/dev/null | awk '/install ok installed/ { print $1 }')
+  # dpkg-query exits 1 when any named package is unknown to dpkg (never installed): that is the case to handle,
+  # not a failure, so its status is ignored and only the "install ok installed" lines count.
+  installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${host_packages[@]}" 2>/dev/null | awk '/install ok installed/ { print $1 }' || true)
   for p in "${host_packages[@]}"; do
     grep -qx "$p" <<< "$installed" || missing+=("$p")
   done
@@ -40,9 +44,9 @@ install_host_packages() {
   [ "${LAB_SKIP_APT:-0}" = 1 ] && die "missing host packages (LAB_SKIP_APT=1): ${missing[*]}"
   log "installing host packages: ${missing[*]}"
   # Other jobs on this machine may hold the dpkg lock; wait for it instead of failing.
-  as_root apt-get -o DPkg::Lock::Timeout=900 update -qq
+  as_root apt-get -o DPkg::Lock::Timeout=900 update -qq || die "apt-get update failed (needed to install: ${missing[*]})"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq \
-    --no-install-recommends "${missing[@]}" >&2
+    --no-install-recommends "${missing[@]}" >&2 || die "apt-get install failed for the lab's host packages: ${missing[*]}"
 }
 
 # The real, versioned package behind the linux-image-amd64 metapackage, e.g. linux-image-6.1.0-56-amd64.

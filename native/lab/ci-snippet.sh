@@ -9,7 +9,9 @@
 #   native/lab/ci-snippet.sh dotnet test tests/Iser.Tests -c Release --no-build --filter Category=Lab
 #   native/lab/ci-snippet.sh native/lab/selftest.sh        # lab smoke check
 # Defaults for CI: a 40-minute guest limit (LAB_TIMEOUT) unless the caller set one.
-set -euo pipefail
+set -Eeuo pipefail
+# Any command that fails under set -e says which one and where, so no failure is silent.
+trap 'status=$?; printf "lab: error: line %s: \"%s\" failed (exit %s)\n" "$LINENO" "$BASH_COMMAND" "$status" >&2' ERR
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 if [ $# -eq 0 ]; then

@@ -10,7 +10,9 @@
 # its rxe provider and libcunit come from this machine. Packages are checked against trixie's signed InRelease
 # (gpgv with debian-archive-keyring) before they are unpacked. DEST must be visible in the lab guest: inside the
 # repository (mounted there wherever it is), or outside /tmp, /root and /run (tmpfs there).
-set -euo pipefail
+set -Eeuo pipefail
+# Any command that fails under set -e says which one and where, so no failure is silent.
+trap 'status=$?; printf "libiscsi-trixie: error: line %s: \"%s\" failed (exit %s)\n" "$LINENO" "$BASH_COMMAND" "$status" >&2' ERR
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 dest=${1:-$repo/.lab-cache/libiscsi-trixie}

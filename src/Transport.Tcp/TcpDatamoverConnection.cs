@@ -15,6 +15,7 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
     private protected ConnectionParameters Parameters = new();
     private protected volatile bool FullFeature;
     private int _terminated;
+    private string _terminateReason = "";
 
     private protected TcpDatamoverConnection(Socket socket, ILogger logger)
     {
@@ -44,6 +45,46 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
 
     public abstract ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Push delivery. By default an async loop whose receives complete on the thread pool delivers each PDU on that
+    /// thread. With <paramref name="busyPoll"/> a thread of this connection's own reads the socket, switched to
+    /// non-blocking, in a tight loop (<see cref="TcpPduReader.BusyPoll"/>), so a PDU is handled the moment it lands
+    /// without an epoll wake-up or a thread-pool hop; that thread keeps a core busy until the connection closes.
+    /// </summary>
+    public void StartReceiving(IPduReceiver receiver, bool busyPoll = false)
+    {
+        if (!busyPoll)
+        {
+            ReceivePump.Start(this, receiver);
+            return;
+        }
+        Socket.Blocking = false;
+        Reader.BusyPoll = true;
+        new Thread(() => PollReceive(receiver)) { IsBackground = true, Name = $"iscsi-tcp-poll {RemoteEndPoint}" }.Start();
+    }
+
+    private void PollReceive(IPduReceiver receiver)
+    {
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                // Every read spins until its bytes are there, so the ValueTask has always completed by now.
+                var pending = ReceiveControlAsync();
+                var pdu = pending.IsCompleted ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
+                if (pdu is null) break;
+                receiver.OnPduReceived(pdu);
+            }
+        }
+        catch (Exception e)
+        {
+            error = e is ObjectDisposedException && Volatile.Read(ref _terminated) != 0
+                ? new DatamoverException($"Connection terminated: {_terminateReason}") : e;
+        }
+        receiver.OnReceiveEnded(error);
+    }
+
     public void NoticeKeyValues(ConnectionParameters parameters) => Parameters = parameters;
 
     public virtual void EnableDatamover(IDatamoverHost host)
@@ -58,6 +99,7 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
     public async ValueTask TerminateAsync(string reason)
     {
         if (Interlocked.Exchange(ref _terminated, 1) != 0) return;
+        _terminateReason = reason; // before the socket closes, so a polling reader that sees it closed can say why
         Logger.LogDebug("Terminating TCP connection {Remote}: {Reason}", RemoteEndPoint, reason);
         OnTerminating(new DatamoverException($"Connection terminated: {reason}"));
         try

@@ -25,6 +25,12 @@ internal sealed class TcpPduReader
     public bool HeaderDigest { get; set; }
     public bool DataDigest { get; set; }
 
+    /// <summary>
+    /// Reads spin on the (non-blocking) socket until bytes arrive instead of waiting for readiness, so every read
+    /// completes synchronously on the calling thread (the connection's polling thread).
+    /// </summary>
+    public bool BusyPoll { get; set; }
+
     /// <summary>Reads BHS, AHS and header digest into <paramref name="pdu"/>. False on a clean close between PDUs.</summary>
     // Pooled state machines: these await the socket on every PDU, so boxing one per call would allocate per I/O.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -71,7 +77,7 @@ internal sealed class TcpPduReader
         // Large remainders go straight from the socket into the destination.
         while (length - copied >= _buffer.Length / 4)
         {
-            int n = await _socket.ReceiveAsync(destination[copied..], SocketFlags.None, ct).ConfigureAwait(false);
+            int n = await ReceiveAsync(destination[copied..], ct).ConfigureAwait(false);
             if (n == 0) throw new DatamoverException("Connection closed by peer in the middle of a data segment.");
             copied += n;
         }
@@ -128,7 +134,7 @@ internal sealed class TcpPduReader
             int n;
             try
             {
-                n = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, ct).ConfigureAwait(false);
+                n = await ReceiveAsync(_buffer.AsMemory(_end), ct).ConfigureAwait(false);
             }
             catch (SocketException e)
             {
@@ -142,5 +148,21 @@ internal sealed class TcpPduReader
             _end += n;
         }
         return true;
+    }
+
+    private ValueTask<int> ReceiveAsync(Memory<byte> destination, CancellationToken ct) =>
+        BusyPoll ? ValueTask.FromResult(ReceiveSpinning(destination.Span)) : _socket.ReceiveAsync(destination, SocketFlags.None, ct);
+
+    private int ReceiveSpinning(Span<byte> destination)
+    {
+        var spinner = new SpinWait();
+        while (true)
+        {
+            int n = _socket.Receive(destination, SocketFlags.None, out SocketError error);
+            if (error == SocketError.Success) return n;
+            if (error != SocketError.WouldBlock) throw new SocketException((int)error);
+            // Yield to other runnable threads now and then, never sleep: a sleep would cost the latency polling buys.
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
     }
 }

@@ -46,6 +46,8 @@ internal sealed class LoginObservingTransport(IInitiatorTransport inner) : IInit
             return pdu;
         }
 
+        // Full feature phase: the PDUs go straight from the transport to the session, past this wrapper.
+        public void StartReceiving(IPduReceiver receiver, bool busyPoll = false) => inner.StartReceiving(receiver, busyPoll);
         public void NoticeKeyValues(ConnectionParameters parameters) => inner.NoticeKeyValues(parameters);
         public void EnableDatamover(IDatamoverHost host) => inner.EnableDatamover(host);
         public ValueTask TerminateAsync(string reason) => inner.TerminateAsync(reason);

@@ -26,6 +26,17 @@ public interface IDatamoverConnection : IAsyncDisposable
     /// </summary>
     ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Switches Control_Notify to push: from now on every received PDU goes to <paramref name="receiver"/> on the
+    /// thread that reaped it (the CQ poller on iSER, the socket receive on TCP), and <see cref="ReceiveControlAsync"/>
+    /// must no longer be called. PDUs that arrived before the switch are delivered first, in order.
+    /// With <paramref name="busyPoll"/> the transport spins on its completion source instead of sleeping (iSER polls
+    /// the CQ without arming it; TCP reads a non-blocking socket in a loop on a thread of its own): the lowest
+    /// latency, at the price of one core kept busy for as long as the connection lives.
+    /// The default delivers through a pull loop (<see cref="ReceivePump"/>) and ignores <paramref name="busyPoll"/>.
+    /// </summary>
+    void StartReceiving(IPduReceiver receiver, bool busyPoll = false) => ReceivePump.Start(this, receiver);
+
     /// <summary>Notice_Key_Values: operational values negotiated so far (digests take effect at <see cref="EnableDatamover"/>).</summary>
     void NoticeKeyValues(ConnectionParameters parameters);
 

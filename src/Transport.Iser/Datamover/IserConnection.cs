@@ -33,7 +33,7 @@ public abstract class IserConnection : IDatamoverConnection
     private readonly ConnectionReferences _references;
     private readonly CompletionQueuePoller _poller;
     private readonly Thread _eventThread;
-    private readonly Channel<Pdu> _received;
+    private readonly ReceivedPduDelivery _received;
     private readonly Lock _sendLock = new();
 
     // Send-queue work waiting (under _sendLock) to go out in one ibv_post_send: RDMA WRITEs of finished Put_Data ride
@@ -86,12 +86,9 @@ public abstract class IserConnection : IDatamoverConnection
         // On the target the connection's receive loop resumes inline on the CQ thread when it is waiting: a command is
         // decoded, executed (a RAM or cached read completes synchronously), its RDMA WRITE and SCSI Response posted
         // without a thread hop, as tgtd's single event loop does. The loop never blocks (it awaits), so the CQ thread
-        // keeps draining. The initiator keeps the hop: its loop completes callers' tasks, whose code we do not control
-        // (and inline dispatch measured no better: 4 KiB x 1 gained, 4 KiB x 32 and 128 KiB x 8 lost ~15 %).
-        _received = Channel.CreateUnbounded<Pdu>(new UnboundedChannelOptions
-        {
-            SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = isTarget,
-        });
+        // keeps draining. The initiator switches to push delivery after login (StartReceiving): the CQ thread dispatches
+        // each PDU into the session itself, which decides where callers' continuations run (CompletionOptions).
+        _received = new ReceivedPduDelivery(synchronousContinuations: isTarget, EndOfStreamError);
         Logger = logger;
         _isTarget = isTarget;
         LocalEndPoint = localEndPoint;
@@ -374,7 +371,7 @@ public abstract class IserConnection : IDatamoverConnection
 
     public virtual async ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default)
     {
-        var reader = _received.Reader;
+        var reader = _received.Queue;
         while (true)
         {
             if (reader.TryRead(out var pdu)) return pdu;
@@ -387,16 +384,29 @@ public abstract class IserConnection : IDatamoverConnection
             {
                 more = false;
             }
-            if (!more)
-            {
-                if (_failure is { } f) throw f as DatamoverException ?? new DatamoverException(f.Message, f);
-                // Closed on this side (TerminateAsync) rather than by the peer: say why, or the reader would report
-                // that the peer closed the connection.
-                if (_terminating && !_peerDisconnected)
-                    throw new DatamoverException($"The iSER connection to {RemoteEndPoint} was closed on this side ({_terminateReason}).");
-                return null;
-            }
+            if (!more) return EndOfStreamError() is { } error ? throw error : null;
         }
+    }
+
+    /// <summary>
+    /// Push delivery: the CQ thread hands every PDU it decodes to <paramref name="receiver"/> itself. With
+    /// <paramref name="busyPoll"/> the CQ is polled without sleeping on its completion channel (one core stays busy).
+    /// </summary>
+    public void StartReceiving(IPduReceiver receiver, bool busyPoll = false)
+    {
+        _poller.BusyPoll = busyPoll;
+        _received.StartPushing(receiver);
+    }
+
+    /// <summary>Why no PDU follows: null for a clean close by the peer.</summary>
+    private DatamoverException? EndOfStreamError()
+    {
+        if (_failure is { } f) return f as DatamoverException ?? new DatamoverException(f.Message, f);
+        // Closed on this side (TerminateAsync) rather than by the peer: say why, or the reader would report that the
+        // peer closed the connection.
+        if (_terminating && !_peerDisconnected)
+            return new DatamoverException($"The iSER connection to {RemoteEndPoint} was closed on this side ({_terminateReason}).");
+        return null;
     }
 
     public void NoticeKeyValues(ConnectionParameters parameters) => _parameters = parameters;
@@ -780,7 +790,7 @@ public abstract class IserConnection : IDatamoverConnection
             PduPool.Return(pdu);
             return;
         }
-        if (!_received.Writer.TryWrite(pdu)) PduPool.Return(pdu);
+        _received.Deliver(pdu);
     }
 
     private void OnPollerError(Exception e) => Fail(e is DatamoverException ? e : new DatamoverException($"Polling the completion queue failed: {e.Message}", e));
@@ -807,7 +817,7 @@ public abstract class IserConnection : IDatamoverConnection
                     // A clean close from the peer: the reader sees end of stream, then teardown.
                     // Our own rdma_disconnect raises this event here too: only a close we did not start is the peer's.
                     if (!_terminating) _peerDisconnected = true;
-                    _received.Writer.TryComplete();
+                    _received.Complete();
                     BeginTerminate("the peer disconnected");
                     break;
                 case RdmaCmEventType.DeviceRemoval:
@@ -837,7 +847,7 @@ public abstract class IserConnection : IDatamoverConnection
         if (Interlocked.CompareExchange(ref _failure, error, null) is null)
         {
             if (!_terminating) Logger.LogWarning("iSER connection {Remote} failed: {Reason}", RemoteEndPoint, error.Message);
-            _received.Writer.TryComplete();
+            _received.Complete();
             OnFailed(error);
         }
         BeginTerminate(error.Message);
@@ -876,7 +886,7 @@ public abstract class IserConnection : IDatamoverConnection
         {
             Logger.LogDebug("{Remote}: moving the QP to the error state: {Error}", RemoteEndPoint, e.Message);
         }
-        _received.Writer.TryComplete();
+        _received.Complete();
         _references.Close();
     }
 
@@ -911,7 +921,7 @@ public abstract class IserConnection : IDatamoverConnection
             _stopEvents = true;
             if (Thread.CurrentThread != _eventThread && (_eventThread.ThreadState & ThreadState.Unstarted) == 0) _eventThread.Join();
             _poller.Dispose();
-            while (_received.Reader.TryRead(out var left)) PduPool.Return(left);
+            _received.Discard();
             Rdma.Dispose();
             long bytes = RegisteredMemoryBytes;
             _receivePool.Dispose();

@@ -21,6 +21,7 @@ public sealed class CompletionQueuePoller : IDisposable
     private readonly int _waitTimeoutMs;
     private readonly Thread _thread;
     private volatile bool _stopping;
+    private volatile bool _busyPoll;
     private long _completions;
     private long _wakeups;
     private long _arms;
@@ -55,6 +56,16 @@ public sealed class CompletionQueuePoller : IDisposable
         _thread.Start();
     }
 
+    /// <summary>
+    /// Spin on the CQ instead of sleeping on its channel: no arm, no event, no wake-up, so a completion is handled the
+    /// moment it lands; the thread keeps a core busy (it yields to runnable threads, never sleeps). May change at any time.
+    /// </summary>
+    public bool BusyPoll
+    {
+        get => _busyPoll;
+        set => _busyPoll = value;
+    }
+
     /// <summary>Total completions handed to the handler.</summary>
     public long CompletionCount => Interlocked.Read(ref _completions);
 
@@ -76,6 +87,12 @@ public sealed class CompletionQueuePoller : IDisposable
                 if (Drain())
                 {
                     Thread.Yield(); // budget used up: more may be queued; give others a turn, then continue without waiting
+                    continue;
+                }
+
+                if (_busyPoll)
+                {
+                    SpinPoll();
                     continue;
                 }
 
@@ -106,6 +123,23 @@ public sealed class CompletionQueuePoller : IDisposable
         }
     }
 
+    /// <summary>Busy-poll mode: polls without arming, yielding now and then (never sleeping), until the mode or the thread ends.</summary>
+    private void SpinPoll()
+    {
+        var spinner = new SpinWait();
+        while (_busyPoll && !_stopping)
+        {
+            int n = _queue.Poll(_batch);
+            if (n == 0)
+            {
+                spinner.SpinOnce(sleep1Threshold: -1);
+                continue;
+            }
+            Handle(n);
+            spinner.Reset();
+        }
+    }
+
     /// <summary>Polls until the CQ is empty or the budget is used. True when the budget ran out.</summary>
     private bool Drain()
     {
@@ -117,16 +151,7 @@ public sealed class CompletionQueuePoller : IDisposable
                 return false;
             }
 
-            Interlocked.Add(ref _completions, n);
-            try
-            {
-                _handler(new ReadOnlySpan<IbvWc>(_batch, 0, n));
-            }
-            catch (Exception ex)
-            {
-                _onError?.Invoke(ex);
-            }
-
+            Handle(n);
             if (n < _batch.Length)
             {
                 return false;
@@ -134,6 +159,19 @@ public sealed class CompletionQueuePoller : IDisposable
         }
 
         return true;
+    }
+
+    private void Handle(int n)
+    {
+        Interlocked.Add(ref _completions, n);
+        try
+        {
+            _handler(new ReadOnlySpan<IbvWc>(_batch, 0, n));
+        }
+        catch (Exception ex)
+        {
+            _onError?.Invoke(ex);
+        }
     }
 
     /// <summary>Stops the thread (within the wait timeout) and waits for it. Does not dispose the CQ.</summary>

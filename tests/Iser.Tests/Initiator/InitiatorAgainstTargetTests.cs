@@ -8,8 +8,11 @@ using Iser.Transport.Tcp;
 
 namespace Iser.Tests.Initiator;
 
-/// <summary>Our initiator against our own target over loopback TCP: login, data integrity, sizes, digests, concurrency.</summary>
-public class InitiatorAgainstTargetTests
+/// <summary>
+/// Our initiator against our own target over loopback TCP: login, data integrity, sizes, digests, concurrency; once
+/// per completion mode (the classes at the end).
+/// </summary>
+public abstract class InitiatorAgainstTargetTests(CompletionMode mode)
 {
     private static readonly TcpInitiatorTransport Tcp = new();
 
@@ -17,7 +20,7 @@ public class InitiatorAgainstTargetTests
     public async Task Logs_in_reads_capacity_and_inquiry()
     {
         await using var target = InProcessTarget.Start(blocks: 4096, blockDevice: true);
-        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions(), Tcp);
+        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), Tcp);
         Assert.Equal(IscsiSessionState.LoggedIn, session.State);
         Assert.Equal(0x80UL, session.Isid >> 40); // random-format ISID
         Assert.Equal(InProcessTarget.Iqn, session.Negotiated.TargetName);
@@ -58,7 +61,7 @@ public class InitiatorAgainstTargetTests
         {
             MaxRecvDataSegmentLength = 32 * 1024, FirstBurstLength = 64 * 1024, MaxBurstLength = 256 * 1024, MaxOutstandingR2T = 4,
         }, blocks: 8192, loggerFactory: log.Factory, blockDevice: true);
-        var options = target.SessionOptions();
+        var options = target.SessionOptions().In(mode);
         options.HeaderDigest = headerDigest ? "CRC32C" : "None";
         options.DataDigest = dataDigest ? "CRC32C" : "None";
         options.ImmediateData = immediateData;
@@ -92,7 +95,7 @@ public class InitiatorAgainstTargetTests
         // A queue depth of 8 forces the initiator to hold most callers back until the window opens; a command sent
         // outside the window would be dropped by the target and hang this test.
         await using var target = InProcessTarget.Start(new IscsiTargetOptions { CommandQueueDepth = 8 }, blocks: 16384, blockDevice: true);
-        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions(), Tcp);
+        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), Tcp);
         var lun = await session.OpenLunAsync(0);
         const int Writers = 96;
         var payloads = new byte[Writers][];
@@ -129,7 +132,7 @@ public class InitiatorAgainstTargetTests
     public async Task Check_condition_is_decoded_into_words()
     {
         await using var target = InProcessTarget.Start(blocks: 64);
-        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions(), Tcp);
+        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), Tcp);
         var cdb = new byte[10];
         cdb[0] = 0x28; // READ (10) beyond the end
         BinaryPrimitives.WriteUInt32BigEndian(cdb.AsSpan(2), 1000);
@@ -152,7 +155,7 @@ public class InitiatorAgainstTargetTests
     public async Task Unit_attention_is_retried_by_the_lun_but_reported_raw_by_the_session()
     {
         await using var target = InProcessTarget.Start(blocks: 64);
-        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions(), Tcp);
+        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), Tcp);
         target.Unit.PendingUnitAttentions = 1;
         var raw = await session.ExecuteAsync(new ScsiCommand(0, new byte[6])); // TEST UNIT READY
         Assert.Equal(SenseKey.UnitAttention, raw.Sense!.SenseKey);
@@ -177,7 +180,7 @@ public class InitiatorAgainstTargetTests
     public async Task Residual_underflow_is_reported()
     {
         await using var target = InProcessTarget.Start(blocks: 64);
-        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions(), Tcp);
+        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), Tcp);
         var cdb = new byte[6];
         cdb[0] = 0x12;
         cdb[4] = 255; // allocation length 255, the LU returns 36
@@ -193,7 +196,7 @@ public class InitiatorAgainstTargetTests
     public async Task Flush_and_unmap_reach_the_logical_unit()
     {
         await using var target = InProcessTarget.Start(blocks: 256);
-        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions(), Tcp);
+        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), Tcp);
         var lun = await session.OpenLunAsync(0);
         var data = new byte[4 * 512];
         Random.Shared.NextBytes(data);
@@ -217,7 +220,7 @@ public class InitiatorAgainstTargetTests
         var initiatorSecret = new ChapCredentials("alice", "alice-secret-123");
         var targetSecret = new ChapCredentials("target-user", "target-secret-456");
         await using var target = InProcessTarget.Start(initiatorChap: initiatorSecret, targetChap: mutual ? targetSecret : null);
-        var options = target.SessionOptions();
+        var options = target.SessionOptions().In(mode);
         options.Chap = initiatorSecret;
         if (mutual) options.MutualChap = targetSecret;
         await using var session = await IscsiSession.ConnectAsync(options, Tcp);
@@ -231,7 +234,7 @@ public class InitiatorAgainstTargetTests
     public async Task Wrong_chap_secret_is_a_login_failure_in_words()
     {
         await using var target = InProcessTarget.Start(initiatorChap: new ChapCredentials("alice", "alice-secret-123"));
-        var options = target.SessionOptions();
+        var options = target.SessionOptions().In(mode);
         options.Chap = new ChapCredentials("alice", "wrong-secret-999");
         var error = await Assert.ThrowsAsync<IscsiLoginException>(() => IscsiSession.ConnectAsync(options, Tcp));
         Assert.Contains("authentication failed", error.Message);
@@ -242,7 +245,7 @@ public class InitiatorAgainstTargetTests
     public async Task Unknown_target_is_a_login_failure_in_words()
     {
         await using var target = InProcessTarget.Start();
-        var options = target.SessionOptions();
+        var options = target.SessionOptions().In(mode);
         options.TargetName = "iqn.2026-11.org.iser.test:nothing";
         var error = await Assert.ThrowsAsync<IscsiLoginException>(() => IscsiSession.ConnectAsync(options, Tcp));
         Assert.Contains("target not found", error.Message);
@@ -313,8 +316,12 @@ public class InitiatorAgainstTargetTests
     public async Task Ping_measures_a_round_trip()
     {
         await using var target = InProcessTarget.Start();
-        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions(), Tcp);
+        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), Tcp);
         var rtt = await session.PingAsync(TimeSpan.FromSeconds(5));
         Assert.True(rtt > TimeSpan.Zero && rtt < TimeSpan.FromSeconds(5));
     }
 }
+
+public sealed class InitiatorAgainstTargetTestsThreadPool() : InitiatorAgainstTargetTests(CompletionMode.ThreadPool);
+public sealed class InitiatorAgainstTargetTestsInline() : InitiatorAgainstTargetTests(CompletionMode.Inline);
+public sealed class InitiatorAgainstTargetTestsBusyPoll() : InitiatorAgainstTargetTests(CompletionMode.BusyPoll);

@@ -6,18 +6,18 @@ using PeerChap = Iser.Tests.Peers.ChapCredentials;
 
 namespace Iser.Tests.Initiator;
 
-/// <summary>Our initiator against tgtd (Linux SCSI target framework) over loopback TCP.</summary>
-public class InitiatorAgainstTgtdTests
+/// <summary>Our initiator against tgtd (Linux SCSI target framework) over loopback TCP, once per completion mode.</summary>
+public abstract class InitiatorAgainstTgtdTests(CompletionMode mode)
 {
     private static readonly TcpInitiatorTransport Tcp = new();
 
-    private static IscsiSessionOptions OptionsFor(TgtdInstance tgtd) => new()
+    private IscsiSessionOptions OptionsFor(TgtdInstance tgtd) => new IscsiSessionOptions
     {
         Host = "127.0.0.1",
         Port = tgtd.Port,
         TargetName = tgtd.TargetIqn,
         Reconnect = new ReconnectOptions { Enabled = false },
-    };
+    }.In(mode);
 
     [PeerTheory(Peer.Tgtd)]
     [InlineData(false, false)]
@@ -150,3 +150,7 @@ public class InitiatorAgainstTgtdTests
         Assert.Contains(found.Portals, p => p.Port == tgtd.Port);
     }
 }
+
+public sealed class InitiatorAgainstTgtdTestsThreadPool() : InitiatorAgainstTgtdTests(CompletionMode.ThreadPool);
+public sealed class InitiatorAgainstTgtdTestsInline() : InitiatorAgainstTgtdTests(CompletionMode.Inline);
+public sealed class InitiatorAgainstTgtdTestsBusyPoll() : InitiatorAgainstTgtdTests(CompletionMode.BusyPoll);

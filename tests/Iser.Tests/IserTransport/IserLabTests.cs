@@ -16,11 +16,10 @@ namespace Iser.Tests.IserTransport;
 /// <summary>
 /// Our initiator against our target over iSER on the lab's soft-RoCE device (both in this process, both on
 /// 169.254.10.1): login, data integrity from 512 B to 8 MiB, 64 commands in flight, no Data-In/R2T/Data-Out on
-/// the wire, every work request and registration freed after logout, and a silent link found by the heartbeat.
+/// the wire, every work request and registration freed after logout, and a silent link found by the heartbeat; once
+/// per completion mode of the initiator (the classes at the end).
 /// </summary>
-[Trait("Category", "Lab")]
-[Collection("iSER lab")] // the counters are process-wide: these tests must not overlap
-public sealed class IserLabTests(ITestOutputHelper output)
+public abstract class IserLabTests(ITestOutputHelper output, CompletionMode mode)
 {
     private const string Iqn = "iqn.2026-11.org.iser.test:iser";
 
@@ -50,7 +49,7 @@ public sealed class IserLabTests(ITestOutputHelper output)
     {
         await using var lab = Start();
         var transport = InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory);
-        var session = await IscsiSession.ConnectAsync(lab.SessionOptions(), transport);
+        var session = await IscsiSession.ConnectAsync(lab.SessionOptions().In(mode), transport);
         try
         {
             Assert.Equal("iser", session.TransportName);
@@ -113,7 +112,7 @@ public sealed class IserLabTests(ITestOutputHelper output)
         // its application the whole expected length, see IserTargetDatamover.ZeroFillAfter).
         await using var lab = Start();
         var transport = InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory);
-        var session = await IscsiSession.ConnectAsync(lab.SessionOptions(), transport);
+        var session = await IscsiSession.ConnectAsync(lab.SessionOptions().In(mode), transport);
         try
         {
             Assert.Equal("iser", session.TransportName);
@@ -147,7 +146,7 @@ public sealed class IserLabTests(ITestOutputHelper output)
         // the target silently drops, and the connection must carry on: a read after it works.
         await using var lab = Start();
         var transport = InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory, new IserOptions { InitiatorResponderResources = 0 });
-        var session = await IscsiSession.ConnectAsync(lab.SessionOptions(), transport);
+        var session = await IscsiSession.ConnectAsync(lab.SessionOptions().In(mode), transport);
         try
         {
             Assert.Equal("iser", session.TransportName);
@@ -179,7 +178,7 @@ public sealed class IserLabTests(ITestOutputHelper output)
         // lands in the initiator's buffer, and the connection carries on: a write after it works.
         await using var lab = Start();
         var transport = InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory, new IserOptions { InitiatorAdvertisesReadBuffers = false });
-        var session = await IscsiSession.ConnectAsync(lab.SessionOptions(), transport);
+        var session = await IscsiSession.ConnectAsync(lab.SessionOptions().In(mode), transport);
         try
         {
             Assert.Equal("iser", session.TransportName);
@@ -234,7 +233,7 @@ public sealed class IserLabTests(ITestOutputHelper output)
         await using var lab = Start();
         var tcp = new TcpDatamoverListener(new IPEndPoint(LabEnvironment.Address, 0), lab.Log.Factory.CreateLogger("Iser.Tcp"));
         lab.Target.Listen(tcp);
-        var options = lab.SessionOptions();
+        var options = lab.SessionOptions().In(mode);
         options.Port = tcp.LocalEndPoint.Port;
         await using var session = await IscsiSession.ConnectAsync(options, InitiatorTransports.Create(TransportKind.Tcp, lab.Log.Factory));
         var lun = await session.OpenLunAsync(0);
@@ -242,7 +241,7 @@ public sealed class IserLabTests(ITestOutputHelper output)
         var (ms, mbps) = await InFlightWorkloadAsync(lun, seed: 2000);
         output.WriteLine($"TCP: 64 x 64 KiB written then read, all in flight: {ms} ms, {mbps:0.0} MB/s");
 
-        var iserSession = await IscsiSession.ConnectAsync(lab.SessionOptions(), InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory));
+        var iserSession = await IscsiSession.ConnectAsync(lab.SessionOptions().In(mode), InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory));
         try
         {
             var iserLun = await iserSession.OpenLunAsync(0);
@@ -266,7 +265,7 @@ public sealed class IserLabTests(ITestOutputHelper output)
         var wire0 = IPAddress.Parse(Environment.GetEnvironmentVariable("LAB_WIRE_ADDR0") ?? "169.254.11.1");
         var wire1 = IPAddress.Parse(Environment.GetEnvironmentVariable("LAB_WIRE_ADDR1") ?? "169.254.11.2");
         await using var lab = Start(options, address: wire1);
-        var sessionOptions = lab.SessionOptions();
+        var sessionOptions = lab.SessionOptions().In(mode);
         sessionOptions.NopInterval = TimeSpan.FromSeconds(3);
         sessionOptions.NopTimeout = TimeSpan.FromSeconds(6);
         sessionOptions.Reconnect.Enabled = false;
@@ -312,7 +311,7 @@ public sealed class IserLabTests(ITestOutputHelper output)
     {
         await using var lab = Start();
         var transport = InitiatorTransports.Create(TransportKind.Auto, lab.Log.Factory);
-        var session = await IscsiSession.ConnectAsync(lab.SessionOptions(), transport);
+        var session = await IscsiSession.ConnectAsync(lab.SessionOptions().In(mode), transport);
         try
         {
             Assert.Equal("iser", transport.TransportName);
@@ -355,3 +354,16 @@ public sealed class IserLabTests(ITestOutputHelper output)
         Assert.True(p.ExitCode == 0, $"{file} {arguments} failed: {err}");
     }
 }
+
+// The counters are process-wide: these tests must not overlap, across modes too.
+[Trait("Category", "Lab")]
+[Collection("iSER lab")]
+public sealed class IserLabTestsThreadPool(ITestOutputHelper output) : IserLabTests(output, CompletionMode.ThreadPool);
+
+[Trait("Category", "Lab")]
+[Collection("iSER lab")]
+public sealed class IserLabTestsInline(ITestOutputHelper output) : IserLabTests(output, CompletionMode.Inline);
+
+[Trait("Category", "Lab")]
+[Collection("iSER lab")]
+public sealed class IserLabTestsBusyPoll(ITestOutputHelper output) : IserLabTests(output, CompletionMode.BusyPoll);

@@ -38,7 +38,8 @@ internal sealed class InitiatorConnection : IDatamoverHost
     public long LastReceiveTicks;
     public long KeepAliveSentTicks;
     public bool KeepAliveOutstanding;
-    public Task? ReceiveLoop;
+    /// <summary>Where the datamover pushes this connection's PDUs, once the session installed it.</summary>
+    public ConnectionReceiver? Receiver;
 
     public uint ExpStatSN => Volatile.Read(ref _expStatSN);
     public uint ExpCmdSN { get { lock (_windowGate) return _expCmdSN; } }

@@ -32,22 +32,43 @@ internal sealed class InitiatorTask : DataTask, IValueTaskSource<ScsiResponse>
     public bool IsCompleted => Volatile.Read(ref _completed) != 0;
     public ValueTask<ScsiResponse> AsValueTask() => new(this, _core.Version);
 
+    /// <summary>
+    /// Claims the one completion of this command; the winner must then call <see cref="Publish"/> or
+    /// <see cref="PublishFailure"/>. Claiming under the session's lock and publishing after it is released keeps an
+    /// inline continuation (which may issue the next command) out of that lock, while the task cannot be reset and
+    /// reused in between: reuse waits for the result the claim holds back.
+    /// </summary>
+    public bool TryClaim() => Interlocked.Exchange(ref _completed, 1) == 0;
+
+    /// <summary>Hands the result to the waiter: inline on this thread or queued to the thread pool, per the task's mode.</summary>
+    public void Publish(in ScsiResponse response) => _core.SetResult(response);
+
+    public void PublishFailure(Exception error) => _core.SetException(error);
+
+    /// <summary>Claim and publish at once; for callers that hold no lock.</summary>
     public bool TryComplete(in ScsiResponse response)
     {
-        if (Interlocked.Exchange(ref _completed, 1) != 0) return false;
-        _core.SetResult(response);
+        if (!TryClaim()) return false;
+        Publish(response);
         return true;
     }
 
+    /// <summary>
+    /// Fails the command. Callers may hold the session's lock: with inline continuations the failure is published from
+    /// the thread pool, so the caller's code never runs under that lock (failures are rare; the hop costs nothing).
+    /// </summary>
     public bool TryFail(Exception error)
     {
-        if (Interlocked.Exchange(ref _completed, 1) != 0) return false;
-        _core.SetException(error);
+        if (!TryClaim()) return false;
+        if (_core.RunContinuationsAsynchronously) _core.SetException(error);
+        else ThreadPool.UnsafeQueueUserWorkItem(static s => s.task.PublishFailure(s.error), (task: this, error), preferLocal: false);
         return true;
     }
 
-    public void Prepare(ReadOnlySpan<byte> cdb, ulong lunField, Memory<byte> dataIn, ReadOnlyMemory<byte> dataOut, ScsiTaskAttribute attribute)
+    public void Prepare(ReadOnlySpan<byte> cdb, ulong lunField, Memory<byte> dataIn, ReadOnlyMemory<byte> dataOut, ScsiTaskAttribute attribute,
+        bool inlineContinuation)
     {
+        _core.RunContinuationsAsynchronously = !inlineContinuation;
         cdb.CopyTo(Cdb);
         Cdb.AsSpan(cdb.Length).Clear();
         CdbLength = cdb.Length;

@@ -78,6 +78,8 @@ public sealed partial class IscsiSession
         var smallest = interval > TimeSpan.Zero ? interval : TimeSpan.FromSeconds(4);
         if (_options.NopTimeout > TimeSpan.Zero && _options.NopTimeout < smallest) smallest = _options.NopTimeout;
         if (_options.CommandTimeout is { } ct && ct > TimeSpan.Zero && ct < smallest) smallest = ct;
+        var stall = _options.Completions.InlineStallTimeout;
+        if (_inlineCompletions && stall > TimeSpan.Zero && stall < smallest) smallest = stall;
         var tick = TimeSpan.FromMilliseconds(Math.Clamp(smallest.TotalMilliseconds / 4, 10, 1000));
         using var timer = new PeriodicTimer(tick);
         try
@@ -88,10 +90,32 @@ public sealed partial class IscsiSession
                 if (connection is null || connection.Failure is not null) continue;
                 long now = Environment.TickCount64;
                 if (interval > TimeSpan.Zero) CheckLiveness(connection, now);
+                if (_inlineCompletions) CheckInlineStall(connection, now);
                 if (_options.CommandTimeout is { } timeout && timeout > TimeSpan.Zero) AbortExpired(connection, now, timeout);
             }
         }
         catch (OperationCanceledException) { }
+    }
+
+    /// <summary>
+    /// An inline continuation that holds the completion thread past <see cref="CompletionOptions.InlineStallTimeout"/>
+    /// has blocked it, and every completion of the connection waits behind it (its caller may even wait for one of
+    /// them). The connection is dropped and recovery logs in again and re-issues the unanswered commands on a new one,
+    /// which releases such a caller; completions run on the thread pool from then on.
+    /// </summary>
+    private void CheckInlineStall(InitiatorConnection connection, long now)
+    {
+        var limit = _options.Completions.InlineStallTimeout;
+        if (limit <= TimeSpan.Zero || connection.Receiver is not { } receiver) return;
+        long running = receiver.DispatchRunningFor(now);
+        if (running <= limit.TotalMilliseconds) return;
+        _inlineCompletions = false;
+        var error = new IscsiConnectionException(
+            $"A continuation running inline on the completion thread of the connection to {Portal} has held it for {running / 1000.0:0.#} s " +
+            "(CompletionOptions.Inline forbids blocking there); the connection is dropped, unanswered commands are re-issued on a new one, " +
+            "and completions run on the thread pool from now on.");
+        _logger.LogError("{Message}", error.Message);
+        _ = OnConnectionLostAsync(connection, error);
     }
 
     private void CheckLiveness(InitiatorConnection connection, long now)

@@ -9,31 +9,22 @@ namespace Iser.Core.Iscsi.Initiator;
 
 public sealed partial class IscsiSession
 {
-    private async Task ReceiveLoopAsync(InitiatorConnection connection)
+    /// <summary>A PDU pushed by the connection's datamover, on its completion thread (see <see cref="ConnectionReceiver"/>).</summary>
+    internal void OnPduReceived(InitiatorConnection connection, Pdu pdu)
     {
-        Exception error;
-        try
-        {
-            while (true)
-            {
-                var pdu = await connection.Datamover.ReceiveControlAsync(_closing.Token).ConfigureAwait(false);
-                if (pdu is null)
-                {
-                    error = new IscsiConnectionException($"The target at {Portal} closed the connection.");
-                    break;
-                }
-                Volatile.Write(ref connection.LastReceiveTicks, Environment.TickCount64);
-                if (_pduLogger.IsEnabled(LogLevel.Trace))
-                    _pduLogger.LogTrace("<- {Pdu} StatSN={StatSN} ExpCmdSN={ExpCmdSN} MaxCmdSN={MaxCmdSN}", pdu, pdu.Field24, pdu.Field28, pdu.Field32);
-                connection.NoteTargetPdu(pdu);
-                Dispatch(connection, pdu);
-            }
-        }
-        catch (Exception e)
-        {
-            error = e;
-        }
-        await OnConnectionLostAsync(connection, error).ConfigureAwait(false);
+        Volatile.Write(ref connection.LastReceiveTicks, Environment.TickCount64);
+        if (_pduLogger.IsEnabled(LogLevel.Trace))
+            _pduLogger.LogTrace("<- {Pdu} StatSN={StatSN} ExpCmdSN={ExpCmdSN} MaxCmdSN={MaxCmdSN}", pdu, pdu.Field24, pdu.Field28, pdu.Field32);
+        connection.NoteTargetPdu(pdu);
+        Dispatch(connection, pdu);
+    }
+
+    /// <summary>The datamover delivers nothing more: recovery (a login) runs on the thread pool, never on its thread.</summary>
+    internal void OnReceiveEnded(InitiatorConnection connection, Exception? error)
+    {
+        error ??= new IscsiConnectionException($"The target at {Portal} closed the connection.");
+        ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.session.OnConnectionLostAsync(s.connection, s.error),
+            (session: this, connection, error), preferLocal: false);
     }
 
     /// <summary>Routes one target PDU by opcode and ITT; returns it to the pool unless a waiter took it.</summary>
@@ -80,9 +71,11 @@ public sealed partial class IscsiSession
     private void OnScsiResponse(InitiatorConnection connection, Pdu pdu)
     {
         uint itt = pdu.InitiatorTaskTag;
+        InitiatorTask? task;
+        ScsiResponse response;
         lock (_gate)
         {
-            if (!_tasks.TryGetValue(itt, out var task))
+            if (!_tasks.TryGetValue(itt, out task))
             {
                 _logger.LogDebug("{Portal}: SCSI Response for unknown task 0x{Itt:x8} ignored", Portal, itt);
                 return;
@@ -105,40 +98,52 @@ public sealed partial class IscsiSession
                 task.TryFail(new IscsiException($"The target sent {pdu.Field36} Data-In PDUs for task 0x{itt:x8} but {task.NextDataSN} arrived."));
                 return;
             }
-            ReadOnlyMemory<byte> sense = default;
-            if (pdu.Data.Length >= 2)
-            {
-                int senseLength = Math.Min(BinaryPrimitives.ReadUInt16BigEndian(pdu.Data.Span), pdu.Data.Length - 2);
-                if (senseLength > 0) sense = pdu.Data.Span.Slice(2, senseLength).ToArray();
-            }
-            FinishLocked(task, (ScsiStatus)pdu.Bhs[3], pdu.Flags, pdu.Field44, sense);
+            if (!TryClaimLocked(task, (ScsiStatus)pdu.Bhs[3], pdu.Flags, pdu.Field44, SenseOf(pdu), out response)) return;
         }
+        task.Publish(response);
+    }
+
+    private static ReadOnlyMemory<byte> SenseOf(Pdu pdu)
+    {
+        if (pdu.Data.Length < 2) return default;
+        int senseLength = Math.Min(BinaryPrimitives.ReadUInt16BigEndian(pdu.Data.Span), pdu.Data.Length - 2);
+        return senseLength > 0 ? pdu.Data.Span.Slice(2, senseLength).ToArray() : default;
     }
 
     private void OnDataIn(InitiatorConnection connection, Pdu pdu)
     {
         uint itt = pdu.InitiatorTaskTag;
+        InitiatorTask? task;
+        ScsiResponse response;
         lock (_gate)
         {
-            if (!_tasks.TryGetValue(itt, out var task)) return;
+            if (!_tasks.TryGetValue(itt, out task)) return;
             if (pdu.Context is Exception digest) task.DataError ??= digest;
             if ((pdu.Flags & 0x01) == 0) return;
-            FinishLocked(task, (ScsiStatus)pdu.Bhs[3], pdu.Flags, pdu.Field44, default);
+            if (!TryClaimLocked(task, (ScsiStatus)pdu.Bhs[3], pdu.Flags, pdu.Field44, default, out response)) return;
         }
+        task.Publish(response);
     }
 
-    private static void FinishLocked(InitiatorTask task, ScsiStatus status, byte flags, uint residual, ReadOnlyMemory<byte> sense)
+    /// <summary>
+    /// Under _gate: the command's status arrived. Fails it (data digest error) or claims its completion and returns the
+    /// response, which the caller publishes once the lock is released. False when there is nothing to publish.
+    /// </summary>
+    private static bool TryClaimLocked(InitiatorTask task, ScsiStatus status, byte flags, uint residual, ReadOnlyMemory<byte> sense,
+        out ScsiResponse response)
     {
+        response = default;
         if (task.DataError is { } error)
         {
             task.TryFail(new IscsiException($"Read data for task 0x{task.InitiatorTaskTag:x8} failed its data digest; it cannot be trusted: {error.Message}"));
-            return;
+            return false;
         }
+        if (!task.TryClaim()) return false;
         bool overflow = (flags & 0x04) != 0, underflow = (flags & 0x02) != 0;
         int expected = task.ExpectedDataTransferLength;
         int residualCount = (int)Math.Min(residual, int.MaxValue);
         int transferred = underflow ? Math.Max(0, expected - residualCount) : expected;
-        task.TryComplete(new ScsiResponse
+        response = new ScsiResponse
         {
             Status = status,
             SenseData = sense,
@@ -146,7 +151,8 @@ public sealed partial class IscsiSession
             ResidualUnderflow = underflow,
             ResidualCount = overflow || underflow ? residualCount : 0,
             TransferredLength = transferred,
-        });
+        };
+        return true;
     }
 
     /// <returns>True when a waiter took ownership of the PDU.</returns>

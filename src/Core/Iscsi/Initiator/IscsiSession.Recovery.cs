@@ -29,7 +29,8 @@ public sealed partial class IscsiSession
             foreach (var task in aborted) task.TryFail(new OperationCanceledException("The command was cancelled while the session recovered."));
             signal = _connected;
         }
-        connection.ReceiveLoop = Task.Run(() => ReceiveLoopAsync(connection));
+        connection.Receiver = new ConnectionReceiver(this, connection);
+        connection.Datamover.StartReceiving(connection.Receiver, _options.Completions.BusyPoll);
         signal.TrySetResult(connection);
         if (reissue.Count > 0) _logger.LogInformation("{Portal}: re-issuing {Count} unanswered command(s) on the new connection", Portal, reissue.Count);
         foreach (var (task, generation) in reissue) _ = ReissueAsync(connection, task, generation);

@@ -39,6 +39,7 @@ public sealed partial class IscsiSession : IAsyncDisposable
     private Task? _keepAlive;
     private int _reconnects;
     private int _targetPingsAnswered;
+    private volatile bool _inlineCompletions;
 
     private IscsiSession(IscsiSessionOptions options, IInitiatorTransport transport)
     {
@@ -48,6 +49,7 @@ public sealed partial class IscsiSession : IAsyncDisposable
         _logger = factory.CreateLogger("Iser.Initiator");
         _loginLogger = factory.CreateLogger("Iser.Initiator.Login");
         _pduLogger = factory.CreateLogger("Iser.Initiator.Pdu");
+        _inlineCompletions = options.Completions.Inline;
         // ISID of the random format (T=10b, RFC 7143 §11.12.5): 24 random bits and a random 16-bit qualifier,
         // kept for the life of the session so a re-login reinstates it.
         Span<byte> random = stackalloc byte[5];
@@ -71,6 +73,11 @@ public sealed partial class IscsiSession : IAsyncDisposable
     public int ReconnectCount => Volatile.Read(ref _reconnects);
     /// <summary>NOP-In pings from the target (TTT set) this session has answered.</summary>
     public int TargetPingsAnswered => Volatile.Read(ref _targetPingsAnswered);
+    /// <summary>
+    /// True while callers' continuations run inline on the completion thread (<see cref="CompletionOptions.Inline"/>);
+    /// turns false for good after a continuation stalled that thread.
+    /// </summary>
+    public bool InlineCompletions => _inlineCompletions;
     /// <summary>Commands sent and not yet answered.</summary>
     public int OutstandingCommands { get { lock (_gate) return _tasks.Count; } }
     public string? LocalEndPoint => _connection?.Datamover.LocalEndPoint;
@@ -123,7 +130,7 @@ public sealed partial class IscsiSession : IAsyncDisposable
         if (Negotiated.IsDiscovery) throw new InvalidOperationException("A discovery session carries no SCSI commands.");
         if (cancellationToken.IsCancellationRequested) return ValueTask.FromCanceled<ScsiResponse>(cancellationToken);
         var task = RentTask();
-        task.Prepare(cdb, LunAddressing.Encode(lun), dataIn, dataOut, attribute);
+        task.Prepare(cdb, LunAddressing.Encode(lun), dataIn, dataOut, attribute, _inlineCompletions);
         int generation;
         try
         {

@@ -55,6 +55,8 @@ public sealed class IscsiSessionOptions
     /// <summary>Time allowed for a task management or logout exchange.</summary>
     public TimeSpan ManagementTimeout { get; set; } = TimeSpan.FromSeconds(10);
     public ReconnectOptions Reconnect { get; set; } = new();
+    /// <summary>Where completions run: thread pool (default), inline on the completion thread, busy-polling.</summary>
+    public CompletionOptions Completions { get; set; } = new();
     public ILoggerFactory? LoggerFactory { get; set; }
 
     /// <summary>Options for the target and portal of <paramref name="url"/> (credentials included).</summary>
@@ -65,7 +67,12 @@ public sealed class IscsiSessionOptions
         return options;
     }
 
-    internal IscsiSessionOptions Clone() => (IscsiSessionOptions)MemberwiseClone();
+    internal IscsiSessionOptions Clone()
+    {
+        var clone = (IscsiSessionOptions)MemberwiseClone();
+        clone.Completions = Completions.Clone(); // a caller changing its object later does not reach a live session
+        return clone;
+    }
 
     internal InitiatorLoginOptions ToLoginOptions(ulong isid, uint cmdSN, bool iser) => new()
     {

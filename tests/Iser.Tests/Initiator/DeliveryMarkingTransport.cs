@@ -1,0 +1,51 @@
+using Iser.Core.Datamover;
+using Iser.Core.Iscsi.Pdus;
+
+namespace Iser.Tests.Initiator;
+
+/// <summary>
+/// Wraps a transport so a test can tell whether code runs inside the transport's delivery of a received PDU, i.e.
+/// on the completion thread with the datamover's call still on the stack (<see cref="InDelivery"/>).
+/// </summary>
+internal sealed class DeliveryMarkingTransport(IInitiatorTransport inner) : IInitiatorTransport
+{
+    [ThreadStatic] private static bool t_inDelivery;
+
+    /// <summary>True while this thread is inside a datamover's OnPduReceived call.</summary>
+    public static bool InDelivery => t_inDelivery;
+
+    public string TransportName => inner.TransportName;
+
+    public async ValueTask<IInitiatorDatamover> ConnectAsync(string host, int port, CancellationToken cancellationToken) =>
+        new Datamover(await inner.ConnectAsync(host, port, cancellationToken));
+
+    private sealed class Datamover(IInitiatorDatamover inner) : IInitiatorDatamover
+    {
+        public string TransportName => inner.TransportName;
+        public string LocalEndPoint => inner.LocalEndPoint;
+        public string RemoteEndPoint => inner.RemoteEndPoint;
+        public bool PlacesDataDirectly => inner.PlacesDataDirectly;
+        public ValueTask SendCommandAsync(DataTask task, Pdu command, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeBuffer,
+            CancellationToken cancellationToken = default) => inner.SendCommandAsync(task, command, readBuffer, writeBuffer, cancellationToken);
+        public void EndTask(DataTask task) => inner.EndTask(task);
+        public ValueTask SendControlAsync(Pdu pdu, CancellationToken cancellationToken = default) => inner.SendControlAsync(pdu, cancellationToken);
+        public ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default) => inner.ReceiveControlAsync(cancellationToken);
+        public void StartReceiving(IPduReceiver receiver, bool busyPoll = false) => inner.StartReceiving(new Receiver(receiver), busyPoll);
+        public void NoticeKeyValues(ConnectionParameters parameters) => inner.NoticeKeyValues(parameters);
+        public void EnableDatamover(IDatamoverHost host) => inner.EnableDatamover(host);
+        public ValueTask TerminateAsync(string reason) => inner.TerminateAsync(reason);
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+
+    private sealed class Receiver(IPduReceiver inner) : IPduReceiver
+    {
+        public void OnPduReceived(Pdu pdu)
+        {
+            t_inDelivery = true;
+            try { inner.OnPduReceived(pdu); }
+            finally { t_inDelivery = false; }
+        }
+
+        public void OnReceiveEnded(Exception? error) => inner.OnReceiveEnded(error);
+    }
+}

@@ -1,28 +1,35 @@
 #!/usr/bin/env bash
-# Our initiator (`iser perf`) against libiscsi's `iscsi-perf`, both as clients of the SAME tgtd in one run: tgtd is
-# started here on 127.0.0.1 with a LUN backed by an allocated file in /dev/shm (RAM), and each workload runs ours
-# and then libiscsi back to back (the order alternates per round), so both see the same target and the same load.
+# Our initiator (`iser perf`, in each completion mode) against libiscsi's `iscsi-perf`, all clients of the SAME
+# target in one run, over TCP on 127.0.0.1; the targets are tgtd (LUN: an allocated file in /dev/shm) and ours
+# (`--lun ram:SIZE`), started here and stopped afterwards.
 #
-#   bench/peers/run-initiator-bench.sh [--seconds N] [--size-mib N] [--rounds N] [--out FILE]
+#   bench/peers/run-initiator-bench.sh [--seconds N] [--size-mib N] [--rounds N] [--targets "tgtd ours"]
+#                                      [--modes "threadpool inline poll inline+poll"] [--out FILE]
 #
-# Workloads: 4 KiB random read at 32 and at 1 in flight, 128 KiB sequential read at 8 in flight. With --rounds N
-# each pair runs N times and the table shows the median IOPS of each side. MB/s is decimal (10^6 bytes/s) from
-# IOPS x transfer size, the same formula for both. Our CLI comes from $ISER_CLI_DLL or
-# src/Cli/bin/$CONFIGURATION/net10.0/iser.dll (CONFIGURATION=Release by default): `dotnet build Iser.sln -c Release`.
+# Workloads: 4 KiB random read at 1 and 32 in flight, 4 KiB random write at 1, 128 KiB sequential read at 8. Per
+# round the clients take turns in an order that rotates by one each round; the tables show medians over rounds of
+# IOPS, p50/p99 latency (ours only: iscsi-perf prints none) and CPU time per command of the client process (user +
+# system time of that process over the commands it completed, bench/lib/client-run.py). iscsi-perf only reads, so
+# the write workload has no libiscsi row. `poll` keeps a core busy for the whole run: its CPU per command is that
+# core's time too. Our CLI: $ISER_CLI_DLL or src/Cli/bin/$CONFIGURATION/net10.0/iser.dll (Release by default).
 set -euo pipefail
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib-loopback.sh"
 
-SECONDS_PER_RUN=10
+SECONDS_PER_RUN=5
 SIZE_MIB=256
-ROUNDS=1
+ROUNDS=3
+TARGETS="tgtd ours"
+MODES="threadpool inline poll inline+poll"
 OUT=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
         --size-mib) SIZE_MIB=$2; shift 2 ;;
         --rounds) ROUNDS=$2; shift 2 ;;
+        --targets) TARGETS=$2; shift 2 ;;
+        --modes) MODES=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "Unknown argument $1 (see --help)." >&2; exit 2 ;;
     esac
 done
@@ -31,17 +38,20 @@ cd "$(dirname "$0")/../.."
 PATH="$PATH:/usr/sbin:/sbin"
 CONFIGURATION=${CONFIGURATION:-Release}
 ISER_DLL=${ISER_CLI_DLL:-src/Cli/bin/$CONFIGURATION/net10.0/iser.dll}
+CLIENT_RUN=bench/lib/client-run.py
 INITIATOR=iqn.2026-11.org.example:initiator-bench
-TARGET_IQN=iqn.2026-11.org.example:initiator-bench-tgtd
+TGTD_IQN=iqn.2026-11.org.example:initiator-bench-tgtd
+OURS_IQN=iqn.2026-11.org.example:initiator-bench-ours
 WORK=$(mktemp -d)
 LUN_FILE="/dev/shm/initiator-bench-$$.img"
-TGTD_PID="" TGTD_CONTROL=""
+TGTD_PID="" TGTD_CONTROL="" OURS_PID=""
 
-# name | transfer bytes | in flight | random?
+# name | transfer bytes | in flight | iser perf mode (iscsi-perf: random or not; it cannot write)
 WORKLOADS=(
-    "4 KiB random read, 32 in flight|4096|32|random"
-    "4 KiB random read, 1 in flight|4096|1|random"
-    "128 KiB sequential read, 8 in flight|131072|8|sequential"
+    "4 KiB random read, 1 in flight|4096|1|randread"
+    "4 KiB random read, 32 in flight|4096|32|randread"
+    "4 KiB random write, 1 in flight|4096|1|randwrite"
+    "128 KiB sequential read, 8 in flight|131072|8|read"
 )
 
 for tool in iscsi-perf iscsi-readcapacity16 tgtd tgtadm python3; do
@@ -49,8 +59,15 @@ for tool in iscsi-perf iscsi-readcapacity16 tgtd tgtadm python3; do
 done
 [ -f "$ISER_DLL" ] || { echo "$ISER_DLL not found: build it with 'dotnet build Iser.sln -c $CONFIGURATION'." >&2; exit 1; }
 
+stop_ours() {
+    [ -n "$OURS_PID" ] || return 0
+    kill -TERM "$OURS_PID" 2>/dev/null || true
+    wait "$OURS_PID" 2>/dev/null || true
+    OURS_PID=""
+}
 cleanup() {
     stop_tgtd "$TGTD_PID" "$TGTD_CONTROL"
+    stop_ours
     rm -rf "$WORK" "$LUN_FILE"
 }
 trap cleanup EXIT
@@ -63,93 +80,105 @@ start_tgtd() { # port
     TGTD_PID=$!
     wait_listening "$port" "$TGTD_PID" 20 || { echo "tgtd did not start:" >&2; cat "$WORK/tgtd.log" >&2; return 1; }
     local adm=(tgtadm -C "$TGTD_CONTROL" --lld iscsi)
-    "${adm[@]}" --op new --mode target --tid 1 -T "$TARGET_IQN"
+    "${adm[@]}" --op new --mode target --tid 1 -T "$TGTD_IQN"
     "${adm[@]}" --op new --mode logicalunit --tid 1 --lun 1 -b "$LUN_FILE"
     "${adm[@]}" --op bind --mode target --tid 1 -I ALL
 }
 
-# Prints the IOPS of one libiscsi run, or nothing.
-run_theirs() { # url bytes depth mode blocksize
-    local args=(-i "$INITIATOR" -t "$SECONDS_PER_RUN" -m "$3" -b $(( $2 / $5 )))
-    [ "$4" = random ] && args+=(-r)
-    timeout $(( SECONDS_PER_RUN + 60 )) iscsi-perf "${args[@]}" "$1" 2>"$WORK/theirs.err" \
-        | tr '\r' '\n' | sed -n 's/^ *iops average \([0-9]*\) .*/\1/p' | tail -1 || true
-}
-
-# Prints "IOPS P99_MICROSECONDS" of one run of ours, or nothing.
-run_ours() { # url bytes depth mode
-    local mode=read
-    [ "$4" = random ] && mode=randread
-    timeout $(( SECONDS_PER_RUN + 60 )) dotnet "$ISER_DLL" perf "$1" --initiator-name "$INITIATOR" --mode "$mode" \
-        --block-size "$2" --queue-depth "$3" --duration "${SECONDS_PER_RUN}s" --json --quiet 2>"$WORK/ours.err" \
-        | python3 -c 'import json,sys; r=json.load(sys.stdin); print(round(r["iops"]), r["latencyMicroseconds"]["p99"], r["allocatedBytesPerCommand"])' \
-        2>>"$WORK/ours.err" || true
-}
-
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%d\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
-echo "Initiator bench: ${SECONDS_PER_RUN} s per run, ${ROUNDS} round(s), ${SIZE_MIB} MiB LUN, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-port=$(free_port)
-start_tgtd "$port"
-URL="iscsi://127.0.0.1:$port/$TARGET_IQN/1"
-BS=$(iscsi-readcapacity16 -i "$INITIATOR" "$URL" | sed -n 's/^LOGICAL BLOCK LENGTH IN BYTES://p')
-[ -n "$BS" ] || { echo "Could not read the block size of $URL." >&2; exit 1; }
-
-i=0
-for workload in "${WORKLOADS[@]}"; do
-    IFS='|' read -r name bytes depth mode <<<"$workload"
-    : > "$WORK/ours.$i"; : > "$WORK/theirs.$i"; : > "$WORK/extra.$i"
-    for round in $(seq "$ROUNDS"); do
-        # Alternate who goes first, so neither side always runs on the warmer target.
-        for side in $( [ $(( (round + i) % 2 )) -eq 1 ] && echo "ours theirs" || echo "theirs ours" ); do
-            if [ "$side" = ours ]; then
-                result=$(run_ours "$URL" "$bytes" "$depth" "$mode")
-                if [ -n "$result" ]; then
-                    echo "${result%% *}" >> "$WORK/ours.$i"; echo "${result#* }" >> "$WORK/extra.$i"
-                    echo "  $name, round $round: ours ${result%% *} IOPS (p99 $(echo "$result" | cut -d' ' -f2) µs, $(echo "$result" | cut -d' ' -f3) B allocated/command)" >&2
-                else
-                    echo "  $name, round $round: ours failed:" >&2; sed 's/^/    /' "$WORK/ours.err" >&2
-                fi
-            else
-                iops=$(run_theirs "$URL" "$bytes" "$depth" "$mode" "$BS")
-                if [ -n "$iops" ]; then
-                    echo "$iops" >> "$WORK/theirs.$i"; echo "  $name, round $round: libiscsi $iops IOPS" >&2
-                else
-                    echo "  $name, round $round: libiscsi failed:" >&2; sed 's/^/    /' "$WORK/theirs.err" >&2
-                fi
-            fi
-        done
+start_ours() { # port
+    dotnet "$ISER_DLL" target --portal "127.0.0.1:$1" --iqn "$OURS_IQN" --lun "ram:${SIZE_MIB}M" >"$WORK/ours-target.log" 2>&1 &
+    OURS_PID=$!
+    local deadline=$(( $(date +%s) + 60 ))
+    until grep -qx 'ready' "$WORK/ours-target.log"; do
+        if ! kill -0 "$OURS_PID" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
+            echo "Our target did not print 'ready'. Its output:" >&2; sed 's/^/    /' "$WORK/ours-target.log" >&2; return 1
+        fi
+        sleep 0.1
     done
-    i=$(( i + 1 ))
-done
+}
 
-mbps() { [ -n "$1" ] && awk -v i="$1" -v b="$2" 'BEGIN { printf "%.1f", i * b / 1e6 }' || echo "-"; }
-table() {
-    echo "| workload | ours IOPS | ours MB/s | ours p99 µs | libiscsi IOPS | libiscsi MB/s | ours/libiscsi |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
-    local i=0
+# Prints "IOPS P50 P99 CPU_US_PER_COMMAND" of one client run, or nothing (the reason goes to $WORK/client.err).
+run_client() { # client url bytes depth mode blocksize
+    local client=$1 url=$2 bytes=$3 depth=$4 mode=$5 bs=$6
+    if [ "$client" = libiscsi ]; then
+        [ "$mode" = randwrite ] && return 0
+        local args=(-i "$INITIATOR" -t "$SECONDS_PER_RUN" -m "$depth" -b $(( bytes / bs )))
+        [ "$mode" = randread ] && args+=(-r)
+        python3 "$CLIENT_RUN" libiscsi "$SECONDS_PER_RUN" -- iscsi-perf "${args[@]}" "$url" 2>"$WORK/client.err" || true
+    else
+        python3 "$CLIENT_RUN" ours "$SECONDS_PER_RUN" -- dotnet "$ISER_DLL" perf "$url" --initiator-name "$INITIATOR" \
+            --mode "$mode" --block-size "$bytes" --queue-depth "$depth" --duration "${SECONDS_PER_RUN}s" --ramp 1s \
+            --completions "${client#ours:}" --json --quiet 2>"$WORK/client.err" || true
+    fi
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+CLIENTS=(libiscsi)
+for m in $MODES; do CLIENTS+=("ours:$m"); done
+echo "Initiator bench: ${SECONDS_PER_RUN} s per run, ${ROUNDS} round(s), ${SIZE_MIB} MiB LUN, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+bench_target() { # target
+    local target=$1 port url bs
+    port=$(free_port)
+    if [ "$target" = tgtd ]; then start_tgtd "$port"; url="iscsi://127.0.0.1:$port/$TGTD_IQN/1"
+    else start_ours "$port"; url="iscsi://127.0.0.1:$port/$OURS_IQN/0"; fi
+    bs=$(iscsi-readcapacity16 -i "$INITIATOR" "$url" | sed -n 's/^LOGICAL BLOCK LENGTH IN BYTES://p')
+    [ -n "$bs" ] || { echo "Could not read the block size of $url." >&2; return 1; }
+    local i=0 n=${#CLIENTS[@]}
     for workload in "${WORKLOADS[@]}"; do
-        IFS='|' read -r name bytes _ _ <<<"$workload"
-        local o t p ratio="-"
-        o=$(median < "$WORK/ours.$i"); t=$(median < "$WORK/theirs.$i")
-        p=$(cut -d' ' -f1 "$WORK/extra.$i" | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }')
-        if [ -n "$o" ] && [ -n "$t" ] && [ "$t" -gt 0 ]; then ratio=$(awk -v o="$o" -v t="$t" 'BEGIN { printf "%.2f", o / t }'); fi
-        echo "| $name | ${o:--} | $(mbps "$o" "$bytes") | ${p:--} | ${t:--} | $(mbps "$t" "$bytes") | $ratio |"
+        IFS='|' read -r name bytes depth mode <<<"$workload"
+        for round in $(seq "$ROUNDS"); do
+            for k in $(seq 0 $(( n - 1 ))); do
+                local client=${CLIENTS[$(( (k + round + i) % n ))]} result
+                result=$(run_client "$client" "$url" "$bytes" "$depth" "$mode" "$bs")
+                [ "$client" = libiscsi ] && [ "$mode" = randwrite ] && continue
+                if [ -n "$result" ]; then
+                    echo "$result" >> "$WORK/$target.$i.${client//[:+]/_}"
+                    echo "  $target, $name, round $round: $client $result (IOPS p50 p99 CPU-µs/cmd)" >&2
+                else
+                    echo "  $target, $name, round $round: $client failed:" >&2; sed 's/^/    /' "$WORK/client.err" >&2
+                fi
+            done
+        done
+        i=$(( i + 1 ))
+    done
+    if [ "$target" = tgtd ]; then stop_tgtd "$TGTD_PID" "$TGTD_CONTROL"; TGTD_PID=""; else stop_ours; fi
+}
+
+table() { # target
+    local target=$1 i=0
+    echo "| workload | client | IOPS | p50 µs | p99 µs | CPU µs/cmd | IOPS / libiscsi | CPU / libiscsi |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|"
+    for workload in "${WORKLOADS[@]}"; do
+        IFS='|' read -r name _ _ _ <<<"$workload"
+        local li lc
+        li=$(cut -d' ' -f1 "$WORK/$target.$i.libiscsi" 2>/dev/null | median); lc=$(cut -d' ' -f4 "$WORK/$target.$i.libiscsi" 2>/dev/null | median)
+        for client in "${CLIENTS[@]}"; do
+            local f="$WORK/$target.$i.${client//[:+]/_}" iops p50 p99 cpu ri="-" rc="-"
+            [ -s "$f" ] || continue
+            iops=$(cut -d' ' -f1 "$f" | median); p50=$(cut -d' ' -f2 "$f" | median); p99=$(cut -d' ' -f3 "$f" | median); cpu=$(cut -d' ' -f4 "$f" | median)
+            if [ "$client" != libiscsi ] && [ "$li" != "-" ]; then
+                ri=$(awk -v a="$iops" -v b="$li" 'BEGIN { printf "%.2f", a / b }'); rc=$(awk -v a="$cpu" -v b="$lc" 'BEGIN { printf "%.2f", a / b }')
+            fi
+            echo "| $name | ${client/ours:/ours, } | $iops | $p50 | $p99 | $cpu | $ri | $rc |"
+        done
         i=$(( i + 1 ))
     done
 }
-result=$(table)
-echo "$result"
+
+for target in $TARGETS; do bench_target "$target"; done
+report=$(for target in $TARGETS; do echo; echo "Target: $target"; echo; table "$target"; done)
+echo "$report"
 if [ -n "$OUT" ]; then
     {
-        echo "# Initiator bench: \`iser perf\` (ours) and libiscsi \`iscsi-perf\` against the same tgtd on 127.0.0.1"
+        echo "# Initiator bench over TCP: \`iser perf\` (ours, per completion mode) and libiscsi \`iscsi-perf\` against the same target on 127.0.0.1"
         echo
-        echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'). ${SECONDS_PER_RUN} s per run, ${ROUNDS} round(s) per workload (median shown), ours and libiscsi interleaved per workload."
-        echo "Target: tgtd $(dpkg-query -W -f='${Version}' tgt 2>/dev/null || echo '?'), LUN 1 = ${SIZE_MIB} MiB allocated file in /dev/shm, ${BS}-byte blocks. libiscsi-bin $(dpkg-query -W -f='${Version}' libiscsi-bin 2>/dev/null || echo '?')."
-        echo "Machine: $(nproc) CPUs shared with other work, load average at start $(cut -d' ' -f1-3 /proc/loadavg). MB/s = IOPS x transfer size / 10^6."
-        echo "Command: \`bench/peers/run-initiator-bench.sh --seconds $SECONDS_PER_RUN --size-mib $SIZE_MIB --rounds $ROUNDS\` (our CLI: $CONFIGURATION build)"
-        echo
-        echo "$result"
+        echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'). ${SECONDS_PER_RUN} s per run (ours after a 1 s ramp), ${ROUNDS} rounds per workload, clients in rotating order; medians."
+        echo "Targets: tgtd $(dpkg-query -W -f='${Version}' tgt 2>/dev/null || echo '?') (LUN 1 = ${SIZE_MIB} MiB allocated file in /dev/shm) and ours (ram:${SIZE_MIB}M). libiscsi-bin $(dpkg-query -W -f='${Version}' libiscsi-bin 2>/dev/null || echo '?')."
+        echo "Machine: $(nproc) CPUs shared with other work, load average at start $(cut -d' ' -f1-3 /proc/loadavg). CPU µs/cmd = the client process's user + system time / its commands."
+        echo "Command: \`bench/peers/run-initiator-bench.sh --seconds $SECONDS_PER_RUN --size-mib $SIZE_MIB --rounds $ROUNDS --targets \"$TARGETS\" --modes \"$MODES\"\` ($CONFIGURATION build)"
+        echo "$report"
     } > "$OUT"
     echo "Wrote $OUT" >&2
 fi

@@ -76,7 +76,7 @@ scripts_hash=$(sha256sum "$script_dir/build.sh" "$script_dir/guest-init.sh" "$sc
 # Fast path for run.sh: a complete guest built by these very scripts is reused without asking
 # apt (LAB_REFRESH=1, as the CI snippet sets, checks for a newer Debian kernel first).
 if [ "${LAB_REFRESH:-0}" != 1 ] && [ "${LAB_REBUILD:-0}" != 1 ] && [ -z "${LAB_KERNEL_PACKAGE:-}" ]; then
-  for d in $(ls -td "$cache_root"/*/ 2>/dev/null); do
+  for d in $(ls -td "$cache_root"/*/ 2>/dev/null || true); do
     d=${d%/}
     if [ -f "$d/vmlinuz" ] && [ -f "$d/initrd.img" ] && [ -f "$d/stamp" ] && [ "$(awk '{ print $3 }' "$d/stamp")" = "$scripts_hash" ]; then
       [ "${LAB_QUIET:-0}" = 1 ] || log "cached guest: $d"

@@ -17,7 +17,8 @@ internal sealed class ClientOptions : IDisposable
     public const string Usage =
         "             --initiator-name IQN   --chap-user U --chap-secret S (or iscsi://U%S@host/...)\n" +
         "             --mutual-user U --mutual-secret S   --header-digest none|crc32c[,none]   --data-digest none|crc32c[,none]\n" +
-        "             --transport auto|tcp|iser   --log-level trace|debug|information|warning|error (default error)";
+        "             --transport auto|tcp|iser   --log-level trace|debug|information|warning|error (default error)\n" +
+        "             --completions threadpool|inline|poll|inline+poll (where completions run; poll keeps a core busy)";
 
     private string? _initiatorName;
     private ChapCredentials? _chap;
@@ -25,6 +26,7 @@ internal sealed class ClientOptions : IDisposable
     private string? _headerDigest;
     private string? _dataDigest;
     private TransportChoice? _transport;
+    private CompletionOptions _completions = new();
 
     private ClientOptions(ILoggerFactory loggerFactory) => LoggerFactory = loggerFactory;
 
@@ -48,6 +50,14 @@ internal sealed class ClientOptions : IDisposable
             "iser" => TransportChoice.Iser,
             var other => throw new UsageException($"--transport must be auto, tcp or iser, not '{other}'."),
         };
+        options._completions = args.Value("--completions")?.ToLowerInvariant() switch
+        {
+            null or "threadpool" => new CompletionOptions(),
+            "inline" => new CompletionOptions { Inline = true },
+            "poll" => new CompletionOptions { BusyPoll = true },
+            "inline+poll" or "poll+inline" => new CompletionOptions { Inline = true, BusyPoll = true },
+            var other => throw new UsageException($"--completions must be threadpool, inline, poll or inline+poll, not '{other}'."),
+        };
         return options;
     }
 
@@ -65,6 +75,7 @@ internal sealed class ClientOptions : IDisposable
         options.HeaderDigest = _headerDigest;
         options.DataDigest = _dataDigest;
         options.LoggerFactory = LoggerFactory;
+        options.Completions = _completions;
         // One-shot commands should fail, not wait two minutes for a target that went away.
         options.Reconnect = new ReconnectOptions { Enabled = false };
         return options;

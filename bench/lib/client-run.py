@@ -3,9 +3,11 @@
 
     client-run.py ours|libiscsi SECONDS -- COMMAND [ARG...]
 
-CPU time is the client process's user + system time (getrusage of the child, so the same measure for both clients),
-divided by the commands it completed. For `ours` the command must be `iser perf ... --json`; for `libiscsi` it is
-`iscsi-perf ...` (it prints no percentiles: "-" is printed for them, and commands = its average IOPS x SECONDS).
+CPU time per command: for `ours` (`iser perf ... --json`) the process's own user + system time over the measured
+window (cpuMicrosecondsPerCommand: the ramp, the runtime's start and JIT and the login are left out); for `libiscsi`
+(`iscsi-perf ...`) the child's user + system time from getrusage over its whole run (a small C program: its start
+and login are a few ms) divided by its commands = its average IOPS x SECONDS. iscsi-perf prints no percentiles:
+"-" stands for them.
 Prints nothing and exits 1 when the client failed; its output goes to stderr then.
 """
 import json, re, resource, subprocess, sys
@@ -26,6 +28,7 @@ try:
         r = json.loads(out)
         iops, commands = r["iops"], r["commands"]
         p50, p99 = r["latencyMicroseconds"]["p50"], r["latencyMicroseconds"]["p99"]
+        cpu = r["cpuMicrosecondsPerCommand"] * commands / 1e6
     else:
         found = re.findall(r"iops average (\d+)", out.replace("\r", "\n"))
         iops = float(found[-1])

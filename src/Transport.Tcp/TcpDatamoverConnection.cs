@@ -47,7 +47,7 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
 
     /// <summary>
     /// Push delivery. By default an async loop whose receives complete on the thread pool delivers each PDU on that
-    /// thread. With <paramref name="busyPoll"/> a thread of this connection's own reads the socket, switched to
+    /// thread (<see cref="Deliver"/>). With <paramref name="busyPoll"/> a thread of this connection's own reads the socket, switched to
     /// non-blocking, in a tight loop (<see cref="TcpPduReader.BusyPoll"/>), so a PDU is handled the moment it lands
     /// without an epoll wake-up or a thread-pool hop; that thread keeps a core busy until the connection closes.
     /// </summary>
@@ -55,12 +55,26 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
     {
         if (!busyPoll)
         {
-            ReceivePump.Start(this, receiver);
+            ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.self.ReceiveLoopAsync(s.receiver), (self: this, receiver), preferLocal: false);
             return;
         }
         Socket.Blocking = false;
         Reader.BusyPoll = true;
         new Thread(() => PollReceive(receiver)) { IsBackground = true, Name = $"iscsi-tcp-poll {RemoteEndPoint}" }.Start();
+    }
+
+    private async Task ReceiveLoopAsync(IPduReceiver receiver)
+    {
+        Exception? error = null;
+        try
+        {
+            while (await ReceiveControlAsync().ConfigureAwait(false) is { } pdu) Deliver(receiver, pdu);
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+        receiver.OnReceiveEnded(error);
     }
 
     private void PollReceive(IPduReceiver receiver)
@@ -74,7 +88,7 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
                 var pending = ReceiveControlAsync();
                 var pdu = pending.IsCompleted ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
                 if (pdu is null) break;
-                receiver.OnPduReceived(pdu);
+                Deliver(receiver, pdu);
             }
         }
         catch (Exception e)
@@ -83,6 +97,23 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
                 ? new DatamoverException($"Connection terminated: {_terminateReason}") : e;
         }
         receiver.OnReceiveEnded(error);
+    }
+
+    /// <summary>
+    /// Hands one PDU to the receiver with the writer corked: PDUs this thread queues meanwhile (an inline continuation's
+    /// next command) wait until the PDUs already read are dispatched, and then leave in one send.
+    /// </summary>
+    private void Deliver(IPduReceiver receiver, Pdu pdu)
+    {
+        Writer.Cork();
+        try
+        {
+            receiver.OnPduReceived(pdu);
+        }
+        finally
+        {
+            Writer.Uncork(flush: !Reader.HasBufferedHeader);
+        }
     }
 
     public void NoticeKeyValues(ConnectionParameters parameters) => Parameters = parameters;

@@ -31,6 +31,9 @@ internal sealed class TcpPduReader
     /// </summary>
     public bool BusyPoll { get; set; }
 
+    /// <summary>True when a whole BHS is already buffered: the next header read will not touch the socket.</summary>
+    public bool HasBufferedHeader => _end - _start >= Pdu.BhsLength;
+
     /// <summary>Reads BHS, AHS and header digest into <paramref name="pdu"/>. False on a clean close between PDUs.</summary>
     // Pooled state machines: these await the socket on every PDU, so boxing one per call would allocate per I/O.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]

@@ -24,6 +24,8 @@ internal sealed class TcpPduWriter
     private readonly List<Pdu> _inFlight = new(64);
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _draining;
+    // The writer whose PDUs this thread holds back while it dispatches received PDUs (see Cork).
+    [ThreadStatic] private static TcpPduWriter? t_corked;
     private volatile bool _completing;
     private Exception? _failure;
 
@@ -48,7 +50,22 @@ internal sealed class TcpPduWriter
             throw error as DatamoverException ?? new DatamoverException(error.Message, error);
         }
         _queue.Enqueue(pdu);
+        if (ReferenceEquals(t_corked, this)) return; // Uncork sends it, with whatever else the batch queues
         if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0) _ = DrainAsync();
+    }
+
+    /// <summary>
+    /// The receive thread is about to dispatch a received PDU: what this thread enqueues meanwhile (an inline
+    /// continuation's next command) waits, so the commands answered by one read leave in one send. PDUs from other
+    /// threads are not held. Pair with <see cref="Uncork"/>.
+    /// </summary>
+    public void Cork() => t_corked = this;
+
+    /// <summary>Ends <see cref="Cork"/>; with <paramref name="flush"/> (the next read will wait on the socket) what was held goes out.</summary>
+    public void Uncork(bool flush)
+    {
+        t_corked = null;
+        if (flush && !_queue.IsEmpty && Interlocked.CompareExchange(ref _draining, 1, 0) == 0) _ = DrainAsync();
     }
 
     /// <summary>Stops accepting PDUs and waits until everything queued is on the wire (or failed).</summary>

@@ -20,7 +20,7 @@ internal static class PerfReport
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{Title(r.Workload)}: {r.Commands} commands in {r.Elapsed.TotalSeconds:0.00} s"));
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  IOPS {r.Iops:0}  ({r.Reads} reads, {r.Writes} writes)   throughput {r.MegabytesPerSecond:0.0} MB/s"));
+            $"  IOPS {r.Iops:0}  ({r.Reads} reads, {r.Writes} writes)   throughput {r.MegabytesPerSecond:0.0} MB/s   CPU {r.CpuMicrosecondsPerCommand:0.0} µs/command"));
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  latency (µs): min {Micro(h.MinNanoseconds)}  mean {h.MeanNanoseconds / 1000:0.0}  p50 {Micro(h.Percentile(50))}  p90 {Micro(h.Percentile(90))}  p99 {Micro(h.Percentile(99))}  p99.9 {Micro(h.Percentile(99.9))}  max {Micro(h.MaxNanoseconds)}"));
     }
@@ -54,6 +54,7 @@ internal static class PerfReport
             json.WriteNumber("max", Math.Round(h.MaxNanoseconds / 1000.0, 1));
             json.WriteEndObject();
             json.WriteNumber("allocatedBytesPerCommand", Math.Round(r.AllocatedBytesPerCommand, 1));
+            json.WriteNumber("cpuMicrosecondsPerCommand", Math.Round(r.CpuMicrosecondsPerCommand, 1));
             json.WriteNumber("gen0Collections", r.Gen0Collections);
             json.WriteEndObject();
         }

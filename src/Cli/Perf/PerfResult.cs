@@ -6,6 +6,11 @@ internal sealed record PerfResult(PerfWorkload Workload, TimeSpan Elapsed, long 
     /// <summary>Bytes allocated in the whole process during the run (all threads), divided by commands.</summary>
     public double AllocatedBytesPerCommand { get; init; }
     public int Gen0Collections { get; init; }
+    /// <summary>User + system time of the whole process (every thread) during the run.</summary>
+    public TimeSpan CpuTime { get; init; }
+
+    /// <summary>CPU time per command in microseconds: what each command cost the machine, polling threads included.</summary>
+    public double CpuMicrosecondsPerCommand => Commands == 0 ? 0 : CpuTime.TotalMicroseconds / Commands;
 
     public long Commands => Reads + Writes;
     public long Bytes => Commands * Workload.TransferBytes;

@@ -66,6 +66,7 @@ internal sealed class PerfRunner
     {
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
         int gen0Before = GC.CollectionCount(0);
+        var cpuBefore = Environment.CpuUsage.TotalTime;
         var clock = Stopwatch.StartNew();
         var tasks = new Task[_workers.Length];
         for (int i = 0; i < _workers.Length; i++)
@@ -94,6 +95,7 @@ internal sealed class PerfRunner
         _stop = true;
         await all.ConfigureAwait(false); // rethrows the first worker failure
         var elapsed = clock.Elapsed;
+        var cpu = Environment.CpuUsage.TotalTime - cpuBefore;
         var histogram = new LatencyHistogram();
         long reads = 0, writes = 0;
         foreach (var w in _workers)
@@ -107,6 +109,7 @@ internal sealed class PerfRunner
         {
             AllocatedBytesPerCommand = (GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore) / (double)commandsDone,
             Gen0Collections = GC.CollectionCount(0) - gen0Before,
+            CpuTime = cpu,
         };
     }
 

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Pdus;
@@ -13,13 +11,14 @@ namespace Iser.Transport.Iser.Datamover;
 /// <summary>
 /// What both iSER roles share (RFC 7145): one RC queue pair; control PDUs travel as SEND/RECV behind the 28-byte
 /// iSER header, from login on. A ring of registered receive buffers is posted (a few for login, grown to the
-/// negotiated depth at Enable_Datamover); sends copy into registered send buffers and are stamped by the core
-/// (<see cref="IDatamoverHost.OnSending"/>) under the lock that posts them, so sequence numbers follow wire order.
-/// One thread drains the CQ (bounded batches, re-arm, poll again); one thread watches the rdma_cm events.
+/// negotiated depth at Enable_Datamover); sends copy into registered send buffers and leave through the
+/// <see cref="SendQueue"/>, which stamps them (<see cref="IDatamoverHost.OnSending"/>) in the order it posts them and
+/// chains what is submitted during a post into the next one. Received PDUs go up through <see cref="ReceivedPduDelivery"/>;
+/// the wire format is <see cref="Protocol.IserPduCodec"/>. One thread drains the CQ (bounded batches, re-arm, poll again); one thread watches the rdma_cm events.
 /// Every posted work request holds a connection reference; the QP, CQ and registered memory are freed only when
 /// the last completion (flushes included) has arrived after disconnect.
 /// </summary>
-public abstract class IserConnection : IDatamoverConnection
+public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner
 {
     private protected readonly RdmaConnection Rdma;
     private protected readonly IserOptions Options;
@@ -34,44 +33,14 @@ public abstract class IserConnection : IDatamoverConnection
     private readonly CompletionQueuePoller _poller;
     private readonly Thread _eventThread;
     private readonly ReceivedPduDelivery _received;
-    private readonly Lock _sendLock = new();
-
-    // Send-queue work waiting (under _sendLock) to go out in one ibv_post_send: RDMA WRITEs of finished Put_Data ride
-    // in front of the SEND behind them, and on the CQ thread every SEND of one completion batch waits for the batch's
-    // end (tgtd batches its posts the same way). On soft-RoCE each post is a system call that also runs the provider's
-    // requester, so one post per batch instead of one per command is the largest saving per I/O.
-    private const int StagedLimit = 64;
-    private readonly StagedRequest[] _staged = new StagedRequest[StagedLimit];
-    private int _stagedCount;
-    private readonly IbvSendWr[] _chain = GC.AllocateArray<IbvSendWr>(StagedLimit, pinned: true);
-    private readonly IbvSge[] _chainSges = GC.AllocateArray<IbvSge>(StagedLimit, pinned: true);
-    private readonly ulong[] _chainIds = new ulong[StagedLimit];
-
-    // The connection whose completion batch this thread is handling: its SENDs are staged until the batch ends.
-    [ThreadStatic] private static IserConnection? t_batching;
-
-    // Only the last request of each post is signaled: a send queue completes in order, so its completion reports the
-    // WRITEs and SENDs before it, and rxe builds one completion per batch instead of one per WRITE and SEND.
-    // The unsignaled wr_ids wait here in post order (written under _sendLock, read by the CQ thread); an unsignaled
-    // request that fails (or is flushed) still completes on its own, and then releases the ones before it and itself.
-    private readonly ulong[] _unsignaled;
-    private long _unsignaledPosted; // written under _sendLock
-    private long _unsignaledReleased; // CQ thread only
-
-    private struct StagedRequest
-    {
-        public WorkRequestKind Kind; // Send or RdmaWrite
-        public RegisteredBlock Block;
-        public int Length;
-        public ulong RemoteAddress;
-        public uint RemoteKey;
-    }
+    private readonly SendQueue _sendQueue;
     private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly bool _isTarget;
     private IDatamoverHost? _host;
     private ConnectionParameters _parameters = new();
     private volatile Exception? _failure;
     private volatile bool _terminating;
+    private int _terminateStarted;
     private volatile bool _stopEvents;
     private volatile bool _peerDisconnected;
     private int _postedReceives;
@@ -110,8 +79,8 @@ public abstract class IserConnection : IDatamoverConnection
         }
         var granted = rdma.QueuePair.Capacities;
         _requests = new WorkRequestTable(granted.MaxSendWorkRequests + granted.MaxReceiveWorkRequests);
-        _unsignaled = new ulong[_requests.Capacity];
         _references = new ConnectionReferences(() => ThreadPool.UnsafeQueueUserWorkItem(_ => FreeResources(), null));
+        _sendQueue = new SendQueue(this, _requests, _references);
         IserConnectionCounters.ConnectionCreated();
         _poller = new CompletionQueuePoller(rdma.CompletionQueue, OnCompletions, OnPollerError, batchSize: 32, batchesPerWakeup: 4,
             threadName: $"iser-cq {RemoteEndPoint}");
@@ -175,9 +144,9 @@ public abstract class IserConnection : IDatamoverConnection
     }
 
     /// <summary>
-    /// Copies the PDU into a send buffer and stages its SEND behind any staged WRITEs; posts them at once unless this is
-    /// the CQ thread inside a completion batch (then the batch's end posts them). Holds a send credit; on failure the
-    /// credit and the buffer are returned here.
+    /// Copies the PDU into a send buffer and sends it through the send queue (posted at once, or with the chain of the
+    /// post in progress, or at the end of the CQ thread's completion batch). Holds a send credit; on failure the credit
+    /// and the buffer are returned here.
     /// </summary>
     private bool PostControl(Pdu pdu, out Exception? error)
     {
@@ -187,40 +156,10 @@ public abstract class IserConnection : IDatamoverConnection
             error = new DatamoverException("No registered send buffer is free although a send credit was held.");
             return false;
         }
-        lock (_sendLock)
-        {
-            if (_failure is not null || _terminating)
-            {
-                ReturnSendBlock(block);
-                error = _failure as DatamoverException ?? new DatamoverException($"The iSER connection to {RemoteEndPoint} is closed; PDU not sent.");
-                return false;
-            }
-            _host?.OnSending(pdu);
-            int length;
-            try
-            {
-                length = Encode(pdu, block.Span);
-            }
-            catch (Exception e)
-            {
-                ReturnSendBlock(block);
-                error = e;
-                return false;
-            }
-            if (_stagedCount == StagedLimit && !PostStaged(out error))
-            {
-                ReturnSendBlock(block);
-                return false;
-            }
-            _staged[_stagedCount++] = new StagedRequest { Kind = WorkRequestKind.Send, Block = block, Length = length };
-            if (ReferenceEquals(t_batching, this))
-            {
-                error = null;
-                return true;
-            }
-            // A failed post returns every staged request it could not post, this SEND included.
-            return PostStaged(out error);
-        }
+        if (_sendQueue.Send(pdu, block, _host, out error)) return true;
+        if (_failure is DatamoverException failed) error = failed;
+        else if (_terminating) error = new DatamoverException($"The iSER connection to {RemoteEndPoint} is closed; PDU not sent.");
+        return false;
     }
 
     private void ReturnSendBlock(RegisteredBlock block)
@@ -229,145 +168,6 @@ public abstract class IserConnection : IDatamoverConnection
         _sendCredits.Release();
     }
 
-    /// <summary>CQ thread, end of a completion batch: posts what the batch staged.</summary>
-    private void PostStagedOfBatch()
-    {
-        // What this batch staged, this thread sees without the lock; what other threads stage they post themselves (a
-        // WRITE goes with the SEND that follows it). So a list seen empty here needs no lock: most batches skip it.
-        if (Volatile.Read(ref _stagedCount) == 0) return;
-        lock (_sendLock)
-        {
-            if (_stagedCount > 0) PostStaged(out _); // a failure fails the connection; the callers already moved on
-        }
-    }
-
-    /// <summary>
-    /// Under _sendLock: posts every staged request in one ibv_post_send chain, in staging order; only the last SEND is
-    /// signaled (it reports the rest); WRITEs after it (a full list) are signaled. What could not be posted is released
-    /// here and the connection fails.
-    /// </summary>
-    private unsafe bool PostStaged(out Exception? error)
-    {
-        int count = _stagedCount;
-        int lastSend = count - 1;
-        while (lastSend >= 0 && _staged[lastSend].Kind != WorkRequestKind.Send) lastSend--;
-        var wrs = (IbvSendWr*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_chain));
-        var sges = (IbvSge*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_chainSges));
-        long order = _unsignaledPosted;
-        int allocated = 0;
-        for (; allocated < count; allocated++)
-        {
-            ref readonly var staged = ref _staged[allocated];
-            bool isSend = staged.Kind == WorkRequestKind.Send;
-            bool unsignaled = allocated < lastSend;
-            // An unsignaled request's order is its place in the unsignaled list; a signaled one's is the count of
-            // unsignaled requests before it.
-            if (!_requests.TryAllocate(staged.Kind, staged.Block, isSend ? _sendPool : _dataPool!, null, out _chainIds[allocated],
-                    order: order, unsignaled: unsignaled))
-                break;
-            if (unsignaled) _unsignaled[order++ % _unsignaled.Length] = _chainIds[allocated];
-            sges[allocated] = staged.Block.Sge(staged.Length);
-            wrs[allocated] = new IbvSendWr
-            {
-                WrId = _chainIds[allocated],
-                SgList = &sges[allocated],
-                NumSge = 1,
-                Opcode = isSend ? SendOpcode.Send : SendOpcode.RdmaWrite,
-                SendFlags = unsignaled ? SendFlags.None : SendFlags.Signaled,
-                RemoteAddr = staged.RemoteAddress,
-                Rkey = staged.RemoteKey,
-                Next = allocated + 1 < count ? &wrs[allocated + 1] : null,
-            };
-        }
-        int posted = 0;
-        string? failure = null;
-        if (allocated < count)
-        {
-            failure = "Every work request slot is in use; the send queue is full.";
-        }
-        else
-        {
-            _references.AddPosted(count);
-            // Listed before the post: the SEND may complete (on the CQ thread) before PostSend even returns here.
-            Volatile.Write(ref _unsignaledPosted, order);
-            PostResult result = Rdma.QueuePair.PostSend(wrs);
-            IserConnectionCounters.SendQueuePosted();
-            posted = result.Posted;
-            if (!result.Succeeded) failure = $"Posting {count} work requests (RDMA WRITEs and SENDs) failed: {result.ErrorText("ibv_post_send")}";
-            for (int i = posted; i < count; i++) _references.CompletionArrived();
-            if (posted > 0) IserConnectionCounters.Posted(posted);
-            // After a partial post the connection fails (below) and posts nothing more, so no completion ever reaches
-            // the listed WRITEs that did not go in (their slots and buffers come back below). Posted WRITEs with no
-            // signaled WR behind them are flushed, and a flushed WR completes even unsignaled; one that had already
-            // succeeded completes never, and the connection is freed by the drain timeout.
-        }
-        // What did not go in never completes: its slot, and its buffer and credit, come back now.
-        for (int i = posted; i < allocated; i++) _requests.Take(_chainIds[i]);
-        ReleaseStaged(from: posted);
-        if (failure is null)
-        {
-            error = null;
-            return true;
-        }
-        error = new DatamoverException(failure);
-        Fail(error);
-        return false;
-    }
-
-    /// <summary>
-    /// Under _sendLock: empties the staged list. Entries from <paramref name="from"/> on were never posted, so no
-    /// completion will return their buffers and credits: they come back here.
-    /// </summary>
-    private void ReleaseStaged(int from)
-    {
-        for (int i = from; i < _stagedCount; i++) ReturnRequestBuffer(_staged[i].Kind, _staged[i].Block);
-        Array.Clear(_staged, 0, _stagedCount);
-        _stagedCount = 0;
-    }
-
-    /// <summary>iSER header, BHS, AHS, data segment (no digests, no padding needed: the receiver reads DataSegmentLength).</summary>
-    internal static int Encode(Pdu pdu, Span<byte> buffer)
-    {
-        var rdma = pdu.Rdma;
-        new IserHeader(IserOpcode.IscsiControl, rdma.HasWrite, rdma.WriteStag, rdma.WriteVa, rdma.HasRead, rdma.ReadStag, rdma.ReadVa)
-            .Write(buffer);
-        int headerLength = PduWireFormat.HeaderLength(pdu, headerDigest: false);
-        if (IserHeader.Length + headerLength + pdu.Data.Length > buffer.Length)
-            throw new DatamoverException(
-                $"A {pdu.Opcode} PDU with a {pdu.Data.Length}-byte data segment does not fit the {buffer.Length - IserOptions.HeaderRoom}-byte iSER control buffer (the negotiated Initiator/TargetRecvDataSegmentLength).");
-        int n = IserHeader.Length + PduWireFormat.WriteHeader(pdu, buffer[IserHeader.Length..], headerDigest: false);
-        pdu.Data.Span.CopyTo(buffer[n..]);
-        return n + pdu.Data.Length;
-    }
-
-    /// <summary>Decodes one received iSER message into a PDU (copied: the receive buffer is reposted at once).</summary>
-    internal static Pdu Decode(ReadOnlySpan<byte> message)
-    {
-        var header = IserHeader.Read(message);
-        if (header.Opcode != IserOpcode.IscsiControl)
-            throw new IserProtocolException($"Received an iSER {header.Opcode} message; only iSCSI control-type PDUs are used on IB/RoCE.");
-        var body = message[IserHeader.Length..];
-        if (body.Length < Pdu.BhsLength)
-            throw new IserProtocolException($"An iSER message of {message.Length} bytes is too short for an iSCSI BHS.");
-        var pdu = PduPool.Rent();
-        body[..Pdu.BhsLength].CopyTo(pdu.Bhs);
-        int ahs = pdu.TotalAhsLength;
-        int dsl = pdu.DataSegmentLength;
-        if (Pdu.BhsLength + ahs + dsl > body.Length)
-        {
-            PduPool.Return(pdu);
-            throw new IserProtocolException(
-                $"A received {(Core.Iscsi.Pdus.IscsiOpcode)(body[0] & 0x3f)} PDU declares {ahs} bytes of AHS and {dsl} bytes of data, but the iSER message holds only {body.Length - Pdu.BhsLength} bytes after the BHS.");
-        }
-        if (ahs > 0) pdu.Ahs = body.Slice(Pdu.BhsLength, ahs).ToArray();
-        pdu.SetData(body.Slice(Pdu.BhsLength + ahs, dsl));
-        pdu.Rdma = new RdmaBufferAdvertisement
-        {
-            HasWrite = header.HasWrite, WriteStag = header.WriteStag, WriteVa = header.WriteBaseOffset,
-            HasRead = header.HasRead, ReadStag = header.ReadStag, ReadVa = header.ReadBaseOffset,
-        };
-        return pdu;
-    }
 
     public virtual async ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default)
     {
@@ -638,6 +438,10 @@ public abstract class IserConnection : IDatamoverConnection
         else ReturnDataBuffer(block);
     }
 
+    unsafe PostResult ISendQueueOwner.PostSend(IbvSendWr* chain) => Rdma.QueuePair.PostSend(chain);
+    void ISendQueueOwner.ReturnBuffer(WorkRequestKind kind, RegisteredBlock block) => ReturnRequestBuffer(kind, block);
+    void ISendQueueOwner.PostFailed(DatamoverException error) => Fail(error);
+
     /// <summary>An RDMA WRITE straight from a lent block; the block (and its credit) come back with its completion.</summary>
     private protected void PostLentWrite(RegisteredBlock block, int length, ulong remoteAddress, uint remoteKey)
     {
@@ -656,24 +460,8 @@ public abstract class IserConnection : IDatamoverConnection
     {
         int n = blocks.Length;
         var pool = _dataPool!;
-        lock (_sendLock)
-        {
-            // The SCSI Response follows: let the WRITEs ride in its post (a full list goes out first). Teardown
-            // returns whatever is still staged.
-            if (!_terminating && _failure is null && n <= StagedLimit
-                && (_stagedCount + n <= StagedLimit || PostStaged(out _)))
-            {
-                for (int i = 0, off = 0; i < n; i++, off += chunk)
-                {
-                    _staged[_stagedCount++] = new StagedRequest
-                    {
-                        Kind = WorkRequestKind.RdmaWrite, Block = blocks[i], Length = Math.Min(chunk, batchBytes - off),
-                        RemoteAddress = remoteAddress + (ulong)off, RemoteKey = remoteKey,
-                    };
-                }
-                return;
-            }
-        }
+        // The SCSI Response follows: let the WRITEs ride in its post. Teardown returns whatever is still staged.
+        if (!_terminating && _failure is null && _sendQueue.TryStageWrites(blocks, chunk, batchBytes, remoteAddress, remoteKey)) return;
         for (int i = 0, off = 0; i < n; i++, off += chunk)
         {
             if (!Post(WorkRequestKind.RdmaWrite, blocks[i], pool, null, SendOpcode.RdmaWrite, Math.Min(chunk, batchBytes - off),
@@ -692,15 +480,14 @@ public abstract class IserConnection : IDatamoverConnection
     private void OnCompletions(ReadOnlySpan<IbvWc> completions)
     {
         // On the target a received command runs to its response on this thread: its SEND waits for the batch's end.
-        t_batching = this;
+        _sendQueue.BeginBatch();
         try
         {
             HandleCompletions(completions);
         }
         finally
         {
-            t_batching = null;
-            PostStagedOfBatch();
+            _sendQueue.EndBatch();
         }
     }
 
@@ -713,12 +500,11 @@ public abstract class IserConnection : IDatamoverConnection
             if (slot.Unsignaled)
             {
                 // Only a failed or flushed unsignaled request completes: the ones before it succeeded silently.
-                ReleaseUnsignaled(upTo: slot.Order);
-                _unsignaledReleased = slot.Order + 1;
+                _sendQueue.UnsignaledCompleted(slot.Order);
             }
             else if (slot.Kind == WorkRequestKind.Send)
             {
-                ReleaseUnsignaled(upTo: slot.Order);
+                _sendQueue.ReleaseUnsignaled(upTo: slot.Order);
             }
             Exception? error = null;
             if (!wc.IsSuccess)
@@ -756,27 +542,12 @@ public abstract class IserConnection : IDatamoverConnection
         }
     }
 
-    /// <summary>CQ thread: the unsignaled requests before list position <paramref name="upTo"/> are complete.</summary>
-    private void ReleaseUnsignaled(long upTo)
-    {
-        long posted = Volatile.Read(ref _unsignaledPosted);
-        if (upTo > posted) upTo = posted;
-        while (_unsignaledReleased < upTo)
-        {
-            var slot = _requests.Take(_unsignaled[_unsignaledReleased % _unsignaled.Length]);
-            _unsignaledReleased++;
-            IserConnectionCounters.Completed();
-            ReturnRequestBuffer(slot.Kind, slot.Block);
-            _references.CompletionArrived();
-        }
-    }
-
     private void Received(RegisteredBlock block, int byteLength)
     {
         Pdu pdu;
         try
         {
-            pdu = Decode(block.Span[..byteLength]);
+            pdu = IserPduCodec.Decode(block.Span[..byteLength]);
         }
         catch (Exception e)
         {
@@ -858,17 +629,12 @@ public abstract class IserConnection : IDatamoverConnection
 
     private void BeginTerminate(string reason)
     {
-        lock (_sendLock)
-        {
-            if (_terminating) return;
-            // A close of our own (after a Logout Response, a login refusal) may come before the completion batch that
-            // staged the last PDU ends: that PDU goes out first. After a failure the queue pair is in error anyway.
-            if (_failure is null && _stagedCount > 0) PostStaged(out _);
-            if (_terminating) return; // the post failed and Fail terminated
-            _terminateReason = reason; // before the volatile flag: a reader that sees the flag sees the reason
-            _terminating = true;
-            ReleaseStaged(from: 0);
-        }
+        if (Interlocked.Exchange(ref _terminateStarted, 1) != 0) return;
+        _terminateReason = reason; // before the volatile flag: a reader that sees the flag sees the reason
+        _terminating = true;
+        // A close of our own (after a Logout Response, a login refusal) may come before the completion batch that
+        // staged the last PDU ends: that PDU goes out first. After a failure the queue pair is in error anyway.
+        _sendQueue.Close(postStaged: _failure is null);
         try
         {
             // rdma_disconnect moves the QP to the error state: every posted WR completes (flushed) and drops its reference.

@@ -38,7 +38,7 @@ internal sealed class WorkRequestTable
     public int InUse { get { lock (_lock) return _slots.Length - _freeCount; } }
 
     /// <summary>Reserves a slot; its index is the work request's wr_id. False when every slot is in use.</summary>
-    public bool TryAllocate(WorkRequestKind kind, RegisteredBlock block, RegisteredBufferPool pool, OperationGroup? group, out ulong wrId,
+    public bool TryAllocate(WorkRequestKind kind, RegisteredBlock block, RegisteredBufferPool? pool, OperationGroup? group, out ulong wrId,
         long order = 0, bool unsignaled = false)
     {
         lock (_lock)

@@ -99,14 +99,14 @@ public sealed class IserHeaderTests
         pdu.Rdma = new RdmaBufferAdvertisement { HasRead = true, ReadStag = 0x99, ReadVa = 0x7f0000001000 };
         pdu.SetData([1, 2, 3, 4, 5]);
         var buffer = new byte[IserOptions.HeaderRoom + 8192];
-        int length = IserConnection.Encode(pdu, buffer);
+        int length = IserPduCodec.Encode(pdu, buffer);
         Assert.Equal(IserHeader.Length + Pdu.BhsLength + 5, length);
         Assert.Equal(0x14, buffer[0]);
         Assert.Equal(0x01, buffer[IserHeader.Length] & 0x3f); // SCSI Command opcode right after the iSER header
         Assert.Equal(new byte[] { 0, 0, 5 }, buffer[(IserHeader.Length + 5)..(IserHeader.Length + 8)]); // DataSegmentLength
         Assert.Equal(new byte[] { 1, 2, 3, 4, 5 }, buffer[(IserHeader.Length + 48)..length]);
 
-        var decoded = IserConnection.Decode(buffer.AsSpan(0, length));
+        var decoded = IserPduCodec.Decode(buffer.AsSpan(0, length));
         Assert.Equal(IscsiOpcode.ScsiCommand, decoded.Opcode);
         Assert.Equal(0x01020304u, decoded.InitiatorTaskTag);
         Assert.True(decoded.Rdma.HasRead);
@@ -125,13 +125,13 @@ public sealed class IserHeaderTests
         pdu.Opcode = IscsiOpcode.TextRequest;
         pdu.SetData(new byte[100]);
         var buffer = new byte[IserHeader.Length + 48 + 100];
-        int length = IserConnection.Encode(pdu, buffer);
-        var e = Assert.Throws<IserProtocolException>(() => IserConnection.Decode(buffer.AsSpan(0, length - 1)));
+        int length = IserPduCodec.Encode(pdu, buffer);
+        var e = Assert.Throws<IserProtocolException>(() => IserPduCodec.Decode(buffer.AsSpan(0, length - 1)));
         Assert.Contains("declares 0 bytes of AHS and 100 bytes of data", e.Message);
 
         pdu.SetData(new byte[8193]);
         var small = new byte[IserOptions.HeaderRoom + 8192];
-        var tooBig = Assert.ThrowsAny<Exception>(() => IserConnection.Encode(pdu, small.AsSpan(0, IserHeader.Length + 48 + 8192)));
+        var tooBig = Assert.ThrowsAny<Exception>(() => IserPduCodec.Encode(pdu, small.AsSpan(0, IserHeader.Length + 48 + 8192)));
         Assert.Contains("does not fit", tooBig.Message);
         PduPool.Return(pdu);
     }

@@ -46,10 +46,13 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
     public abstract ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Push delivery. By default an async loop whose receives complete on the thread pool delivers each PDU on that
-    /// thread (<see cref="Deliver"/>). With <paramref name="busyPoll"/> a thread of this connection's own reads the socket, switched to
-    /// non-blocking, in a tight loop (<see cref="TcpPduReader.BusyPoll"/>), so a PDU is handled the moment it lands
-    /// without an epoll wake-up or a thread-pool hop; that thread keeps a core busy until the connection closes.
+    /// Push delivery. By default an async loop whose receives complete on the thread pool (the runtime's socket engine
+    /// wakes a worker for each readable socket) hands each PDU to the receiver on that worker. With
+    /// <paramref name="busyPoll"/> a thread of this connection's own reads the socket directly and spins on it
+    /// (<see cref="TcpPduReader.BusyPoll"/>): a response is handled the moment it
+    /// lands, with no epoll wake-up and no thread-pool hop, and one core stays busy until the connection closes.
+    /// (A receive thread sleeping in poll(2) instead measured no better than the async loop: the socket stays
+    /// registered with the runtime's epoll thread, which wakes for every segment either way; bench/README.md.)
     /// </summary>
     public void StartReceiving(IPduReceiver receiver, bool busyPoll = false)
     {
@@ -60,7 +63,7 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
         }
         Socket.Blocking = false;
         Reader.BusyPoll = true;
-        new Thread(() => PollReceive(receiver)) { IsBackground = true, Name = $"iscsi-tcp-poll {RemoteEndPoint}" }.Start();
+        new Thread(() => ReceiveLoop(receiver)) { IsBackground = true, Name = $"iscsi-tcp-poll {RemoteEndPoint}" }.Start();
     }
 
     private async Task ReceiveLoopAsync(IPduReceiver receiver)
@@ -77,7 +80,7 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
         receiver.OnReceiveEnded(error);
     }
 
-    private void PollReceive(IPduReceiver receiver)
+    private void ReceiveLoop(IPduReceiver receiver)
     {
         Exception? error = null;
         try

@@ -26,8 +26,9 @@ internal sealed class TcpPduReader
     public bool DataDigest { get; set; }
 
     /// <summary>
-    /// Reads spin on the (non-blocking) socket until bytes arrive instead of waiting for readiness, so every read
-    /// completes synchronously on the calling thread (the connection's polling thread).
+    /// Reads run on the calling thread (a polling thread of the connection's own) straight on the non-blocking socket,
+    /// spinning until bytes arrive, so every read completes synchronously and no epoll wake-up or thread-pool hop stands
+    /// between the wire and the receiver. Off: ReceiveAsync, resumed on the thread pool.
     /// </summary>
     public bool BusyPoll { get; set; }
 

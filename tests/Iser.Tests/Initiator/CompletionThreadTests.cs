@@ -64,6 +64,28 @@ public class CompletionThreadTests
         Assert.Equal(IscsiSessionState.LoggedIn, session.State);
     }
 
+    [Fact]
+    public async Task A_thread_pool_continuation_may_block_on_another_command_without_stalling_the_session()
+    {
+        await using var target = InProcessTarget.Start(blocks: 4096, blockDevice: true);
+        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(CompletionMode.ThreadPool), Transport);
+        var lun = await session.OpenLunAsync(0);
+        var data = new byte[8192];
+        Random.Shared.NextBytes(data);
+        await lun.WriteAsync(0, data);
+
+        // Each completion is its own thread-pool work item: this continuation blocks a pool thread until a second read
+        // completes, whose continuation runs on another; the wait ends without dropping the connection.
+        var second = new byte[4096];
+        var (inside, finished, blocked) = await BlockTheCompletionThreadAsync(lun, second);
+        Assert.False(inside);
+        Assert.True(finished, "the blocked read was not released within 30 s");
+        Assert.True(blocked < TimeSpan.FromSeconds(10), $"released after {blocked}");
+        Assert.True(data.AsSpan(4096).SequenceEqual(second));
+        Assert.Equal(0, session.ReconnectCount);
+        Assert.Equal(IscsiSessionState.LoggedIn, session.State);
+    }
+
     /// <summary>Reads and reports whether the code after the await ran inside the transport's delivery of a PDU.</summary>
     private static async Task<bool> ReadAndSeeWhereItResumesAsync(IscsiLun lun, long lba, byte[] buffer)
     {
@@ -72,8 +94,8 @@ public class CompletionThreadTests
     }
 
     /// <summary>
-    /// What CompletionOptions.Inline forbids: after a read resumes on the completion thread, wait there, blocking,
-    /// for a second read whose completion only that thread could deliver.
+    /// After a read resumes where its completion was published, wait there, blocking, for a second read. On the
+    /// completion thread (Inline) that is what CompletionOptions.Inline forbids: only that thread could deliver it.
     /// </summary>
     private static async Task<(bool Inside, bool Finished, TimeSpan Blocked)> BlockTheCompletionThreadAsync(IscsiLun lun, byte[] second)
     {

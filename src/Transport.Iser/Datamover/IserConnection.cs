@@ -25,15 +25,14 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner
     private protected readonly ILogger Logger;
     private readonly RegisteredBufferPool _receivePool;
     private readonly RegisteredBufferPool _sendPool;
-    private readonly RegisteredBufferPool? _dataPool;
     private readonly SemaphoreSlim _sendCredits;
-    private readonly SemaphoreSlim? _dataCredits;
     private readonly WorkRequestTable _requests;
     private readonly ConnectionReferences _references;
     private readonly CompletionQueuePoller _poller;
     private readonly Thread _eventThread;
     private readonly ReceivedPduDelivery _received;
     private readonly SendQueue _sendQueue;
+    private readonly TargetDataTransfers? _data;
     private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly bool _isTarget;
     private IDatamoverHost? _host;
@@ -70,17 +69,11 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner
         _sendPool = new RegisteredBufferPool(pd, controlSize, perSlab, maxSlabs: (options.SendBuffers + perSlab - 1) / perSlab, initialSlabs: 1,
             access: MemoryAccess.LocalWrite);
         _sendCredits = new SemaphoreSlim(options.SendBuffers, options.SendBuffers);
-        if (isTarget)
-        {
-            // Registered on first use: a discovery session never moves data.
-            _dataPool = new RegisteredBufferPool(pd, options.DataBufferSize, options.DataBuffers, maxSlabs: 1, initialSlabs: 0,
-                access: MemoryAccess.LocalWrite);
-            _dataCredits = new SemaphoreSlim(options.DataBuffers, options.DataBuffers);
-        }
         var granted = rdma.QueuePair.Capacities;
         _requests = new WorkRequestTable(granted.MaxSendWorkRequests + granted.MaxReceiveWorkRequests);
         _references = new ConnectionReferences(() => ThreadPool.UnsafeQueueUserWorkItem(_ => FreeResources(), null));
         _sendQueue = new SendQueue(this, _requests, _references);
+        if (isTarget) _data = new TargetDataTransfers(this, pd, options, _sendQueue, _references);
         IserConnectionCounters.ConnectionCreated();
         _poller = new CompletionQueuePoller(rdma.CompletionQueue, OnCompletions, OnPollerError, batchSize: 32, batchesPerWakeup: 4,
             threadName: $"iser-cq {RemoteEndPoint}");
@@ -104,7 +97,7 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner
     /// <summary>Bytes of registered memory this connection holds now (control rings, send buffers, data buffers).</summary>
     public long RegisteredMemoryBytes =>
         (long)_receivePool.TotalBlocks * _receivePool.BlockSize + (long)_sendPool.TotalBlocks * _sendPool.BlockSize
-        + (_dataPool is null ? 0 : (long)_dataPool.TotalBlocks * _dataPool.BlockSize);
+        + (_data?.RegisteredBytes ?? 0);
 
     /// <summary>References held: 1 for the open connection plus one per posted, not yet completed work request.</summary>
     public int References => _references.Count;
@@ -226,7 +219,7 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner
         Logger.LogInformation(
             "iSER connection {Remote}: {Receives} receive and up to {Sends} send buffers of {Size} B, {DataBuffers} data buffers of {DataSize} B; {Kib} KiB registered now",
             RemoteEndPoint, Volatile.Read(ref _postedReceives), Options.SendBuffers, _receivePool.BlockSize,
-            _dataPool is null ? 0 : Options.DataBuffers, _dataPool?.BlockSize ?? 0, RegisteredMemoryBytes / 1024);
+            _data is null ? 0 : Options.DataBuffers, _data?.BlockSize ?? 0, RegisteredMemoryBytes / 1024);
     }
 
     // ---------------------------------------------------------------- posting
@@ -271,8 +264,8 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner
         return true;
     }
 
-    /// <summary>Posts one send-queue work request (SEND, RDMA READ or WRITE) on <paramref name="block"/>.</summary>
-    private bool Post(WorkRequestKind kind, RegisteredBlock block, RegisteredBufferPool pool, OperationGroup? group,
+    /// <summary>Posts one signaled send-queue work request (RDMA READ or WRITE) on <paramref name="block"/>.</summary>
+    internal bool Post(WorkRequestKind kind, RegisteredBlock block, RegisteredBufferPool pool, OperationGroup? group,
         SendOpcode opcode, int length, ulong remoteAddress, uint remoteKey, out Exception? error)
     {
         if (!_requests.TryAllocate(kind, block, pool, group, out ulong wrId))
@@ -297,183 +290,16 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner
         return true;
     }
 
-    // ---------------------------------------------------------------- RDMA data (target side)
-
-    /// <summary>Per-task scratch: the group waited on and the bounce buffers of one batch.</summary>
-    internal class TransferScratchHandle
-    {
-        public readonly OperationGroup Group = new();
-        public RegisteredBlock[] Blocks = [];
-    }
-
-    /// <summary>
-    /// Moves <paramref name="length"/> bytes between the task's memory and the initiator's tagged buffer
-    /// (<paramref name="remoteKey"/>, <paramref name="remoteAddress"/>) with RDMA READ (<paramref name="read"/>) or WRITE,
-    /// through registered bounce buffers: one operation per buffer, batches of as many buffers as are free.
-    /// A task waits for buffers only while it holds none, so tasks cannot deadlock on the pool.
-    /// </summary>
-    private protected async ValueTask TransferAsync(TransferScratchHandle scratch, bool read, Memory<byte> readDestination,
-        ReadOnlyMemory<byte> writeSource, int length, uint remoteKey, ulong remoteAddress, CancellationToken ct)
-    {
-        var pool = _dataPool ?? throw new InvalidOperationException("Only a target connection moves data with RDMA.");
-        var credits = _dataCredits!;
-        if (scratch.Blocks.Length < Options.DataBuffers) scratch.Blocks = new RegisteredBlock[Options.DataBuffers];
-        int chunk = Options.DataBufferSize;
-        int done = 0;
-        while (done < length)
-        {
-            ThrowIfFailed();
-            int chunksLeft = (length - done + chunk - 1) / chunk;
-            await credits.WaitAsync(ct).ConfigureAwait(false);
-            int n = 1;
-            while (n < chunksLeft && n < scratch.Blocks.Length && credits.Wait(0)) n++;
-            for (int i = 0; i < n; i++)
-            {
-                if (!pool.TryRent(out scratch.Blocks[i]))
-                {
-                    for (int j = 0; j < i; j++) pool.Return(scratch.Blocks[j]);
-                    credits.Release(n);
-                    throw new DatamoverException("The registered data buffer pool is exhausted although credits were held.");
-                }
-            }
-            if (_registeredReported < RegisteredMemoryBytes) ReportRegisteredMemory();
-            int batchBytes = Math.Min(length - done, n * chunk);
-            if (!read)
-            {
-                // Past the end of writeSource (a zero-filled tail, see IserTargetDatamover.PutDataAsync) the buffer is cleared.
-                for (int i = 0, off = 0; i < n; i++, off += chunk)
-                {
-                    var target = scratch.Blocks[i].Span[..Math.Min(chunk, batchBytes - off)];
-                    int fromSource = Math.Clamp(writeSource.Length - (done + off), 0, target.Length);
-                    writeSource.Span.Slice(done + off, fromSource).CopyTo(target);
-                    target[fromSource..].Clear();
-                }
-            }
-            if (!read)
-            {
-                // RDMA WRITE is posted and not waited for: the RC queue pair delivers it before the SCSI Response SEND
-                // posted after it, and a failed WRITE fails the QP, so that SEND is flushed, never delivered. Each
-                // WRITE's completion returns its bounce buffer (OnCompletions). This saves a wakeup per read command.
-                PostWritesUnwaited(scratch.Blocks.AsSpan(0, n), chunk, batchBytes, remoteAddress + (ulong)done, remoteKey);
-                done += batchBytes;
-                continue;
-            }
-            var group = scratch.Group;
-            group.Start(n);
-            Exception? postError = null;
-            for (int i = 0, off = 0; i < n; i++, off += chunk)
-            {
-                int len = Math.Min(chunk, batchBytes - off);
-                if (!Post(read ? WorkRequestKind.RdmaRead : WorkRequestKind.RdmaWrite, scratch.Blocks[i], pool, group,
-                        read ? SendOpcode.RdmaRead : SendOpcode.RdmaWrite, len, remoteAddress + (ulong)(done + off), remoteKey, out postError))
-                {
-                    group.Abandon(n - i, postError!);
-                    break;
-                }
-            }
-            try
-            {
-                // Even after a failed post, the operations that did go in must complete before their buffers are reused.
-                await group.WaitAsync().ConfigureAwait(false);
-                if (read)
-                {
-                    for (int i = 0, off = 0; i < n; i++, off += chunk)
-                        scratch.Blocks[i].Span[..Math.Min(chunk, batchBytes - off)].CopyTo(readDestination.Span.Slice(done + off));
-                }
-            }
-            finally
-            {
-                for (int i = 0; i < n; i++) pool.Return(scratch.Blocks[i]);
-                credits.Release(n);
-            }
-            done += batchBytes;
-        }
-    }
-
-    /// <summary>
-    /// A data buffer and its credit without waiting, lent to a task (target read data); the connection stays alive
-    /// (a reference is held) until <see cref="ReturnDataBlock"/> or a WRITE from it completes, so a backing store still
-    /// writing into it never writes into freed memory.
-    /// </summary>
-    private protected bool TryRentDataBlock(out RegisteredBlock block)
-    {
-        block = default;
-        if (_dataPool is null || _terminating || _failure is not null || !_dataCredits!.Wait(0)) return false;
-        try
-        {
-            if (!_dataPool.TryRent(out block))
-            {
-                _dataCredits.Release();
-                return false;
-            }
-            _references.AddPosted(1);
-        }
-        catch (Exception) // the pool was disposed or the connection released under us
-        {
-            _dataCredits.Release();
-            block = default;
-            return false;
-        }
-        if (_registeredReported < RegisteredMemoryBytes) ReportRegisteredMemory();
-        return true;
-    }
-
-    /// <summary>A data buffer comes back with its credit and the reference it held (lent and unused).</summary>
-    private protected void ReturnDataBlock(RegisteredBlock block)
-    {
-        ReturnDataBuffer(block);
-        _references.CompletionArrived();
-    }
-
-    private void ReturnDataBuffer(RegisteredBlock block)
-    {
-        _dataPool!.Return(block);
-        _dataCredits!.Release();
-    }
-
     /// <summary>A send-queue request's buffer and credit back to their pool (a SEND's or a WRITE's); no reference.</summary>
     private void ReturnRequestBuffer(WorkRequestKind kind, RegisteredBlock block)
     {
         if (kind == WorkRequestKind.Send) ReturnSendBlock(block);
-        else ReturnDataBuffer(block);
+        else _data!.ReturnBuffer(block);
     }
 
     unsafe PostResult ISendQueueOwner.PostSend(IbvSendWr* chain) => Rdma.QueuePair.PostSend(chain);
     void ISendQueueOwner.ReturnBuffer(WorkRequestKind kind, RegisteredBlock block) => ReturnRequestBuffer(kind, block);
     void ISendQueueOwner.PostFailed(DatamoverException error) => Fail(error);
-
-    /// <summary>An RDMA WRITE straight from a lent block; the block (and its credit) come back with its completion.</summary>
-    private protected void PostLentWrite(RegisteredBlock block, int length, ulong remoteAddress, uint remoteKey)
-    {
-        try
-        {
-            PostWritesUnwaited(new ReadOnlySpan<RegisteredBlock>(in block), Options.DataBufferSize, length, remoteAddress, remoteKey);
-        }
-        finally
-        {
-            // The WRITE holds its own reference (or was never posted, and PostWritesUnwaited returned the block).
-            _references.CompletionArrived();
-        }
-    }
-
-    private void PostWritesUnwaited(ReadOnlySpan<RegisteredBlock> blocks, int chunk, int batchBytes, ulong remoteAddress, uint remoteKey)
-    {
-        int n = blocks.Length;
-        var pool = _dataPool!;
-        // The SCSI Response follows: let the WRITEs ride in its post. Teardown returns whatever is still staged.
-        if (!_terminating && _failure is null && _sendQueue.TryStageWrites(blocks, chunk, batchBytes, remoteAddress, remoteKey)) return;
-        for (int i = 0, off = 0; i < n; i++, off += chunk)
-        {
-            if (!Post(WorkRequestKind.RdmaWrite, blocks[i], pool, null, SendOpcode.RdmaWrite, Math.Min(chunk, batchBytes - off),
-                    remoteAddress + (ulong)off, remoteKey, out var postError))
-            {
-                // The ones posted before complete (or flush) and return their buffers; these never will.
-                for (int j = i; j < n; j++) pool.Return(blocks[j]);
-                _dataCredits!.Release(n - i);
-                throw postError!;
-            }
-        }
-    }
 
     // ---------------------------------------------------------------- completions
 
@@ -524,16 +350,7 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner
                     ReturnSendBlock(slot.Block);
                     break;
                 default:
-                    if (slot.Group is { } group)
-                    {
-                        // The waiting task copies out of (and returns) the bounce buffer once the whole batch is in.
-                        group.Complete(error);
-                    }
-                    else
-                    {
-                        // An RDMA WRITE nobody waits for: its buffer is free again.
-                        ReturnDataBuffer(slot.Block);
-                    }
+                    _data!.OnCompletion(slot, error); // an RDMA READ or WRITE: only a target posts them
                     break;
             }
             if (error is not null && !_terminating) Fail(error);
@@ -606,7 +423,7 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner
 
     // ---------------------------------------------------------------- failure and teardown
 
-    private protected void ThrowIfFailed()
+    internal void ThrowIfFailed()
     {
         if (_failure is { } f) throw f as DatamoverException ?? new DatamoverException(f.Message, f);
         if (_terminating) throw new DatamoverException($"The iSER connection to {RemoteEndPoint} is closed ({_terminateReason}).");
@@ -692,7 +509,7 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner
             long bytes = RegisteredMemoryBytes;
             _receivePool.Dispose();
             _sendPool.Dispose();
-            _dataPool?.Dispose();
+            _data?.Dispose();
             OnResourcesFreed();
             IserConnectionCounters.Registered(-Interlocked.Exchange(ref _registeredReported, 0));
             IserConnectionCounters.ConnectionFreed();
@@ -710,6 +527,18 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner
 
     /// <summary>A role's hook to release what it registered (the initiator's MR cache).</summary>
     private protected virtual void OnResourcesFreed() { }
+
+    /// <summary>A connection that is failing or closing lends no buffers and stages no work.</summary>
+    internal bool IsClosing => _terminating || _failure is not null;
+
+    /// <summary>After a pool may have registered a new slab: the process-wide registered-bytes counter follows.</summary>
+    internal void RegisteredMemoryMayHaveGrown()
+    {
+        if (Volatile.Read(ref _registeredReported) < RegisteredMemoryBytes) ReportRegisteredMemory();
+    }
+
+    /// <summary>The target's RDMA data placement; null on an initiator connection.</summary>
+    private protected TargetDataTransfers? DataTransfers => _data;
 
     private void ReportRegisteredMemory()
     {

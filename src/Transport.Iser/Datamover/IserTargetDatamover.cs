@@ -49,10 +49,10 @@ public sealed class IserTargetDatamover : IserConnection, ITargetDatamover
         {
             // The logical unit read straight into registered memory: the RDMA WRITE goes from there, no copy.
             lent.Span[data.Length..length].Clear();
-            PostLentWrite(lent, length, state.ReadVa + (ulong)bufferOffset, state.ReadStag);
+            DataTransfers!.PostLentWrite(lent, length, state.ReadVa + (ulong)bufferOffset, state.ReadStag);
             return false;
         }
-        await TransferAsync(state.Scratch, read: false, default, data, length,
+        await DataTransfers!.TransferAsync(state.Scratch, read: false, default, data, length,
             state.ReadStag, state.ReadVa + (ulong)bufferOffset, cancellationToken).ConfigureAwait(false);
         // iSER never collapses status into data: the SCSI Response follows by SEND.
         return false;
@@ -83,7 +83,7 @@ public sealed class IserTargetDatamover : IserConnection, ITargetDatamover
         if (!state.HasWrite)
             throw new DataTransferRefusedException(
                 $"Task 0x{task.InitiatorTaskTag:x8} needs {length} bytes of write data, but the initiator advertised no Write STag for it.");
-        await TransferAsync(state.Scratch, read: true, state.WriteBuffer, default, length, state.WriteStag, state.WriteVa,
+        await DataTransfers!.TransferAsync(state.Scratch, read: true, state.WriteBuffer, default, length, state.WriteStag, state.WriteVa,
             cancellationToken).ConfigureAwait(false);
     }
 
@@ -93,7 +93,7 @@ public sealed class IserTargetDatamover : IserConnection, ITargetDatamover
         lock (state)
         {
             if (state.LentBlock.IsValid) return state.LentBlock.Memory;
-            if (!TryRentDataBlock(out var block)) return Memory<byte>.Empty;
+            if (DataTransfers is not { } data || !data.TryRent(out var block)) return Memory<byte>.Empty;
             state.LentBlock = block;
             return block.Memory;
         }
@@ -108,7 +108,7 @@ public sealed class IserTargetDatamover : IserConnection, ITargetDatamover
             block = state.LentBlock;
             state.LentBlock = default;
         }
-        if (block.IsValid) ReturnDataBlock(block);
+        if (block.IsValid) DataTransfers!.ReturnLent(block);
     }
 
     /// <summary>The lent block, taken from the task, if <paramref name="data"/> is its start and the WRITE fits it.</summary>

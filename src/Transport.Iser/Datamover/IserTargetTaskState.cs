@@ -5,7 +5,7 @@ namespace Iser.Transport.Iser.Datamover;
 /// <summary>What the target keeps per task on iSER: the initiator's advertised buffers and the task's write buffer.</summary>
 internal sealed class IserTargetTaskState
 {
-    public readonly IserConnection.TransferScratchHandle Scratch = new();
+    public readonly TargetDataTransfers.Scratch Scratch = new();
     public bool HasWrite;
     public uint WriteStag;
     public ulong WriteVa;

@@ -153,29 +153,12 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 fs=$(printf '%s\n' "${floor_sleep[@]}" | median); fp=$(printf '%s\n' "${floor_poll[@]}" | median)
+labels=(); for w in "${workloads[@]}"; do labels+=("${w%%|*}"); done
 for t in $bench_targets; do
   echo
   echo "Target: $t over iSER (median of $rounds rounds, ${seconds} s each)"
   echo
-  echo "| workload | client | IOPS | p50 µs | p99 µs | CPU µs/cmd | IOPS / libiscsi | CPU / libiscsi |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|"
-  i=0
-  for w in "${workloads[@]}"; do
-    IFS='|' read -r wlabel _ _ _ <<<"$w"
-    lf="$logdir/$t.$i.libiscsi"
-    li=$(cut -d' ' -f1 "$lf" 2>/dev/null | median); lc=$(cut -d' ' -f4 "$lf" 2>/dev/null | median)
-    for client in "${clients[@]}"; do
-      f="$logdir/$t.$i.$(key "$client")"
-      [ -s "$f" ] || continue
-      iops=$(cut -d' ' -f1 "$f" | median); p50=$(cut -d' ' -f2 "$f" | median); p99=$(cut -d' ' -f3 "$f" | median); cpu=$(cut -d' ' -f4 "$f" | median)
-      ri="-" rc="-"
-      if [ "$client" != libiscsi ] && [ "$li" != "-" ]; then
-        ri=$(awk -v a="$iops" -v b="$li" 'BEGIN { printf "%.2f", a / b }'); rc=$(awk -v a="$cpu" -v b="$lc" 'BEGIN { printf "%.2f", a / b }')
-      fi
-      echo "| $wlabel | ${client/ours:/ours, } | $iops | $p50 | $p99 | $cpu | $ri | $rc |"
-    done
-    i=$((i + 1))
-  done
+  python3 "$repo/bench/lib/client-table.py" "$logdir" "$t" --workloads "${labels[@]}" --clients "${clients[@]}"
 done
 echo
 echo "Verbs-only floor at depth 1 (request SEND -> 4 KiB RDMA WRITE + response SEND; median µs per exchange): client sleeping ${fs}, client polling ${fp}."

@@ -112,7 +112,8 @@ run_client() { # client url bytes depth mode blocksize
     fi
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# The run files' names (bench/lib/client-table.py reads them): every character other than a letter or digit as "_".
+key() { echo "$1" | tr -c 'a-zA-Z0-9\n' '_'; }
 
 CLIENTS=(libiscsi)
 for m in $MODES; do CLIENTS+=("ours:$m"); done
@@ -134,7 +135,7 @@ bench_target() { # target
                 result=$(run_client "$client" "$url" "$bytes" "$depth" "$mode" "$bs")
                 [ "$client" = libiscsi ] && [ "$mode" = randwrite ] && continue
                 if [ -n "$result" ]; then
-                    echo "$result" >> "$WORK/$target.$i.${client//[:+]/_}"
+                    echo "$result" >> "$WORK/$target.$i.$(key "$client")"
                     echo "  $target, $name, round $round: $client $result (IOPS p50 p99 CPU-µs/cmd)" >&2
                 else
                     echo "  $target, $name, round $round: $client failed:" >&2; sed 's/^/    /' "$WORK/client.err" >&2
@@ -147,24 +148,9 @@ bench_target() { # target
 }
 
 table() { # target
-    local target=$1 i=0
-    echo "| workload | client | IOPS | p50 µs | p99 µs | CPU µs/cmd | IOPS / libiscsi | CPU / libiscsi |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|"
-    for workload in "${WORKLOADS[@]}"; do
-        IFS='|' read -r name _ _ _ <<<"$workload"
-        local li lc
-        li=$(cut -d' ' -f1 "$WORK/$target.$i.libiscsi" 2>/dev/null | median); lc=$(cut -d' ' -f4 "$WORK/$target.$i.libiscsi" 2>/dev/null | median)
-        for client in "${CLIENTS[@]}"; do
-            local f="$WORK/$target.$i.${client//[:+]/_}" iops p50 p99 cpu ri="-" rc="-"
-            [ -s "$f" ] || continue
-            iops=$(cut -d' ' -f1 "$f" | median); p50=$(cut -d' ' -f2 "$f" | median); p99=$(cut -d' ' -f3 "$f" | median); cpu=$(cut -d' ' -f4 "$f" | median)
-            if [ "$client" != libiscsi ] && [ "$li" != "-" ]; then
-                ri=$(awk -v a="$iops" -v b="$li" 'BEGIN { printf "%.2f", a / b }'); rc=$(awk -v a="$cpu" -v b="$lc" 'BEGIN { printf "%.2f", a / b }')
-            fi
-            echo "| $name | ${client/ours:/ours, } | $iops | $p50 | $p99 | $cpu | $ri | $rc |"
-        done
-        i=$(( i + 1 ))
-    done
+    local labels=()
+    for workload in "${WORKLOADS[@]}"; do labels+=("${workload%%|*}"); done
+    python3 bench/lib/client-table.py "$WORK" "$1" --workloads "${labels[@]}" --clients "${CLIENTS[@]}"
 }
 
 for target in $TARGETS; do bench_target "$target"; done

@@ -21,22 +21,11 @@ internal sealed class LoginObservingTransport(IInitiatorTransport inner) : IInit
         return new ObservingDatamover(datamover, this);
     }
 
-    private sealed class ObservingDatamover(IInitiatorDatamover inner, LoginObservingTransport owner) : IInitiatorDatamover
+    private sealed class ObservingDatamover(IInitiatorDatamover inner, LoginObservingTransport owner) : DelegatingInitiatorDatamover(inner)
     {
-        public string TransportName => inner.TransportName;
-        public string LocalEndPoint => inner.LocalEndPoint;
-        public string RemoteEndPoint => inner.RemoteEndPoint;
-        public bool PlacesDataDirectly => inner.PlacesDataDirectly;
-
-        public ValueTask SendCommandAsync(DataTask task, Pdu command, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeBuffer,
-            CancellationToken cancellationToken = default) => inner.SendCommandAsync(task, command, readBuffer, writeBuffer, cancellationToken);
-
-        public void EndTask(DataTask task) => inner.EndTask(task);
-        public ValueTask SendControlAsync(Pdu pdu, CancellationToken cancellationToken = default) => inner.SendControlAsync(pdu, cancellationToken);
-
-        public async ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default)
+        public override async ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default)
         {
-            var pdu = await inner.ReceiveControlAsync(cancellationToken).ConfigureAwait(false);
+            var pdu = await Inner.ReceiveControlAsync(cancellationToken).ConfigureAwait(false);
             if (pdu is { Opcode: IscsiOpcode.LoginResponse })
             {
                 // RFC 7143 §11.13: TSIH in bytes 14-15; the target sets it in the final response of a leading login.
@@ -45,12 +34,5 @@ internal sealed class LoginObservingTransport(IInitiatorTransport inner) : IInit
             }
             return pdu;
         }
-
-        // Full feature phase: the PDUs go straight from the transport to the session, past this wrapper.
-        public void StartReceiving(IPduReceiver receiver, bool busyPoll = false) => inner.StartReceiving(receiver, busyPoll);
-        public void NoticeKeyValues(ConnectionParameters parameters) => inner.NoticeKeyValues(parameters);
-        public void EnableDatamover(IDatamoverHost host) => inner.EnableDatamover(host);
-        public ValueTask TerminateAsync(string reason) => inner.TerminateAsync(reason);
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }

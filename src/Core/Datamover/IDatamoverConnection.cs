@@ -33,9 +33,8 @@ public interface IDatamoverConnection : IAsyncDisposable
     /// With <paramref name="busyPoll"/> the transport spins on its completion source instead of sleeping (iSER polls
     /// the CQ without arming it; TCP reads a non-blocking socket in a loop on a thread of its own): the lowest
     /// latency, at the price of one core kept busy for as long as the connection lives.
-    /// The default delivers through a pull loop (<see cref="ReceivePump"/>) and ignores <paramref name="busyPoll"/>.
     /// </summary>
-    void StartReceiving(IPduReceiver receiver, bool busyPoll = false) => ReceivePump.Start(this, receiver);
+    void StartReceiving(IPduReceiver receiver, bool busyPoll = false);
 
     /// <summary>Notice_Key_Values: operational values negotiated so far (digests take effect at <see cref="EnableDatamover"/>).</summary>
     void NoticeKeyValues(ConnectionParameters parameters);

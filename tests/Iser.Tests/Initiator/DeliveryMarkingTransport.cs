@@ -19,22 +19,9 @@ internal sealed class DeliveryMarkingTransport(IInitiatorTransport inner) : IIni
     public async ValueTask<IInitiatorDatamover> ConnectAsync(string host, int port, CancellationToken cancellationToken) =>
         new Datamover(await inner.ConnectAsync(host, port, cancellationToken));
 
-    private sealed class Datamover(IInitiatorDatamover inner) : IInitiatorDatamover
+    private sealed class Datamover(IInitiatorDatamover inner) : DelegatingInitiatorDatamover(inner)
     {
-        public string TransportName => inner.TransportName;
-        public string LocalEndPoint => inner.LocalEndPoint;
-        public string RemoteEndPoint => inner.RemoteEndPoint;
-        public bool PlacesDataDirectly => inner.PlacesDataDirectly;
-        public ValueTask SendCommandAsync(DataTask task, Pdu command, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeBuffer,
-            CancellationToken cancellationToken = default) => inner.SendCommandAsync(task, command, readBuffer, writeBuffer, cancellationToken);
-        public void EndTask(DataTask task) => inner.EndTask(task);
-        public ValueTask SendControlAsync(Pdu pdu, CancellationToken cancellationToken = default) => inner.SendControlAsync(pdu, cancellationToken);
-        public ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default) => inner.ReceiveControlAsync(cancellationToken);
-        public void StartReceiving(IPduReceiver receiver, bool busyPoll = false) => inner.StartReceiving(new Receiver(receiver), busyPoll);
-        public void NoticeKeyValues(ConnectionParameters parameters) => inner.NoticeKeyValues(parameters);
-        public void EnableDatamover(IDatamoverHost host) => inner.EnableDatamover(host);
-        public ValueTask TerminateAsync(string reason) => inner.TerminateAsync(reason);
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
+        public override void StartReceiving(IPduReceiver receiver, bool busyPoll = false) => Inner.StartReceiving(new Receiver(receiver), busyPoll);
     }
 
     private sealed class Receiver(IPduReceiver inner) : IPduReceiver

@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Prints one target's markdown table from the runs client-run.py recorded, medians over rounds.
+
+    client-table.py DIR TARGET --workloads LABEL... --clients CLIENT...
+
+DIR/TARGET.I.KEY holds the lines client-run.py printed for workload I (0-based, in --workloads order) and one
+client (KEY: the client name with every character other than a letter or digit as "_"), one line per round:
+"IOPS P50_US P99_US CPU_US_PER_COMMAND" ("-" where a client reports no percentile). The libiscsi client is the
+reference of the two ratio columns. Clients with no run for a workload get no row.
+"""
+import argparse, os, re, statistics
+
+parser = argparse.ArgumentParser()
+parser.add_argument("dir")
+parser.add_argument("target")
+parser.add_argument("--workloads", nargs="+", required=True)
+parser.add_argument("--clients", nargs="+", required=True)
+args = parser.parse_args()
+
+
+def runs(i, client):
+    path = os.path.join(args.dir, f"{args.target}.{i}.{re.sub(r'[^A-Za-z0-9]', '_', client)}")
+    if not os.path.exists(path):
+        return []
+    return [line.split() for line in open(path) if len(line.split()) == 4]
+
+
+def median(rows, column):
+    values = [float(r[column]) for r in rows if r[column] != "-"]
+    return statistics.median(values) if values else None
+
+
+def text(value, digits=1):
+    return "-" if value is None else (f"{value:.0f}" if digits == 0 else f"{value:.{digits}f}")
+
+
+print("| workload | client | IOPS | p50 µs | p99 µs | CPU µs/cmd | IOPS / libiscsi | CPU / libiscsi |")
+print("|---|---|---:|---:|---:|---:|---:|---:|")
+for i, workload in enumerate(args.workloads):
+    reference = runs(i, "libiscsi")
+    ref_iops, ref_cpu = median(reference, 0), median(reference, 3)
+    for client in args.clients:
+        rows = runs(i, client)
+        if not rows:
+            continue
+        iops, cpu = median(rows, 0), median(rows, 3)
+        ratio_iops = ratio_cpu = "-"
+        if client != "libiscsi" and ref_iops and ref_cpu:
+            ratio_iops, ratio_cpu = f"{iops / ref_iops:.2f}", f"{cpu / ref_cpu:.2f}"
+        print(f"| {workload} | {client.replace('ours:', 'ours, ')} | {text(iops, 0)} | {text(median(rows, 1))} | "
+              f"{text(median(rows, 2))} | {text(cpu)} | {ratio_iops} | {ratio_cpu} |")

@@ -25,3 +25,13 @@ internal static class CompletionModes
         return options;
     }
 }
+
+/// <summary>
+/// Busy-polling sessions keep a core spinning for as long as they live: their suites run alone, after the parallel
+/// ones, so they never starve other tests' targets and peers of CPU on a small machine.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class BusyPollCollection
+{
+    public const string Name = "Busy-polling initiator (runs alone)";
+}

@@ -324,4 +324,5 @@ public abstract class InitiatorAgainstTargetTests(CompletionMode mode)
 
 public sealed class InitiatorAgainstTargetTestsThreadPool() : InitiatorAgainstTargetTests(CompletionMode.ThreadPool);
 public sealed class InitiatorAgainstTargetTestsInline() : InitiatorAgainstTargetTests(CompletionMode.Inline);
+[Collection(BusyPollCollection.Name)]
 public sealed class InitiatorAgainstTargetTestsBusyPoll() : InitiatorAgainstTargetTests(CompletionMode.BusyPoll);

@@ -153,4 +153,5 @@ public abstract class InitiatorAgainstTgtdTests(CompletionMode mode)
 
 public sealed class InitiatorAgainstTgtdTestsThreadPool() : InitiatorAgainstTgtdTests(CompletionMode.ThreadPool);
 public sealed class InitiatorAgainstTgtdTestsInline() : InitiatorAgainstTgtdTests(CompletionMode.Inline);
+[Collection(BusyPollCollection.Name)]
 public sealed class InitiatorAgainstTgtdTestsBusyPoll() : InitiatorAgainstTgtdTests(CompletionMode.BusyPoll);

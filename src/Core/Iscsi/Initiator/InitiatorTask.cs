@@ -45,14 +45,6 @@ internal sealed class InitiatorTask : DataTask, IValueTaskSource<ScsiResponse>
 
     public void PublishFailure(Exception error) => _core.SetException(error);
 
-    /// <summary>Claim and publish at once; for callers that hold no lock.</summary>
-    public bool TryComplete(in ScsiResponse response)
-    {
-        if (!TryClaim()) return false;
-        Publish(response);
-        return true;
-    }
-
     /// <summary>
     /// Fails the command. Callers may hold the session's lock: with inline continuations the failure is published from
     /// the thread pool, so the caller's code never runs under that lock (failures are rare; the hop costs nothing).

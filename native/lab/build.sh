@@ -147,9 +147,16 @@ dep_line() {
       if (f == n) { print; exit }
     }' "$moddir/modules.dep"
 }
+# No "producer | grep -q" under pipefail: grep leaving at the first match can kill the producer
+# with SIGPIPE, and pipefail turns that into a false "not found" (seen in CI for rdma_ucm).
 builtin_module() {
   local name=${1//-/_}
-  sed 's|.*/||; s|\.ko$||; s|-|_|g' "$moddir/modules.builtin" | grep -qx "$name"
+  grep -qx "$name" < <(sed 's|.*/||; s|\.ko$||; s|-|_|g' "$moddir/modules.builtin")
+}
+in_list() {
+  local wanted=$1 item; shift
+  for item in "$@"; do [ "$item" = "$wanted" ] && return 0; done
+  return 1
 }
 
 load_list=()
@@ -168,7 +175,7 @@ for m in "${boot_modules[@]}"; do
 done
 [ ${#missing_modules[@]} -eq 0 ] || log "not in this kernel (skipped): ${missing_modules[*]}"
 for required in rdma_rxe ib_uverbs rdma_ucm 9p 9pnet_virtio dummy crc32_generic; do
-  printf '%s\n' "${load_list[@]}" | grep -qx "$required" || die "kernel $kver lacks required module $required"
+  in_list "$required" "${load_list[@]}" || die "kernel $kver lacks required module $required"
 done
 cp "$moddir"/modules.builtin "$moddir"/modules.builtin.modinfo "$moddir"/modules.order "$ird/lib/modules/$kver/"
 depmod -b "$ird" "$kver"

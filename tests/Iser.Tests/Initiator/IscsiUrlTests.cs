@@ -95,7 +95,7 @@ public class IscsiUrlTests
     [InlineData("target.example,2", "target.example", 3260, 2)]
     public void Parses_SendTargets_addresses(string value, string host, int port, int tag)
     {
-        Assert.True(IscsiSession.TryParseTargetAddress(value, 3260, out var portal));
+        Assert.True(SendTargetsText.TryParseTargetAddress(value, 3260, out var portal));
         Assert.Equal(host, portal.Host);
         Assert.Equal(port, portal.Port);
         Assert.Equal(tag, portal.PortalGroupTag);

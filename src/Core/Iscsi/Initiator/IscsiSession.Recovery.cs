@@ -15,7 +15,7 @@ public sealed partial class IscsiSession
         {
             _connection = connection;
             if (_state == IscsiSessionState.Recovering) _state = IscsiSessionState.LoggedIn;
-            foreach (var task in _tasks.Values)
+            foreach (var task in _table.TasksLocked)
             {
                 if (task.IsCompleted || task.Connection is null || ReferenceEquals(task.Connection, connection)) continue;
                 if (task.Aborting != 0)
@@ -76,27 +76,25 @@ public sealed partial class IscsiSession
     /// The connection broke (or was declared dead). Without recovery every outstanding command fails now; with it the
     /// session logs in again with the same ISID (reinstatement) and holds its commands for up to ReplacementTimeout.
     /// </summary>
-    private async Task OnConnectionLostAsync(InitiatorConnection connection, Exception error)
+    internal async Task OnConnectionLostAsync(InitiatorConnection connection, Exception error)
     {
         string reason = error is OperationCanceledException ? "the session is closing" : error.Message;
         var lost = new IscsiConnectionException($"The connection to {TargetName ?? "discovery"} at {Portal} was lost: {reason}", error);
         if (!connection.MarkLost(lost)) return;
-        List<TaskCompletionSource<Pdu>> exchanges;
+        _table.FailExchanges(lost);
         bool recover;
         lock (_gate)
         {
-            exchanges = [.. _exchanges.Values];
-            _exchanges.Clear();
-            recover = ReferenceEquals(_connection, connection) && _failure is null && !_loggingOut && _options.Reconnect.Enabled
+            bool failed = _table.Failure is not null;
+            recover = ReferenceEquals(_connection, connection) && !failed && !_loggingOut && _options.Reconnect.Enabled
                       && !_closing.IsCancellationRequested;
-            if (ReferenceEquals(_connection, connection) && _failure is null)
+            if (ReferenceEquals(_connection, connection) && !failed)
             {
                 // A command may already have swapped in a fresh signal (WaitForConnectionAsync); its waiters need it.
                 if (_connected.Task.IsCompleted) _connected = NewConnectedSignal();
                 if (recover) _state = IscsiSessionState.Recovering;
             }
         }
-        foreach (var e in exchanges) e.TrySetException(lost);
         await connection.Datamover.TerminateAsync(reason).ConfigureAwait(false);
         if (_loggingOut || _closing.IsCancellationRequested) return;
         if (!recover)
@@ -128,7 +126,8 @@ public sealed partial class IscsiSession
             {
                 using var attempt = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token);
                 attempt.CancelAfter(TimeSpan.FromMilliseconds(remaining));
-                var connection = await LoginConnectionAsync(attempt.Token).ConfigureAwait(false);
+                var (connection, negotiated) = await _login.ConnectAsync(attempt.Token).ConfigureAwait(false);
+                Negotiated = negotiated;
                 Interlocked.Increment(ref _reconnects);
                 _logger.LogInformation("{Portal}: session to {Target} recovered (ISID 0x{Isid:x12})", Portal, TargetName, Isid);
                 Install(connection);
@@ -158,18 +157,12 @@ public sealed partial class IscsiSession
     /// <summary>Ends the session: every outstanding command and exchange fails with <paramref name="error"/>.</summary>
     private void FailSession(Exception error, IscsiSessionState state)
     {
-        List<TaskCompletionSource<Pdu>> exchanges;
         lock (_gate)
         {
-            if (_failure is not null) return;
-            _failure = error;
+            if (!_table.Close(error)) return;
             _state = state;
-            foreach (var task in _tasks.Values) task.TryFail(error);
-            exchanges = [.. _exchanges.Values];
-            _exchanges.Clear();
             _connected.TrySetException(error);
         }
-        foreach (var e in exchanges) e.TrySetException(error);
         _connection?.MarkLost(error);
     }
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Iser.Core.Datamover;
@@ -17,28 +16,23 @@ namespace Iser.Core.Iscsi.Initiator;
 /// </summary>
 public sealed partial class IscsiSession : IAsyncDisposable
 {
-    /// <summary>ITT of the keep-alive NOP-Out; never handed to a command.</summary>
-    private const uint KeepAliveTag = 0xfffffffe;
-
     private readonly IscsiSessionOptions _options;
     private readonly IInitiatorTransport _transport;
     private readonly ILogger _logger;
-    private readonly ILogger _loginLogger;
     private readonly ILogger _pduLogger;
-    private readonly object _gate = new();
-    private readonly Dictionary<uint, InitiatorTask> _tasks = new();
-    private readonly Dictionary<uint, TaskCompletionSource<Pdu>> _exchanges = new();
-    private readonly ConcurrentQueue<InitiatorTask> _taskPool = new();
+    private readonly InitiatorTaskTable _table;
+    private readonly TargetPduDispatcher _dispatcher;
+    private readonly SessionKeepAlive _keepAlive;
+    private readonly ConnectionLogin _login;
+    // The session's one lock (the task table's): guards the fields below as well as every task's connection and claim.
+    private readonly object _gate;
     private readonly CancellationTokenSource _closing = new();
     private InitiatorConnection? _connection;
     private TaskCompletionSource<InitiatorConnection> _connected = NewConnectedSignal();
-    private Exception? _failure;
     private IscsiSessionState _state = IscsiSessionState.LoggedIn;
     private bool _loggingOut;
-    private uint _nextItt;
-    private Task? _keepAlive;
+    private Task? _keepAliveLoop;
     private int _reconnects;
-    private int _targetPingsAnswered;
     private volatile bool _inlineCompletions;
 
     private IscsiSession(IscsiSessionOptions options, IInitiatorTransport transport)
@@ -47,7 +41,6 @@ public sealed partial class IscsiSession : IAsyncDisposable
         _transport = transport;
         var factory = options.LoggerFactory ?? NullLoggerFactory.Instance;
         _logger = factory.CreateLogger("Iser.Initiator");
-        _loginLogger = factory.CreateLogger("Iser.Initiator.Login");
         _pduLogger = factory.CreateLogger("Iser.Initiator.Pdu");
         _inlineCompletions = options.Completions.Inline;
         // ISID of the random format (T=10b, RFC 7143 §11.12.5): 24 random bits and a random 16-bit qualifier,
@@ -56,6 +49,11 @@ public sealed partial class IscsiSession : IAsyncDisposable
         RandomNumberGenerator.Fill(random);
         Isid = (0x80UL << 40) | ((ulong)random[0] << 32) | ((ulong)random[1] << 24) | ((ulong)random[2] << 16)
                | ((ulong)random[3] << 8) | random[4];
+        _table = new InitiatorTaskTable(this);
+        _gate = _table.Gate;
+        _dispatcher = new TargetPduDispatcher(this, _table, _logger);
+        _keepAlive = new SessionKeepAlive(this, _table, options, _logger);
+        _login = new ConnectionLogin(options, transport, Isid, factory.CreateLogger("Iser.Initiator.Login"), _pduLogger);
     }
 
     /// <summary>The 48-bit initiator session ID (low bits).</summary>
@@ -63,23 +61,26 @@ public sealed partial class IscsiSession : IAsyncDisposable
     /// <summary>What the login settled, key by key (requested vs negotiated), for the current connection.</summary>
     public NegotiatedSession Negotiated { get; private set; } = null!;
     public string? TargetName => _options.TargetName;
-    public string Portal => $"{(_options.Host.Contains(':') ? $"[{_options.Host}]" : _options.Host)}:{_options.Port}";
+    public string Portal => _options.Portal;
     public string TransportName => _transport.TransportName;
     public IscsiSessionOptions Options => _options;
     public IscsiSessionState State { get { lock (_gate) return _state; } }
     /// <summary>Why the session ended, when it did.</summary>
-    public string? FailureReason { get { lock (_gate) return _failure?.Message; } }
+    public string? FailureReason => _table.Failure?.Message;
     /// <summary>How many times the session logged in again after losing its connection.</summary>
     public int ReconnectCount => Volatile.Read(ref _reconnects);
     /// <summary>NOP-In pings from the target (TTT set) this session has answered.</summary>
-    public int TargetPingsAnswered => Volatile.Read(ref _targetPingsAnswered);
+    public int TargetPingsAnswered => _dispatcher.TargetPingsAnswered;
     /// <summary>
     /// True while callers' continuations run inline on the completion thread (<see cref="CompletionOptions.Inline"/>);
     /// turns false for good after a continuation stalled that thread.
     /// </summary>
     public bool InlineCompletions => _inlineCompletions;
+    /// <summary>After a continuation stalled the completion thread: every later command completes on the thread pool.</summary>
+    internal void StopInlineCompletions() => _inlineCompletions = false;
     /// <summary>Commands sent and not yet answered.</summary>
-    public int OutstandingCommands { get { lock (_gate) return _tasks.Count; } }
+    public int OutstandingCommands => _table.Count;
+    internal InitiatorConnection? CurrentConnection => _connection;
     public string? LocalEndPoint => _connection?.Datamover.LocalEndPoint;
     public string? RemoteEndPoint => _connection?.Datamover.RemoteEndPoint;
 
@@ -93,9 +94,10 @@ public sealed partial class IscsiSession : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(transport);
         var session = new IscsiSession(options.Clone(), transport);
-        var connection = await session.LoginConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var (connection, negotiated) = await session._login.ConnectAsync(cancellationToken).ConfigureAwait(false);
+        session.Negotiated = negotiated;
         session.Install(connection);
-        session._keepAlive = Task.Run(session.KeepAliveLoopAsync);
+        session._keepAliveLoop = Task.Run(() => session._keepAlive.RunAsync(session._closing.Token));
         session._logger.LogInformation("Logged in to {Target} at {Portal} over {Transport} (ISID 0x{Isid:x12})",
             session.TargetName ?? "discovery", session.Portal, transport.TransportName, session.Isid);
         return session;
@@ -129,16 +131,16 @@ public sealed partial class IscsiSession : IAsyncDisposable
             throw new ArgumentException("Bidirectional commands (both a read and a write buffer) are not supported.", nameof(dataIn));
         if (Negotiated.IsDiscovery) throw new InvalidOperationException("A discovery session carries no SCSI commands.");
         if (cancellationToken.IsCancellationRequested) return ValueTask.FromCanceled<ScsiResponse>(cancellationToken);
-        var task = RentTask();
+        var task = _table.Rent();
         task.Prepare(cdb, LunAddressing.Encode(lun), dataIn, dataOut, attribute, _inlineCompletions);
         int generation;
         try
         {
-            generation = Register(task);
+            generation = _table.Register(task);
         }
         catch
         {
-            ReturnTask(task);
+            _table.Return(task);
             throw;
         }
         return ExecutePreparedAsync(task, generation, cancellationToken);
@@ -162,54 +164,9 @@ public sealed partial class IscsiSession : IAsyncDisposable
         finally
         {
             await registration.DisposeAsync().ConfigureAwait(false);
-            InitiatorConnection? connection;
-            lock (_gate)
-            {
-                if (_tasks.TryGetValue(task.InitiatorTaskTag, out var t) && ReferenceEquals(t, task)) _tasks.Remove(task.InitiatorTaskTag);
-                connection = task.Connection;
-            }
-            connection?.Datamover.EndTask(task);
-            ReturnTask(task);
+            _table.Remove(task)?.Datamover.EndTask(task);
+            _table.Return(task);
         }
-    }
-
-    private InitiatorTask RentTask()
-    {
-        if (!_taskPool.TryDequeue(out var task)) task = new InitiatorTask { Session = this };
-        return task;
-    }
-
-    private void ReturnTask(InitiatorTask task)
-    {
-        lock (_gate) task.ResetForReuse();
-        if (_taskPool.Count < 1024) _taskPool.Enqueue(task);
-    }
-
-    private int Register(InitiatorTask task)
-    {
-        lock (_gate)
-        {
-            if (_failure is not null) throw Wrap(_failure);
-            task.InitiatorTaskTag = AllocateTagLocked();
-            _tasks.Add(task.InitiatorTaskTag, task);
-            return task.Generation;
-        }
-    }
-
-    private uint AllocateTagLocked()
-    {
-        while (true)
-        {
-            uint itt = ++_nextItt;
-            if (itt is Pdu.ReservedTag or KeepAliveTag) continue;
-            if (_tasks.ContainsKey(itt) || _exchanges.ContainsKey(itt)) continue;
-            return itt;
-        }
-    }
-
-    private uint AllocateTag()
-    {
-        lock (_gate) return AllocateTagLocked();
     }
 
     /// <summary>
@@ -247,7 +204,7 @@ public sealed partial class IscsiSession : IAsyncDisposable
                 if (reserved) connection.ReleaseUnusedSlot();
                 lock (_gate)
                 {
-                    if (_failure is not null) throw Wrap(_failure);
+                    if (_table.Failure is { } failure) throw Wrap(failure);
                     if (task.Generation != generation || task.IsCompleted) return;
                     if (!_options.Reconnect.Enabled) throw Wrap(e);
                     if (!ReferenceEquals(task.Connection, connection) && task.Connection is not null) return; // recovery re-issued it
@@ -279,7 +236,7 @@ public sealed partial class IscsiSession : IAsyncDisposable
         Task<InitiatorConnection> pending;
         lock (_gate)
         {
-            if (_failure is not null) throw Wrap(_failure);
+            if (_table.Failure is { } failure) throw Wrap(failure);
             if (_connection is { Failure: null } c) return c;
             // The current connection is lost but its loss handler has not swapped the signal yet: the completed one
             // still holds the dead connection, and returning it would spin the caller until the swap. Wait for the
@@ -291,7 +248,7 @@ public sealed partial class IscsiSession : IAsyncDisposable
     }
 
     /// <summary>What a caller sees: our own exceptions as they are, transport failures as a lost connection.</summary>
-    private static Exception Wrap(Exception e) => e is IscsiException ? e : new IscsiConnectionException(e.Message, e);
+    internal static Exception Wrap(Exception e) => e is IscsiException ? e : new IscsiConnectionException(e.Message, e);
 
     private static TaskCompletionSource<InitiatorConnection> NewConnectedSignal()
     {
@@ -313,6 +270,6 @@ public sealed partial class IscsiSession : IAsyncDisposable
         try { _closing.Cancel(); } catch (ObjectDisposedException) { }
         var connection = _connection;
         if (connection is not null) await connection.Datamover.DisposeAsync().ConfigureAwait(false);
-        if (_keepAlive is not null) { try { await _keepAlive.ConfigureAwait(false); } catch { } }
+        if (_keepAliveLoop is not null) { try { await _keepAliveLoop.ConfigureAwait(false); } catch { } }
     }
 }

@@ -57,6 +57,9 @@ public sealed class IscsiSessionOptions
     public ReconnectOptions Reconnect { get; set; } = new();
     /// <summary>Where completions run: thread pool (default), inline on the completion thread, busy-polling.</summary>
     public CompletionOptions Completions { get; set; } = new();
+
+    /// <summary>host:port as the logs print it (an IPv6 host in brackets).</summary>
+    internal string Portal => $"{(Host.Contains(':') ? $"[{Host}]" : Host)}:{Port}";
     public ILoggerFactory? LoggerFactory { get; set; }
 
     /// <summary>Options for the target and portal of <paramref name="url"/> (credentials included).</summary>

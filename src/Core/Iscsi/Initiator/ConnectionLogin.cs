@@ -5,12 +5,25 @@ using Microsoft.Extensions.Logging;
 
 namespace Iser.Core.Iscsi.Initiator;
 
-public sealed partial class IscsiSession
+/// <summary>
+/// Opens one connection of a session and logs it in (RFC 7143 §6): the transport's connect, the login exchange that
+/// <see cref="InitiatorLoginNegotiator"/> drives, and the switch of the datamover into full feature phase. Used for the
+/// first connection and for each one recovery opens.
+/// </summary>
+internal sealed class ConnectionLogin(IscsiSessionOptions options, IInitiatorTransport transport, ulong isid, ILogger loginLogger, ILogger pduLogger)
 {
+    private readonly IscsiSessionOptions _options = options;
+    private readonly IInitiatorTransport _transport = transport;
+    private readonly ulong _isid = isid;
+    private readonly ILogger _loginLogger = loginLogger;
+    private readonly ILogger _pduLogger = pduLogger;
+
+    private string Portal => _options.Portal;
+
     private const uint LoginTag = 0;
 
     /// <summary>Opens a connection and runs the login on it (new session: TSIH 0, this session's ISID).</summary>
-    private async Task<InitiatorConnection> LoginConnectionAsync(CancellationToken ct)
+    public async Task<(InitiatorConnection Connection, NegotiatedSession Negotiated)> ConnectAsync(CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_options.LoginTimeout);
@@ -35,16 +48,16 @@ public sealed partial class IscsiSession
         {
             await datamover.TerminateAsync("login failed").ConfigureAwait(false);
             if (e is OperationCanceledException && !ct.IsCancellationRequested)
-                throw new IscsiLoginException($"The login to {TargetName ?? "discovery"} at {Portal} did not complete within {_options.LoginTimeout.TotalSeconds:0.###} s.");
+                throw new IscsiLoginException($"The login to {_options.TargetName ?? "discovery"} at {Portal} did not complete within {_options.LoginTimeout.TotalSeconds:0.###} s.");
             if (e is DatamoverException)
                 throw new IscsiConnectionException($"The connection to {Portal} broke during login: {e.Message}", e);
             throw;
         }
     }
 
-    private async Task<InitiatorConnection> LoginAsync(IInitiatorDatamover datamover, CancellationToken ct)
+    private async Task<(InitiatorConnection, NegotiatedSession)> LoginAsync(IInitiatorDatamover datamover, CancellationToken ct)
     {
-        var loginOptions = _options.ToLoginOptions(Isid, cmdSN: 1, iser: datamover.PlacesDataDirectly);
+        var loginOptions = _options.ToLoginOptions(_isid, cmdSN: 1, iser: datamover.PlacesDataDirectly);
         var negotiator = new InitiatorLoginNegotiator(loginOptions, _loginLogger);
         var frame = negotiator.FirstRequest();
         uint expStatSN = 0;
@@ -66,7 +79,7 @@ public sealed partial class IscsiSession
                 }
                 if (!negotiator.IsComplete)
                     throw new IscsiLoginException(
-                        $"Login to {TargetName ?? "discovery"} at {Portal} failed: {negotiator.FailureReason ?? "no reason given"}", negotiator.FailureStatus);
+                        $"Login to {_options.TargetName ?? "discovery"} at {Portal} failed: {negotiator.FailureReason ?? "no reason given"}", negotiator.FailureStatus);
                 var result = negotiator.Result;
                 datamover.NoticeKeyValues(result.Connection);
                 // Login is immediate and consumes no CmdSN: the first command carries the login's own CmdSN
@@ -75,8 +88,7 @@ public sealed partial class IscsiSession
                 var connection = new InitiatorConnection(datamover, expCmdSN: frame.CmdSN, maxCmdSN: response.Field32, expStatSN, _pduLogger);
                 // Digests (and iSER mode) start with the first PDU after the final Login Response.
                 datamover.EnableDatamover(connection);
-                Negotiated = result;
-                return connection;
+                return (connection, result);
             }
             finally
             {

@@ -121,12 +121,19 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
 
     public void NoticeKeyValues(ConnectionParameters parameters) => Parameters = parameters;
 
+    /// <summary>Says in the log that the reader discarded a PDU for its header digest (ERL 1 and up).</summary>
+    private protected void ReportDiscardedHeader()
+    {
+        if (Reader.TakeDiscardNotice() is { } notice) Logger.LogWarning("{Remote}: {Notice}", RemoteEndPoint, notice);
+    }
+
     public virtual void EnableDatamover(IDatamoverHost host)
     {
         // Digests start with the first PDU after the final login response (RFC 7143 §13.1).
         Writer.Host = host;
         Writer.HeaderDigest = Reader.HeaderDigest = Parameters.HeaderDigest;
         Writer.DataDigest = Reader.DataDigest = Parameters.DataDigest;
+        Reader.DiscardCorruptHeaders = Parameters.ErrorRecoveryLevel >= 1;
         FullFeature = true;
     }
 

@@ -35,32 +35,66 @@ internal sealed class TcpPduReader
     /// <summary>True when a whole BHS is already buffered: the next header read will not touch the socket.</summary>
     public bool HasBufferedHeader => _end - _start >= Pdu.BhsLength;
 
+    /// <summary>
+    /// ErrorRecoveryLevel 1 and up: a PDU whose header digest fails is discarded (RFC 7143 §7.8) instead of ending the
+    /// connection, trusting its length fields to find the next header; the sequence-number gap it leaves is recovered
+    /// by the layers above. If the header after it fails its digest too, the lengths were what broke and the stream
+    /// cannot be followed: the connection ends as at level 0.
+    /// </summary>
+    public bool DiscardCorruptHeaders { get; set; }
+
+    /// <summary>PDUs discarded for a header digest error (see <see cref="DiscardCorruptHeaders"/>).</summary>
+    public int DiscardedHeaders { get; private set; }
+
+    /// <summary>The digest error of the last discarded header, for the owner's log; null once read.</summary>
+    public string? TakeDiscardNotice()
+    {
+        var notice = _discardNotice;
+        _discardNotice = null;
+        return notice;
+    }
+
+    private string? _discardNotice;
+
     /// <summary>Reads BHS, AHS and header digest into <paramref name="pdu"/>. False on a clean close between PDUs.</summary>
     // Pooled state machines: these await the socket on every PDU, so boxing one per call would allocate per I/O.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> ReadHeaderAsync(Pdu pdu, bool receiverIsTarget, int maxRecvDataSegmentLength, CancellationToken ct)
     {
-        if (!await FillAsync(Pdu.BhsLength, allowEof: true, ct).ConfigureAwait(false)) return false;
-        var bhs = _buffer.AsSpan(_start, Pdu.BhsLength);
-        PduWireFormat.ValidateReceivedHeader(bhs, receiverIsTarget, maxRecvDataSegmentLength);
-        int ahsLength = bhs[4] * 4;
-        int headerLength = Pdu.BhsLength + ahsLength + (HeaderDigest ? PduWireFormat.DigestLength : 0);
-        await FillAsync(headerLength, allowEof: false, ct).ConfigureAwait(false);
-        var header = _buffer.AsSpan(_start, headerLength);
-        if (HeaderDigest)
+        bool previousCorrupt = false;
+        while (true)
         {
-            int covered = Pdu.BhsLength + ahsLength;
-            uint expected = Crc32C.Compute(header[..covered]);
-            uint actual = Crc32C.Read(header[covered..]);
-            if (expected != actual)
-                throw new PduFormatException(
-                    $"Header digest error: received 0x{actual:x8}, computed 0x{expected:x8}; the stream cannot be resynchronised, closing the connection.",
-                    recoverable: false, header[..Pdu.BhsLength].ToArray());
+            if (!await FillAsync(Pdu.BhsLength, allowEof: true, ct).ConfigureAwait(false)) return false;
+            int ahsLength = _buffer[_start + 4] * 4;
+            int headerLength = Pdu.BhsLength + ahsLength + (HeaderDigest ? PduWireFormat.DigestLength : 0);
+            await FillAsync(headerLength, allowEof: false, ct).ConfigureAwait(false);
+            var header = _buffer.AsSpan(_start, headerLength);
+            if (HeaderDigest)
+            {
+                int covered = Pdu.BhsLength + ahsLength;
+                uint expected = Crc32C.Compute(header[..covered]);
+                uint actual = Crc32C.Read(header[covered..]);
+                if (expected != actual)
+                {
+                    int dsl = (header[5] << 16) | (header[6] << 8) | header[7];
+                    if (!DiscardCorruptHeaders || previousCorrupt || dsl > maxRecvDataSegmentLength)
+                        throw new PduFormatException(
+                            $"Header digest error: received 0x{actual:x8}, computed 0x{expected:x8}; the stream cannot be resynchronised, closing the connection.",
+                            recoverable: false, header[..Pdu.BhsLength].ToArray());
+                    _discardNotice = $"Header digest error: received 0x{actual:x8}, computed 0x{expected:x8}; the PDU ({dsl} data bytes) was discarded.";
+                    DiscardedHeaders++;
+                    previousCorrupt = true;
+                    _start += headerLength;
+                    await SkipDataAsync(dsl, ct).ConfigureAwait(false);
+                    continue;
+                }
+            }
+            PduWireFormat.ValidateReceivedHeader(header[..Pdu.BhsLength], receiverIsTarget, maxRecvDataSegmentLength);
+            header[..Pdu.BhsLength].CopyTo(pdu.Bhs);
+            pdu.Ahs = ahsLength == 0 ? default : header.Slice(Pdu.BhsLength, ahsLength).ToArray();
+            _start += headerLength;
+            return true;
         }
-        header[..Pdu.BhsLength].CopyTo(pdu.Bhs);
-        pdu.Ahs = ahsLength == 0 ? default : header.Slice(Pdu.BhsLength, ahsLength).ToArray();
-        _start += headerLength;
-        return true;
     }
 
     /// <summary>

@@ -29,6 +29,7 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
                     PduPool.Return(pdu);
                     return null;
                 }
+                ReportDiscardedHeader();
                 if (FullFeature && pdu.Opcode == IscsiOpcode.DataOut)
                 {
                     await ReceiveDataOutAsync(pdu, cancellationToken).ConfigureAwait(false);
@@ -77,40 +78,75 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
     public ValueTask<bool> PutDataAsync(DataTask task, ReadOnlyMemory<byte> data, int bufferOffset, bool isLast,
         CollapsedStatus? collapsedStatus, CancellationToken cancellationToken = default)
     {
+        bool collapse = isLast && collapsedStatus is not null && data.Length > 0;
+        EnqueueDataIn(task, data, bufferOffset, isLast, collapse ? collapsedStatus : null, resend: null, statSN: 0);
+        return ValueTask.FromResult(collapse);
+    }
+
+    public int ResendDataIn(DataTask task, ReadOnlyMemory<byte> data, uint begRun, uint runLength, CollapsedStatus? collapsedStatus, uint statSN) =>
+        EnqueueDataIn(task, data, 0, isLast: true, collapsedStatus, (begRun, runLength == 0 ? uint.MaxValue : begRun + runLength), statSN);
+
+    /// <summary>
+    /// Cuts <paramref name="data"/> into Data-In PDUs: each within the initiator's MaxRecvDataSegmentLength, none across
+    /// a MaxBurstLength boundary (F closes each burst). At ErrorRecoveryLevel 1 and up the PDU closing a burst that is not
+    /// the last asks for a DataACK (A bit, with a transfer tag to echo). A resend emits only the DataSNs in its run, as
+    /// first numbered (from 0: the core puts a task's read data in one call), with the status PDU's first StatSN.
+    /// </summary>
+    private int EnqueueDataIn(DataTask task, ReadOnlyMemory<byte> data, int bufferOffset, bool isLast, CollapsedStatus? status,
+        (uint From, uint To)? resend, uint statSN)
+    {
         int segment = Parameters.MaxXmitDataSegmentLength;
         int burst = Parameters.MaxBurstLength;
-        bool collapse = isLast && collapsedStatus is not null && data.Length > 0;
+        bool askAck = Parameters.ErrorRecoveryLevel >= 1;
         var writable = MemoryMarshal.AsMemory(data);
-        for (int pos = 0; pos < data.Length;)
+        int sent = 0;
+        uint dataSN = resend is null ? task.NextDataSN : 0;
+        for (int pos = 0; pos < data.Length; dataSN++)
         {
             int absolute = bufferOffset + pos;
             int burstEnd = (absolute / burst + 1) * burst;
             int len = Math.Min(Math.Min(segment, data.Length - pos), burstEnd - absolute);
             bool last = isLast && pos + len == data.Length;
+            int start = pos;
+            pos += len;
+            if (resend is { } run && (dataSN < run.From || dataSN >= run.To)) continue;
             var pdu = PduPool.Rent();
             pdu.Opcode = IscsiOpcode.DataIn;
-            byte flags = (byte)(last || absolute + len == burstEnd ? 0x80 : 0);
-            if (last && collapse)
+            bool burstClosed = absolute + len == burstEnd;
+            byte flags = (byte)(last || burstClosed ? 0x80 : 0);
+            uint transferTag = Pdu.ReservedTag;
+            if (askAck && burstClosed && !last)
             {
-                var s = collapsedStatus!.Value;
+                flags |= 0x40;
+                transferTag = NextTransferTag();
+            }
+            if (last && status is { } s)
+            {
                 flags |= 0x01;
                 if (s.Overflow) flags |= 0x04;
                 if (s.Underflow) flags |= 0x02;
                 pdu.Bhs[3] = s.ScsiStatus;
                 pdu.Field44 = s.ResidualCount;
-                pdu.SentNotification = task.SentNotification;
+                if (resend is null) pdu.SentNotification = task.SentNotification;
+                else
+                {
+                    pdu.Retransmission = true;
+                    pdu.Field24 = statSN;
+                }
             }
             pdu.Flags = flags;
             pdu.Lun = task.Lun;
             pdu.InitiatorTaskTag = task.InitiatorTaskTag;
-            pdu.Field20 = Pdu.ReservedTag;
-            pdu.Field36 = task.NextDataSN++;
+            pdu.Field20 = transferTag;
+            pdu.Field36 = dataSN;
             pdu.Field40 = (uint)absolute;
-            pdu.SetBorrowedData(writable.Slice(pos, len));
+            pdu.SetBorrowedData(writable.Slice(start, len));
+            // Counted before the enqueue: once the status PDU is written the task may be reused, and is not ours to touch.
+            if (resend is null) task.NextDataSN = dataSN + 1;
+            sent++;
             Writer.Enqueue(pdu);
-            pos += len;
         }
-        return ValueTask.FromResult(collapse);
+        return sent;
     }
 
     public async ValueTask GetDataAsync(DataTask task, int length, CancellationToken cancellationToken = default)
@@ -198,6 +234,14 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
             }
             return;
         }
+        bool stale;
+        lock (state) stale = ttt == Pdu.ReservedTag ? state.UnsolicitedAbandoned : state.IsRetired(ttt);
+        if (stale)
+        {
+            // The rest of a sequence whose earlier PDU failed its digest: a recovery R2T asks for it again.
+            await Reader.SkipDataAsync(length, ct).ConfigureAwait(false);
+            return;
+        }
         lock (state)
         {
             if (ttt == Pdu.ReservedTag)
@@ -237,6 +281,13 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
         }
         catch (PduFormatException e) when (e.Recoverable)
         {
+            if (Parameters.ErrorRecoveryLevel >= 1)
+            {
+                // RFC 7143 §7.8: at level 1 the PDU is discarded and its data asked for again with a recovery R2T.
+                Logger.LogWarning("{Remote}: task 0x{Itt:x8}: {Error} Asking again for the data from offset {Offset}.", RemoteEndPoint, itt, e.Message, offset);
+                RecoverSequence(task, state, ttt);
+                return;
+            }
             // RFC 7143 §7.8 (b): Reject the PDU and end the task with CHECK CONDITION (the core maps this failure).
             Logger.LogWarning("{Remote}: task 0x{Itt:x8}: {Error}", RemoteEndPoint, itt, e.Message);
             SendReject(RejectReason.DataDigestError, header);
@@ -267,6 +318,62 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
             task.DataOutReceived += length;
         }
         state.Progress.Set();
+    }
+
+    public bool RecoverDataOut(DataTask task)
+    {
+        if (!task.IsWrite || task.TransportState is not TcpTargetTaskState state) return false;
+        bool any = false;
+        lock (state)
+        {
+            if (!state.Active) return false;
+            if (!state.UnsolicitedDone)
+            {
+                state.UnsolicitedDone = true;
+                state.UnsolicitedAbandoned = true;
+                any = true;
+            }
+            for (int i = 0; i < state.SlotCount; i++)
+            {
+                if (state.Slots[i].Done) continue;
+                ReissueSlotLocked(task, state, i);
+                any = true;
+            }
+        }
+        if (any) state.Progress.Set();
+        return any;
+    }
+
+    /// <summary>
+    /// A Data-Out of this sequence failed its digest: what arrived before it stands, the rest is asked for again. An
+    /// unsolicited burst ends where it broke (Get_Data solicits the remainder); a solicited one gets a recovery R2T
+    /// for the rest of its range under a new tag, and what still arrives under the old tag is dropped.
+    /// </summary>
+    private void RecoverSequence(DataTask task, TcpTargetTaskState state, uint ttt)
+    {
+        lock (state)
+        {
+            if (ttt == Pdu.ReservedTag)
+            {
+                state.UnsolicitedDone = true;
+                state.UnsolicitedAbandoned = true;
+            }
+            else
+            {
+                for (int i = 0; i < state.SlotCount; i++)
+                    if (state.Slots[i].TargetTransferTag == ttt && !state.Slots[i].Done) { ReissueSlotLocked(task, state, i); break; }
+            }
+        }
+        state.Progress.Set();
+    }
+
+    private void ReissueSlotLocked(DataTask task, TcpTargetTaskState state, int index)
+    {
+        ref var slot = ref state.Slots[index];
+        state.Retire(slot.TargetTransferTag);
+        slot.TargetTransferTag = NextTransferTag();
+        slot.NextDataSN = 0;
+        SendR2T(task, slot.TargetTransferTag, slot.Offset + slot.Received, slot.Length - slot.Received);
     }
 
     private uint NextTransferTag()

@@ -14,6 +14,11 @@ internal sealed class TcpTargetTaskState
     public int UnsolicitedReceived;
     public uint UnsolicitedNextDataSN;
     public bool UnsolicitedDone;
+    /// <summary>The unsolicited burst broke (a digest error, a retried command): later unsolicited PDUs are dropped.</summary>
+    public bool UnsolicitedAbandoned;
+    // Tags of R2Ts replaced by a recovery R2T (ERL 1): data still arriving under them is dropped, not rejected.
+    private uint[] _retired = new uint[4];
+    private int _retiredCount;
     public readonly AsyncSignal Progress = new();
     public R2TSlot[] Slots = new R2TSlot[4];
     public int SlotCount;
@@ -30,8 +35,18 @@ internal sealed class TcpTargetTaskState
         public bool Done;
     }
 
+    public void Retire(uint tag)
+    {
+        if (_retiredCount == _retired.Length) Array.Resize(ref _retired, _retired.Length * 2);
+        _retired[_retiredCount++] = tag;
+    }
+
+    public bool IsRetired(uint tag) => Array.IndexOf(_retired, tag, 0, _retiredCount) >= 0;
+
     public void Reset(Memory<byte> buffer, int maxOutstandingR2T)
     {
+        UnsolicitedAbandoned = false;
+        _retiredCount = 0;
         Buffer = buffer;
         UnsolicitedLimit = 0;
         UnsolicitedReceived = 0;

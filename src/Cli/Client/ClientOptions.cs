@@ -17,6 +17,7 @@ internal sealed class ClientOptions : IDisposable
     public const string Usage =
         "             --initiator-name IQN   --chap-user U --chap-secret S (or iscsi://U%S@host/...)\n" +
         "             --mutual-user U --mutual-secret S   --header-digest none|crc32c[,none]   --data-digest none|crc32c[,none]\n" +
+        "             --error-recovery-level 0|1 (highest offered; the target's offer may lower it)\n" +
         "             --transport auto|tcp|iser   --log-level trace|debug|information|warning|error (default error)\n" +
         "             --completions threadpool|inline|poll|inline+poll (where completions run; poll keeps a core busy)";
 
@@ -26,6 +27,7 @@ internal sealed class ClientOptions : IDisposable
     private string? _headerDigest;
     private string? _dataDigest;
     private TransportChoice? _transport;
+    private int? _errorRecoveryLevel;
     private CompletionOptions _completions = new();
 
     private ClientOptions(ILoggerFactory loggerFactory) => LoggerFactory = loggerFactory;
@@ -42,6 +44,9 @@ internal sealed class ClientOptions : IDisposable
         options._mutual = Credentials(args, "--mutual-user", "--mutual-secret");
         options._headerDigest = Digest(args, "--header-digest");
         options._dataDigest = Digest(args, "--data-digest");
+        options._errorRecoveryLevel = args.Int("--error-recovery-level");
+        if (options._errorRecoveryLevel is < 0 or > IscsiSessionOptions.MaxSupportedErrorRecoveryLevel)
+            throw new UsageException($"--error-recovery-level must be 0 or 1, not {options._errorRecoveryLevel} (level 2 is not implemented yet).");
         options._transport = args.Value("--transport")?.ToLowerInvariant() switch
         {
             null => null,
@@ -74,6 +79,7 @@ internal sealed class ClientOptions : IDisposable
         }
         options.HeaderDigest = _headerDigest;
         options.DataDigest = _dataDigest;
+        if (_errorRecoveryLevel is int erl) options.ErrorRecoveryLevel = erl;
         options.LoggerFactory = LoggerFactory;
         options.Completions = _completions;
         // One-shot commands should fail, not wait two minutes for a target that went away.

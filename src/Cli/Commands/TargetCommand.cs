@@ -47,6 +47,7 @@ internal static class TargetCommand
             config.Targets.Add(entry);
         }
         config.QueueDepth = args.Int("--queue-depth") ?? config.QueueDepth;
+        config.ErrorRecoveryLevel = args.Int("--error-recovery-level") ?? config.ErrorRecoveryLevel;
         config.NopInIntervalSeconds = args.Double("--nop-interval") ?? config.NopInIntervalSeconds;
         config.BlockSize = args.Int("--block-size") ?? config.BlockSize;
         bool iser = args.Flag("--iser");
@@ -56,6 +57,12 @@ internal static class TargetCommand
 
         var options = new IscsiTargetOptions();
         if (config.QueueDepth is int depth) options.CommandQueueDepth = depth;
+        if (config.ErrorRecoveryLevel is int erl)
+        {
+            if (erl is < 0 or > IscsiTargetOptions.MaxSupportedErrorRecoveryLevel)
+                throw new UsageException($"--error-recovery-level must be 0 or 1, not {erl} (level 2 is not implemented yet).");
+            options.ErrorRecoveryLevel = erl;
+        }
         if (config.NopInIntervalSeconds is double nop) options.NopInInterval = TimeSpan.FromSeconds(nop);
         if (iserNop is double iserNopSeconds) options.IserNopInInterval = TimeSpan.FromSeconds(iserNopSeconds);
         int blockSize = config.BlockSize ?? 512;

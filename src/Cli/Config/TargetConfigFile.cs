@@ -14,6 +14,7 @@ internal sealed class TargetConfigFile
     public List<string> Portals { get; set; } = new();
     public List<TargetEntry> Targets { get; set; } = new();
     public int? QueueDepth { get; set; }
+    public int? ErrorRecoveryLevel { get; set; }
     public double? NopInIntervalSeconds { get; set; }
     public int? BlockSize { get; set; }
     public bool? Iser { get; set; }

@@ -40,6 +40,23 @@ public interface ITargetDatamover : IDatamoverConnection
 
     /// <summary>The task is over: a buffer from <see cref="LendDataInBuffer"/> that Put_Data did not take goes back.</summary>
     void ReturnDataInBuffer(DataTask task) { }
+
+    /// <summary>
+    /// ErrorRecoveryLevel 1 (RFC 7143 §11.16): sends again the Data-In PDUs numbered [<paramref name="begRun"/>,
+    /// begRun + <paramref name="runLength"/>) (a run length of 0: through the last) of a task whose read data the core
+    /// kept, exactly as first sent by one Put_Data of <paramref name="data"/> at offset 0: same DataSN, offsets and flags.
+    /// The one that carried the status carries it again with its first StatSN, <paramref name="statSN"/>.
+    /// Returns how many PDUs went out; 0 when the run names none, or -1 when this transport never resends
+    /// (iSER: RDMA placement is reliable and RFC 7145 has no Data SNACK).
+    /// </summary>
+    int ResendDataIn(DataTask task, ReadOnlyMemory<byte> data, uint begRun, uint runLength, CollapsedStatus? collapsedStatus, uint statSN) => -1;
+
+    /// <summary>
+    /// ErrorRecoveryLevel 1: asks again (recovery R2T) for the write data a task still lacks: the rest of every R2T
+    /// not yet satisfied, under a new Target Transfer Tag (data still arriving under the old one is dropped). Used for
+    /// a retried command and an R2T SNACK. False when nothing is missing or this transport does not solicit data.
+    /// </summary>
+    bool RecoverDataOut(DataTask task) => false;
 }
 
 /// <summary>Status carried in the last Data-In PDU (S bit) when phase collapse is possible (GOOD status, no sense).</summary>

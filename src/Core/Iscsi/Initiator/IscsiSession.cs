@@ -93,6 +93,9 @@ public sealed partial class IscsiSession : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(transport);
+        if (options.ErrorRecoveryLevel is < 0 or > IscsiSessionOptions.MaxSupportedErrorRecoveryLevel)
+            throw new ArgumentOutOfRangeException(nameof(options), options.ErrorRecoveryLevel,
+                $"ErrorRecoveryLevel must be 0 to {IscsiSessionOptions.MaxSupportedErrorRecoveryLevel} (level 2, connection recovery, is not implemented yet).");
         var session = new IscsiSession(options.Clone(), transport);
         var (connection, negotiated) = await session._login.ConnectAsync(cancellationToken).ConfigureAwait(false);
         session.Negotiated = negotiated;

@@ -36,7 +36,13 @@ public sealed class IscsiSessionOptions
     public bool? DataSequenceInOrder { get; set; }
     public int? DefaultTime2Wait { get; set; }
     public int? DefaultTime2Retain { get; set; }
+    /// <summary>
+    /// The highest ErrorRecoveryLevel offered (default 0). At 1 a lost or corrupt Data-In, a lost status and a command
+    /// whose status never comes are recovered within the connection (SNACK, command retry) instead of failing.
+    /// </summary>
     public int? ErrorRecoveryLevel { get; set; }
+    /// <summary>The highest level this initiator implements.</summary>
+    public const int MaxSupportedErrorRecoveryLevel = 1;
     public int? InitiatorRecvDataSegmentLength { get; set; }
     public int? TargetRecvDataSegmentLength { get; set; }
     public int? MaxOutstandingUnexpectedPdus { get; set; }

@@ -31,6 +31,12 @@ public sealed class Pdu : IDisposable
     /// <summary>Told when the transport has written (or failed to write) this PDU; lets a task reuse borrowed buffers.</summary>
     public IPduSentNotification? SentNotification { get; set; }
 
+    /// <summary>
+    /// A numbered PDU sent again (ERL 1 recovery: SNACK, a retried command): it keeps the StatSN it was first sent with,
+    /// so the sequence-number stamping leaves that field alone.
+    /// </summary>
+    public bool Retransmission { get; set; }
+
     /// <summary>Opaque per-PDU cookie for the core (e.g. the task a Data-In belongs to). Never read by transports.</summary>
     public object? Context { get; set; }
 
@@ -126,6 +132,7 @@ public sealed class Pdu : IDisposable
         Ahs = default;
         Data = default;
         SentNotification = null;
+        Retransmission = false;
         Context = null;
         if (_ownedBuffer is { Length: > MaxRetainedBuffer })
         {

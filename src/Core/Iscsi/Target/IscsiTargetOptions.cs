@@ -16,6 +16,11 @@ public sealed class IscsiTargetOptions
     /// <summary>Digests the target accepts, in order of preference ("CRC32C,None" accepts both).</summary>
     public string HeaderDigest { get; set; } = "None,CRC32C";
     public string DataDigest { get; set; } = "None,CRC32C";
+    /// <summary>
+    /// The highest ErrorRecoveryLevel offered (RFC 7143 §13.20; the session takes the lower of both sides' offers):
+    /// 0 recovers by a new session login only; 1 adds SNACK, retries and digest-error recovery within a connection.
+    /// </summary>
+    public int ErrorRecoveryLevel { get; set; } = 1;
     /// <summary>Largest Expected Data Transfer Length accepted for one command.</summary>
     public int MaxTransferLength { get; set; } = 16 * 1024 * 1024;
     /// <summary>Idle time after which the target pings with a NOP-In that asks for a reply; zero turns it off.</summary>
@@ -34,6 +39,9 @@ public sealed class IscsiTargetOptions
     /// <summary>On shutdown, how long sessions get to log out after the Async Message asking them to.</summary>
     public TimeSpan LogoutGracePeriod { get; set; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>The highest level this target implements.</summary>
+    public const int MaxSupportedErrorRecoveryLevel = 1;
+
     internal OperationalLimits ToLimits() => new()
     {
         MaxRecvDataSegmentLength = MaxRecvDataSegmentLength,
@@ -45,6 +53,8 @@ public sealed class IscsiTargetOptions
         HeaderDigest = HeaderDigest,
         DataDigest = DataDigest,
         MaxConnections = 1,
-        ErrorRecoveryLevel = 0,
+        ErrorRecoveryLevel = ErrorRecoveryLevel is >= 0 and <= MaxSupportedErrorRecoveryLevel ? ErrorRecoveryLevel
+            : throw new ArgumentOutOfRangeException(nameof(ErrorRecoveryLevel), ErrorRecoveryLevel,
+                $"ErrorRecoveryLevel must be 0 to {MaxSupportedErrorRecoveryLevel} (level 2, connection recovery, is not implemented yet)."),
     };
 }

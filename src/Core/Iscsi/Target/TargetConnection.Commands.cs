@@ -39,6 +39,7 @@ internal sealed partial class TargetConnection
                 if (consumesSlot) session.ReleaseSlot();
                 return;
             }
+            _recovery?.Supersede(pdu.InitiatorTaskTag);
             var task = RentTask();
             task.InitiatorTaskTag = pdu.InitiatorTaskTag;
             task.Lun = pdu.Lun;
@@ -198,8 +199,13 @@ internal sealed partial class TargetConnection
             CollapsedStatus? collapse = hasSense ? null : new CollapsedStatus((byte)result.Status, underflow, overflow, residual);
             try
             {
+                task.DataInSent = send;
+                if (collapse is { } c) task.Collapsed = c;
+                // Recorded before the send: the final PDU may be written (and the task retained) before PutData returns.
+                task.StatusInDataIn = collapse is not null;
                 bool statusSent = await Datamover.PutDataAsync(task, task.DataInBuffer(send), 0, isLast: true, collapse).ConfigureAwait(false);
                 if (statusSent) return;
+                task.StatusInDataIn = false;
             }
             catch (DataTransferRefusedException e)
             {
@@ -227,7 +233,9 @@ internal sealed partial class TargetConnection
             var data = pdu.AllocateData(2 + result.Sense.Length).Span;
             BinaryPrimitives.WriteUInt16BigEndian(data, (ushort)result.Sense.Length);
             result.Sense.Span.CopyTo(data[2..]);
+            if (_recovery is not null) task.ResponseData = data.ToArray(); // kept to send again (sense is the rare path)
         }
+        pdu.Bhs.CopyTo(task.ResponseBhs);
         pdu.SentNotification = task;
         Send(pdu);
     }
@@ -237,10 +245,11 @@ internal sealed partial class TargetConnection
     {
         TryClaim(task);
         Datamover.EndTask(task);
-        task.ReturnLentBuffers();
         if (task.ConsumesSlot) Session?.ReleaseSlot();
         task.FinishedSignal?.TrySetResult();
-        ReturnTask(task);
+        // ERL 1: kept, with its data and status, until the initiator acknowledges the status.
+        if (_recovery is { } recovery && recovery.TryRetain(task)) return;
+        FreeTask(task);
     }
 
     private void FinishAborted(TargetTask task) => OnTaskFinished(task);

@@ -20,6 +20,8 @@ internal sealed partial class TargetConnection : IDatamoverHost
     private readonly SortedList<uint, Pdu> _heldCommands = new(new SerialComparer());
     private readonly CancellationTokenSource _closing = new();
     private uint _statSN;
+    // ErrorRecoveryLevel 1 and up: what the connection keeps and resends (null at level 0 and in discovery).
+    private TargetRecovery? _recovery;
     private long _lastReceiveTicks = Environment.TickCount64;
     private int _closed;
 
@@ -97,6 +99,7 @@ internal sealed partial class TargetConnection : IDatamoverHost
             _heldCommands.Clear();
         }
         await Datamover.TerminateAsync(reason).ConfigureAwait(false);
+        _recovery?.Clear();
         if (Session is { } s)
         {
             _target.RemoveSession(s);
@@ -106,12 +109,16 @@ internal sealed partial class TargetConnection : IDatamoverHost
 
     private async Task<string> FullFeatureLoopAsync(CancellationToken ct)
     {
+        if (Session is { IsDiscovery: false } s && s.Negotiated.ErrorRecoveryLevel >= 1)
+            _recovery = new TargetRecovery(this, Math.Max(16, Options.CommandQueueDepth * 2), _logger);
         while (true)
         {
             var pdu = await Datamover.ReceiveControlAsync(ct).ConfigureAwait(false);
             if (pdu is null) return "connection closed by initiator";
             Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
             if (_pduLogger.IsEnabled(LogLevel.Trace)) _pduLogger.LogTrace("<- {Pdu}", pdu);
+            // Every initiator PDU here carries ExpStatSN (Data-Out stays in the datamover): kept statuses below it are done.
+            _recovery?.Acknowledge(pdu.Field28);
             if (!Dispatch(pdu))
             {
                 // A Logout is answered once the connection's tasks have finished: returning now would tear the connection
@@ -136,6 +143,9 @@ internal sealed partial class TargetConnection : IDatamoverHost
         uint cmdSN = pdu.Field24;
         switch (session.Check(cmdSN))
         {
+            case CmdSNCheck.OutsideWindow when pdu.Opcode == IscsiOpcode.ScsiCommand && _recovery is { } recovery && recovery.TryHandleRetry(pdu):
+                PduPool.Return(pdu);
+                return true;
             case CmdSNCheck.OutsideWindow:
                 _logger.LogDebug("{Remote}: ignoring {Opcode} with CmdSN {CmdSN} outside window [{Exp}, {Max}]",
                     Datamover.RemoteEndPoint, pdu.Opcode, cmdSN, session.ExpCmdSN, session.MaxCmdSN);
@@ -181,8 +191,9 @@ internal sealed partial class TargetConnection : IDatamoverHost
             case IscsiOpcode.LogoutRequest:
                 return HandleLogout(pdu, consumesSlot);
             case IscsiOpcode.SnackRequest:
-                // ErrorRecoveryLevel 0 is all we negotiate: SNACK is not supported (RFC 7143 §11.16).
-                SendReject(RejectReason.CommandNotSupported, pdu);
+                // At ErrorRecoveryLevel 0 SNACK is not supported (RFC 7143 §11.16).
+                if (_recovery is { } recovery) recovery.HandleSnack(pdu);
+                else SendReject(RejectReason.CommandNotSupported, pdu);
                 break;
             case IscsiOpcode.DataOut:
                 SendReject(RejectReason.ProtocolError, pdu);
@@ -204,8 +215,13 @@ internal sealed partial class TargetConnection : IDatamoverHost
     /// <summary>Stamps sequence numbers in wire order (called by the datamover's writer).</summary>
     public void OnSending(Pdu pdu)
     {
-        switch (pdu.Opcode)
+        if (pdu.Retransmission) { /* keeps the StatSN it first went out with; only the window is current */ }
+        else switch (pdu.Opcode)
         {
+            case IscsiOpcode.ScsiResponse when pdu.SentNotification is TargetTask task:
+                pdu.Field24 = task.StatSN = _statSN++;
+                task.StatusStamped = true;
+                break;
             case IscsiOpcode.ScsiResponse:
             case IscsiOpcode.TaskManagementResponse:
             case IscsiOpcode.TextResponse:
@@ -218,8 +234,16 @@ internal sealed partial class TargetConnection : IDatamoverHost
                 // A NOP-In answering a NOP-Out takes a StatSN; a target ping does not (RFC 7143 §11.19).
                 pdu.Field24 = pdu.InitiatorTaskTag != Pdu.ReservedTag ? _statSN++ : _statSN;
                 break;
+            case IscsiOpcode.DataIn when (pdu.Flags & 0x01) != 0:
+                pdu.Field24 = _statSN++;
+                if (pdu.SentNotification is TargetTask collapsed)
+                {
+                    collapsed.StatSN = pdu.Field24;
+                    collapsed.StatusStamped = true;
+                }
+                break;
             case IscsiOpcode.DataIn:
-                pdu.Field24 = (pdu.Flags & 0x01) != 0 ? _statSN++ : 0;
+                pdu.Field24 = 0;
                 break;
             case IscsiOpcode.ReadyToTransfer:
                 pdu.Field24 = _statSN;
@@ -232,6 +256,51 @@ internal sealed partial class TargetConnection : IDatamoverHost
             pdu.Field32 = session.MaxCmdSN;
         }
         if (_pduLogger.IsEnabled(LogLevel.Trace)) _pduLogger.LogTrace("-> {Pdu}", pdu);
+    }
+
+    /// <summary>The StatSN the next status will take (a Status SNACK with RunLength 0 runs up to it).</summary>
+    public uint NextStatSN => _statSN;
+
+    public TargetTask? FindActiveTask(uint itt)
+    {
+        lock (_tasks) return _tasks.GetValueOrDefault(itt);
+    }
+
+    public void Reject(RejectReason reason, Pdu offending) => SendReject(reason, offending);
+
+    /// <summary>
+    /// Sends a kept task's SCSI Response again with its first StatSN (ERL 1): as built, or rebuilt from the status that
+    /// rode in its last Data-In; an R-Data SNACK's tag goes in the SNACK Tag field (RFC 7143 §11.4.2).
+    /// </summary>
+    public void ResendResponse(TargetTask task, uint? snackTag)
+    {
+        var pdu = PduPool.Rent();
+        if (task.StatusInDataIn)
+        {
+            var s = task.Collapsed;
+            pdu.Opcode = IscsiOpcode.ScsiResponse;
+            pdu.Flags = (byte)(0x80 | (s.Overflow ? 0x04 : 0) | (s.Underflow ? 0x02 : 0));
+            pdu.Bhs[3] = s.ScsiStatus;
+            pdu.InitiatorTaskTag = task.InitiatorTaskTag;
+            pdu.Field36 = task.NextDataSN;
+            pdu.Field44 = s.ResidualCount;
+        }
+        else
+        {
+            task.ResponseBhs.CopyTo(pdu.Bhs);
+            if (!task.ResponseData.IsEmpty) pdu.SetData(task.ResponseData.Span);
+        }
+        if (snackTag is { } tag) pdu.Field20 = tag;
+        pdu.Field24 = task.StatSN;
+        pdu.Retransmission = true;
+        Send(pdu);
+    }
+
+    /// <summary>A task nothing refers to any more (finished, or released from retention) goes back to the pool.</summary>
+    public void FreeTask(TargetTask task)
+    {
+        task.ReturnLentBuffers();
+        ReturnTask(task);
     }
 
     /// <summary>Queues a PDU; transports queue synchronously, so the ValueTask is only observed, never blocked on.</summary>

@@ -32,6 +32,25 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
     /// <summary>Set by a TMF that must answer only after this task has ended.</summary>
     public TaskCompletionSource? FinishedSignal;
 
+    // ---- What ErrorRecoveryLevel 1 keeps to send the status again (see TaskRetention) ----
+    /// <summary>The StatSN its status went out with (stamped in wire order).</summary>
+    public uint StatSN;
+    /// <summary>True once the PDU carrying its status has been stamped.</summary>
+    public bool StatusStamped;
+    /// <summary>The status rode in the last Data-In (phase collapse): resending status means resending that PDU.</summary>
+    public bool StatusInDataIn;
+    public CollapsedStatus Collapsed;
+    /// <summary>Bytes of read data sent (the Put_Data length), resendable while retained.</summary>
+    public int DataInSent;
+    /// <summary>The SCSI Response BHS as built (before stamping), when the status went in one.</summary>
+    public readonly byte[] ResponseBhs = new byte[Pdu.BhsLength];
+    /// <summary>The SCSI Response data segment (sense length + sense), when it had one.</summary>
+    public ReadOnlyMemory<byte> ResponseData;
+    /// <summary>DataSN below which the initiator acknowledged the read data (DataACK SNACK).</summary>
+    public uint DataAckedBelow;
+    /// <summary>Read data kept for a resend: the bytes retention holds for this task.</summary>
+    public int RetainedDataLength => _readIntoLent ? 0 : DataInSent;
+
     ulong IScsiTask.Lun => Lun;
     public ReadOnlyMemory<byte> Cdb => _cdb.AsMemory(0, _cdbLength);
     public CancellationToken CancellationToken => _cancellation.Token;
@@ -100,6 +119,14 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
         Connection?.Datamover.ReturnDataInBuffer(this);
     }
 
+    /// <summary>Write data is never sent back: a retained task gives its write buffer up at once.</summary>
+    public void ReleaseWriteBuffer()
+    {
+        if (_writeBuffer is null) return;
+        ArrayPool<byte>.Shared.Return(_writeBuffer);
+        _writeBuffer = null;
+    }
+
     public void Cancel()
     {
         Aborted = true;
@@ -126,6 +153,13 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
         Unit = null;
         ConsumesSlot = false;
         FinishedSignal = null;
+        StatSN = 0;
+        StatusStamped = false;
+        StatusInDataIn = false;
+        Collapsed = default;
+        DataInSent = 0;
+        ResponseData = default;
+        DataAckedBelow = 0;
         _cdbLength = 0;
         SentNotification = this;
     }

@@ -1,0 +1,177 @@
+using Iser.Core.Iscsi.Pdus;
+using Iser.Core.Iscsi.Sessions;
+using Microsoft.Extensions.Logging;
+
+namespace Iser.Core.Iscsi.Target;
+
+/// <summary>
+/// ErrorRecoveryLevel 1 on one target connection (RFC 7143 §6.1, §7.1, §11.16): keeps each finished task until its
+/// status is acknowledged (<see cref="TaskRetention"/>), answers every SNACK type from what it kept, and recognises a
+/// retried command (same ITT and CmdSN, below ExpCmdSN) so the logical unit never runs it twice: a finished one is
+/// answered again from retention, a running write is asked again for the data it still lacks.
+/// </summary>
+internal sealed class TargetRecovery(TargetConnection connection, int capacity, ILogger logger)
+{
+    private readonly TaskRetention _retention = new(capacity);
+    private readonly List<TargetTask> _released = new();
+
+    /// <summary>Tasks kept for a possible resend, and the read data they hold (bench and metrics).</summary>
+    public int RetainedTasks => _retention.Count;
+    public long RetainedBytes => _retention.BytesHeld;
+
+    /// <summary>The status of <paramref name="task"/> is out: keep it until acknowledged. False: free it now.</summary>
+    public bool TryRetain(TargetTask task)
+    {
+        if (!task.StatusStamped || task.Aborted) return false;
+        if (connection.Datamover.PlacesDataDirectly) task.DataInSent = 0; // RDMA placement is never resent (RFC 7145)
+        task.ReleaseWriteBuffer();
+        lock (_released)
+        {
+            _released.Clear();
+            _retention.Retain(task, _released);
+            FreeReleasedLocked();
+        }
+        return true;
+    }
+
+    /// <summary>ExpStatSN from any initiator PDU: everything below it is acknowledged.</summary>
+    public void Acknowledge(uint expStatSN)
+    {
+        lock (_released)
+        {
+            _released.Clear();
+            _retention.Acknowledge(expStatSN, _released);
+            FreeReleasedLocked();
+        }
+    }
+
+    /// <summary>A new command names <paramref name="itt"/>: the task that had it before is over.</summary>
+    public void Supersede(uint itt)
+    {
+        if (_retention.Supersede(itt) is { } old) connection.FreeTask(old);
+    }
+
+    public void Clear()
+    {
+        foreach (var task in _retention.Clear()) connection.FreeTask(task);
+    }
+
+    private void FreeReleasedLocked()
+    {
+        foreach (var task in _released) connection.FreeTask(task);
+        _released.Clear();
+    }
+
+    /// <summary>
+    /// A non-immediate SCSI Command below ExpCmdSN: a retry when its ITT and CmdSN name a task this connection knows.
+    /// True when handled (answered again, or data asked again, or left to the running task); false when it is not a
+    /// retry and is to be ignored as a duplicate outside the window.
+    /// </summary>
+    public bool TryHandleRetry(Pdu command)
+    {
+        uint itt = command.InitiatorTaskTag, cmdSN = command.Field24;
+        if (connection.FindActiveTask(itt) is { } running)
+        {
+            if (running.CmdSN != cmdSN) return false;
+            bool asked = connection.Datamover.RecoverDataOut(running);
+            logger.LogInformation("{Remote}: retried command 0x{Itt:x8} (CmdSN {CmdSN}) is still running{Action}", connection.Datamover.RemoteEndPoint,
+                itt, cmdSN, asked ? "; its missing write data was asked for again" : "; its status will follow");
+            return true;
+        }
+        if (_retention.Find(itt) is not { } done || done.CmdSN != cmdSN) return false;
+        logger.LogInformation("{Remote}: retried command 0x{Itt:x8} (CmdSN {CmdSN}) already ran; sending its data and status again (StatSN {StatSN})",
+            connection.Datamover.RemoteEndPoint, itt, cmdSN, done.StatSN);
+        ResendAll(done, snackTag: null);
+        return true;
+    }
+
+    /// <summary>SNACK Request (RFC 7143 §11.16): Data/R2T, Status, DataACK or R-Data, answered from what was kept.</summary>
+    public void HandleSnack(Pdu snack)
+    {
+        var type = (SnackType)(snack.Flags & 0x0f);
+        uint itt = snack.InitiatorTaskTag, begRun = snack.Field40, runLength = snack.Field44;
+        string? problem = type switch
+        {
+            SnackType.DataOrR2T => DataOrR2TSnack(itt, begRun, runLength),
+            SnackType.Status => StatusSnack(begRun, runLength),
+            SnackType.DataAck => DataAck(itt, begRun),
+            SnackType.RData => RDataSnack(itt, snack.Field20),
+            _ => $"SNACK type {(int)type} is not defined",
+        };
+        if (problem is null) return;
+        logger.LogWarning("{Remote}: rejecting {Type} SNACK (ITT 0x{Itt:x8}, BegRun {BegRun}, RunLength {RunLength}): {Problem}",
+            connection.Datamover.RemoteEndPoint, type, itt, begRun, runLength, problem);
+        connection.Reject(type == SnackType.DataAck ? RejectReason.InvalidDataAck : RejectReason.ProtocolError, snack);
+    }
+
+    private string? DataOrR2TSnack(uint itt, uint begRun, uint runLength)
+    {
+        if (connection.FindActiveTask(itt) is { } running)
+        {
+            // A running task: the initiator missed an R2T (reads are never SNACKed before their status is out).
+            if (running.IsWrite && connection.Datamover.RecoverDataOut(running)) return null;
+            return "the task is running and has no outstanding R2T to send again";
+        }
+        if (_retention.Find(itt) is not { } task) return "no task with this tag is kept (unknown, or its status was acknowledged)";
+        if (!task.IsRead || task.DataInSent == 0) return "the task sent no Data-In";
+        if (SerialNumber.LessThan(begRun, task.DataAckedBelow)) return $"Data-In below DataSN {task.DataAckedBelow} was acknowledged";
+        int sent = ResendData(task, begRun, runLength, withStatus: task.StatusInDataIn);
+        return sent switch
+        {
+            < 0 => "this transport does not resend data (RDMA placement)",
+            0 => $"the task sent no Data-In numbered from {begRun}",
+            _ => null,
+        };
+    }
+
+    private string? StatusSnack(uint begRun, uint runLength)
+    {
+        uint end = runLength == 0 ? connection.NextStatSN : begRun + runLength;
+        var tasks = _retention.WithStatusIn(begRun, end);
+        if (tasks.Count == 0) return $"no kept status has a StatSN in [{begRun}, {end})";
+        foreach (var task in tasks) ResendStatus(task);
+        return null;
+    }
+
+    private string? DataAck(uint itt, uint begRun)
+    {
+        var task = _retention.Find(itt) ?? connection.FindActiveTask(itt);
+        if (task is null) return null; // acknowledged already; nothing to free
+        if (SerialNumber.GreaterThan(begRun, task.NextDataSN)) return $"it acknowledges DataSN {begRun} but only {task.NextDataSN} Data-In were sent";
+        if (SerialNumber.GreaterThan(begRun, task.DataAckedBelow)) task.DataAckedBelow = begRun;
+        return null;
+    }
+
+    private string? RDataSnack(uint itt, uint snackTag)
+    {
+        if (_retention.Find(itt) is not { } task) return "no task with this tag is kept (unknown, or its status was acknowledged)";
+        ResendAll(task, snackTag);
+        return null;
+    }
+
+    /// <summary>Everything the task sent: its Data-In and its status (for R-Data, a SCSI Response carrying the SNACK Tag).</summary>
+    private void ResendAll(TargetTask task, uint? snackTag)
+    {
+        bool statusWithData = task.StatusInDataIn && snackTag is null;
+        if (task.IsRead && task.DataInSent > 0 && ResendData(task, task.DataAckedBelow, 0, statusWithData) > 0 && statusWithData) return;
+        connection.ResendResponse(task, snackTag);
+    }
+
+    private int ResendData(TargetTask task, uint begRun, uint runLength, bool withStatus) =>
+        connection.Datamover.ResendDataIn(task, task.DataInBuffer(task.DataInSent), begRun, runLength,
+            withStatus ? task.Collapsed : null, task.StatSN);
+
+    private void ResendStatus(TargetTask task)
+    {
+        if (task.StatusInDataIn)
+        {
+            // The status rode in the last Data-In: that PDU is what goes again.
+            uint last = task.NextDataSN - 1;
+            if (ResendData(task, last, 1, withStatus: true) > 0) return;
+        }
+        connection.ResendResponse(task, snackTag: null);
+    }
+}
+
+/// <summary>SNACK Request types (RFC 7143 §11.16.1).</summary>
+internal enum SnackType : byte { DataOrR2T = 0, Status = 1, DataAck = 2, RData = 3 }

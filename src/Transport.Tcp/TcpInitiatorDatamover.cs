@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Pdus;
+using Iser.Core.Iscsi.Sessions;
 using Microsoft.Extensions.Logging;
 
 namespace Iser.Transport.Tcp;
@@ -28,6 +29,7 @@ public sealed class TcpInitiatorDatamover : TcpDatamoverConnection, IInitiatorDa
                 PduPool.Return(pdu);
                 return null;
             }
+            ReportDiscardedHeader();
             if (FullFeature && pdu.Opcode == IscsiOpcode.DataIn)
             {
                 await ReceiveDataInAsync(pdu, cancellationToken).ConfigureAwait(false);
@@ -189,24 +191,94 @@ public sealed class TcpInitiatorDatamover : TcpDatamoverConnection, IInitiatorDa
             throw new PduFormatException(
                 $"Data-In for task 0x{itt:x8} carries {length} bytes at offset {offset}, beyond the {destination.Length}-byte read buffer.",
                 recoverable: false, header.Bhs.ToArray());
-        if (dataSN != task.NextDataSN)
+        bool recover = Parameters.ErrorRecoveryLevel >= 1;
+        if (dataSN != task.NextDataSN && !recover)
         {
             // With ErrorRecoveryLevel 0 a missing Data-In cannot be asked for again (no SNACK): the session must recover.
             throw new PduFormatException(
                 $"Data-In for task 0x{itt:x8} has DataSN {dataSN} where {task.NextDataSN} was expected; data was lost or reordered.",
                 recoverable: false, header.Bhs.ToArray());
         }
+        if (recover && SerialNumber.LessThan(dataSN, task.NextDataSN))
+        {
+            // A resend (Data SNACK, retried command): placed again only where data is still missing.
+            bool wanted;
+            lock (state!) wanted = state.Missing?.Contains(dataSN) == true;
+            if (!wanted)
+            {
+                await Reader.SkipDataAsync(length, ct).ConfigureAwait(false);
+                return;
+            }
+        }
+        else if (recover && dataSN != task.NextDataSN)
+        {
+            // ERL 1: the ones in between were lost; the core asks for them again (Data SNACK).
+            uint lost = dataSN - task.NextDataSN;
+            lock (state!)
+            {
+                state.Missing ??= new HashSet<uint>();
+                for (uint sn = task.NextDataSN; sn != dataSN; sn++) state.Missing.Add(sn);
+                task.MissingDataIn = state.Missing.Count;
+            }
+            header.Context = new DataInGap(task.NextDataSN, lost, $"DataSN {dataSN} arrived where {task.NextDataSN} was expected");
+        }
         try
         {
             await Reader.ReadDataAsync(destination.Slice(offset, length), ct).ConfigureAwait(false);
+            if (recover)
+            {
+                lock (state!)
+                {
+                    if (state.Missing is { Count: > 0 } missing && missing.Remove(dataSN)) task.MissingDataIn = missing.Count;
+                }
+            }
         }
         catch (PduFormatException e) when (e.Recoverable)
         {
             Logger.LogWarning("{Remote}: task 0x{Itt:x8}: {Error}", RemoteEndPoint, itt, e.Message);
-            header.Context = new DataDigestException(e.Message);
+            if (recover)
+            {
+                lock (state!)
+                {
+                    state.Missing ??= new HashSet<uint>();
+                    state.Missing.Add(dataSN);
+                    task.MissingDataIn = state.Missing.Count;
+                }
+                // A gap reported on the same PDU is asked for with it: one run from the gap through this one.
+                header.Context = header.Context is DataInGap gap
+                    ? new DataInGap(gap.BegRun, gap.RunLength + 1, $"{gap.Reason}, and DataSN {dataSN} failed its data digest")
+                    : new DataInGap(dataSN, 1, $"DataSN {dataSN} failed its data digest");
+            }
+            else header.Context = new DataDigestException(e.Message);
         }
-        task.NextDataSN = dataSN + 1;
+        if (SerialNumber.GreaterOrEqual(dataSN, task.NextDataSN)) task.NextDataSN = dataSN + 1;
         lock (state!) state.ReadBytesPlaced += length;
+    }
+
+    public ValueTask<bool> RetryCommandAsync(DataTask task, Pdu command)
+    {
+        DataTask? registered;
+        lock (_tasks) _tasks.TryGetValue(task.InitiatorTaskTag, out registered);
+        if (!ReferenceEquals(registered, task) || task.TransportState is not TcpInitiatorTaskState state)
+            return ValueTask.FromResult(false);
+        lock (state)
+        {
+            if (!state.Active) return ValueTask.FromResult(false);
+            // The target sends the read data again from the last acknowledged DataSN: take it as new from there.
+            state.Missing?.Clear();
+            task.MissingDataIn = 0;
+            task.NextDataSN = task.DataAckedBelow;
+        }
+        var p = Parameters;
+        var writeBuffer = state.WriteBuffer;
+        if (task.IsWrite && p.ImmediateData && !writeBuffer.IsEmpty)
+        {
+            int immediate = Math.Min(Math.Min(p.FirstBurstLength, Math.Min(task.ExpectedDataTransferLength, writeBuffer.Length)), p.MaxXmitDataSegmentLength);
+            command.SetBorrowedData(MemoryMarshal.AsMemory(writeBuffer[..immediate]));
+        }
+        command.Final = true;
+        Writer.Enqueue(command);
+        return ValueTask.FromResult(true);
     }
 
     private protected override void OnTerminating(Exception reason)

@@ -11,6 +11,8 @@ internal sealed class TcpInitiatorTaskState
     public uint ExpectedR2TSN;
     public int ReadBytesPlaced;
     public bool Active;
+    /// <summary>ERL 1: DataSNs asked for again (lost or corrupt) and not yet arrived; allocated on the first loss only.</summary>
+    public HashSet<uint>? Missing;
 
     public void Reset(Memory<byte> readBuffer, ReadOnlyMemory<byte> writeBuffer)
     {
@@ -19,5 +21,6 @@ internal sealed class TcpInitiatorTaskState
         ExpectedR2TSN = 0;
         ReadBytesPlaced = 0;
         Active = true;
+        Missing?.Clear();
     }
 }

@@ -25,6 +25,10 @@ public class DataTask
     public uint NextR2TSN;
     /// <summary>Bytes of write data that have arrived (immediate + unsolicited + solicited), TCP target side.</summary>
     public int DataOutReceived;
+    /// <summary>DataSN below which the initiator acknowledged the read data (DataACK SNACK, ERL 1).</summary>
+    public uint DataAckedBelow;
+    /// <summary>ERL 1, initiator: Data-In PDUs known lost or corrupt and asked for again, not yet arrived (the datamover counts).</summary>
+    public int MissingDataIn;
     /// <summary>Free slot for a transport's per-task state (reused across commands, never per-I/O allocated).</summary>
     public object? TransportState;
     /// <summary>Told when the final PDU of this task (response, or Data-In carrying status) has been written.</summary>
@@ -34,5 +38,6 @@ public class DataTask
     {
         InitiatorTaskTag = 0; Lun = 0; CmdSN = 0; ExpectedDataTransferLength = 0; ExpectedBidiReadLength = 0;
         IsRead = false; IsWrite = false; NextDataSN = 0; NextR2TSN = 0; DataOutReceived = 0;
+        DataAckedBelow = 0; MissingDataIn = 0;
     }
 }

@@ -15,4 +15,12 @@ public interface IInitiatorDatamover : IDatamoverConnection
 
     /// <summary>Deallocate_Task_Resources: the command completed or was aborted; drop its buffers.</summary>
     void EndTask(DataTask task);
+
+    /// <summary>
+    /// ErrorRecoveryLevel 1: sends the command again as a retry (RFC 7143 §6.2.1: same ITT, CmdSN and CDB, the
+    /// <paramref name="command"/> marked as a retransmission) with its immediate data but no unsolicited Data-Out (F=1;
+    /// the target asks by R2T for what it lacks); read data the target resends is placed again from the last DataACK.
+    /// False when this transport does not retry (the core then aborts the command instead).
+    /// </summary>
+    ValueTask<bool> RetryCommandAsync(DataTask task, Pdu command) => ValueTask.FromResult(false);
 }

@@ -85,7 +85,8 @@ internal sealed class ConnectionLogin(IscsiSessionOptions options, IInitiatorTra
                 // Login is immediate and consumes no CmdSN: the first command carries the login's own CmdSN
                 // (RFC 7143 §3.2.2.1). Taking the response's ExpCmdSN instead breaks against tgtd's iSER path, whose
                 // final Login Response says one more than the session then waits for.
-                var connection = new InitiatorConnection(datamover, expCmdSN: frame.CmdSN, maxCmdSN: response.Field32, expStatSN, _pduLogger);
+                var connection = new InitiatorConnection(datamover, expCmdSN: frame.CmdSN, maxCmdSN: response.Field32, expStatSN, _pduLogger,
+                    result.ErrorRecoveryLevel);
                 // Digests (and iSER mode) start with the first PDU after the final Login Response.
                 datamover.EnableDatamover(connection);
                 return (connection, result);

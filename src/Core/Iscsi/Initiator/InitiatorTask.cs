@@ -27,6 +27,17 @@ internal sealed class InitiatorTask : DataTask, IValueTaskSource<ScsiResponse>
     public Exception? DataError;
     /// <summary>Changes every time the task is reused, so a late abort or re-issue cannot touch the next command.</summary>
     public int Generation;
+    /// <summary>ERL 1: times the command was sent again as a retry.</summary>
+    public int Retries;
+    public long RetriedTicks;
+    /// <summary>ERL 1: the status arrived while read data was still missing; published once the data is whole.</summary>
+    public bool HoldsStatus;
+    public ScsiResponse HeldStatus;
+    public uint HeldStatSN;
+    /// <summary>The connection that holds its acknowledgement back while the status waits.</summary>
+    public InitiatorConnection? HeldOn;
+    /// <summary>ERL 1: Data-In PDUs the status says were sent (ExpDataSN); the status waits until that many arrived.</summary>
+    public uint ExpectedDataSN;
     public IscsiSession? Session;
 
     public bool IsCompleted => Volatile.Read(ref _completed) != 0;
@@ -52,9 +63,18 @@ internal sealed class InitiatorTask : DataTask, IValueTaskSource<ScsiResponse>
     public bool TryFail(Exception error)
     {
         if (!TryClaim()) return false;
+        DropHeldStatus();
         if (_core.RunContinuationsAsynchronously) _core.SetException(error);
         else ThreadPool.UnsafeQueueUserWorkItem(static s => s.task.PublishFailure(s.error), (task: this, error), preferLocal: false);
         return true;
+    }
+
+    /// <summary>A status held for missing data will not be published: its acknowledgement is no longer held back.</summary>
+    public void DropHeldStatus()
+    {
+        HoldsStatus = false;
+        HeldOn?.ReleaseStatus(HeldStatSN);
+        HeldOn = null;
     }
 
     public void Prepare(ReadOnlySpan<byte> cdb, ulong lunField, Memory<byte> dataIn, ReadOnlyMemory<byte> dataOut, ScsiTaskAttribute attribute,
@@ -84,6 +104,13 @@ internal sealed class InitiatorTask : DataTask, IValueTaskSource<ScsiResponse>
         SentTicks = 0;
         Aborting = 0;
         DataError = null;
+        Retries = 0;
+        RetriedTicks = 0;
+        HoldsStatus = false;
+        HeldStatus = default;
+        HeldStatSN = 0;
+        HeldOn = null;
+        ExpectedDataSN = 0;
         CdbLength = 0;
         Generation++;
     }

@@ -15,7 +15,12 @@ public sealed partial class IscsiSession
         Volatile.Write(ref connection.LastReceiveTicks, Environment.TickCount64);
         if (_pduLogger.IsEnabled(LogLevel.Trace))
             _pduLogger.LogTrace("<- {Pdu} StatSN={StatSN} ExpCmdSN={ExpCmdSN} MaxCmdSN={MaxCmdSN}", pdu, pdu.Field24, pdu.Field28, pdu.Field32);
-        connection.NoteTargetPdu(pdu);
+        if (connection.NoteTargetPdu(pdu) is { } lost)
+        {
+            _logger.LogWarning("{Portal}: StatSN {StatSN} arrived where {Expected} was expected; asking for the status in between again",
+                Portal, pdu.Field24, lost.BegRun);
+            SendSnack(connection, SnackType.Status, Pdu.ReservedTag, 0, lost.BegRun, lost.RunLength, Pdu.ReservedTag);
+        }
         _dispatcher.Dispatch(connection, pdu);
     }
 
@@ -25,6 +30,25 @@ public sealed partial class IscsiSession
         error ??= new IscsiConnectionException($"The target at {Portal} closed the connection.");
         ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.session.OnConnectionLostAsync(s.connection, s.error),
             (session: this, connection, error), preferLocal: false);
+    }
+
+    /// <summary>
+    /// A SNACK Request (RFC 7143 §11.16), ErrorRecoveryLevel 1: asks the target to send again the Data-In (or R2T)
+    /// numbered [<paramref name="begRun"/>, begRun + <paramref name="runLength"/>) of a task, the statuses numbered so
+    /// (Status), or acknowledges read data below begRun (DataACK, echoing the Data-In's transfer tag).
+    /// </summary>
+    internal void SendSnack(InitiatorConnection connection, SnackType type, uint itt, ulong lun, uint begRun, uint runLength, uint transferTag)
+    {
+        var pdu = PduPool.Rent();
+        pdu.Opcode = IscsiOpcode.SnackRequest;
+        pdu.Flags = (byte)(0x80 | (byte)type);
+        pdu.Lun = lun;
+        pdu.InitiatorTaskTag = itt;
+        pdu.Field20 = transferTag;
+        pdu.Field40 = begRun;
+        pdu.Field44 = runLength;
+        Interlocked.Increment(ref _snacksSent);
+        TrySend(connection, pdu, $"{type} SNACK");
     }
 
     internal void TrySend(InitiatorConnection connection, Pdu pdu, string what)

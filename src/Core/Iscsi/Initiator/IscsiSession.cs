@@ -33,6 +33,8 @@ public sealed partial class IscsiSession : IAsyncDisposable
     private bool _loggingOut;
     private Task? _keepAliveLoop;
     private int _reconnects;
+    private int _snacksSent;
+    private int _commandRetries;
     private volatile bool _inlineCompletions;
 
     private IscsiSession(IscsiSessionOptions options, IInitiatorTransport transport)
@@ -69,6 +71,10 @@ public sealed partial class IscsiSession : IAsyncDisposable
     public string? FailureReason => _table.Failure?.Message;
     /// <summary>How many times the session logged in again after losing its connection.</summary>
     public int ReconnectCount => Volatile.Read(ref _reconnects);
+    /// <summary>ERL 1: SNACK Requests sent (data, status or DataACK).</summary>
+    public int SnacksSent => Volatile.Read(ref _snacksSent);
+    /// <summary>ERL 1: commands sent again as retries (same ITT and CmdSN).</summary>
+    public int CommandRetries => Volatile.Read(ref _commandRetries);
     /// <summary>NOP-In pings from the target (TTT set) this session has answered.</summary>
     public int TargetPingsAnswered => _dispatcher.TargetPingsAnswered;
     /// <summary>
@@ -216,6 +222,62 @@ public sealed partial class IscsiSession : IAsyncDisposable
                 _logger.LogDebug("Command 0x{Itt:x8} waits for the session to recover: {Error}", task.InitiatorTaskTag, e.Message);
             }
         }
+    }
+
+    /// <summary>ERL 1: the command with this tag is sent again as a retry (see <see cref="Retry(InitiatorTask, int, string)"/>).</summary>
+    internal void Retry(uint itt, string why)
+    {
+        InitiatorTask? task;
+        int generation;
+        lock (_gate)
+        {
+            if (!_table.TryGetLocked(itt, out task)) return;
+            generation = task.Generation;
+        }
+        Retry(task, generation, why);
+    }
+
+    /// <summary>
+    /// ERL 1 (RFC 7143 §6.2.1): sends the command again with its ITT, CmdSN and CDB. The target answers a command it
+    /// finished by sending its data and status again, asks again for write data it lacks, or runs one it never received;
+    /// it never runs one twice. Where the transport cannot retry, the command is aborted instead.
+    /// </summary>
+    internal void Retry(InitiatorTask task, int generation, string why)
+    {
+        InitiatorConnection connection;
+        Pdu pdu;
+        lock (_gate)
+        {
+            if (task.Generation != generation || task.IsCompleted || task.Aborting != 0) return;
+            if (task.Connection is not { Failure: null } c) return;
+            connection = c;
+            task.RetriedTicks = Environment.TickCount64;
+            task.Retries++;
+            task.DropHeldStatus(); // the target sends data and status again
+            pdu = BuildCommandPdu(task);
+            pdu.Retransmission = true;
+        }
+        Interlocked.Increment(ref _commandRetries);
+        _logger.LogWarning("{Portal}: retrying command 0x{Itt:x8} (CmdSN {CmdSN}, retry {Retry}): {Why}", Portal, task.InitiatorTaskTag, task.CmdSN, task.Retries, why);
+        _ = RetryAsync(connection, task, generation, pdu);
+    }
+
+    private async Task RetryAsync(InitiatorConnection connection, InitiatorTask task, int generation, Pdu pdu)
+    {
+        bool sent;
+        try
+        {
+            sent = await connection.Datamover.RetryCommandAsync(task, pdu).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _logger.LogDebug("{Portal}: retry of 0x{Itt:x8} not sent: {Error}", Portal, task.InitiatorTaskTag, e.Message);
+            return; // the connection is going; recovery takes the command over
+        }
+        if (sent) return;
+        PduPool.Return(pdu);
+        BeginAbort(task, generation, new IscsiCommandTimeoutException(
+            $"The command (opcode 0x{task.Cdb[0]:x2}) got no answer from {Portal} and this transport cannot retry it; it was aborted."));
     }
 
     private static Pdu BuildCommandPdu(InitiatorTask task)

@@ -61,6 +61,13 @@ public sealed class IscsiSessionOptions
     /// <summary>Time allowed for a task management or logout exchange.</summary>
     public TimeSpan ManagementTimeout { get; set; } = TimeSpan.FromSeconds(10);
     public ReconnectOptions Reconnect { get; set; } = new();
+    /// <summary>
+    /// ErrorRecoveryLevel 1: a command unanswered this long is sent again as a retry (same ITT and CmdSN), which the
+    /// target answers by resending its status, asking again for write data it lacks, or running it if it never arrived
+    /// (up to three retries; <see cref="CommandTimeout"/> still ends it). Lost read data and status are asked for at
+    /// once by SNACK and do not wait for this.
+    /// </summary>
+    public TimeSpan RecoveryTimeout { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>Where completions run: thread pool (default), inline on the completion thread, busy-polling.</summary>
     public CompletionOptions Completions { get; set; } = new();
 

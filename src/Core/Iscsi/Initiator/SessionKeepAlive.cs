@@ -27,6 +27,8 @@ internal sealed class SessionKeepAlive(IscsiSession session, InitiatorTaskTable 
         var smallest = interval > TimeSpan.Zero ? interval : TimeSpan.FromSeconds(4);
         if (_options.NopTimeout > TimeSpan.Zero && _options.NopTimeout < smallest) smallest = _options.NopTimeout;
         if (_options.CommandTimeout is { } ct && ct > TimeSpan.Zero && ct < smallest) smallest = ct;
+        var recovery = _options.RecoveryTimeout;
+        if ((_options.ErrorRecoveryLevel ?? 0) >= 1 && recovery > TimeSpan.Zero && recovery < smallest) smallest = recovery;
         var stall = _options.Completions.InlineStallTimeout;
         if (_session.InlineCompletions && stall > TimeSpan.Zero && stall < smallest) smallest = stall;
         var tick = TimeSpan.FromMilliseconds(Math.Clamp(smallest.TotalMilliseconds / 4, 10, 1000));
@@ -40,6 +42,7 @@ internal sealed class SessionKeepAlive(IscsiSession session, InitiatorTaskTable 
                 long now = Environment.TickCount64;
                 if (interval > TimeSpan.Zero) CheckLiveness(connection, now);
                 if (_session.InlineCompletions) CheckInlineStall(connection, now);
+                if (connection.ErrorRecoveryLevel >= 1 && recovery > TimeSpan.Zero) RetryUnanswered(connection, now, recovery);
                 if (_options.CommandTimeout is { } timeout && timeout > TimeSpan.Zero) AbortExpired(connection, now, timeout);
             }
         }
@@ -95,6 +98,24 @@ internal sealed class SessionKeepAlive(IscsiSession session, InitiatorTaskTable 
         connection.KeepAliveSentTicks = now;
         connection.KeepAliveOutstanding = wantReply;
         _session.TrySend(connection, ping, "keep-alive NOP-Out");
+    }
+
+    private const int MaxRetries = 3;
+
+    /// <summary>ERL 1: a command unanswered for <paramref name="after"/> since it was sent (or last retried) is retried.</summary>
+    private void RetryUnanswered(InitiatorConnection connection, long now, TimeSpan after)
+    {
+        List<(InitiatorTask, int)>? due = null;
+        lock (_table.Gate)
+        {
+            foreach (var task in _table.TasksLocked)
+                if (ReferenceEquals(task.Connection, connection) && !task.IsCompleted && task.Aborting == 0 && task.Retries < MaxRetries
+                    && task.SentTicks != 0 && now - Math.Max(task.SentTicks, task.RetriedTicks) > after.TotalMilliseconds)
+                    (due ??= new()).Add((task, task.Generation));
+        }
+        if (due is null) return;
+        foreach (var (task, generation) in due)
+            _session.Retry(task, generation, $"no status within {after.TotalSeconds:0.###} s");
     }
 
     private void AbortExpired(InitiatorConnection connection, long now, TimeSpan timeout)

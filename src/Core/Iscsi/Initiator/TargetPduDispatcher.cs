@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Pdus;
 using Iser.Core.Iscsi.Sessions;
 using Iser.Core.Scsi;
@@ -34,7 +35,8 @@ internal sealed class TargetPduDispatcher(IscsiSession session, InitiatorTaskTab
                     OnScsiResponse(connection, pdu);
                     break;
                 case IscsiOpcode.DataIn:
-                    if ((pdu.Flags & 0x01) != 0 || pdu.Context is Exception) OnDataIn(connection, pdu);
+                    // At level 0 only a status or a digest error matters here; at 1 every Data-In may fill a hole or ask a DataACK.
+                    if ((pdu.Flags & 0x01) != 0 || pdu.Context is not null || connection.ErrorRecoveryLevel >= 1) OnDataIn(connection, pdu);
                     break;
                 case IscsiOpcode.ReadyToTransfer:
                     break; // the datamover answered it; the core only needed its sequence numbers
@@ -47,13 +49,13 @@ internal sealed class TargetPduDispatcher(IscsiSession session, InitiatorTaskTab
                     keep = CompleteExchange(pdu);
                     break;
                 case IscsiOpcode.Reject:
-                    OnReject(pdu);
+                    OnReject(connection, pdu);
                     break;
                 case IscsiOpcode.AsyncMessage:
                     OnAsyncMessage(pdu);
                     break;
                 default:
-                    _logger.LogWarning("{_session.Portal}: unexpected {Opcode} PDU ignored", _session.Portal, pdu.Opcode);
+                    _logger.LogWarning("{Portal}: unexpected {Opcode} PDU ignored", _session.Portal, pdu.Opcode);
                     break;
             }
         }
@@ -67,35 +69,62 @@ internal sealed class TargetPduDispatcher(IscsiSession session, InitiatorTaskTab
     {
         uint itt = pdu.InitiatorTaskTag;
         InitiatorTask? task;
-        ScsiResponse response;
+        ScsiResponse response = default;
+        bool recover = connection.ErrorRecoveryLevel >= 1;
+        (uint From, uint Count)? askData = null;
         lock (_table.Gate)
         {
             if (!_table.TryGetLocked(itt, out task))
             {
-                _logger.LogDebug("{_session.Portal}: SCSI Response for unknown task 0x{Itt:x8} ignored", _session.Portal, itt);
+                _logger.LogDebug("{Portal}: SCSI Response for unknown task 0x{Itt:x8} ignored", _session.Portal, itt);
                 return;
             }
             if (pdu.Context is Exception digest)
             {
-                task.TryFail(new IscsiException($"The SCSI Response for task 0x{itt:x8} failed its data digest: {digest.Message}"));
-                return;
+                if (!recover)
+                {
+                    task.TryFail(new IscsiException($"The SCSI Response for task 0x{itt:x8} failed its data digest: {digest.Message}"));
+                    return;
+                }
+                task = null; // asked for again below, outside the lock
             }
-            var responseCode = (ScsiResponseCode)pdu.Bhs[2];
-            if (responseCode != ScsiResponseCode.CommandCompletedAtTarget)
+            else
             {
-                task.TryFail(new IscsiException(responseCode.Describe()));
-                return;
+                var responseCode = (ScsiResponseCode)pdu.Bhs[2];
+                if (responseCode != ScsiResponseCode.CommandCompletedAtTarget)
+                {
+                    task.TryFail(new IscsiException(responseCode.Describe()));
+                    return;
+                }
+                // ExpDataSN tells whether trailing Data-In were lost. Only a count above what arrived is trusted: tgtd, for one,
+                // leaves the field at zero. At level 0 they cannot be fetched again; at 1 they are asked for and the status waits.
+                bool trailingLost = task.IsRead && !connection.Datamover.PlacesDataDirectly && SerialNumber.GreaterThan(pdu.Field36, task.NextDataSN);
+                if (trailingLost && !recover)
+                {
+                    task.TryFail(new IscsiException($"The target sent {pdu.Field36} Data-In PDUs for task 0x{itt:x8} but {task.NextDataSN} arrived."));
+                    return;
+                }
+                if (trailingLost)
+                {
+                    askData = (task.NextDataSN, pdu.Field36 - task.NextDataSN);
+                    task.ExpectedDataSN = pdu.Field36;
+                }
+                if (!TryClaimOrHoldLocked(connection, task, pdu, SenseOf(pdu), out response)) task = null;
             }
-            // With ErrorRecoveryLevel 0 a lost Data-In cannot be fetched again; ExpDataSN tells us whether trailing ones
-            // were lost. Only a count above what arrived is trusted: tgtd, for one, leaves the field at zero.
-            if (task.IsRead && !connection.Datamover.PlacesDataDirectly && SerialNumber.GreaterThan(pdu.Field36, task.NextDataSN))
-            {
-                task.TryFail(new IscsiException($"The target sent {pdu.Field36} Data-In PDUs for task 0x{itt:x8} but {task.NextDataSN} arrived."));
-                return;
-            }
-            if (!TryClaimLocked(task, (ScsiStatus)pdu.Bhs[3], pdu.Flags, pdu.Field44, SenseOf(pdu), out response)) return;
         }
-        task.Publish(response);
+        if (pdu.Context is Exception corrupt)
+        {
+            _logger.LogWarning("{Portal}: the SCSI Response for task 0x{Itt:x8} (StatSN {StatSN}) failed its data digest; asking for it again", _session.Portal, itt, pdu.Field24);
+            _session.SendSnack(connection, SnackType.Status, Pdu.ReservedTag, 0, pdu.Field24, 1, Pdu.ReservedTag);
+            return;
+        }
+        if (askData is { } run)
+        {
+            _logger.LogWarning("{Portal}: task 0x{Itt:x8}: the status says {Sent} Data-In were sent but {Arrived} arrived; asking for the rest",
+                _session.Portal, itt, pdu.Field36, run.From);
+            _session.SendSnack(connection, SnackType.DataR2T, itt, pdu.Lun, run.From, run.Count, Pdu.ReservedTag);
+        }
+        task?.Publish(response);
     }
 
     private static ReadOnlyMemory<byte> SenseOf(Pdu pdu)
@@ -109,15 +138,65 @@ internal sealed class TargetPduDispatcher(IscsiSession session, InitiatorTaskTab
     {
         uint itt = pdu.InitiatorTaskTag;
         InitiatorTask? task;
-        ScsiResponse response;
+        ScsiResponse response = default;
+        bool publish = false, dataAck = false;
+        var gap = pdu.Context as DataInGap;
         lock (_table.Gate)
         {
             if (!_table.TryGetLocked(itt, out task)) return;
             if (pdu.Context is Exception digest) task.DataError ??= digest;
-            if ((pdu.Flags & 0x01) == 0) return;
-            if (!TryClaimLocked(task, (ScsiStatus)pdu.Bhs[3], pdu.Flags, pdu.Field44, default, out response)) return;
+            if ((pdu.Flags & 0x01) != 0)
+                publish = TryClaimOrHoldLocked(connection, task, pdu, default, out response);
+            else if (task.HoldsStatus && DataWholeLocked(task))
+            {
+                // The last missing Data-In arrived: the status that waited for it goes out now, and may be acknowledged.
+                task.HoldsStatus = false;
+                task.HeldOn?.ReleaseStatus(task.HeldStatSN);
+                task.HeldOn = null;
+                response = task.HeldStatus;
+                publish = task.TryClaim();
+            }
+            // RFC 7143 §11.16.1: DataACK only once no hole is left below it.
+            if ((pdu.Flags & 0x40) != 0 && gap is null && task.MissingDataIn == 0)
+            {
+                dataAck = true;
+                task.DataAckedBelow = pdu.Field36 + 1;
+            }
         }
-        task.Publish(response);
+        if (gap is not null)
+        {
+            _logger.LogWarning("{Portal}: task 0x{Itt:x8}: {Reason}; asking for DataSN {From}..{To} again", _session.Portal, itt, gap.Reason,
+                gap.BegRun, gap.BegRun + gap.RunLength - 1);
+            _session.SendSnack(connection, SnackType.DataR2T, itt, pdu.Lun, gap.BegRun, gap.RunLength, Pdu.ReservedTag);
+        }
+        if (dataAck) _session.SendSnack(connection, SnackType.DataAck, Pdu.ReservedTag, pdu.Lun, pdu.Field36 + 1, 0, pdu.Field20);
+        if (publish) task.Publish(response);
+    }
+
+    /// <summary>Under _gate: every Data-In the target sent for the task has arrived intact.</summary>
+    private static bool DataWholeLocked(InitiatorTask task) =>
+        Volatile.Read(ref task.MissingDataIn) == 0 && !SerialNumber.GreaterThan(task.ExpectedDataSN, task.NextDataSN);
+
+    /// <summary>
+    /// Under _gate, at the command's status: claims it (see <see cref="TryClaimLocked"/>), or at ERL 1 while read data
+    /// is still missing keeps it on the task until the last hole is filled. False when there is nothing to publish now.
+    /// </summary>
+    private static bool TryClaimOrHoldLocked(InitiatorConnection connection, InitiatorTask task, Pdu status, ReadOnlyMemory<byte> sense,
+        out ScsiResponse response)
+    {
+        var scsiStatus = (ScsiStatus)status.Bhs[3];
+        if (task.IsRead && task.DataError is null && !task.HoldsStatus && !DataWholeLocked(task))
+        {
+            if (!TryClaimLocked(task, scsiStatus, status.Flags, status.Field44, sense, out var held, claim: false)) { response = default; return false; }
+            task.HeldStatus = held;
+            task.HeldStatSN = status.Field24;
+            task.HeldOn = connection;
+            task.HoldsStatus = true;
+            connection.HoldStatus(status.Field24);
+            response = default;
+            return false;
+        }
+        return TryClaimLocked(task, scsiStatus, status.Flags, status.Field44, sense, out response);
     }
 
     /// <summary>
@@ -125,7 +204,7 @@ internal sealed class TargetPduDispatcher(IscsiSession session, InitiatorTaskTab
     /// response, which the caller publishes once the lock is released. False when there is nothing to publish.
     /// </summary>
     private static bool TryClaimLocked(InitiatorTask task, ScsiStatus status, byte flags, uint residual, ReadOnlyMemory<byte> sense,
-        out ScsiResponse response)
+        out ScsiResponse response, bool claim = true)
     {
         response = default;
         if (task.DataError is { } error)
@@ -133,7 +212,7 @@ internal sealed class TargetPduDispatcher(IscsiSession session, InitiatorTaskTab
             task.TryFail(new IscsiException($"Read data for task 0x{task.InitiatorTaskTag:x8} failed its data digest; it cannot be trusted: {error.Message}"));
             return false;
         }
-        if (!task.TryClaim()) return false;
+        if (claim ? !task.TryClaim() : task.IsCompleted) return false;
         bool overflow = (flags & 0x04) != 0, underflow = (flags & 0x02) != 0;
         int expected = task.ExpectedDataTransferLength;
         int residualCount = (int)Math.Min(residual, int.MaxValue);
@@ -185,12 +264,12 @@ internal sealed class TargetPduDispatcher(IscsiSession session, InitiatorTaskTab
         return waiter.TrySetResult(pdu);
     }
 
-    private void OnReject(Pdu pdu)
+    private void OnReject(InitiatorConnection connection, Pdu pdu)
     {
         var reason = (RejectReason)pdu.Bhs[2];
         if (pdu.Data.Length < Pdu.BhsLength)
         {
-            _logger.LogWarning("{_session.Portal}: {Reason} (The Reject did not quote the rejected header.)", _session.Portal, reason.Describe());
+            _logger.LogWarning("{Portal}: {Reason} (The Reject did not quote the rejected header.)", _session.Portal, reason.Describe());
             return;
         }
         var rejected = pdu.Data.Span;
@@ -198,7 +277,14 @@ internal sealed class TargetPduDispatcher(IscsiSession session, InitiatorTaskTab
         uint itt = BinaryPrimitives.ReadUInt32BigEndian(rejected[16..]);
         var error = new IscsiRejectException(reason,
             $"{reason.Describe()} (rejected: {opcode} PDU, ITT 0x{itt:x8}, reason 0x{(byte)reason:x2})");
-        _logger.LogWarning("{_session.Portal}: {Message}", _session.Portal, error.Message);
+        _logger.LogWarning("{Portal}: {Message}", _session.Portal, error.Message);
+        if (connection.ErrorRecoveryLevel >= 1 && reason == RejectReason.DataDigestError)
+        {
+            // RFC 7143 §7.8: at level 1 a command discarded for its payload digest is retried; a Data-Out discarded
+            // for it is asked for again by the target (recovery R2T). Neither fails the command.
+            if (opcode == IscsiOpcode.ScsiCommand) _session.Retry(itt, "the target discarded it for a data digest error");
+            if (opcode is IscsiOpcode.ScsiCommand or IscsiOpcode.DataOut) return;
+        }
         lock (_table.Gate)
         {
             if (_table.TryGetLocked(itt, out var task)) task.TryFail(error);
@@ -214,14 +300,14 @@ internal sealed class TargetPduDispatcher(IscsiSession session, InitiatorTaskTab
         {
             case AsyncEvent.ScsiAsyncEvent:
                 string sense = pdu.Data.Length > 2 && SenseData.TryParse(pdu.Data.Span[2..], out var decoded) ? decoded.Describe() : "no sense data";
-                _logger.LogInformation("{_session.Portal}: SCSI asynchronous event on LUN {Lun}: {Sense}", _session.Portal, LunAddressing.Decode(pdu.Lun), sense);
+                _logger.LogInformation("{Portal}: SCSI asynchronous event on LUN {Lun}: {Sense}", _session.Portal, LunAddressing.Decode(pdu.Lun), sense);
                 break;
             case AsyncEvent.LogoutRequested:
-                _logger.LogInformation("{_session.Portal}: the target requests logout within {Seconds} s; logging out", _session.Portal, parameter3);
+                _logger.LogInformation("{Portal}: the target requests logout within {Seconds} s; logging out", _session.Portal, parameter3);
                 _ = _session.LogoutAsync(reason: "The session was logged out at the target's request.");
                 break;
             default:
-                _logger.LogWarning("{_session.Portal}: {Event}", _session.Portal, asyncEvent.Describe());
+                _logger.LogWarning("{Portal}: {Event}", _session.Portal, asyncEvent.Describe());
                 break;
         }
     }

@@ -194,6 +194,7 @@ internal sealed partial class TargetConnection
             FinishAborted(task);
             return;
         }
+        _recovery?.Responding(task);
         if (send > 0)
         {
             CollapsedStatus? collapse = hasSense ? null : new CollapsedStatus((byte)result.Status, underflow, overflow, residual);

@@ -14,14 +14,26 @@ internal sealed class TargetRecovery(TargetConnection connection, int capacity, 
 {
     private readonly TaskRetention _retention = new(capacity);
     private readonly List<TargetTask> _released = new();
+    // Tasks between their claim for a response and the send of their status: their Data-In may already be SNACKed.
+    private readonly Dictionary<uint, TargetTask> _responding = new();
 
     /// <summary>Tasks kept for a possible resend, and the read data they hold (bench and metrics).</summary>
     public int RetainedTasks => _retention.Count;
     public long RetainedBytes => _retention.BytesHeld;
 
+    /// <summary>The task starts sending its data and status (it left the table TMFs consult).</summary>
+    public void Responding(TargetTask task)
+    {
+        lock (_responding) _responding[task.InitiatorTaskTag] = task;
+    }
+
     /// <summary>The status of <paramref name="task"/> is out: keep it until acknowledged. False: free it now.</summary>
     public bool TryRetain(TargetTask task)
     {
+        lock (_responding)
+        {
+            if (_responding.TryGetValue(task.InitiatorTaskTag, out var t) && ReferenceEquals(t, task)) _responding.Remove(task.InitiatorTaskTag);
+        }
         if (!task.StatusStamped || task.Aborted) return false;
         if (connection.Datamover.PlacesDataDirectly) task.DataInSent = 0; // RDMA placement is never resent (RFC 7145)
         task.ReleaseWriteBuffer();
@@ -53,6 +65,7 @@ internal sealed class TargetRecovery(TargetConnection connection, int capacity, 
 
     public void Clear()
     {
+        lock (_responding) _responding.Clear();
         foreach (var task in _retention.Clear()) connection.FreeTask(task);
     }
 
@@ -92,7 +105,7 @@ internal sealed class TargetRecovery(TargetConnection connection, int capacity, 
         uint itt = snack.InitiatorTaskTag, begRun = snack.Field40, runLength = snack.Field44;
         string? problem = type switch
         {
-            SnackType.DataOrR2T => DataOrR2TSnack(itt, begRun, runLength),
+            SnackType.DataR2T => DataOrR2TSnack(itt, begRun, runLength),
             SnackType.Status => StatusSnack(begRun, runLength),
             SnackType.DataAck => DataAck(itt, begRun),
             SnackType.RData => RDataSnack(itt, snack.Field20),
@@ -112,7 +125,7 @@ internal sealed class TargetRecovery(TargetConnection connection, int capacity, 
             if (running.IsWrite && connection.Datamover.RecoverDataOut(running)) return null;
             return "the task is running and has no outstanding R2T to send again";
         }
-        if (_retention.Find(itt) is not { } task) return "no task with this tag is kept (unknown, or its status was acknowledged)";
+        if (FindSent(itt) is not { } task) return "no task with this tag is kept (unknown, or its status was acknowledged)";
         if (!task.IsRead || task.DataInSent == 0) return "the task sent no Data-In";
         if (SerialNumber.LessThan(begRun, task.DataAckedBelow)) return $"Data-In below DataSN {task.DataAckedBelow} was acknowledged";
         int sent = ResendData(task, begRun, runLength, withStatus: task.StatusInDataIn);
@@ -122,6 +135,13 @@ internal sealed class TargetRecovery(TargetConnection connection, int capacity, 
             0 => $"the task sent no Data-In numbered from {begRun}",
             _ => null,
         };
+    }
+
+    /// <summary>A task whose data went out: kept after its status, or still sending it.</summary>
+    private TargetTask? FindSent(uint itt)
+    {
+        if (_retention.Find(itt) is { } kept) return kept;
+        lock (_responding) return _responding.GetValueOrDefault(itt);
     }
 
     private string? StatusSnack(uint begRun, uint runLength)
@@ -135,7 +155,7 @@ internal sealed class TargetRecovery(TargetConnection connection, int capacity, 
 
     private string? DataAck(uint itt, uint begRun)
     {
-        var task = _retention.Find(itt) ?? connection.FindActiveTask(itt);
+        var task = FindSent(itt);
         if (task is null) return null; // acknowledged already; nothing to free
         if (SerialNumber.GreaterThan(begRun, task.NextDataSN)) return $"it acknowledges DataSN {begRun} but only {task.NextDataSN} Data-In were sent";
         if (SerialNumber.GreaterThan(begRun, task.DataAckedBelow)) task.DataAckedBelow = begRun;
@@ -172,6 +192,3 @@ internal sealed class TargetRecovery(TargetConnection connection, int capacity, 
         connection.ResendResponse(task, snackTag: null);
     }
 }
-
-/// <summary>SNACK Request types (RFC 7143 §11.16.1).</summary>
-internal enum SnackType : byte { DataOrR2T = 0, Status = 1, DataAck = 2, RData = 3 }

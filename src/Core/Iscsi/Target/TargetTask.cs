@@ -46,8 +46,6 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
     public readonly byte[] ResponseBhs = new byte[Pdu.BhsLength];
     /// <summary>The SCSI Response data segment (sense length + sense), when it had one.</summary>
     public ReadOnlyMemory<byte> ResponseData;
-    /// <summary>DataSN below which the initiator acknowledged the read data (DataACK SNACK).</summary>
-    public uint DataAckedBelow;
     /// <summary>Read data kept for a resend: the bytes retention holds for this task.</summary>
     public int RetainedDataLength => _readIntoLent ? 0 : DataInSent;
 
@@ -159,7 +157,6 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
         Collapsed = default;
         DataInSent = 0;
         ResponseData = default;
-        DataAckedBelow = 0;
         _cdbLength = 0;
         SentNotification = this;
     }

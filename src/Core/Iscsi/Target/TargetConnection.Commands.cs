@@ -40,7 +40,7 @@ internal sealed partial class TargetConnection
                 return;
             }
             _recovery?.Supersede(pdu.InitiatorTaskTag);
-            var task = RentTask();
+            var task = Tasks.Rent();
             task.InitiatorTaskTag = pdu.InitiatorTaskTag;
             task.Lun = pdu.Lun;
             task.CmdSN = pdu.Field24;
@@ -52,22 +52,16 @@ internal sealed partial class TargetConnection
             {
                 _logger.LogWarning("{Remote}: rejecting SCSI Command ITT 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, pdu.InitiatorTaskTag, problem);
                 SendReject(RejectReason.InvalidPduField, pdu);
-                ReturnTask(task);
+                Tasks.Return(task);
                 if (consumesSlot) session.ReleaseSlot();
                 return;
             }
-            lock (_tasks)
-            {
-                if (!_tasks.TryAdd(task.InitiatorTaskTag, task))
-                {
-                    problem = "its Initiator Task Tag is already in use";
-                }
-            }
+            if (!Tasks.TryAdd(task)) problem = "its Initiator Task Tag is already in use";
             if (problem is not null)
             {
                 _logger.LogWarning("{Remote}: rejecting SCSI Command ITT 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, pdu.InitiatorTaskTag, problem);
                 SendReject(RejectReason.TaskInProgress, pdu);
-                ReturnTask(task);
+                Tasks.Return(task);
                 if (consumesSlot) session.ReleaseSlot();
                 return;
             }
@@ -189,7 +183,7 @@ internal sealed partial class TargetConnection
         bool hasSense = !result.Sense.IsEmpty;
         // Claim the task for its response: an ABORT TASK arriving from now on must see "task does not exist"
         // rather than abort a command whose status is already queued (libiscsi's AbortTaskSimpleAsync checks this).
-        if (!TryClaim(task))
+        if (!Tasks.TryClaim(task))
         {
             FinishAborted(task);
             return;
@@ -244,7 +238,7 @@ internal sealed partial class TargetConnection
     /// <summary>Called once a task's final PDU left (or could not): the task's buffers and CmdSN slot are free again.</summary>
     public void OnTaskFinished(TargetTask task)
     {
-        TryClaim(task);
+        Tasks.TryClaim(task);
         Datamover.EndTask(task);
         if (task.ConsumesSlot) Session?.ReleaseSlot();
         task.FinishedSignal?.TrySetResult();
@@ -254,36 +248,6 @@ internal sealed partial class TargetConnection
     }
 
     private void FinishAborted(TargetTask task) => OnTaskFinished(task);
-
-    /// <summary>
-    /// Removes the task from the table TMFs consult. Exactly one of the response path and an abort wins; the
-    /// winner decides how the task ends. False when an abort already took it.
-    /// </summary>
-    private bool TryClaim(TargetTask task)
-    {
-        lock (_tasks)
-        {
-            if (_tasks.TryGetValue(task.InitiatorTaskTag, out var t) && ReferenceEquals(t, task))
-            {
-                _tasks.Remove(task.InitiatorTaskTag);
-                return true;
-            }
-            return false;
-        }
-    }
-
-    private TargetTask RentTask()
-    {
-        if (!_taskPool.TryDequeue(out var task)) task = new TargetTask();
-        task.Connection = this;
-        return task;
-    }
-
-    private void ReturnTask(TargetTask task)
-    {
-        task.ResetForReuse();
-        if (_taskPool.Count < Options.CommandQueueDepth * 2) _taskPool.Enqueue(task);
-    }
 
     /// <summary>SAM-5 answers for a LUN the target does not have: INQUIRY says "no device here", REPORT LUNS works.</summary>
     private ScsiCommandResult MissingLun(TargetTask task)

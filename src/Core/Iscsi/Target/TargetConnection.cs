@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Pdus;
 using Iser.Core.Iscsi.Sessions;
@@ -15,15 +14,18 @@ internal sealed partial class TargetConnection : IDatamoverHost
     private readonly IscsiTarget _target;
     private readonly ILogger _logger;
     private readonly ILogger _pduLogger;
-    private readonly Dictionary<uint, TargetTask> _tasks = new();
-    private readonly ConcurrentQueue<TargetTask> _taskPool = new();
-    private readonly SortedList<uint, Pdu> _heldCommands = new(new SerialComparer());
     private readonly CancellationTokenSource _closing = new();
+    private readonly TargetKeepAlive _keepAlive;
+    private readonly TargetTaskManagement _taskManagement;
+    private readonly TargetTextExchange _text;
     private uint _statSN;
     // ErrorRecoveryLevel 1 and up: what the connection keeps and resends (null at level 0 and in discovery).
     private TargetRecovery? _recovery;
     private long _lastReceiveTicks = Environment.TickCount64;
     private int _closed;
+    private string? _closeReason;
+    /// <summary>The Logout Response still to come (after the connection's tasks); the reader keeps the connection up for it.</summary>
+    private Task? _logoutCompletion;
 
     public TargetConnection(IscsiTarget target, ITargetDatamover datamover, ILoggerFactory loggerFactory)
     {
@@ -31,11 +33,20 @@ internal sealed partial class TargetConnection : IDatamoverHost
         Datamover = datamover;
         _logger = loggerFactory.CreateLogger("Iser.Target.Connection");
         _pduLogger = loggerFactory.CreateLogger("Iser.Target.Pdu");
+        Tasks = new TargetTaskTable(this, target.Options.CommandQueueDepth * 2);
+        _keepAlive = new TargetKeepAlive(this, _logger);
+        _taskManagement = new TargetTaskManagement(this, target, _logger);
+        _text = new TargetTextExchange(this, target, _logger);
     }
 
     public ITargetDatamover Datamover { get; }
     public TargetSession? Session { get; private set; }
-    private IscsiTargetOptions Options => _target.Options;
+    public IscsiTargetOptions Options => _target.Options;
+    /// <summary>Running tasks, by ITT.</summary>
+    public TargetTaskTable Tasks { get; }
+    /// <summary>Non-immediate PDUs waiting for their CmdSN turn.</summary>
+    public CommandSequencer Sequencer { get; } = new();
+    public long LastReceiveTicks => Volatile.Read(ref _lastReceiveTicks);
 
     public async Task RunAsync(CancellationToken stopping)
     {
@@ -44,7 +55,7 @@ internal sealed partial class TargetConnection : IDatamoverHost
         try
         {
             if (!await LoginAsync(linked.Token).ConfigureAwait(false)) return;
-            _ = PingLoopAsync(linked.Token);
+            _ = _keepAlive.RunAsync(linked.Token);
             reason = await FullFeatureLoopAsync(linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (linked.IsCancellationRequested)
@@ -72,8 +83,6 @@ internal sealed partial class TargetConnection : IDatamoverHost
         }
     }
 
-    private string? _closeReason;
-
     /// <summary>Closes the connection from outside (reinstatement, reset, shutdown).</summary>
     public async Task CloseAsync(string reason)
     {
@@ -86,18 +95,8 @@ internal sealed partial class TargetConnection : IDatamoverHost
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
         try { _closing.Cancel(); } catch (ObjectDisposedException) { }
-        TargetTask[] live;
-        lock (_tasks) live = [.. _tasks.Values];
-        foreach (var t in live)
-        {
-            t.Cancel();
-            Datamover.EndTask(t);
-        }
-        lock (_heldCommands)
-        {
-            foreach (var p in _heldCommands.Values) PduPool.Return(p);
-            _heldCommands.Clear();
-        }
+        Tasks.CancelAll(Datamover.EndTask);
+        Sequencer.Clear();
         await Datamover.TerminateAsync(reason).ConfigureAwait(false);
         _recovery?.Clear();
         if (Session is { } s)
@@ -137,39 +136,20 @@ internal sealed partial class TargetConnection : IDatamoverHost
     private bool Dispatch(Pdu pdu)
     {
         var session = Session!;
-        bool ordered = !pdu.Immediate && pdu.Opcode is IscsiOpcode.ScsiCommand or IscsiOpcode.TaskManagementRequest
-            or IscsiOpcode.TextRequest or IscsiOpcode.LogoutRequest or IscsiOpcode.NopOut;
-        if (!ordered) return Handle(pdu, consumesSlot: false);
-        uint cmdSN = pdu.Field24;
-        switch (session.Check(cmdSN))
+        if (!CommandSequencer.IsOrdered(pdu)) return Handle(pdu, consumesSlot: false);
+        var now = Sequencer.Arrive(session, pdu, out bool outside);
+        if (outside)
         {
-            case CmdSNCheck.OutsideWindow when pdu.Opcode == IscsiOpcode.ScsiCommand && _recovery is { } recovery && recovery.TryHandleRetry(pdu):
-                PduPool.Return(pdu);
-                return true;
-            case CmdSNCheck.OutsideWindow:
+            // Below ExpCmdSN at ERL 1 it may be a retry of a command this connection knows; otherwise ignored (§4.2.2.1).
+            if (!(pdu.Opcode == IscsiOpcode.ScsiCommand && _recovery is { } recovery && recovery.TryHandleRetry(pdu)))
                 _logger.LogDebug("{Remote}: ignoring {Opcode} with CmdSN {CmdSN} outside window [{Exp}, {Max}]",
-                    Datamover.RemoteEndPoint, pdu.Opcode, cmdSN, session.ExpCmdSN, session.MaxCmdSN);
-                PduPool.Return(pdu);
-                return true;
-            case CmdSNCheck.Ahead:
-                lock (_heldCommands)
-                {
-                    if (!_heldCommands.TryAdd(cmdSN, pdu)) PduPool.Return(pdu);
-                }
-                return true;
+                    Datamover.RemoteEndPoint, pdu.Opcode, pdu.Field24, session.ExpCmdSN, session.MaxCmdSN);
+            PduPool.Return(pdu);
+            return true;
         }
-        session.Advance();
-        if (!Handle(pdu, consumesSlot: true)) return false;
-        while (true)
-        {
-            Pdu? next;
-            lock (_heldCommands)
-            {
-                if (!_heldCommands.Remove(session.ExpCmdSN, out next)) return true;
-            }
-            session.Advance();
-            if (!Handle(next, consumesSlot: true)) return false;
-        }
+        for (; now is not null; now = Sequencer.Next(session))
+            if (!Handle(now, consumesSlot: true)) return false;
+        return true;
     }
 
     private bool Handle(Pdu pdu, bool consumesSlot)
@@ -180,13 +160,13 @@ internal sealed partial class TargetConnection : IDatamoverHost
                 HandleScsiCommand(pdu, consumesSlot);
                 return true;
             case IscsiOpcode.NopOut:
-                HandleNopOut(pdu);
+                _keepAlive.HandleNopOut(pdu);
                 break;
             case IscsiOpcode.TaskManagementRequest:
-                _ = HandleTaskManagementAsync(pdu, consumesSlot);
+                _ = _taskManagement.HandleAsync(pdu, consumesSlot);
                 return true;
             case IscsiOpcode.TextRequest:
-                HandleTextRequest(pdu);
+                _text.Handle(pdu);
                 break;
             case IscsiOpcode.LogoutRequest:
                 return HandleLogout(pdu, consumesSlot);
@@ -261,12 +241,14 @@ internal sealed partial class TargetConnection : IDatamoverHost
     /// <summary>The StatSN the next status will take (a Status SNACK with RunLength 0 runs up to it).</summary>
     public uint NextStatSN => _statSN;
 
-    public TargetTask? FindActiveTask(uint itt)
-    {
-        lock (_tasks) return _tasks.GetValueOrDefault(itt);
-    }
+    public TargetTask? FindActiveTask(uint itt) => Tasks.Find(itt);
 
-    public void Reject(RejectReason reason, Pdu offending) => SendReject(reason, offending);
+    public void Reject(RejectReason reason, Pdu offending) => Send(RejectPdu.Rent(reason, offending));
+
+    private void SendReject(RejectReason reason, Pdu offending) => Reject(reason, offending);
+
+    /// <summary>Aborts running tasks of this connection (TMF, resets) and waits until they left the logical unit.</summary>
+    public Task<int> AbortAsync(TargetTask[] tasks) => Tasks.AbortAsync(tasks, Datamover);
 
     /// <summary>
     /// Sends a kept task's SCSI Response again with its first StatSN (ERL 1): as built, or rebuilt from the status that
@@ -300,11 +282,11 @@ internal sealed partial class TargetConnection : IDatamoverHost
     public void FreeTask(TargetTask task)
     {
         task.ReturnLentBuffers();
-        ReturnTask(task);
+        Tasks.Return(task);
     }
 
     /// <summary>Queues a PDU; transports queue synchronously, so the ValueTask is only observed, never blocked on.</summary>
-    private void Send(Pdu pdu)
+    public void Send(Pdu pdu)
     {
         ValueTask pending;
         try
@@ -323,10 +305,5 @@ internal sealed partial class TargetConnection : IDatamoverHost
     {
         try { await pending.ConfigureAwait(false); }
         catch (DatamoverException e) { _logger.LogDebug("{Remote}: send failed: {Error}", Datamover.RemoteEndPoint, e.Message); }
-    }
-
-    private sealed class SerialComparer : IComparer<uint>
-    {
-        public int Compare(uint x, uint y) => x == y ? 0 : SerialNumber.LessThan(x, y) ? -1 : 1;
     }
 }

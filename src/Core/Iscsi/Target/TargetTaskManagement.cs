@@ -1,0 +1,100 @@
+using Iser.Core.Iscsi.Pdus;
+using Iser.Core.Iscsi.Sessions;
+using Iser.Core.Scsi.Target;
+using Microsoft.Extensions.Logging;
+
+namespace Iser.Core.Iscsi.Target;
+
+/// <summary>Task management functions on one target connection (RFC 7143 §11.5): abort, clear, resets; answered in order.</summary>
+internal sealed class TargetTaskManagement(TargetConnection connection, IscsiTarget target, ILogger logger)
+{
+    private readonly TargetConnection _connection = connection;
+    private readonly IscsiTarget _target = target;
+    private readonly ILogger _logger = logger;
+
+    public async Task HandleAsync(Pdu pdu, bool consumesSlot)
+    {
+        var session = _connection.Session!;
+        byte function = (byte)(pdu.Flags & 0x7f);
+        uint itt = pdu.InitiatorTaskTag, referenced = pdu.Field20, refCmdSN = pdu.Field32;
+        ulong lun = pdu.Lun;
+        uint tmfCmdSN = pdu.Field24;
+        PduPool.Return(pdu);
+        byte response;
+        try
+        {
+            response = await ExecuteTaskManagementAsync(session, function, lun, referenced, refCmdSN, tmfCmdSN).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "{Remote}: task management function {Function} failed", _connection.Datamover.RemoteEndPoint, function);
+            response = 255; // Function rejected
+        }
+        var reply = PduPool.Rent();
+        reply.Opcode = IscsiOpcode.TaskManagementResponse;
+        reply.Flags = 0x80;
+        reply.Bhs[2] = response;
+        reply.InitiatorTaskTag = itt;
+        _connection.Send(reply);
+        if (consumesSlot) session.ReleaseSlot();
+        if (function == 7 && response == 0) // TARGET COLD RESET: the connections go after the response
+        {
+            await Task.Delay(100).ConfigureAwait(false);
+            foreach (var c in _target.ConnectionsOf(session.Node!).ToArray()) await c.CloseAsync("target cold reset").ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>RFC 7143 §11.5: returns the TMF response code.</summary>
+    private async Task<byte> ExecuteTaskManagementAsync(TargetSession session, byte function, ulong lun, uint referenced, uint refCmdSN, uint tmfCmdSN)
+    {
+        var node = session.Node;
+        if (node is null) return 255;
+        switch (function)
+        {
+            case 1: // ABORT TASK
+            {
+                var task = _connection.Tasks.Find(referenced);
+                if (task is null)
+                {
+                    // Not received yet but inside the window: it counts as received and will be ignored (§11.5.1 a).
+                    bool pending = SerialNumber.InWindow(refCmdSN, session.ExpCmdSN, session.MaxCmdSN);
+                    if (pending) _connection.Sequencer.TryDropHeld(session, refCmdSN);
+                    return pending ? (byte)0 : (byte)1; // Function complete / Task does not exist
+                }
+                // Zero means its response won the race: to the initiator the task no longer exists.
+                return await _connection.AbortAsync([task]).ConfigureAwait(false) == 1 ? (byte)0 : (byte)1;
+            }
+            case 2: // ABORT TASK SET
+            case 3: // CLEAR TASK SET
+            {
+                if (node.FindLun(lun) is null) return 2; // LUN does not exist
+                await _connection.AbortAsync(_connection.Tasks.Where(t => t.Lun == lun)).ConfigureAwait(false);
+                return 0;
+            }
+            case 4: // CLEAR ACA: we never establish ACA (NACA is not supported)
+                return node.FindLun(lun) is null ? (byte)2 : (byte)0;
+            case 5: // LOGICAL UNIT RESET
+            {
+                var unit = node.FindLun(lun);
+                if (unit is null) return 2;
+                foreach (var c in _target.ConnectionsOf(node).ToArray())
+                    await c.AbortAsync(c.Tasks.Where(t => t.Lun == lun)).ConfigureAwait(false);
+                unit.Reset(LogicalUnitResetKind.LogicalUnitReset);
+                return 0;
+            }
+            case 6: // TARGET WARM RESET
+            case 7: // TARGET COLD RESET
+            {
+                foreach (var c in _target.ConnectionsOf(node).ToArray())
+                    await c.AbortAsync(c.Tasks.Where(_ => true)).ConfigureAwait(false);
+                foreach (var unit in node.Luns.Values)
+                    unit.Reset(function == 6 ? LogicalUnitResetKind.TargetWarmReset : LogicalUnitResetKind.TargetColdReset);
+                return 0;
+            }
+            case 8: // TASK REASSIGN needs ErrorRecoveryLevel 2
+                return 4;
+            default:
+                return 5; // Task management function not supported
+        }
+    }
+}

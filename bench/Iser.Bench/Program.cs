@@ -5,8 +5,14 @@ namespace Iser.Bench;
 /// <summary>
 /// Micro-benchmarks of the per-PDU hot paths (BenchmarkDotNet). Pick classes with <c>--filter</c>, e.g.
 /// <c>dotnet run -c Release --project bench/Iser.Bench -- --filter '*Crc32C*' --job short</c>.
+/// <c>-- retention</c> instead measures what ErrorRecoveryLevel 1 keeps in memory at the target (<see cref="RetentionProbe"/>).
 /// </summary>
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "retention") return RetentionProbe.RunAsync(args[1..]).GetAwaiter().GetResult();
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Prints one target's markdown table from the runs client-run.py recorded, medians over rounds.
 
-    client-table.py DIR TARGET --workloads LABEL... --clients CLIENT...
+    client-table.py DIR TARGET --workloads LABEL... --clients CLIENT... [--reference CLIENT]
 
 DIR/TARGET.I.KEY holds the lines client-run.py printed for workload I (0-based, in --workloads order) and one
 client (KEY: the client name with every character other than a letter or digit as "_"), one line per round:
 "IOPS P50_US P99_US CPU_US_PER_COMMAND" ("-" where a client reports no percentile). The libiscsi client is the
-reference of the two ratio columns. Clients with no run for a workload get no row.
+reference of the two ratio columns unless --reference names another. Clients with no run for a workload get no row.
 """
 import argparse, os, re, statistics
 
@@ -15,6 +15,7 @@ parser.add_argument("dir")
 parser.add_argument("target")
 parser.add_argument("--workloads", nargs="+", required=True)
 parser.add_argument("--clients", nargs="+", required=True)
+parser.add_argument("--reference", default="libiscsi")
 args = parser.parse_args()
 
 
@@ -34,10 +35,11 @@ def text(value, digits=1):
     return "-" if value is None else (f"{value:.0f}" if digits == 0 else f"{value:.{digits}f}")
 
 
-print("| workload | client | IOPS | p50 µs | p99 µs | CPU µs/cmd | IOPS / libiscsi | CPU / libiscsi |")
+ref_name = args.reference.replace("ours:", "")
+print(f"| workload | client | IOPS | p50 µs | p99 µs | CPU µs/cmd | IOPS / {ref_name} | CPU / {ref_name} |")
 print("|---|---|---:|---:|---:|---:|---:|---:|")
 for i, workload in enumerate(args.workloads):
-    reference = runs(i, "libiscsi")
+    reference = runs(i, args.reference)
     ref_iops, ref_cpu = median(reference, 0), median(reference, 3)
     for client in args.clients:
         rows = runs(i, client)
@@ -45,7 +47,7 @@ for i, workload in enumerate(args.workloads):
             continue
         iops, cpu = median(rows, 0), median(rows, 3)
         ratio_iops = ratio_cpu = "-"
-        if client != "libiscsi" and ref_iops and ref_cpu:
+        if client != args.reference and ref_iops and ref_cpu:
             ratio_iops, ratio_cpu = f"{iops / ref_iops:.2f}", f"{cpu / ref_cpu:.2f}"
         print(f"| {workload} | {client.replace('ours:', 'ours, ')} | {text(iops, 0)} | {text(median(rows, 1))} | "
               f"{text(median(rows, 2))} | {text(cpu)} | {ratio_iops} | {ratio_cpu} |")

@@ -101,6 +101,13 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
         var writable = MemoryMarshal.AsMemory(data);
         int sent = 0;
         uint dataSN = resend is null ? task.NextDataSN : 0;
+        if (askAck && resend is null)
+        {
+            // One tag per burst, fixed now, so a resent Data-In carries the tag it first had.
+            int bursts = (int)(((long)bufferOffset + data.Length + burst - 1) / burst);
+            task.DataAckTagBase = ReserveTransferTags(bursts);
+            task.DataAckTagCount = bursts;
+        }
         for (int pos = 0; pos < data.Length; dataSN++)
         {
             int absolute = bufferOffset + pos;
@@ -118,7 +125,7 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
             if (askAck && burstClosed && !last)
             {
                 flags |= 0x40;
-                transferTag = NextTransferTag();
+                transferTag = task.DataAckTagBase + (uint)(absolute / burst);
             }
             if (last && status is { } s)
             {
@@ -178,8 +185,9 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
                 {
                     int len = Math.Min(Parameters.MaxBurstLength, length - next);
                     uint ttt = NextTransferTag();
-                    state.Slots[state.SlotCount++] = new TcpTargetTaskState.R2TSlot { TargetTransferTag = ttt, Offset = next, Length = len };
-                    SendR2T(task, ttt, next, len);
+                    state.Slots[state.SlotCount++] = new TcpTargetTaskState.R2TSlot
+                        { TargetTransferTag = ttt, Offset = next, Length = len, R2TSN = task.NextR2TSN++ };
+                    SendR2T(task, ttt, next, len, state.Slots[state.SlotCount - 1].R2TSN);
                     next += len;
                 }
                 if (state.SlotCount == 0 && next >= length)
@@ -235,10 +243,11 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
             return;
         }
         bool stale;
-        lock (state) stale = ttt == Pdu.ReservedTag ? state.UnsolicitedAbandoned : state.IsRetired(ttt);
+        lock (state) stale = state.Failure is not null || (ttt == Pdu.ReservedTag ? state.UnsolicitedAbandoned : state.IsRetired(ttt));
         if (stale)
         {
-            // The rest of a sequence whose earlier PDU failed its digest: a recovery R2T asks for it again.
+            // The rest of a sequence whose earlier PDU failed its digest: a recovery R2T asks for it again (ERL 1), or
+            // the task already failed for it (ERL 0; one Reject said so).
             await Reader.SkipDataAsync(length, ct).ConfigureAwait(false);
             return;
         }
@@ -373,7 +382,8 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
         state.Retire(slot.TargetTransferTag);
         slot.TargetTransferTag = NextTransferTag();
         slot.NextDataSN = 0;
-        SendR2T(task, slot.TargetTransferTag, slot.Offset + slot.Received, slot.Length - slot.Received);
+        slot.R2TSN = task.NextR2TSN++;
+        SendR2T(task, slot.TargetTransferTag, slot.Offset + slot.Received, slot.Length - slot.Received, slot.R2TSN);
     }
 
     private uint NextTransferTag()
@@ -382,7 +392,41 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
         return t == Pdu.ReservedTag ? Interlocked.Increment(ref _nextTransferTag) : t;
     }
 
-    private void SendR2T(DataTask task, uint ttt, int offset, int length)
+    public int ResendR2T(DataTask task, uint begRun, uint runLength)
+    {
+        if (!task.IsWrite || task.TransportState is not TcpTargetTaskState state) return 0;
+        uint end = runLength == 0 ? uint.MaxValue : begRun + runLength;
+        int sent = 0;
+        lock (state)
+        {
+            if (!state.Active) return 0;
+            for (int i = 0; i < state.SlotCount; i++)
+            {
+                ref var slot = ref state.Slots[i];
+                if (slot.Done || slot.R2TSN < begRun || slot.R2TSN >= end) continue;
+                // The initiator answers the replica from the R2T's start: what arrived of it is taken again.
+                task.DataOutReceived -= slot.Received;
+                slot.Received = 0;
+                slot.NextDataSN = 0;
+                SendR2T(task, slot.TargetTransferTag, slot.Offset, slot.Length, slot.R2TSN);
+                sent++;
+            }
+        }
+        return sent;
+    }
+
+    /// <summary><paramref name="count"/> consecutive transfer tags, none of them the reserved 0xffffffff.</summary>
+    private uint ReserveTransferTags(int count)
+    {
+        while (true)
+        {
+            uint last = Interlocked.Add(ref _nextTransferTag, (uint)count);
+            uint first = last - (uint)count + 1;
+            if (Pdu.ReservedTag - first >= (uint)count) return first;
+        }
+    }
+
+    private void SendR2T(DataTask task, uint ttt, int offset, int length, uint r2tSN)
     {
         var pdu = PduPool.Rent();
         pdu.Opcode = IscsiOpcode.ReadyToTransfer;
@@ -390,7 +434,7 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
         pdu.Lun = task.Lun;
         pdu.InitiatorTaskTag = task.InitiatorTaskTag;
         pdu.Field20 = ttt;
-        pdu.Field36 = task.NextR2TSN++;
+        pdu.Field36 = r2tSN;
         pdu.Field40 = (uint)offset;
         pdu.Field44 = (uint)length;
         Writer.Enqueue(pdu);

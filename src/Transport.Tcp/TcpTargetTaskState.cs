@@ -32,6 +32,7 @@ internal sealed class TcpTargetTaskState
         public int Length;
         public int Received;
         public uint NextDataSN;
+        public uint R2TSN;
         public bool Done;
     }
 

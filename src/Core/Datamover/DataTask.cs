@@ -25,6 +25,12 @@ public class DataTask
     public uint NextR2TSN;
     /// <summary>Bytes of write data that have arrived (immediate + unsolicited + solicited), TCP target side.</summary>
     public int DataOutReceived;
+    /// <summary>
+    /// Target, ERL 1: the transfer tags the task's DataACK requests carry (A bit): [base, base + count), one per burst,
+    /// so a resent Data-In carries the tag it first had, and a DataACK (whose ITT is reserved) finds its task.
+    /// </summary>
+    public uint DataAckTagBase;
+    public int DataAckTagCount;
     /// <summary>DataSN below which the initiator acknowledged the read data (DataACK SNACK, ERL 1).</summary>
     public uint DataAckedBelow;
     /// <summary>ERL 1, initiator: Data-In PDUs known lost or corrupt and asked for again, not yet arrived (the datamover counts).</summary>
@@ -38,6 +44,6 @@ public class DataTask
     {
         InitiatorTaskTag = 0; Lun = 0; CmdSN = 0; ExpectedDataTransferLength = 0; ExpectedBidiReadLength = 0;
         IsRead = false; IsWrite = false; NextDataSN = 0; NextR2TSN = 0; DataOutReceived = 0;
-        DataAckedBelow = 0; MissingDataIn = 0;
+        DataAckedBelow = 0; MissingDataIn = 0; DataAckTagBase = 0; DataAckTagCount = 0;
     }
 }

@@ -57,6 +57,13 @@ public interface ITargetDatamover : IDatamoverConnection
     /// a retried command and an R2T SNACK. False when nothing is missing or this transport does not solicit data.
     /// </summary>
     bool RecoverDataOut(DataTask task) => false;
+
+    /// <summary>
+    /// ErrorRecoveryLevel 1, an R2T SNACK: sends again, as first sent (same tag, R2TSN, offset and length), the R2Ts
+    /// numbered [<paramref name="begRun"/>, begRun + <paramref name="runLength"/>) (0: through the last) still waiting
+    /// for data; their sequences start over. Returns how many went out (0 when none matches or this transport has none).
+    /// </summary>
+    int ResendR2T(DataTask task, uint begRun, uint runLength) => 0;
 }
 
 /// <summary>Status carried in the last Data-In PDU (S bit) when phase collapse is possible (GOOD status, no sense).</summary>

@@ -105,6 +105,44 @@ public abstract class IserLabTests(ITestOutputHelper output, CompletionMode mode
     }
 
     [LabFact]
+    public async Task AtErrorRecoveryLevel1DataMovesByRdmaAndTheTargetKeepsStatusOnlyUntilAcknowledged()
+    {
+        await using var lab = Start();
+        var options = lab.SessionOptions().In(mode);
+        options.ErrorRecoveryLevel = 1;
+        var session = await IscsiSession.ConnectAsync(options, InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory));
+        try
+        {
+            Assert.Equal("iser", session.TransportName);
+            Assert.Equal(1, session.Negotiated.ErrorRecoveryLevel);
+            var lun = await session.OpenLunAsync(0);
+            foreach (int size in new[] { 4096, 1 << 20 })
+            {
+                var data = LabEnvironment.Pattern(size, size + 7);
+                await lun.WriteAsync(0, data);
+                var back = new byte[size];
+                await lun.ReadAsync(0, back);
+                Assert.True(data.AsSpan().SequenceEqual(back), $"{size} bytes read back differ at ERL 1");
+            }
+            await InFlightWorkloadAsync(lun, seed: 2000);
+            // RDMA placement is never resent (RFC 7145): the kept tasks hold their status, no read data and no lent buffer.
+            var (tasks, bytes) = lab.Target.RetainedForRecovery;
+            Assert.Equal(0, bytes);
+            Assert.True(tasks <= 128, $"{tasks} tasks kept");
+            Assert.Equal(0, session.SnacksSent);
+            Assert.Equal(0, session.CommandRetries);
+        }
+        finally
+        {
+            await session.LogoutAsync();
+            await session.DisposeAsync();
+        }
+        await WaitUntil(() => IserConnectionCounters.LiveConnections == 0, TimeSpan.FromSeconds(20), "freeing both iSER connections");
+        Assert.Equal(0, IserConnectionCounters.RegisteredBytes);
+        Assert.Equal((0, 0L), lab.Target.RetainedForRecovery);
+    }
+
+    [LabFact]
     public async Task AShortReadIsZeroFilledToTheExpectedLengthInTheInitiatorsBuffer()
     {
         // Our initiator registers the caller's buffer itself (zero copy), so the bytes past the returned INQUIRY data

@@ -37,6 +37,26 @@ public sealed class IscsiTarget : IAsyncDisposable
     /// <summary>Sessions currently logged in (normal and discovery).</summary>
     public int SessionCount { get { lock (_sessionGate) return _sessions.Count; } }
 
+    /// <summary>
+    /// ErrorRecoveryLevel 1: tasks kept after their status until the initiator acknowledges it, and the read data they
+    /// hold for a possible resend, over all connections (what recovery costs in memory).
+    /// </summary>
+    public (int Tasks, long Bytes) RetainedForRecovery
+    {
+        get
+        {
+            int tasks = 0;
+            long bytes = 0;
+            foreach (var c in _connections.Keys)
+            {
+                var (t, b) = c.RetainedForRecovery;
+                tasks += t;
+                bytes += b;
+            }
+            return (tasks, bytes);
+        }
+    }
+
     public void AddNode(TargetNode node)
     {
         if (!_nodes.TryAdd(node.Iqn, node)) throw new ArgumentException($"Target {node.Iqn} is already defined.");

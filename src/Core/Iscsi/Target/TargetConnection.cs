@@ -47,6 +47,8 @@ internal sealed partial class TargetConnection : IDatamoverHost
     /// <summary>Non-immediate PDUs waiting for their CmdSN turn.</summary>
     public CommandSequencer Sequencer { get; } = new();
     public long LastReceiveTicks => Volatile.Read(ref _lastReceiveTicks);
+    /// <summary>ERL 1: tasks kept for a resend and the read data they hold; zeros at level 0.</summary>
+    public (int Tasks, long Bytes) RetainedForRecovery => _recovery is { } r ? (r.RetainedTasks, r.RetainedBytes) : (0, 0);
 
     public async Task RunAsync(CancellationToken stopping)
     {

@@ -35,7 +35,13 @@ internal sealed class TargetRecovery(TargetConnection connection, int capacity, 
             if (_responding.TryGetValue(task.InitiatorTaskTag, out var t) && ReferenceEquals(t, task)) _responding.Remove(task.InitiatorTaskTag);
         }
         if (!task.StatusStamped || task.Aborted) return false;
-        if (connection.Datamover.PlacesDataDirectly) task.DataInSent = 0; // RDMA placement is never resent (RFC 7145)
+        if (connection.Datamover.PlacesDataDirectly)
+        {
+            // RDMA placement is never resent (RFC 7145): only the status is kept, and the registered buffer the
+            // datamover lent for the read data goes back now rather than at the acknowledgement.
+            task.DataInSent = 0;
+            task.ReturnLentBuffers();
+        }
         task.ReleaseWriteBuffer();
         lock (_released)
         {
@@ -91,7 +97,12 @@ internal sealed class TargetRecovery(TargetConnection connection, int capacity, 
                 itt, cmdSN, asked ? "; its missing write data was asked for again" : "; its status will follow");
             return true;
         }
-        if (_retention.Find(itt) is not { } done || done.CmdSN != cmdSN) return false;
+        if (FindSent(itt) is not { } done || done.CmdSN != cmdSN) return false;
+        if (!done.StatusStamped)
+        {
+            logger.LogInformation("{Remote}: retried command 0x{Itt:x8} (CmdSN {CmdSN}) is sending its status now", connection.Datamover.RemoteEndPoint, itt, cmdSN);
+            return true;
+        }
         logger.LogInformation("{Remote}: retried command 0x{Itt:x8} (CmdSN {CmdSN}) already ran; sending its data and status again (StatSN {StatSN})",
             connection.Datamover.RemoteEndPoint, itt, cmdSN, done.StatSN);
         ResendAll(done, snackTag: null);
@@ -107,7 +118,7 @@ internal sealed class TargetRecovery(TargetConnection connection, int capacity, 
         {
             SnackType.DataR2T => DataOrR2TSnack(itt, begRun, runLength),
             SnackType.Status => StatusSnack(begRun, runLength),
-            SnackType.DataAck => DataAck(itt, begRun),
+            SnackType.DataAck => DataAck(itt, snack.Field20, begRun),
             SnackType.RData => RDataSnack(itt, snack.Field20),
             _ => $"SNACK type {(int)type} is not defined",
         };
@@ -121,12 +132,15 @@ internal sealed class TargetRecovery(TargetConnection connection, int capacity, 
     {
         if (connection.FindActiveTask(itt) is { } running)
         {
-            // A running task: the initiator missed an R2T (reads are never SNACKed before their status is out).
-            if (running.IsWrite && connection.Datamover.RecoverDataOut(running)) return null;
-            return "the task is running and has no outstanding R2T to send again";
+            // A running task: the initiator missed an R2T (reads are never SNACKed before their status is out). The R2Ts
+            // of the run go again as first sent (RFC 7143 §11.16.1: replicas but for the window fields).
+            if (running.IsWrite && connection.Datamover.ResendR2T(running, begRun, runLength) > 0) return null;
+            return $"the task is running and has no outstanding R2T numbered from {begRun}";
         }
         if (FindSent(itt) is not { } task) return "no task with this tag is kept (unknown, or its status was acknowledged)";
         if (!task.IsRead || task.DataInSent == 0) return "the task sent no Data-In";
+        // BegRun 0 with RunLength 0: every Data-In not yet acknowledged (RFC 7143 §11.16.3).
+        if (begRun == 0 && runLength == 0) begRun = task.DataAckedBelow;
         if (SerialNumber.LessThan(begRun, task.DataAckedBelow)) return $"Data-In below DataSN {task.DataAckedBelow} was acknowledged";
         int sent = ResendData(task, begRun, runLength, withStatus: task.StatusInDataIn);
         return sent switch
@@ -146,25 +160,43 @@ internal sealed class TargetRecovery(TargetConnection connection, int capacity, 
 
     private string? StatusSnack(uint begRun, uint runLength)
     {
+        // BegRun 0 with RunLength 0: every status not yet acknowledged (RFC 7143 §11.16.3), whatever the StatSN's value.
+        var tasks = begRun == 0 && runLength == 0 ? _retention.All() : null;
         uint end = runLength == 0 ? connection.NextStatSN : begRun + runLength;
-        var tasks = _retention.WithStatusIn(begRun, end);
+        tasks ??= _retention.WithStatusIn(begRun, end);
         if (tasks.Count == 0) return $"no kept status has a StatSN in [{begRun}, {end})";
         foreach (var task in tasks) ResendStatus(task);
         return null;
     }
 
-    private string? DataAck(uint itt, uint begRun)
+    /// <summary>
+    /// DataACK: the initiator names the task by the transfer tag of the Data-In that asked (its ITT field is reserved,
+    /// RFC 7143 §11.16); an ITT is accepted too.
+    /// </summary>
+    private string? DataAck(uint itt, uint transferTag, uint begRun)
     {
-        var task = FindSent(itt);
+        var task = itt != Pdu.ReservedTag ? FindSent(itt) : FindByAckTag(transferTag);
         if (task is null) return null; // acknowledged already; nothing to free
         if (SerialNumber.GreaterThan(begRun, task.NextDataSN)) return $"it acknowledges DataSN {begRun} but only {task.NextDataSN} Data-In were sent";
         if (SerialNumber.GreaterThan(begRun, task.DataAckedBelow)) task.DataAckedBelow = begRun;
         return null;
     }
 
+    private TargetTask? FindByAckTag(uint transferTag)
+    {
+        foreach (var task in _retention.All())
+            if (OwnsAckTag(task, transferTag)) return task;
+        lock (_responding)
+            foreach (var task in _responding.Values)
+                if (OwnsAckTag(task, transferTag)) return task;
+        return null;
+    }
+
+    private static bool OwnsAckTag(TargetTask task, uint tag) => task.DataAckTagCount > 0 && tag - task.DataAckTagBase < (uint)task.DataAckTagCount;
+
     private string? RDataSnack(uint itt, uint snackTag)
     {
-        if (_retention.Find(itt) is not { } task) return "no task with this tag is kept (unknown, or its status was acknowledged)";
+        if (FindSent(itt) is not { StatusStamped: true } task) return "no task with this tag is kept (unknown, or its status was acknowledged)";
         ResendAll(task, snackTag);
         return null;
     }

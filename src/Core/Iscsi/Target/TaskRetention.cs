@@ -76,6 +76,16 @@ internal sealed class TaskRetention(int capacity)
         return found;
     }
 
+    /// <summary>Every kept task, in StatSN order.</summary>
+    public List<TargetTask> All()
+    {
+        var found = new List<TargetTask>();
+        lock (_byTag)
+            foreach (var (task, statSN) in _byStatus)
+                if (IsCurrent(task, statSN)) found.Add(task);
+        return found;
+    }
+
     /// <summary>Empties the table (the connection ends); the caller frees what it returns.</summary>
     public List<TargetTask> Clear()
     {

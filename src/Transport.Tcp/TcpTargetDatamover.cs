@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Pdus;
+using Iser.Core.Iscsi.Sessions;
 using Microsoft.Extensions.Logging;
 
 namespace Iser.Transport.Tcp;
@@ -186,7 +187,7 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
                     int len = Math.Min(Parameters.MaxBurstLength, length - next);
                     uint ttt = NextTransferTag();
                     state.Slots[state.SlotCount++] = new TcpTargetTaskState.R2TSlot
-                        { TargetTransferTag = ttt, Offset = next, Length = len, R2TSN = task.NextR2TSN++ };
+                        { TargetTransferTag = ttt, Offset = next, Length = len, R2TSN = task.NextR2TSN++, LastProgressTicks = Environment.TickCount64 };
                     SendR2T(task, ttt, next, len, state.Slots[state.SlotCount - 1].R2TSN);
                     next += len;
                 }
@@ -251,10 +252,13 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
             await Reader.SkipDataAsync(length, ct).ConfigureAwait(false);
             return;
         }
+        bool gap = false; // a Data-Out ahead of where its sequence stands: the ones before it were lost
         lock (state)
         {
             if (ttt == Pdu.ReservedTag)
             {
+                gap = !state.UnsolicitedDone && offset > state.UnsolicitedReceived && offset + length <= state.UnsolicitedLimit
+                      && SerialNumber.GreaterThan(header.Field36, state.UnsolicitedNextDataSN);
                 if (state.UnsolicitedDone || offset != state.UnsolicitedReceived || offset + length > state.UnsolicitedLimit)
                     problem = $"unsolicited Data-Out at offset {offset}+{length} outside the unsolicited burst (limit {state.UnsolicitedLimit}, received {state.UnsolicitedReceived})";
                 else if (header.Field36 != state.UnsolicitedNextDataSN)
@@ -269,6 +273,8 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
                 else
                 {
                     ref var slot = ref state.Slots[slotIndex];
+                    gap = offset > slot.Offset + slot.Received && offset + length <= slot.Offset + slot.Length
+                          && SerialNumber.GreaterThan(header.Field36, slot.NextDataSN);
                     if (offset != slot.Offset + slot.Received || offset + length > slot.Offset + slot.Length)
                         problem = $"Data-Out offset {offset}+{length} outside R2T window {slot.Offset}+{slot.Length} (expected offset {slot.Offset + slot.Received})";
                     else if (header.Field36 != slot.NextDataSN)
@@ -276,6 +282,14 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
                     else destination = state.Buffer.Slice(offset, length);
                 }
             }
+        }
+        if (problem is not null && gap && Parameters.ErrorRecoveryLevel >= 1)
+        {
+            // ERL 1: a Data-Out was lost ahead of this one; what follows is dropped and the rest asked for again.
+            Logger.LogWarning("{Remote}: task 0x{Itt:x8}: {Problem}: a Data-Out was lost; asking again for the rest of the sequence.", RemoteEndPoint, itt, problem);
+            await Reader.SkipDataAsync(length, ct).ConfigureAwait(false);
+            RecoverSequence(task, state, ttt);
+            return;
         }
         if (problem is not null)
         {
@@ -306,6 +320,7 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
         }
         lock (state)
         {
+            state.LastProgressTicks = Environment.TickCount64;
             if (ttt == Pdu.ReservedTag)
             {
                 state.UnsolicitedReceived += length;
@@ -322,6 +337,7 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
                 ref var slot = ref state.Slots[slotIndex];
                 slot.Received += length;
                 slot.NextDataSN++;
+                slot.LastProgressTicks = Environment.TickCount64;
                 if (header.Final || slot.Received >= slot.Length) slot.Done = true;
             }
             task.DataOutReceived += length;
@@ -329,14 +345,18 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
         state.Progress.Set();
     }
 
+    /// <summary>A sequence that moved more recently than this is slow, not lost: a retry leaves it alone.</summary>
+    private const long StallMilliseconds = 1000;
+
     public bool RecoverDataOut(DataTask task)
     {
         if (!task.IsWrite || task.TransportState is not TcpTargetTaskState state) return false;
         bool any = false;
+        long now = Environment.TickCount64;
         lock (state)
         {
             if (!state.Active) return false;
-            if (!state.UnsolicitedDone)
+            if (!state.UnsolicitedDone && now - state.LastProgressTicks >= StallMilliseconds)
             {
                 state.UnsolicitedDone = true;
                 state.UnsolicitedAbandoned = true;
@@ -344,7 +364,7 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
             }
             for (int i = 0; i < state.SlotCount; i++)
             {
-                if (state.Slots[i].Done) continue;
+                if (state.Slots[i].Done || now - state.Slots[i].LastProgressTicks < StallMilliseconds) continue;
                 ReissueSlotLocked(task, state, i);
                 any = true;
             }
@@ -383,6 +403,7 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
         slot.TargetTransferTag = NextTransferTag();
         slot.NextDataSN = 0;
         slot.R2TSN = task.NextR2TSN++;
+        slot.LastProgressTicks = Environment.TickCount64;
         SendR2T(task, slot.TargetTransferTag, slot.Offset + slot.Received, slot.Length - slot.Received, slot.R2TSN);
     }
 

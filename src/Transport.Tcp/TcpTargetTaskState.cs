@@ -16,6 +16,8 @@ internal sealed class TcpTargetTaskState
     public bool UnsolicitedDone;
     /// <summary>The unsolicited burst broke (a digest error, a retried command): later unsolicited PDUs are dropped.</summary>
     public bool UnsolicitedAbandoned;
+    /// <summary>Environment.TickCount64 of the last Data-Out (or of the start): a retry re-solicits only what stalled.</summary>
+    public long LastProgressTicks;
     // Tags of R2Ts replaced by a recovery R2T (ERL 1): data still arriving under them is dropped, not rejected.
     private uint[] _retired = new uint[4];
     private int _retiredCount;
@@ -33,6 +35,7 @@ internal sealed class TcpTargetTaskState
         public int Received;
         public uint NextDataSN;
         public uint R2TSN;
+        public long LastProgressTicks;
         public bool Done;
     }
 
@@ -48,6 +51,7 @@ internal sealed class TcpTargetTaskState
     {
         UnsolicitedAbandoned = false;
         _retiredCount = 0;
+        LastProgressTicks = Environment.TickCount64;
         Buffer = buffer;
         UnsolicitedLimit = 0;
         UnsolicitedReceived = 0;

@@ -185,6 +185,47 @@ public class ErrorRecoveryLevel1Tests
     }
 
     [Fact]
+    public async Task A_dropped_data_out_is_asked_for_again_after_the_command_is_retried()
+    {
+        // The target sees the gap when the next Data-Out of the sequence arrives ahead of where it stands, drops the rest
+        // of that sequence and asks for it again by a recovery R2T (were it the sequence's last, the command's retry
+        // would find the stalled sequence instead).
+        await using var rig = await Rig.StartAsync();
+        var data = RandomBytes(1024 * 1024);
+        var rule = new FaultRule(Direction.ToTarget, IscsiOpcode.DataOut, 2, FaultAction.Drop);
+        rig.Proxy.Add(rule);
+        await Within(rig.Lun.WriteAsync(2048, data).AsTask(), "the write", rig);
+
+        Assert.Equal(1, rig.Proxy.Fired(rule));
+        Assert.Contains(rig.Log.Lines, l => l.Contains("a Data-Out was lost; asking again"));
+        var back = new byte[data.Length];
+        await rig.Lun.ReadAsync(2048, back);
+        Assert.True(data.AsSpan().SequenceEqual(back), "the bytes read back equal those written");
+        Assert.Equal(1, rig.Writes);
+        Assert.Equal(0, rig.Session.ReconnectCount);
+    }
+
+    [Fact]
+    public async Task A_dropped_last_data_out_of_a_sequence_is_found_by_the_retry_and_asked_for_again()
+    {
+        // Nothing follows the lost PDU in its sequence, so only the command's retry reveals it: the target then asks
+        // again for the data of the sequence that stalled (one that merely moved slowly is left alone).
+        await using var rig = await Rig.StartAsync();
+        var data = RandomBytes(1024 * 1024);
+        var rule = new FaultRule(Direction.ToTarget, IscsiOpcode.DataOut, 1, FaultAction.Drop) { Match = bhs => (bhs.Span[1] & 0x80) != 0 };
+        rig.Proxy.Add(rule);
+        await Within(rig.Lun.WriteAsync(3072, data).AsTask(), "the write", rig);
+
+        Assert.Equal(1, rig.Proxy.Fired(rule));
+        Assert.True(rig.Session.CommandRetries >= 1, rig.Show());
+        Assert.Contains(rig.Log.Lines, l => l.Contains("is still running") && l.Contains("asked for again"));
+        var back = new byte[data.Length];
+        await rig.Lun.ReadAsync(3072, back);
+        Assert.True(data.AsSpan().SequenceEqual(back), "the bytes read back equal those written");
+        Assert.Equal(1, rig.Writes);
+    }
+
+    [Fact]
     public async Task A_dropped_write_response_arrives_after_recovery_and_the_write_ran_once()
     {
         await using var rig = await Rig.StartAsync();

@@ -549,6 +549,11 @@ public sealed class TargetErrorRecoveryWireTests(ITestOutputHelper output)
         rig.Send(write.Build());
         var r2t = await rig.ExpectR2TAsync(write.Itt);
 
+        // A retry while the sequence is merely slow (it moved less than a second ago) leaves it alone: no R2T again.
+        rig.Send(write.Build());
+        Assert.Empty((await rig.PingAsync(expStatSN: s0)).Before);
+        await Task.Delay(TimeSpan.FromMilliseconds(1100));
+
         rig.Send(write.Build()); // the retry: same ITT, CmdSN (now below ExpCmdSN) and CDB
         var ping = await rig.PingAsync(expStatSN: s0);
         var again = Assert.Single(ping.Before);

@@ -64,15 +64,21 @@ internal sealed class TargetTaskManagement(TargetConnection connection, IscsiTar
                 // Zero means its response won the race: to the initiator the task no longer exists.
                 return await _connection.AbortAsync([task]).ConfigureAwait(false) == 1 ? (byte)0 : (byte)1;
             }
-            case 2: // ABORT TASK SET
-            case 3: // CLEAR TASK SET
+            case 2: // ABORT TASK SET: this I_T nexus's tasks on the LUN (SAM-5 §7.3)
             {
                 if (node.FindLun(lun) is null) return 2; // LUN does not exist
                 await _connection.AbortAsync(_connection.Tasks.Where(t => t.Lun == lun)).ConfigureAwait(false);
                 return 0;
             }
-            case 4: // CLEAR ACA: we never establish ACA (NACA is not supported)
+            case 3: // CLEAR ACA: we never establish ACA (NACA is not supported)
                 return node.FindLun(lun) is null ? (byte)2 : (byte)0;
+            case 4: // CLEAR TASK SET: every task on the LUN, from every initiator (SAM-5 §7.5)
+            {
+                if (node.FindLun(lun) is null) return 2;
+                foreach (var c in _target.ConnectionsOf(node).ToArray())
+                    await c.AbortAsync(c.Tasks.Where(t => t.Lun == lun)).ConfigureAwait(false);
+                return 0;
+            }
             case 5: // LOGICAL UNIT RESET
             {
                 var unit = node.FindLun(lun);

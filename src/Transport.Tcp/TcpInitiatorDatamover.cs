@@ -97,6 +97,18 @@ public sealed class TcpInitiatorDatamover : TcpDatamoverConnection, IInitiatorDa
         return ValueTask.CompletedTask;
     }
 
+    public bool AdoptTask(DataTask task, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeBuffer)
+    {
+        var state = task.TransportState as TcpInitiatorTaskState ?? new TcpInitiatorTaskState();
+        task.TransportState = state;
+        lock (state) state.Reset(readBuffer, writeBuffer);
+        task.NextDataSN = 0;
+        task.DataAckedBelow = 0;
+        task.MissingDataIn = 0;
+        lock (_tasks) _tasks[task.InitiatorTaskTag] = task;
+        return true;
+    }
+
     public void EndTask(DataTask task)
     {
         lock (_tasks)

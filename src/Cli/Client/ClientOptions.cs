@@ -17,7 +17,7 @@ internal sealed class ClientOptions : IDisposable
     public const string Usage =
         "             --initiator-name IQN   --chap-user U --chap-secret S (or iscsi://U%S@host/...)\n" +
         "             --mutual-user U --mutual-secret S   --header-digest none|crc32c[,none]   --data-digest none|crc32c[,none]\n" +
-        "             --error-recovery-level 0|1 (highest offered; the target's offer may lower it)\n" +
+        "             --error-recovery-level 0|1|2 (highest offered; the target's offer may lower it)\n" +
         "             --transport auto|tcp|iser   --log-level trace|debug|information|warning|error (default error)\n" +
         "             --completions threadpool|inline|poll|inline+poll (where completions run; poll keeps a core busy)";
 
@@ -46,7 +46,7 @@ internal sealed class ClientOptions : IDisposable
         options._dataDigest = Digest(args, "--data-digest");
         options._errorRecoveryLevel = args.Int("--error-recovery-level");
         if (options._errorRecoveryLevel is < 0 or > IscsiSessionOptions.MaxSupportedErrorRecoveryLevel)
-            throw new UsageException($"--error-recovery-level must be 0 or 1, not {options._errorRecoveryLevel} (level 2 is not implemented yet).");
+            throw new UsageException($"--error-recovery-level must be 0, 1 or 2, not {options._errorRecoveryLevel}.");
         options._transport = args.Value("--transport")?.ToLowerInvariant() switch
         {
             null => null,

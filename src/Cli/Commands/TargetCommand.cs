@@ -60,7 +60,7 @@ internal static class TargetCommand
         if (config.ErrorRecoveryLevel is int erl)
         {
             if (erl is < 0 or > IscsiTargetOptions.MaxSupportedErrorRecoveryLevel)
-                throw new UsageException($"--error-recovery-level must be 0 or 1, not {erl} (level 2 is not implemented yet).");
+                throw new UsageException($"--error-recovery-level must be 0, 1 or 2, not {erl}.");
             options.ErrorRecoveryLevel = erl;
         }
         if (config.NopInIntervalSeconds is double nop) options.NopInInterval = TimeSpan.FromSeconds(nop);

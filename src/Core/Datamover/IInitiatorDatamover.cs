@@ -23,4 +23,11 @@ public interface IInitiatorDatamover : IDatamoverConnection
     /// False when this transport does not retry (the core then aborts the command instead).
     /// </summary>
     ValueTask<bool> RetryCommandAsync(DataTask task, Pdu command) => ValueTask.FromResult(false);
+
+    /// <summary>
+    /// ErrorRecoveryLevel 2: takes over a command sent on a connection that failed, without sending it: its Data-In
+    /// and R2Ts are handled here from now on (read data placed from DataSN 0 again), once TASK REASSIGN moved it. False
+    /// when this transport cannot (the core then ends the command as at level 0).
+    /// </summary>
+    bool AdoptTask(DataTask task, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeBuffer) => false;
 }

@@ -22,8 +22,12 @@ internal sealed class ConnectionLogin(IscsiSessionOptions options, IInitiatorTra
 
     private const uint LoginTag = 0;
 
-    /// <summary>Opens a connection and runs the login on it (new session: TSIH 0, this session's ISID).</summary>
-    public async Task<(InitiatorConnection Connection, NegotiatedSession Negotiated)> ConnectAsync(CancellationToken ct)
+    /// <summary>
+    /// Opens a connection and runs the login on it: a new session (TSIH 0, this session's ISID), or with
+    /// <paramref name="resume"/> a connection into the existing session that replaces its failed one (ERL 2).
+    /// </summary>
+    public async Task<(InitiatorConnection Connection, NegotiatedSession Negotiated, ushort Tsih)> ConnectAsync(CancellationToken ct,
+        SessionResume? resume = null)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_options.LoginTimeout);
@@ -42,7 +46,7 @@ internal sealed class ConnectionLogin(IscsiSessionOptions options, IInitiatorTra
         }
         try
         {
-            return await LoginAsync(datamover, timeout.Token).ConfigureAwait(false);
+            return await LoginAsync(datamover, resume, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -55,9 +59,10 @@ internal sealed class ConnectionLogin(IscsiSessionOptions options, IInitiatorTra
         }
     }
 
-    private async Task<(InitiatorConnection, NegotiatedSession)> LoginAsync(IInitiatorDatamover datamover, CancellationToken ct)
+    private async Task<(InitiatorConnection, NegotiatedSession, ushort)> LoginAsync(IInitiatorDatamover datamover, SessionResume? resume,
+        CancellationToken ct)
     {
-        var loginOptions = _options.ToLoginOptions(_isid, cmdSN: 1, iser: datamover.PlacesDataDirectly);
+        var loginOptions = _options.ToLoginOptions(_isid, cmdSN: resume?.CmdSN ?? 1, iser: datamover.PlacesDataDirectly, tsih: resume?.Tsih ?? 0);
         var negotiator = new InitiatorLoginNegotiator(loginOptions, _loginLogger);
         var frame = negotiator.FirstRequest();
         uint expStatSN = 0;
@@ -81,6 +86,8 @@ internal sealed class ConnectionLogin(IscsiSessionOptions options, IInitiatorTra
                     throw new IscsiLoginException(
                         $"Login to {_options.TargetName ?? "discovery"} at {Portal} failed: {negotiator.FailureReason ?? "no reason given"}", negotiator.FailureStatus);
                 var result = negotiator.Result;
+                if (resume is { } into) result = into.Leading.ForAddedConnection(result);
+                ushort tsih = (ushort)((response.Bhs[14] << 8) | response.Bhs[15]);
                 datamover.NoticeKeyValues(result.Connection);
                 // Login is immediate and consumes no CmdSN: the first command carries the login's own CmdSN
                 // (RFC 7143 §3.2.2.1). Taking the response's ExpCmdSN instead breaks against tgtd's iSER path, whose
@@ -89,7 +96,7 @@ internal sealed class ConnectionLogin(IscsiSessionOptions options, IInitiatorTra
                     result.ErrorRecoveryLevel);
                 // Digests (and iSER mode) start with the first PDU after the final Login Response.
                 datamover.EnableDatamover(connection);
-                return (connection, result);
+                return (connection, result, tsih);
             }
             finally
             {
@@ -135,3 +142,6 @@ internal sealed class ConnectionLogin(IscsiSessionOptions options, IInitiatorTra
             TextData: pdu.Data);
     }
 }
+
+/// <summary>ERL 2: what a login into an existing session needs: its TSIH, the CmdSN it has reached, its negotiated values.</summary>
+internal sealed record SessionResume(ushort Tsih, uint CmdSN, NegotiatedSession Leading);

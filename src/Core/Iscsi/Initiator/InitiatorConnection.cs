@@ -57,6 +57,8 @@ internal sealed class InitiatorConnection : IDatamoverHost
     public ConnectionReceiver? Receiver;
 
     public uint ExpStatSN => Volatile.Read(ref _expStatSN);
+    /// <summary>The CmdSN the next non-immediate PDU would take (a connection replacing this one starts there).</summary>
+    public uint NextCmdSN => Volatile.Read(ref _nextCmdSN);
 
     /// <summary>ExpStatSN as sent: no further than the lowest status held back for missing data.</summary>
     private uint AcknowledgedStatSN()

@@ -1,3 +1,4 @@
+using Iser.Core.Iscsi.Login;
 using Iser.Core.Iscsi.Pdus;
 using Microsoft.Extensions.Logging;
 
@@ -82,21 +83,28 @@ public sealed partial class IscsiSession
         var lost = new IscsiConnectionException($"The connection to {TargetName ?? "discovery"} at {Portal} was lost: {reason}", error);
         if (!connection.MarkLost(lost)) return;
         _table.FailExchanges(lost);
-        bool recover;
+        bool recover, recoverConnection;
         lock (_gate)
         {
             bool failed = _table.Failure is not null;
-            recover = ReferenceEquals(_connection, connection) && !failed && !_loggingOut && _options.Reconnect.Enabled
-                      && !_closing.IsCancellationRequested;
+            bool current = ReferenceEquals(_connection, connection) && !failed && !_loggingOut && !_closing.IsCancellationRequested;
+            recover = current && _options.Reconnect.Enabled;
+            // ERL 2: the session itself survives; a new connection into it takes the tasks over (TASK REASSIGN).
+            recoverConnection = current && Negotiated.ErrorRecoveryLevel >= 2 && _tsih != 0;
             if (ReferenceEquals(_connection, connection) && !failed)
             {
                 // A command may already have swapped in a fresh signal (WaitForConnectionAsync); its waiters need it.
                 if (_connected.Task.IsCompleted) _connected = NewConnectedSignal();
-                if (recover) _state = IscsiSessionState.Recovering;
+                if (recover || recoverConnection) _state = IscsiSessionState.Recovering;
             }
         }
         await connection.Datamover.TerminateAsync(reason).ConfigureAwait(false);
         if (_loggingOut || _closing.IsCancellationRequested) return;
+        if (recoverConnection)
+        {
+            _logger.LogWarning("{Message}; bringing a new connection into the session (ErrorRecoveryLevel 2)", lost.Message);
+            if (await RecoverConnectionAsync(connection, reason).ConfigureAwait(false)) return;
+        }
         if (!recover)
         {
             bool current;
@@ -110,6 +118,118 @@ public sealed partial class IscsiSession
         }
         _logger.LogWarning("{Message}; logging in again (replacement timeout {Timeout} s)", lost.Message, _options.Reconnect.ReplacementTimeout.TotalSeconds);
         await RecoverAsync(reason).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// ERL 2 (RFC 7143 §6.2.2, §7.1.4): after DefaultTime2Wait, logs a new connection into this session (its TSIH,
+    /// the CmdSN reached), which replaces the failed one, and reassigns every command that was sent on it. False
+    /// when no connection could be brought in within DefaultTime2Retain or the target no longer knows the session;
+    /// session recovery (a new session with the same ISID) is then left to try.
+    /// </summary>
+    private async Task<bool> RecoverConnectionAsync(InitiatorConnection failed, string reason)
+    {
+        var wait = TimeSpan.FromSeconds(Negotiated.DefaultTime2Wait);
+        long deadline = Environment.TickCount64 + Negotiated.DefaultTime2Retain * 1000L;
+        var delay = _options.Reconnect.InitialRetryDelay;
+        try { await Task.Delay(wait, _closing.Token).ConfigureAwait(false); }
+        catch (OperationCanceledException) { return true; }
+        while (!_closing.IsCancellationRequested)
+        {
+            long remaining = deadline - Environment.TickCount64;
+            if (remaining <= 0) break;
+            try
+            {
+                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token);
+                attempt.CancelAfter(TimeSpan.FromMilliseconds(remaining));
+                var resume = new SessionResume(_tsih, failed.NextCmdSN, Negotiated);
+                var (connection, negotiated, _) = await _login.ConnectAsync(attempt.Token, resume).ConfigureAwait(false);
+                Interlocked.Increment(ref _connectionRecoveries);
+                Negotiated = negotiated;
+                _logger.LogInformation("{Portal}: a new connection joined session {Target} (TSIH {Tsih}); reassigning its tasks", Portal, TargetName, _tsih);
+                InstallReassigning(connection, failed);
+                return true;
+            }
+            catch (IscsiLoginException e) when (e.Status == LoginStatus.SessionDoesNotExist)
+            {
+                _logger.LogWarning("{Portal}: the target no longer has the session ({Error}); its tasks are re-issued in a new one", Portal, e.Message);
+                return false;
+            }
+            catch (Exception e) when (!_closing.IsCancellationRequested)
+            {
+                _logger.LogInformation("{Portal}: connection recovery login failed: {Error}", Portal, e.Message);
+            }
+            try { await Task.Delay(delay, _closing.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { return true; }
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, _options.Reconnect.MaxRetryDelay.TotalMilliseconds));
+        }
+        _logger.LogWarning("{Portal}: no connection could join the session within DefaultTime2Retain ({Seconds} s)", Portal, Negotiated.DefaultTime2Retain);
+        return false;
+    }
+
+    /// <summary>ERL 2: makes the new connection current; the failed one's commands move to it by TASK REASSIGN.</summary>
+    private void InstallReassigning(InitiatorConnection connection, InitiatorConnection failed)
+    {
+        var moved = new List<(InitiatorTask Task, int Generation)>();
+        TaskCompletionSource<InitiatorConnection> signal;
+        lock (_gate)
+        {
+            _connection = connection;
+            if (_state == IscsiSessionState.Recovering) _state = IscsiSessionState.LoggedIn;
+            foreach (var task in _table.TasksLocked)
+            {
+                if (task.IsCompleted || !ReferenceEquals(task.Connection, failed)) continue;
+                if (task.Aborting != 0)
+                {
+                    task.TryFail(new OperationCanceledException("The command was cancelled while its connection was replaced."));
+                    continue;
+                }
+                task.DropHeldStatus();
+                task.ExpectedDataSN = 0;
+                task.Connection = connection;
+                task.SentTicks = Environment.TickCount64;
+                moved.Add((task, task.Generation));
+            }
+            signal = _connected;
+        }
+        foreach (var (task, _) in moved)
+            if (!connection.Datamover.AdoptTask(task, task.ReadBuffer, task.WriteBuffer))
+                lock (_gate) task.TryFail(new IscsiConnectionException($"The {connection.Datamover.TransportName} transport cannot take over a command of a failed connection."));
+        connection.Receiver = new ConnectionReceiver(this, connection);
+        connection.Datamover.StartReceiving(connection.Receiver, _options.Completions.BusyPoll);
+        signal.TrySetResult(connection);
+        foreach (var (task, generation) in moved) _ = ReassignAsync(connection, task, generation);
+    }
+
+    /// <summary>TASK REASSIGN of one command; one the target never received is retried (its CmdSN fills the gap).</summary>
+    private async Task ReassignAsync(InitiatorConnection connection, InitiatorTask task, int generation)
+    {
+        TaskManagementResponse response;
+        try
+        {
+            response = await TaskManagementAsync(connection, TaskManagementFunction.TaskReassign, task.Lun, task.InitiatorTaskTag, task.CmdSN,
+                CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _logger.LogDebug("{Portal}: TASK REASSIGN of 0x{Itt:x8} not answered: {Error}", Portal, task.InitiatorTaskTag, e.Message);
+            return; // this connection failed too: the next recovery takes the command over
+        }
+        switch (response)
+        {
+            case TaskManagementResponse.FunctionComplete:
+                _logger.LogDebug("{Portal}: command 0x{Itt:x8} reassigned", Portal, task.InitiatorTaskTag);
+                break;
+            case TaskManagementResponse.TaskDoesNotExist:
+                Retry(task, generation, "it never reached the target before its connection failed");
+                break;
+            default:
+                lock (_gate)
+                {
+                    if (task.Generation == generation)
+                        task.TryFail(new IscsiException($"The target refused to reassign command 0x{task.InitiatorTaskTag:x8}: {response.Describe()}"));
+                }
+                break;
+        }
     }
 
     private async Task RecoverAsync(string reason)
@@ -126,8 +246,9 @@ public sealed partial class IscsiSession
             {
                 using var attempt = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token);
                 attempt.CancelAfter(TimeSpan.FromMilliseconds(remaining));
-                var (connection, negotiated) = await _login.ConnectAsync(attempt.Token).ConfigureAwait(false);
+                var (connection, negotiated, tsih) = await _login.ConnectAsync(attempt.Token).ConfigureAwait(false);
                 Negotiated = negotiated;
+                _tsih = tsih;
                 Interlocked.Increment(ref _reconnects);
                 _logger.LogInformation("{Portal}: session to {Target} recovered (ISID 0x{Isid:x12})", Portal, TargetName, Isid);
                 Install(connection);

@@ -34,6 +34,9 @@ public sealed partial class IscsiSession : IAsyncDisposable
     private Task? _keepAliveLoop;
     private int _reconnects;
     private int _snacksSent;
+    private int _connectionRecoveries;
+    // The target's handle on this session (from the login), used to bring a connection back into it (ERL 2).
+    private ushort _tsih;
     private int _commandRetries;
     private volatile bool _inlineCompletions;
 
@@ -71,6 +74,10 @@ public sealed partial class IscsiSession : IAsyncDisposable
     public string? FailureReason => _table.Failure?.Message;
     /// <summary>How many times the session logged in again after losing its connection.</summary>
     public int ReconnectCount => Volatile.Read(ref _reconnects);
+    /// <summary>ERL 2: connections replaced inside the session (same TSIH) with their tasks reassigned.</summary>
+    public int ConnectionRecoveries => Volatile.Read(ref _connectionRecoveries);
+    /// <summary>The target-assigned session handle.</summary>
+    public ushort Tsih => _tsih;
     /// <summary>ERL 1: SNACK Requests sent (data, status or DataACK).</summary>
     public int SnacksSent => Volatile.Read(ref _snacksSent);
     /// <summary>ERL 1: commands sent again as retries (same ITT and CmdSN).</summary>
@@ -101,10 +108,11 @@ public sealed partial class IscsiSession : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(transport);
         if (options.ErrorRecoveryLevel is < 0 or > IscsiSessionOptions.MaxSupportedErrorRecoveryLevel)
             throw new ArgumentOutOfRangeException(nameof(options), options.ErrorRecoveryLevel,
-                $"ErrorRecoveryLevel must be 0 to {IscsiSessionOptions.MaxSupportedErrorRecoveryLevel} (level 2, connection recovery, is not implemented yet).");
+                $"ErrorRecoveryLevel must be 0 to {IscsiSessionOptions.MaxSupportedErrorRecoveryLevel}.");
         var session = new IscsiSession(options.Clone(), transport);
-        var (connection, negotiated) = await session._login.ConnectAsync(cancellationToken).ConfigureAwait(false);
+        var (connection, negotiated, tsih) = await session._login.ConnectAsync(cancellationToken).ConfigureAwait(false);
         session.Negotiated = negotiated;
+        session._tsih = tsih;
         session.Install(connection);
         session._keepAliveLoop = Task.Run(() => session._keepAlive.RunAsync(session._closing.Token));
         session._logger.LogInformation("Logged in to {Target} at {Portal} over {Transport} (ISID 0x{Isid:x12})",

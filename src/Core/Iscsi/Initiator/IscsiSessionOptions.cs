@@ -38,11 +38,12 @@ public sealed class IscsiSessionOptions
     public int? DefaultTime2Retain { get; set; }
     /// <summary>
     /// The highest ErrorRecoveryLevel offered (default 0). At 1 a lost or corrupt Data-In, a lost status and a command
-    /// whose status never comes are recovered within the connection (SNACK, command retry) instead of failing.
+    /// whose status never comes are recovered within the connection (SNACK, command retry) instead of failing; at 2 a
+    /// failed connection is replaced inside the session and its commands reassigned (TASK REASSIGN), none re-executed.
     /// </summary>
     public int? ErrorRecoveryLevel { get; set; }
     /// <summary>The highest level this initiator implements.</summary>
-    public const int MaxSupportedErrorRecoveryLevel = 1;
+    public const int MaxSupportedErrorRecoveryLevel = 2;
     public int? InitiatorRecvDataSegmentLength { get; set; }
     public int? TargetRecvDataSegmentLength { get; set; }
     public int? MaxOutstandingUnexpectedPdus { get; set; }
@@ -90,8 +91,9 @@ public sealed class IscsiSessionOptions
         return clone;
     }
 
-    internal InitiatorLoginOptions ToLoginOptions(ulong isid, uint cmdSN, bool iser) => new()
+    internal InitiatorLoginOptions ToLoginOptions(ulong isid, uint cmdSN, bool iser, ushort tsih = 0) => new()
     {
+        Tsih = tsih,
         InitiatorName = InitiatorName,
         InitiatorAlias = InitiatorAlias,
         TargetName = TargetName,

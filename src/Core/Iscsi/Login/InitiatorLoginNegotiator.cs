@@ -326,8 +326,12 @@ public sealed class InitiatorLoginNegotiator
             if (_options.Iser && !_discovery)
                 Offer(reply, KeyNames.RdmaExtensions, NegotiationValues.Yes);
             foreach (var key in _discovery ? DiscoverySessionOffers : NormalSessionOffers)
+            {
+                // A login into an existing session (TSIH set) negotiates no session-wide key (RFC 7143 §13: LO keys).
+                if (_options.Tsih != 0 && KeyTable.TryGet(key, out var definition) && definition.Use == KeyUse.LeadingOnly) continue;
                 if (!_ledger.IsNegotiated(key))
                     Offer(reply, key, _options.ValueOf(key)!);
+            }
             if (_options.Iser && !_discovery)
             {
                 Offer(reply, KeyNames.InitiatorRecvDataSegmentLength, _options.ValueOf(KeyNames.InitiatorRecvDataSegmentLength)!);

@@ -18,7 +18,8 @@ public sealed class NegotiatedSession
     public bool MutualAuthentication { get; init; }
 
     /// <summary>This connection's values, from this side's point of view (Receive = what we accept, Xmit = the peer's limit).</summary>
-    public required ConnectionParameters Connection { get; init; }
+    public required ConnectionParameters Connection { get => _connection; init => _connection = value; }
+    private ConnectionParameters _connection = null!;
 
     public int MaxConnections { get; init; } = 1;
     public int DefaultTime2Wait { get; init; } = 2;
@@ -29,6 +30,26 @@ public sealed class NegotiatedSession
 
     /// <summary>Per key: offered/declared value, answer, result.</summary>
     public IReadOnlyList<NegotiatedKey> Keys { get; init; } = Array.Empty<NegotiatedKey>();
+
+    /// <summary>
+    /// A connection added to (or replacing one of) an existing session negotiates only connection keys: its values are
+    /// this session's, with the connection-only ones (digests, data segment lengths) taken from <paramref name="added"/>.
+    /// </summary>
+    public NegotiatedSession ForAddedConnection(NegotiatedSession added)
+    {
+        var merged = (NegotiatedSession)MemberwiseClone();
+        var c = added.Connection;
+        merged._connection = Connection with
+        {
+            HeaderDigest = c.HeaderDigest,
+            DataDigest = c.DataDigest,
+            MaxRecvDataSegmentLength = c.MaxRecvDataSegmentLength,
+            MaxXmitDataSegmentLength = c.MaxXmitDataSegmentLength,
+            InitiatorRecvDataSegmentLength = c.InitiatorRecvDataSegmentLength,
+            TargetRecvDataSegmentLength = c.TargetRecvDataSegmentLength,
+        };
+        return merged;
+    }
 
     internal static NegotiatedSession Build(LoginKeyLedger ledger, bool weAreTarget, string initiatorName, string? targetName,
         bool isDiscovery, string? initiatorAlias, string? targetAlias, ushort? portalGroupTag, string authMethod, bool mutual)

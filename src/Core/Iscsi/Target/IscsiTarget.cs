@@ -35,6 +35,8 @@ public sealed class IscsiTarget : IAsyncDisposable
     public IReadOnlyCollection<TargetNode> Nodes => _nodes.Values;
     public IReadOnlyList<IDatamoverListener> Listeners => _listeners;
     /// <summary>Sessions currently logged in (normal and discovery).</summary>
+    /// <summary>StopAsync or DisposeAsync began: connections end with their tasks.</summary>
+    internal bool IsStopping => _stopping.IsCancellationRequested;
     public int SessionCount { get { lock (_sessionGate) return _sessions.Count; } }
 
     /// <summary>
@@ -131,18 +133,47 @@ public sealed class IscsiTarget : IAsyncDisposable
         lock (_sessionGate) _sessions.TryGetValue(key, out old);
         if (tsih != 0)
         {
-            return old is not null && old.Tsih == tsih
-                ? (null, LoginStatus.TooManyConnections)
-                : (null, LoginStatus.SessionDoesNotExist);
+            if (old is null || old.Tsih != tsih) return (null, LoginStatus.SessionDoesNotExist);
+            // ERL 2, one connection per session: a login into the session replaces its connection (connection
+            // reinstatement, RFC 7143 §6.3.4); the old one's tasks wait for TASK REASSIGN on the new one.
+            if (!old.RecoversConnections) return (null, LoginStatus.TooManyConnections);
+            if (old.Connection is { IsLive: true } live)
+            {
+                Logger.LogInformation("Reinstating the connection of session {Session}", old.Describe());
+                await live.CloseAsync("connection reinstated by a login into its session", handOverTasks: true).ConfigureAwait(false);
+                await live.Finished.ConfigureAwait(false);
+            }
+            return (old, LoginStatus.Success);
         }
         if (old?.Connection is { } oldConnection)
         {
             Logger.LogInformation("Reinstating session {Session}", old.Describe());
             await oldConnection.CloseAsync("session reinstated by a new login with the same ISID").ConfigureAwait(false);
         }
-        var session = new TargetSession(negotiated, node, isid, AllocateTsih(), cmdSN, Options.CommandQueueDepth);
+        var session = new TargetSession(negotiated, node, isid, AllocateTsih(), cmdSN, Options.CommandQueueDepth)
+        {
+            Orphans = negotiated.ErrorRecoveryLevel >= 2 && node is not null
+                ? new OrphanedTasks(TimeSpan.FromSeconds(Math.Max(1, negotiated.DefaultTime2Retain)), Logger)
+                : null,
+        };
         lock (_sessionGate) _sessions[key] = session;
         return (session, LoginStatus.Success);
+    }
+
+    /// <summary>
+    /// ERL 2: the session's connection failed; the session stays for DefaultTime2Retain so a new connection can take
+    /// its tasks over, and ends then if none logged in.
+    /// </summary>
+    internal void RetainSession(TargetSession session, TargetConnection failed)
+    {
+        _ = Task.Run(async () =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(Math.Max(1, session.Negotiated.DefaultTime2Retain))).ConfigureAwait(false);
+            if (!ReferenceEquals(session.Connection, failed)) return; // taken over meanwhile
+            session.Orphans?.Clear();
+            RemoveSession(session);
+            Logger.LogInformation("Session {Session} ended: no connection took it over within DefaultTime2Retain", session.Describe());
+        });
     }
 
     internal void RemoveSession(TargetSession session)

@@ -18,9 +18,10 @@ public sealed class IscsiTargetOptions
     public string DataDigest { get; set; } = "None,CRC32C";
     /// <summary>
     /// The highest ErrorRecoveryLevel offered (RFC 7143 §13.20; the session takes the lower of both sides' offers):
-    /// 0 recovers by a new session login only; 1 adds SNACK, retries and digest-error recovery within a connection.
+    /// 0 recovers by a new session login only; 1 adds SNACK, retries and digest-error recovery within a connection;
+    /// 2 adds connection recovery: a failed connection's tasks wait DefaultTime2Retain for TASK REASSIGN on a new one.
     /// </summary>
-    public int ErrorRecoveryLevel { get; set; } = 1;
+    public int ErrorRecoveryLevel { get; set; } = 2;
     /// <summary>Largest Expected Data Transfer Length accepted for one command.</summary>
     public int MaxTransferLength { get; set; } = 16 * 1024 * 1024;
     /// <summary>Idle time after which the target pings with a NOP-In that asks for a reply; zero turns it off.</summary>
@@ -40,7 +41,7 @@ public sealed class IscsiTargetOptions
     public TimeSpan LogoutGracePeriod { get; set; } = TimeSpan.FromSeconds(3);
 
     /// <summary>The highest level this target implements.</summary>
-    public const int MaxSupportedErrorRecoveryLevel = 1;
+    public const int MaxSupportedErrorRecoveryLevel = 2;
 
     internal OperationalLimits ToLimits() => new()
     {
@@ -55,6 +56,6 @@ public sealed class IscsiTargetOptions
         MaxConnections = 1,
         ErrorRecoveryLevel = ErrorRecoveryLevel is >= 0 and <= MaxSupportedErrorRecoveryLevel ? ErrorRecoveryLevel
             : throw new ArgumentOutOfRangeException(nameof(ErrorRecoveryLevel), ErrorRecoveryLevel,
-                $"ErrorRecoveryLevel must be 0 to {MaxSupportedErrorRecoveryLevel} (level 2, connection recovery, is not implemented yet)."),
+                $"ErrorRecoveryLevel must be 0 to {MaxSupportedErrorRecoveryLevel}."),
     };
 }

@@ -153,6 +153,14 @@ internal sealed partial class TargetConnection
             FinishAborted(task);
             return;
         }
+        // ERL 2: a task whose connection failed while it ran keeps its result for the connection that takes it over.
+        if (Session?.Orphans is { } orphans && orphans.TryPark(task, result)) return;
+        await (task.Connection ?? this).RespondWithAsync(task, result).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends the task's data and status here; a connection failing under it hands the task over (ERL 2) or ends it.</summary>
+    internal async ValueTask RespondWithAsync(TargetTask task, ScsiCommandResult result)
+    {
         try
         {
             await RespondAsync(task, result).ConfigureAwait(false);
@@ -160,7 +168,53 @@ internal sealed partial class TargetConnection
         catch (DatamoverException e)
         {
             _logger.LogDebug("{Remote}: response for 0x{Itt:x8} not sent: {Error}", Datamover.RemoteEndPoint, task.InitiatorTaskTag, e.Message);
+            if (Session?.Orphans is { } orphans && !_endsTasks && !_target.IsStopping)
+            {
+                if (!task.Orphaned) orphans.Adopt(task, resultKnown: true, Datamover.RemoteEndPoint);
+                return;
+            }
             FinishAborted(task);
+        }
+    }
+
+    /// <summary>
+    /// ERL 2, TASK REASSIGN of a task whose status already went out on the failed connection: its data and status go
+    /// again here, as new PDUs of this connection (DataSN from 0, a StatSN of this connection).
+    /// </summary>
+    internal async Task SendAgainAfterReassignAsync(TargetTask task)
+    {
+        _recovery?.Responding(task);
+        task.StatusStamped = false;
+        task.NextDataSN = 0;
+        try
+        {
+            if (task.IsRead && task.DataInSent > 0
+                && await Datamover.PutDataAsync(task, task.DataInBuffer(task.DataInSent), 0, isLast: true,
+                       task.StatusInDataIn ? task.Collapsed : null).ConfigureAwait(false))
+                return;
+            var pdu = PduPool.Rent();
+            if (task.StatusInDataIn)
+            {
+                var c = task.Collapsed;
+                pdu.Opcode = IscsiOpcode.ScsiResponse;
+                pdu.Flags = (byte)(0x80 | (c.Overflow ? 0x04 : 0) | (c.Underflow ? 0x02 : 0));
+                pdu.Bhs[3] = c.ScsiStatus;
+                pdu.InitiatorTaskTag = task.InitiatorTaskTag;
+                pdu.Field36 = task.NextDataSN;
+                pdu.Field44 = c.ResidualCount;
+            }
+            else
+            {
+                task.ResponseBhs.CopyTo(pdu.Bhs);
+                pdu.Field36 = task.IsRead ? task.NextDataSN : 0;
+                if (!task.ResponseData.IsEmpty) pdu.SetData(task.ResponseData.Span);
+            }
+            pdu.SentNotification = task;
+            Send(pdu);
+        }
+        catch (DatamoverException e)
+        {
+            _logger.LogDebug("{Remote}: reassigned task 0x{Itt:x8} not answered: {Error}", Datamover.RemoteEndPoint, task.InitiatorTaskTag, e.Message);
         }
     }
 
@@ -238,12 +292,24 @@ internal sealed partial class TargetConnection
     /// <summary>Called once a task's final PDU left (or could not): the task's buffers and CmdSN slot are free again.</summary>
     public void OnTaskFinished(TargetTask task)
     {
+        // ERL 2: a task handed to the session belongs to it (its failed send ends here); the connection that takes it
+        // over finishes it.
+        if (task.Orphaned) return;
+        if (!ReferenceEquals(task.Connection, this) && task.Connection is { } owner)
+        {
+            owner.OnTaskFinished(task);
+            return;
+        }
         Tasks.TryClaim(task);
         Datamover.EndTask(task);
-        if (task.ConsumesSlot) Session?.ReleaseSlot();
+        if (task.ConsumesSlot)
+        {
+            task.ConsumesSlot = false; // once, though a reassigned task may finish twice (first send, then again)
+            Session?.ReleaseSlot();
+        }
         task.FinishedSignal?.TrySetResult();
         // ERL 1: kept, with its data and status, until the initiator acknowledges the status.
-        if (_recovery is { } recovery && recovery.TryRetain(task)) return;
+        if (IsLive && !task.OrphanExpired && _recovery is { } recovery && recovery.TryRetain(task)) return;
         FreeTask(task);
     }
 

@@ -87,6 +87,8 @@ internal sealed partial class TargetConnection
                     await SendLoginResponseAsync(request, FailureFrame(request, status), tsih: 0).ConfigureAwait(false);
                     return false;
                 }
+                // A login into an existing session (ERL 2) negotiated only connection keys: the rest are the session's.
+                if (frame.Tsih != 0) result = session.Negotiated.ForAddedConnection(result);
                 Datamover.NoticeKeyValues(result.Connection);
                 Session = session;
                 session.Connection = this;

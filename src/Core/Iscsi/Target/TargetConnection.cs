@@ -15,6 +15,7 @@ internal sealed partial class TargetConnection : IDatamoverHost
     private readonly ILogger _logger;
     private readonly ILogger _pduLogger;
     private readonly CancellationTokenSource _closing = new();
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TargetKeepAlive _keepAlive;
     private readonly TargetTaskManagement _taskManagement;
     private readonly TargetTextExchange _text;
@@ -24,6 +25,9 @@ internal sealed partial class TargetConnection : IDatamoverHost
     private long _lastReceiveTicks = Environment.TickCount64;
     private int _closed;
     private string? _closeReason;
+    // Set when the connection is closed on purpose (logout, session reinstatement, reset, shutdown): its tasks end with
+    // it. A connection that fails, or is replaced by a login into its session, hands them over at ERL 2 instead.
+    private volatile bool _endsTasks;
     /// <summary>The Logout Response still to come (after the connection's tasks); the reader keeps the connection up for it.</summary>
     private Task? _logoutCompletion;
 
@@ -47,6 +51,10 @@ internal sealed partial class TargetConnection : IDatamoverHost
     /// <summary>Non-immediate PDUs waiting for their CmdSN turn.</summary>
     public CommandSequencer Sequencer { get; } = new();
     public long LastReceiveTicks => Volatile.Read(ref _lastReceiveTicks);
+    /// <summary>Logged in and not shut down.</summary>
+    public bool IsLive => Volatile.Read(ref _closed) == 0;
+    /// <summary>Completes once the connection has shut down (its tasks ended or handed to the session).</summary>
+    public Task Finished => _finished.Task;
     /// <summary>ERL 1: tasks kept for a resend and the read data they hold; zeros at level 0.</summary>
     public (int Tasks, long Bytes) RetainedForRecovery => _recovery is { } r ? (r.RetainedTasks, r.RetainedBytes) : (0, 0);
 
@@ -86,8 +94,11 @@ internal sealed partial class TargetConnection : IDatamoverHost
     }
 
     /// <summary>Closes the connection from outside (reinstatement, reset, shutdown).</summary>
-    public async Task CloseAsync(string reason)
+    /// <param name="handOverTasks">ERL 2: the connection is being replaced or found dead, so its tasks wait for
+    /// TASK REASSIGN on another; otherwise they end with it.</param>
+    public async Task CloseAsync(string reason, bool handOverTasks = false)
     {
+        if (!handOverTasks) _endsTasks = true;
         _closeReason ??= reason;
         try { _closing.Cancel(); } catch (ObjectDisposedException) { }
         await Datamover.TerminateAsync(reason).ConfigureAwait(false);
@@ -96,16 +107,48 @@ internal sealed partial class TargetConnection : IDatamoverHost
     private async Task ShutdownAsync(string reason)
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
-        try { _closing.Cancel(); } catch (ObjectDisposedException) { }
-        Tasks.CancelAll(Datamover.EndTask);
-        Sequencer.Clear();
-        await Datamover.TerminateAsync(reason).ConfigureAwait(false);
-        _recovery?.Clear();
-        if (Session is { } s)
+        try
         {
-            _target.RemoveSession(s);
-            _logger.LogInformation("Session {Session} ended: {Reason}", s.Describe(), reason);
+            try { _closing.Cancel(); } catch (ObjectDisposedException) { }
+            var session = Session;
+            // ERL 2: a connection that failed (not logged out, not stopped by the target) hands its tasks to the session.
+            bool orphan = session is { RecoversConnections: true } && !_endsTasks && !_target.IsStopping;
+            if (orphan) HandOverTasks(session!.Orphans!);
+            else Tasks.CancelAll(Datamover.EndTask);
+            Sequencer.Clear();
+            await Datamover.TerminateAsync(reason).ConfigureAwait(false);
+            if (!orphan) _recovery?.Clear();
+            if (session is null) return;
+            if (orphan && ReferenceEquals(session.Connection, this))
+            {
+                _target.RetainSession(session, this);
+                _logger.LogInformation("Session {Session} lost its connection ({Reason}); its tasks wait {Seconds} s for a new one",
+                    session.Describe(), reason, session.Negotiated.DefaultTime2Retain);
+            }
+            else if (!orphan)
+            {
+                _target.RemoveSession(session);
+                _logger.LogInformation("Session {Session} ended: {Reason}", session.Describe(), reason);
+            }
         }
+        finally
+        {
+            _finished.TrySetResult();
+        }
+    }
+
+    /// <summary>ERL 2: running tasks keep running, sent ones keep their data and status, all for TASK REASSIGN elsewhere.</summary>
+    private void HandOverTasks(OrphanedTasks orphans)
+    {
+        string remote = Datamover.RemoteEndPoint;
+        foreach (var task in Tasks.Where(_ => true))
+        {
+            orphans.Adopt(task, resultKnown: false, remote);
+            Datamover.EndTask(task);
+        }
+        if (_recovery is { } recovery)
+            foreach (var task in recovery.TakeAll())
+                orphans.Adopt(task, resultKnown: true, remote);
     }
 
     private async Task<string> FullFeatureLoopAsync(CancellationToken ct)

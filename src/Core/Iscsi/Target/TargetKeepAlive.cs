@@ -61,7 +61,7 @@ internal sealed class TargetKeepAlive(TargetConnection connection, ILogger logge
                     {
                         string reason = $"initiator did not answer a NOP-In ping within {timeout.TotalSeconds:0.###} s";
                         _logger.LogWarning("{Remote}: {Reason}; closing the connection", _connection.Datamover.RemoteEndPoint, reason);
-                        await _connection.CloseAsync(reason).ConfigureAwait(false);
+                        await _connection.CloseAsync(reason, handOverTasks: true).ConfigureAwait(false);
                         return;
                     }
                     continue;

@@ -69,6 +69,18 @@ internal sealed class TargetRecovery(TargetConnection connection, int capacity, 
         if (_retention.Supersede(itt) is { } old) connection.FreeTask(old);
     }
 
+    /// <summary>ERL 2, the connection failed: every task whose status went (or was going) out, for the session to hold.</summary>
+    public List<TargetTask> TakeAll()
+    {
+        var all = _retention.Clear();
+        lock (_responding)
+        {
+            all.AddRange(_responding.Values);
+            _responding.Clear();
+        }
+        return all;
+    }
+
     public void Clear()
     {
         lock (_responding) _responding.Clear();

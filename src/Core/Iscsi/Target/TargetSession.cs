@@ -30,6 +30,10 @@ internal sealed class TargetSession
     public ushort Tsih { get; }
     public string InitiatorName => Negotiated.InitiatorName;
     public TargetConnection? Connection { get; set; }
+    /// <summary>ErrorRecoveryLevel 2: tasks of a failed connection waiting for TASK REASSIGN; null below level 2.</summary>
+    public OrphanedTasks? Orphans { get; init; }
+    /// <summary>ErrorRecoveryLevel 2: the session outlives a failed connection until DefaultTime2Retain.</summary>
+    public bool RecoversConnections => Orphans is not null;
 
     public uint ExpCmdSN => Volatile.Read(ref _expCmdSN);
     public uint MaxCmdSN => Volatile.Read(ref _maxCmdSN);

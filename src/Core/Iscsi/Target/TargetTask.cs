@@ -32,6 +32,17 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
     /// <summary>Set by a TMF that must answer only after this task has ended.</summary>
     public TaskCompletionSource? FinishedSignal;
 
+    // ---- ErrorRecoveryLevel 2: a task whose connection failed (see OrphanedTasks), guarded by the session's orphan lock ----
+    public bool Orphaned;
+    /// <summary>Its status went (or was going) out on the failed connection: the new one sends data and status again.</summary>
+    public bool OrphanedResultKnown;
+    public long OrphanedTicks;
+    public bool OrphanExpired;
+    /// <summary>What the logical unit produced while the task had no connection.</summary>
+    public ScsiCommandResult? PendingResult;
+    /// <summary>A write waiting for data when its connection failed waits on this for the connection that takes it over.</summary>
+    public TaskCompletionSource<TargetConnection>? ReassignSignal;
+
     // ---- What ErrorRecoveryLevel 1 keeps to send the status again (see TaskRetention) ----
     /// <summary>The StatSN its status went out with (stamped in wire order).</summary>
     public uint StatSN;
@@ -83,7 +94,20 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
             DataOutOverflow = length - ExpectedDataOutLength;
             throw new DataOutOverflowException(length, ExpectedDataOutLength);
         }
-        await Connection!.Datamover.GetDataAsync(this, length, cancellationToken).ConfigureAwait(false);
+        var connection = Connection!;
+        try
+        {
+            await connection.Datamover.GetDataAsync(this, length, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is DatamoverException or OperationCanceledException && !cancellationToken.IsCancellationRequested
+                                  && connection.Session is { Orphans: { } orphans })
+        {
+            // ERL 2: the connection failed while the data was on its way. The connection that takes the task over
+            // (TASK REASSIGN) asks for all of it again; none comes within DefaultTime2Retain: the task ends.
+            var next = await orphans.WaitForReassignmentAsync(this, cancellationToken).ConfigureAwait(false);
+            next.Datamover.BeginTask(this, ReassignedCommand.Instance, WriteBuffer);
+            await next.Datamover.GetDataAsync(this, length, cancellationToken).ConfigureAwait(false);
+        }
         return _writeBuffer.AsMemory(0, length);
     }
 
@@ -151,6 +175,12 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
         Unit = null;
         ConsumesSlot = false;
         FinishedSignal = null;
+        Orphaned = false;
+        OrphanedResultKnown = false;
+        OrphanedTicks = 0;
+        OrphanExpired = false;
+        PendingResult = null;
+        ReassignSignal = null;
         StatSN = 0;
         StatusStamped = false;
         StatusInDataIn = false;
@@ -162,6 +192,15 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
     }
 
     public TargetTask() => SentNotification = this;
+}
+
+/// <summary>
+/// What Allocate_Connection_Resources sees for a write taken over by a new connection: no immediate data and no
+/// unsolicited data to follow (F=1), so every byte is asked for by R2T there.
+/// </summary>
+internal static class ReassignedCommand
+{
+    public static readonly Pdu Instance = new() { Opcode = IscsiOpcode.ScsiCommand, Final = true };
 }
 
 /// <summary>A logical unit asked for more write data than the Expected Data Transfer Length allows.</summary>

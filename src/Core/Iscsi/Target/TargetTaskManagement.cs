@@ -21,9 +21,11 @@ internal sealed class TargetTaskManagement(TargetConnection connection, IscsiTar
         uint tmfCmdSN = pdu.Field24;
         PduPool.Return(pdu);
         byte response;
+        TargetTask? reassigned = null;
         try
         {
-            response = await ExecuteTaskManagementAsync(session, function, lun, referenced, refCmdSN, tmfCmdSN).ConfigureAwait(false);
+            if (function == 8) (response, reassigned) = Reassign(session, referenced);
+            else response = await ExecuteTaskManagementAsync(session, function, lun, referenced, refCmdSN, tmfCmdSN).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -37,11 +39,42 @@ internal sealed class TargetTaskManagement(TargetConnection connection, IscsiTar
         reply.InitiatorTaskTag = itt;
         _connection.Send(reply);
         if (consumesSlot) session.ReleaseSlot();
+        if (reassigned is not null) await ContinueReassignedAsync(reassigned).ConfigureAwait(false);
         if (function == 7 && response == 0) // TARGET COLD RESET: the connections go after the response
         {
             await Task.Delay(100).ConfigureAwait(false);
             foreach (var c in _target.ConnectionsOf(session.Node!).ToArray()) await c.CloseAsync("target cold reset").ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// TASK REASSIGN (RFC 7143 §11.5.1, ERL 2): the task of a failed connection, named by its ITT, becomes allegiant to
+    /// this one. Response 0 when taken over, 1 when the session holds no such task, 4 below ERL 2.
+    /// </summary>
+    private (byte Response, TargetTask? Task) Reassign(TargetSession session, uint referenced)
+    {
+        if (session.Orphans is not { } orphans) return (4, null); // task allegiance reassignment not supported
+        var task = orphans.Take(referenced, _connection);
+        if (task is null) return (1, null);
+        _logger.LogInformation("{Remote}: task 0x{Itt:x8} reassigned to this connection", _connection.Datamover.RemoteEndPoint, referenced);
+        return (0, task);
+    }
+
+    /// <summary>After the TMF response: what the taken-over task had ready goes out here.</summary>
+    private async Task ContinueReassignedAsync(TargetTask task)
+    {
+        if (task.PendingResult is { } result)
+        {
+            task.PendingResult = null;
+            _connection.Tasks.TryAdd(task);
+            await _connection.RespondWithAsync(task, result).ConfigureAwait(false);
+        }
+        else if (task.OrphanedResultKnown)
+        {
+            task.OrphanedResultKnown = false;
+            await _connection.SendAgainAfterReassignAsync(task).ConfigureAwait(false);
+        }
+        // Otherwise it still runs; its data and status come here (a write waiting for data is asked for it here).
     }
 
     /// <summary>RFC 7143 §11.5: returns the TMF response code.</summary>
@@ -97,7 +130,7 @@ internal sealed class TargetTaskManagement(TargetConnection connection, IscsiTar
                     unit.Reset(function == 6 ? LogicalUnitResetKind.TargetWarmReset : LogicalUnitResetKind.TargetColdReset);
                 return 0;
             }
-            case 8: // TASK REASSIGN needs ErrorRecoveryLevel 2
+            case 8: // TASK REASSIGN: handled by Reassign
                 return 4;
             default:
                 return 5; // Task management function not supported

@@ -1,0 +1,99 @@
+using System.Net;
+using Iser.Core.Iscsi.Initiator;
+using Iser.Core.Iscsi.Target;
+using Iser.Core.Scsi.Target;
+using Iser.Core.Scsi.Target.Stores;
+using Iser.Tests.Initiator;
+using Iser.Transport.Tcp;
+
+namespace Iser.Tests.Recovery;
+
+/// <summary>
+/// ErrorRecoveryLevel 2 end to end (RFC 7143 §6.2.2, §7.1.4): our initiator and target through a proxy that kills the
+/// connection under load. The session survives (same TSIH, no new session login), a new connection joins it, every
+/// outstanding command is reassigned (TASK REASSIGN) and completes exactly once, and the data reads back equal.
+/// </summary>
+public class ErrorRecoveryLevel2Tests
+{
+    private static readonly TcpInitiatorTransport Tcp = new();
+
+    [Fact]
+    public async Task A_connection_killed_under_mixed_load_is_replaced_and_every_command_completes_once()
+    {
+        var log = new CapturedLog();
+        await using var target = new IscsiTarget(new IscsiTargetOptions { NopInInterval = TimeSpan.Zero }, log.Factory);
+        var unit = new CountingLogicalUnit(new BlockDeviceLogicalUnit(new RamBackingStore(16384 * 512), new BlockDeviceOptions { BlockSize = 512 }));
+        var node = new TargetNode(InProcessTarget.Iqn);
+        node.AddLun(0, unit);
+        target.AddNode(node);
+        var listener = new TcpDatamoverListener(new IPEndPoint(IPAddress.Loopback, 0), log.Factory.CreateLogger("Iser.Tcp"));
+        target.Listen(listener);
+        await using var proxy = new PduFaultProxy(listener.LocalEndPoint.Port);
+        var options = new IscsiSessionOptions
+        {
+            Host = "127.0.0.1",
+            Port = proxy.Port,
+            TargetName = InProcessTarget.Iqn,
+            ErrorRecoveryLevel = 2,
+            NopInterval = TimeSpan.Zero,
+            RecoveryTimeout = TimeSpan.FromSeconds(2),
+            CommandTimeout = TimeSpan.FromSeconds(60),
+            LoggerFactory = log.Factory,
+        };
+        options.Reconnect.Enabled = false; // only connection recovery (ERL 2) may save these commands
+        await using var session = await IscsiSession.ConnectAsync(options, Tcp);
+        Assert.Equal(2, session.Negotiated.ErrorRecoveryLevel);
+        ushort tsih = session.Tsih;
+        var lun = await session.OpenLunAsync(0);
+
+        // 16 writers and 16 readers of 64 KiB each, over their own LBAs; the blocks the readers read were written first.
+        const int Workers = 16, Blocks = 128;
+        var written = new byte[Workers][];
+        for (int i = 0; i < Workers; i++)
+        {
+            written[i] = new byte[Blocks * 512];
+            Random.Shared.NextBytes(written[i]);
+            await lun.WriteAsync(8192 + i * Blocks, written[i]);
+        }
+        int writesBefore = Writes(unit), readsBefore = Reads(unit);
+        // The connection dies in the middle of the read data, with writes and reads outstanding.
+        var kill = new FaultRule(Direction.ToInitiator, Iser.Core.Iscsi.Pdus.IscsiOpcode.DataIn, 6, FaultAction.KillConnection);
+        proxy.Add(kill);
+        var fresh = new byte[Workers][];
+        var read = new byte[Workers][];
+        var work = new List<Task>();
+        for (int i = 0; i < Workers; i++)
+        {
+            fresh[i] = new byte[Blocks * 512];
+            Random.Shared.NextBytes(fresh[i]);
+            read[i] = new byte[Blocks * 512];
+            work.Add(lun.WriteAsync(i * Blocks, fresh[i]).AsTask());
+            work.Add(lun.ReadAsync(8192 + i * Blocks, read[i]).AsTask());
+        }
+        var all = Task.WhenAll(work);
+        Assert.True(await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(40))) == all,
+            $"the commands did not complete after the connection was killed\n{string.Join("\n", proxy.Log)}\n{log}");
+        await all;
+
+        Assert.Equal(1, proxy.Fired(kill));
+        Assert.Equal(1, session.ConnectionRecoveries);
+        Assert.Equal(0, session.ReconnectCount);
+        Assert.Equal(tsih, session.Tsih);
+        Assert.Equal(2, proxy.AcceptedConnections);
+        Assert.Equal(1, target.SessionCount);
+        // Every command ran exactly once in the logical unit, whichever connection carried its answer.
+        Assert.Equal(Workers, Writes(unit) - writesBefore);
+        Assert.Equal(Workers, Reads(unit) - readsBefore);
+        for (int i = 0; i < Workers; i++)
+        {
+            Assert.True(written[i].AsSpan().SequenceEqual(read[i]), $"read {i} returned other bytes");
+            var back = new byte[Blocks * 512];
+            await lun.ReadAsync(i * Blocks, back);
+            Assert.True(fresh[i].AsSpan().SequenceEqual(back), $"write {i} did not land");
+        }
+        Assert.Contains(log.Lines, l => l.Contains("reassigned to this connection"));
+    }
+
+    private static int Reads(CountingLogicalUnit unit) => unit.Executed(0x28) + unit.Executed(0x88);
+    private static int Writes(CountingLogicalUnit unit) => unit.Executed(0x2a) + unit.Executed(0x8a);
+}

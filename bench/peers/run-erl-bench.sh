@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# What ErrorRecoveryLevel 1 costs on the fast path: our `iser perf` at ERL 0 and at ERL 1 against our own target
-# (which offers 1) over TCP on 127.0.0.1, in one run, rounds alternating, medians; with and without digests. At ERL 1
-# the target keeps each task's status and read data until acknowledged, asks DataACKs at burst ends, and the initiator
-# tracks StatSN gaps: none of it may tax a healthy connection (the bar: ERL 1 >= 0.95x ERL 0).
+# What error recovery costs on the fast path: our `iser perf` at ERL 0, 1 and 2 against our own target (which offers
+# 2) over TCP on 127.0.0.1, in one run, rounds alternating, medians; with and without digests. At ERL 1 and 2 the
+# target keeps each task's status and read data until acknowledged, asks DataACKs at burst ends, and the initiator
+# tracks StatSN gaps: none of it may tax a healthy connection (the bar: ERL 1 and 2 >= 0.95x ERL 0).
 #
 #   bench/peers/run-erl-bench.sh [--seconds N] [--size-mib N] [--rounds N] [--only TEXT] [--out FILE]
 #   (--only: just the workloads whose name contains TEXT, e.g. "write")
@@ -51,7 +51,7 @@ if [ -n "$ONLY" ]; then
     WORKLOADS=("${kept[@]}")
 fi
 # client name: ERL offered and digests
-CLIENTS=("erl0" "erl1" "erl0+digests" "erl1+digests")
+CLIENTS=("erl0" "erl1" "erl2" "erl0+digests" "erl1+digests" "erl2+digests")
 
 command -v python3 >/dev/null || { echo "python3 is missing (apt-get install python3)." >&2; exit 1; }
 [ -f "$ISER_DLL" ] || { echo "$ISER_DLL not found: build it with 'dotnet build Iser.sln -c $CONFIGURATION'." >&2; exit 1; }
@@ -63,7 +63,7 @@ cleanup() {
 trap cleanup EXIT
 
 PORT=$(free_port)
-dotnet "$ISER_DLL" target --portal "127.0.0.1:$PORT" --iqn "$IQN" --lun "ram:${SIZE_MIB}M" --error-recovery-level 1 >"$WORK/target.log" 2>&1 &
+dotnet "$ISER_DLL" target --portal "127.0.0.1:$PORT" --iqn "$IQN" --lun "ram:${SIZE_MIB}M" --error-recovery-level 2 >"$WORK/target.log" 2>&1 &
 TARGET_PID=$!
 deadline=$(( $(date +%s) + 60 ))
 until grep -qx 'ready' "$WORK/target.log"; do
@@ -105,8 +105,8 @@ done
 
 labels=()
 for workload in "${WORKLOADS[@]}"; do labels+=("${workload%%|*}"); done
-plain=$(python3 bench/lib/client-table.py "$WORK" ours --workloads "${labels[@]}" --clients erl0 erl1 --reference erl0)
-digested=$(python3 bench/lib/client-table.py "$WORK" ours --workloads "${labels[@]}" --clients erl0+digests erl1+digests --reference erl0+digests)
+plain=$(python3 bench/lib/client-table.py "$WORK" ours --workloads "${labels[@]}" --clients erl0 erl1 erl2 --reference erl0)
+digested=$(python3 bench/lib/client-table.py "$WORK" ours --workloads "${labels[@]}" --clients erl0+digests erl1+digests erl2+digests --reference erl0+digests)
 echo "Measuring what ERL 1 keeps at the target (bench/Iser.Bench retention)..." >&2
 retention=$(dotnet run -c "$CONFIGURATION" --project bench/Iser.Bench -- retention --seconds "$SECONDS_PER_RUN" 2>"$WORK/retention.err") \
     || { echo "The retention probe failed:" >&2; sed 's/^/    /' "$WORK/retention.err" >&2; retention="(retention probe failed)"; }
@@ -114,10 +114,10 @@ report=$(printf '\nNo digests:\n\n%s\n\nHeader and data digests (CRC32C):\n\n%s\
 echo "$report"
 if [ -n "$OUT" ]; then
     {
-        echo "# ErrorRecoveryLevel 1 against 0: \`iser perf\` against our target over TCP on 127.0.0.1"
+        echo "# ErrorRecoveryLevel 1 and 2 against 0: \`iser perf\` against our target over TCP on 127.0.0.1"
         echo
         echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'). ${SECONDS_PER_RUN} s per run after a 1 s ramp, ${ROUNDS} rounds per workload, clients in rotating order; medians."
-        echo "Target: ours, ram:${SIZE_MIB}M, offering ErrorRecoveryLevel 1; each client offers 0 or 1 (the session takes the lower)."
+        echo "Target: ours, ram:${SIZE_MIB}M, offering ErrorRecoveryLevel 2; each client offers 0, 1 or 2 (the session takes the lower)."
         echo "Machine: $(nproc) CPUs shared with other work, load average at start $(cut -d' ' -f1-3 /proc/loadavg). CPU µs/cmd = the client process's user + system time / its commands."
         echo "Command: \`bench/peers/run-erl-bench.sh --seconds $SECONDS_PER_RUN --size-mib $SIZE_MIB --rounds $ROUNDS${ONLY:+ --only \"$ONLY\"}\` ($CONFIGURATION build)"
         echo "$report"

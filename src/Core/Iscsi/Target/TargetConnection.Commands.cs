@@ -192,23 +192,7 @@ internal sealed partial class TargetConnection
                 && await Datamover.PutDataAsync(task, task.DataInBuffer(task.DataInSent), 0, isLast: true,
                        task.StatusInDataIn ? task.Collapsed : null).ConfigureAwait(false))
                 return;
-            var pdu = PduPool.Rent();
-            if (task.StatusInDataIn)
-            {
-                var c = task.Collapsed;
-                pdu.Opcode = IscsiOpcode.ScsiResponse;
-                pdu.Flags = (byte)(0x80 | (c.Overflow ? 0x04 : 0) | (c.Underflow ? 0x02 : 0));
-                pdu.Bhs[3] = c.ScsiStatus;
-                pdu.InitiatorTaskTag = task.InitiatorTaskTag;
-                pdu.Field36 = task.NextDataSN;
-                pdu.Field44 = c.ResidualCount;
-            }
-            else
-            {
-                task.ResponseBhs.CopyTo(pdu.Bhs);
-                pdu.Field36 = task.IsRead ? task.NextDataSN : 0;
-                if (!task.ResponseData.IsEmpty) pdu.SetData(task.ResponseData.Span);
-            }
+            var pdu = task.BuildStoredResponse();
             pdu.SentNotification = task;
             Send(pdu);
         }

@@ -16,8 +16,10 @@ internal sealed partial class TargetConnection
         PduPool.Return(pdu);
         if (reason == 2)
         {
-            // Removing a connection for recovery needs ErrorRecoveryLevel 2.
-            SendLogoutResponse(itt, 2, close: false);
+            // Removing a connection for recovery (RFC 7143 §11.14.1) needs ErrorRecoveryLevel 2 (response 2 below it). At 2
+            // a session has one connection here, and the login that brought this one in already closed the one named
+            // and handed its tasks to the session: "CID not found" (response 1) says it is gone.
+            SendLogoutResponse(itt, Session!.RecoversConnections ? (byte)1 : (byte)2, close: false);
             if (consumesSlot) Session!.ReleaseSlot();
             return true;
         }

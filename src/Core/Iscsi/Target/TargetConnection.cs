@@ -301,22 +301,7 @@ internal sealed partial class TargetConnection : IDatamoverHost
     /// </summary>
     public void ResendResponse(TargetTask task, uint? snackTag)
     {
-        var pdu = PduPool.Rent();
-        if (task.StatusInDataIn)
-        {
-            var s = task.Collapsed;
-            pdu.Opcode = IscsiOpcode.ScsiResponse;
-            pdu.Flags = (byte)(0x80 | (s.Overflow ? 0x04 : 0) | (s.Underflow ? 0x02 : 0));
-            pdu.Bhs[3] = s.ScsiStatus;
-            pdu.InitiatorTaskTag = task.InitiatorTaskTag;
-            pdu.Field36 = task.NextDataSN;
-            pdu.Field44 = s.ResidualCount;
-        }
-        else
-        {
-            task.ResponseBhs.CopyTo(pdu.Bhs);
-            if (!task.ResponseData.IsEmpty) pdu.SetData(task.ResponseData.Span);
-        }
+        var pdu = task.BuildStoredResponse();
         if (snackTag is { } tag) pdu.Field20 = tag;
         pdu.Field24 = task.StatSN;
         pdu.Retransmission = true;

@@ -141,6 +141,30 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
         Connection?.Datamover.ReturnDataInBuffer(this);
     }
 
+    /// <summary>
+    /// The task's SCSI Response as kept for sending again (ERL 1 and 2): as first built, or made from the status that
+    /// rode in its last Data-In. Sequence numbers are the caller's to set.
+    /// </summary>
+    public Pdu BuildStoredResponse()
+    {
+        var pdu = PduPool.Rent();
+        if (StatusInDataIn)
+        {
+            var s = Collapsed;
+            pdu.Opcode = IscsiOpcode.ScsiResponse;
+            pdu.Flags = (byte)(0x80 | (s.Overflow ? 0x04 : 0) | (s.Underflow ? 0x02 : 0));
+            pdu.Bhs[3] = s.ScsiStatus;
+            pdu.InitiatorTaskTag = InitiatorTaskTag;
+            pdu.Field36 = NextDataSN; // ExpDataSN: the Data-In sent
+            pdu.Field44 = s.ResidualCount;
+            return pdu;
+        }
+        ResponseBhs.CopyTo(pdu.Bhs);
+        pdu.Field36 = IsRead ? NextDataSN : 0;
+        if (!ResponseData.IsEmpty) pdu.SetData(ResponseData.Span);
+        return pdu;
+    }
+
     /// <summary>Write data is never sent back: a retained task gives its write buffer up at once.</summary>
     public void ReleaseWriteBuffer()
     {

@@ -94,6 +94,54 @@ public class ErrorRecoveryLevel2Tests
         Assert.Contains(log.Lines, l => l.Contains("reassigned to this connection"));
     }
 
+    /// <summary>One command, the connection killed at one chosen PDU of it: the command completes once, on the new connection.</summary>
+    [Theory]
+    [InlineData("R2T: a write waiting for its data", true, Iser.Core.Iscsi.Pdus.IscsiOpcode.ReadyToTransfer, false)]
+    [InlineData("SCSI Response: a write whose status was on its way", true, Iser.Core.Iscsi.Pdus.IscsiOpcode.ScsiResponse, false)]
+    [InlineData("first Data-In: a read sending its data", false, Iser.Core.Iscsi.Pdus.IscsiOpcode.DataIn, false)]
+    [InlineData("the Data-In carrying the status: a read whose data and status were sent", false, Iser.Core.Iscsi.Pdus.IscsiOpcode.DataIn, true)]
+    public async Task A_connection_killed_at_one_pdu_of_a_command_is_replaced_and_the_command_completes_once(string at, bool write,
+        Iser.Core.Iscsi.Pdus.IscsiOpcode opcode, bool statusPdu)
+    {
+        var log = new CapturedLog();
+        await using var target = new IscsiTarget(new IscsiTargetOptions { NopInInterval = TimeSpan.Zero }, log.Factory);
+        var unit = new CountingLogicalUnit(new BlockDeviceLogicalUnit(new RamBackingStore(16384 * 512), new BlockDeviceOptions { BlockSize = 512 }));
+        var node = new TargetNode(InProcessTarget.Iqn);
+        node.AddLun(0, unit);
+        target.AddNode(node);
+        var listener = new TcpDatamoverListener(new IPEndPoint(IPAddress.Loopback, 0), log.Factory.CreateLogger("Iser.Tcp"));
+        target.Listen(listener);
+        await using var proxy = new PduFaultProxy(listener.LocalEndPoint.Port);
+        var options = new IscsiSessionOptions
+        {
+            Host = "127.0.0.1", Port = proxy.Port, TargetName = InProcessTarget.Iqn, ErrorRecoveryLevel = 2,
+            NopInterval = TimeSpan.Zero, RecoveryTimeout = TimeSpan.FromSeconds(5), LoggerFactory = log.Factory,
+            ImmediateData = false, InitialR2T = true, // every byte of a write by R2T: the first R2T comes before any data
+        };
+        options.Reconnect.Enabled = false;
+        await using var session = await IscsiSession.ConnectAsync(options, Tcp);
+        var lun = await session.OpenLunAsync(0);
+        var data = new byte[512 * 1024];
+        Random.Shared.NextBytes(data);
+        if (!write) await lun.WriteAsync(100, data);
+        int before = write ? Writes(unit) : Reads(unit);
+        var rule = new FaultRule(Direction.ToInitiator, opcode, 1, FaultAction.KillConnection) { Match = statusPdu ? bhs => (bhs.Span[1] & 0x01) != 0 : null };
+        proxy.Add(rule);
+        var back = new byte[data.Length];
+        var work = write ? lun.WriteAsync(100, data).AsTask() : lun.ReadAsync(100, back).AsTask();
+        Assert.True(await Task.WhenAny(work, Task.Delay(TimeSpan.FromSeconds(30))) == work,
+            $"the command killed at the {at} did not complete\n{string.Join("\n", proxy.Log)}\n{log}");
+        await work;
+
+        Assert.Equal(1, proxy.Fired(rule));
+        Assert.Equal(1, session.ConnectionRecoveries);
+        Assert.Equal(1, (write ? Writes(unit) : Reads(unit)) - before);
+        if (write) await lun.ReadAsync(100, back);
+        Assert.True(data.AsSpan().SequenceEqual(back), $"the data after recovery at the {at} differs");
+        // Taken over by TASK REASSIGN, not run again as a new command.
+        Assert.Contains(log.Lines, l => l.Contains("reassigned to this connection"));
+    }
+
     private static int Reads(CountingLogicalUnit unit) => unit.Executed(0x28) + unit.Executed(0x88);
     private static int Writes(CountingLogicalUnit unit) => unit.Executed(0x2a) + unit.Executed(0x8a);
 }

@@ -1,0 +1,19 @@
+namespace Iser.Core.Scsi.Target.Reservations;
+
+/// <summary>Limits and target facts the reservation state of one logical unit needs.</summary>
+public sealed record PersistentReservationOptions
+{
+    public const int DefaultMaxRegistrations = 256;
+
+    /// <summary>
+    /// Registrations held at most; one more is INSUFFICIENT REGISTRATION RESOURCES. Bounds memory and keeps
+    /// READ FULL STATUS within the 64 KiB a PERSISTENT RESERVE IN can return.
+    /// </summary>
+    public int MaxRegistrations { get; init; } = DefaultMaxRegistrations;
+
+    /// <summary>
+    /// Whether a relative target port identifier names a target port of this target (the destination of a REGISTER
+    /// AND MOVE). Null: any nonzero identifier is taken.
+    /// </summary>
+    public Func<ushort, bool>? TargetPortExists { get; init; }
+}

@@ -104,6 +104,40 @@ public sealed class RecoveryCliTests : IAsyncLifetime
         Assert.Equal(0, await proxy.StopAsync());
     }
 
+    [PythonFact]
+    public async Task Read_at_level_2_survives_its_connection_killed_mid_data_in_one_session()
+    {
+        var data = await WriteDirectlyAsync();
+        await using var proxy = await StartProxyAsync("kill:to-initiator:DataIn:3");
+
+        string output = TempFile();
+        var read = await IserAsync(["read", ProxiedUrl(proxy), "--lba", Lba, "--count", Blocks, "-o", output, "--error-recovery-level", "2", .. Digests]);
+        Assert.True(read.ExitCode == 0, $"{read}\n{Show(proxy)}");
+        AssertSameBytes(data, await File.ReadAllBytesAsync(output));
+        // The connection died; a second one joined the same session (not a new session) and took the command over.
+        Assert.Contains("bringing a new connection into the session", read.Stderr);
+        Assert.DoesNotContain("logging in again", read.Stderr);
+        Assert.Contains(proxy.StderrLines, l => l.StartsWith("connection 2: accepted", StringComparison.Ordinal));
+        Assert.Equal(0, await proxy.StopAsync());
+    }
+
+    [PythonFact]
+    public async Task Write_at_level_2_survives_its_connection_killed_mid_data_out_in_one_session()
+    {
+        var (input, data) = await RandomFileAsync();
+        await using var proxy = await StartProxyAsync("kill:to-target:DataOut:3");
+
+        var write = await IserAsync(["write", ProxiedUrl(proxy), "--lba", Lba, "-i", input, "--error-recovery-level", "2", .. Digests]);
+        Assert.True(write.ExitCode == 0, $"{write}\n{Show(proxy)}");
+        Assert.Contains("bringing a new connection into the session", write.Stderr);
+        Assert.Contains(proxy.StderrLines, l => l.StartsWith("connection 2: accepted", StringComparison.Ordinal));
+        string output = TempFile();
+        var read = await IserAsync(["read", _target.LunUrl, "--lba", Lba, "--count", Blocks, "-o", output]);
+        Assert.True(read.ExitCode == 0, read.ToString());
+        AssertSameBytes(data, await File.ReadAllBytesAsync(output));
+        Assert.Equal(0, await proxy.StopAsync());
+    }
+
     // ---- Helpers ----
 
     /// <summary>The Python proxy as an <see cref="ExternalProcess"/>; its port from the "listening HOST:PORT" line.</summary>

@@ -83,12 +83,17 @@ internal static class TargetCommand
                 try { store = BackingStoreSpec.Parse(t.Luns[lun]); }
                 catch (Exception e) when (e is FormatException or ArgumentException) { throw new UsageException($"--lun {t.Luns[lun]}: {e.Message}"); }
                 var capturedNode = node;
-                var unit = new BlockDeviceLogicalUnit(store, new BlockDeviceOptions
+                var unitOptions = new BlockDeviceOptions
                 {
                     BlockSize = blockSize,
                     Identity = $"{t.Iqn}/{lun}",
                     LunList = () => capturedNode.Luns.Keys.Select(k => (ulong)k).ToList(),
-                }, loggerFactory.CreateLogger("Iser.Target.Lun"));
+                    // APTPL: a file-backed LUN keeps its persistent reservations beside its data.
+                    PersistentReservationFile = store is FileBackingStore file ? file.Path + ".pr" : null,
+                };
+                BlockDeviceLogicalUnit unit;
+                try { unit = new BlockDeviceLogicalUnit(store, unitOptions, loggerFactory.CreateLogger("Iser.Target.Lun")); }
+                catch (InvalidDataException e) { throw new UsageException($"--lun {t.Luns[lun]}: persistent reservation file {e.Message}"); }
                 node.AddLun(lun, unit);
                 Console.WriteLine($"  lun {lun}: {store.Describe()}, {unit.BlockCount} blocks of {unit.BlockSize} bytes");
             }

@@ -114,7 +114,8 @@ public sealed class IscsiSessionOptions
         DataSequenceInOrder = DataSequenceInOrder,
         DefaultTime2Wait = DefaultTime2Wait,
         DefaultTime2Retain = DefaultTime2Retain,
-        ErrorRecoveryLevel = ErrorRecoveryLevel,
+        // Over iSER recovery stops at level 1: RDMA placement is never resent, and its commands cannot be taken over.
+        ErrorRecoveryLevel = iser && ErrorRecoveryLevel > 1 ? 1 : ErrorRecoveryLevel,
         InitiatorRecvDataSegmentLength = InitiatorRecvDataSegmentLength,
         TargetRecvDataSegmentLength = TargetRecvDataSegmentLength,
         MaxOutstandingUnexpectedPdus = MaxOutstandingUnexpectedPdus,

@@ -43,7 +43,9 @@ public sealed class IscsiTargetOptions
     /// <summary>The highest level this target implements.</summary>
     public const int MaxSupportedErrorRecoveryLevel = 2;
 
-    internal OperationalLimits ToLimits() => new()
+    /// <param name="iser">An iSER connection: recovery stops at level 1 (RDMA placement is never resent, and a failed
+    /// iSER connection's tasks are not taken over by another).</param>
+    internal OperationalLimits ToLimits(bool iser = false) => new()
     {
         MaxRecvDataSegmentLength = MaxRecvDataSegmentLength,
         MaxBurstLength = MaxBurstLength,
@@ -54,7 +56,7 @@ public sealed class IscsiTargetOptions
         HeaderDigest = HeaderDigest,
         DataDigest = DataDigest,
         MaxConnections = 1,
-        ErrorRecoveryLevel = ErrorRecoveryLevel is >= 0 and <= MaxSupportedErrorRecoveryLevel ? ErrorRecoveryLevel
+        ErrorRecoveryLevel = ErrorRecoveryLevel is >= 0 and <= MaxSupportedErrorRecoveryLevel ? (iser ? Math.Min(1, ErrorRecoveryLevel) : ErrorRecoveryLevel)
             : throw new ArgumentOutOfRangeException(nameof(ErrorRecoveryLevel), ErrorRecoveryLevel,
                 $"ErrorRecoveryLevel must be 0 to {MaxSupportedErrorRecoveryLevel}."),
     };

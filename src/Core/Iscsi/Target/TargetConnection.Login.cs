@@ -18,7 +18,7 @@ internal sealed partial class TargetConnection
         TargetNode? node = null;
         var policy = new TargetLoginPolicy
         {
-            Limits = Options.ToLimits(),
+            Limits = Options.ToLimits(iser: Datamover.PlacesDataDirectly),
             IsIserConnection = Datamover.PlacesDataDirectly,
             LookupTarget = request =>
             {

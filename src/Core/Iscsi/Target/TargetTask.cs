@@ -2,6 +2,7 @@ using System.Buffers;
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Pdus;
 using Iser.Core.Scsi.Target;
+using Iser.Core.Scsi.Target.Reservations;
 
 namespace Iser.Core.Iscsi.Target;
 
@@ -61,6 +62,18 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
     public int RetainedDataLength => _readIntoLent ? 0 : DataInSent;
 
     ulong IScsiTask.Lun => Lun;
+
+    /// <summary>
+    /// The session's I_T nexus: initiator name and ISID, target IQN and portal group tag. Every logical unit here
+    /// belongs to one target node, reached through one target port (its IQN and TPGT), so the relative target port
+    /// identifier is <see cref="RelativeTargetPortId"/> (1) throughout.
+    /// </summary>
+    public ItNexus Nexus => Connection?.Session is { Node: { } node } session
+        ? new ItNexus(session.InitiatorName, session.Isid, node.Iqn, node.PortalGroupTag, RelativeTargetPortId)
+        : throw new InvalidOperationException("A SCSI command outside a normal session has no I_T nexus.");
+
+    /// <summary>The relative target port identifier of a target node's single target port.</summary>
+    public const ushort RelativeTargetPortId = 1;
     public ReadOnlyMemory<byte> Cdb => _cdb.AsMemory(0, _cdbLength);
     public CancellationToken CancellationToken => _cancellation.Token;
     public Memory<byte> WriteBuffer => _writeBuffer is null ? Memory<byte>.Empty : _writeBuffer.AsMemory(0, ExpectedDataOutLength);

@@ -1,35 +1,110 @@
 using System.Buffers.Binary;
+using Iser.Core.Scsi.Target.Reservations;
+using Microsoft.Extensions.Logging;
 
 namespace Iser.Core.Scsi.Target;
 
+/// <summary>
+/// Reservations (SPC-4 §5.13, SPC-2 §5.5.1) through the unit's <see cref="PersistentReservations"/>: every command is
+/// checked against them before it runs (RESERVATION CONFLICT when it may not), PERSISTENT RESERVE IN and OUT,
+/// RESERVE(6)/(10) and RELEASE(6)/(10). With <see cref="BlockDeviceOptions.PersistentReservationFile"/> the APTPL state
+/// is saved there before the command that changed it completes.
+/// </summary>
+/// <remarks>
+/// The unit attentions a PERSISTENT RESERVE OUT establishes for other nexuses (RESERVATIONS PREEMPTED, RESERVATIONS
+/// RELEASED, REGISTRATIONS PREEMPTED) and the task aborts of PREEMPT AND ABORT are not delivered yet: the target has
+/// no unit attention queue nor a way for a logical unit to abort another nexus's tasks, so they are only logged (at
+/// debug level). The reservation state itself changes as SPC-4 says.
+/// </remarks>
 public sealed partial class BlockDeviceLogicalUnit
 {
-    /// <summary>
-    /// PERSISTENT RESERVE IN (SPC-4 §6.16). PERSISTENT RESERVE OUT is not supported, so nothing is ever registered:
-    /// every report is the empty one with generation 0. Answering it lets initiators (and libiscsi's test suite, which
-    /// probes it around every test) see "no reservations" instead of an unsupported command.
-    /// </summary>
+    /// <summary>The unit's reservation state (for diagnostics and tests).</summary>
+    public PersistentReservations Reservations => _reservations;
+
+    private static PersistentReservations LoadReservations(string? path)
+    {
+        var options = new PersistentReservationOptions { PersistThroughPowerLossCapable = path is not null };
+        return (path is null ? null : PersistentReservationFile.Load(path, options)) ?? new PersistentReservations(options);
+    }
+
+    /// <summary>PERSISTENT RESERVE IN (SPC-4 §6.15): READ KEYS, READ RESERVATION, REPORT CAPABILITIES, READ FULL STATUS.</summary>
     private ScsiCommandResult PersistentReserveIn(IScsiTask task, ReadOnlySpan<byte> cdb)
     {
         int serviceAction = cdb[1] & 0x1F;
+        if (serviceAction > (int)PrInServiceAction.ReadFullStatus) return InvalidField(1, 4);
         int allocation = BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]);
-        int length;
-        var data = task.GetDataInBuffer(8).Span;
-        data[..8].Clear();
-        switch (serviceAction)
-        {
-            case 0: // READ KEYS: PRGENERATION 0, ADDITIONAL LENGTH 0
-            case 1: // READ RESERVATION: no reservation
-            case 3: // READ FULL STATUS: no registrants
-                length = 8;
-                break;
-            case 2: // REPORT CAPABILITIES: LENGTH 8; no capability bits, TMV=0 (type mask not valid)
-                data[1] = 8;
-                length = 8;
-                break;
-            default:
-                return InvalidField(1, 4);
-        }
-        return ScsiCommandResult.Good(dataInLength: Math.Min(length, allocation));
+        if (allocation == 0) return ScsiCommandResult.Good();
+        int n = _reservations.In((PrInServiceAction)serviceAction, task.GetDataInBuffer(allocation).Span, allocation);
+        return ScsiCommandResult.Good(dataInLength: n);
     }
+
+    /// <summary>
+    /// PERSISTENT RESERVE OUT (SPC-4 §6.16): the CDB is checked before the parameter list is fetched; the outcome's
+    /// APTPL image is saved before the command completes.
+    /// </summary>
+    private ValueTask<ScsiCommandResult> PersistentReserveOut(IScsiTask task, ReadOnlySpan<byte> cdb, CancellationToken cancellationToken)
+    {
+        if (!PrOutCdb.TryDecode(cdb, out var decoded, out var error)) return Done(error.ToCommandResult());
+        return PersistentReserveOutAsync(task, decoded, cancellationToken);
+    }
+
+    private async ValueTask<ScsiCommandResult> PersistentReserveOutAsync(IScsiTask task, PrOutCdb cdb, CancellationToken cancellationToken)
+    {
+        int length = cdb.ParameterListLength;
+        // Fewer bytes than the CDB announced (a short Expected Data Transfer Length) make a PARAMETER LIST LENGTH ERROR.
+        int available = Math.Min(length, task.ExpectedDataOutLength);
+        var list = available == 0 ? ReadOnlyMemory<byte>.Empty : await task.ReceiveDataOutAsync(available, cancellationToken).ConfigureAwait(false);
+        if (list.Length > available) list = list[..available];
+        if (!PrOutParameterParser.TryParse(list.Span, cdb.ServiceAction, out var parameters, out var error))
+            return error.ToCommandResult(length);
+
+        var nexus = task.Nexus;
+        var outcome = _reservations.Out(nexus, cdb.ServiceAction, cdb.Type, parameters);
+        _logger.LogDebug("PERSISTENT RESERVE OUT {Action} type {Type} from {Nexus}: {Outcome}; now {State}.",
+            cdb.ServiceAction, cdb.Type, nexus, outcome, _reservations);
+        foreach (var ua in outcome.UnitAttentions)
+            _logger.LogDebug("Unit attention {Key:X1}/{Asc:X2}/{Ascq:X2} for {Recipients} (except {Except}) not delivered: no unit attention queue yet.",
+                ua.Condition.Key, ua.Condition.Asc, ua.Condition.Ascq, ua.Recipients, ua.Except);
+        foreach (var nexuses in outcome.AbortTasksOf)
+            _logger.LogDebug("PREEMPT AND ABORT: the tasks of {Nexuses} are not aborted: a logical unit cannot abort tasks yet.", nexuses);
+        if (outcome.PersistentStateChanged && !SaveReservations())
+            return Check(InternalTargetFailure);
+        return outcome.ToCommandResult(length);
+    }
+
+    /// <summary>RESERVE(6)/(10) and RELEASE(6)/(10) (SPC-2 §7.21, §7.20) for the whole logical unit.</summary>
+    private ScsiCommandResult LegacyReservation(IScsiTask task, ReadOnlySpan<byte> cdb)
+    {
+        byte opcode = cdb[0];
+        bool ten = opcode is SbcOpcode.Reserve10 or SbcOpcode.Release10;
+        // Third-party reservations (3RDPTY), their long TransportIDs (LONGID, RESERVE/RELEASE(10)) and extents are refused.
+        if ((cdb[1] & 0x10) != 0) return InvalidField(1, 4);
+        if (ten && (cdb[1] & 0x02) != 0) return InvalidField(1, 1);
+        if ((cdb[1] & 0x01) != 0) return InvalidField(1, 0);
+        var nexus = task.Nexus;
+        bool reserve = opcode is SbcOpcode.Reserve6 or SbcOpcode.Reserve10;
+        var outcome = reserve ? _reservations.LegacyReserve(nexus) : _reservations.LegacyRelease(nexus);
+        _logger.LogDebug("{Command} from {Nexus}: {Outcome}.", reserve ? "RESERVE" : "RELEASE", nexus, outcome);
+        return outcome.ToCommandResult();
+    }
+
+    /// <summary>Writes the APTPL image; false (logged) when the file cannot be written.</summary>
+    private bool SaveReservations()
+    {
+        string? path = _options.PersistentReservationFile;
+        if (path is null) return true; // not capable: APTPL never becomes active
+        try
+        {
+            PersistentReservationFile.Save(path, _reservations);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogError(e, "Saving the persistent reservation state of {Identity} to {Path} failed.", Identity, path);
+            return false;
+        }
+    }
+
+    /// <summary>HARDWARE ERROR / INTERNAL TARGET FAILURE: the state changed but could not be made persistent.</summary>
+    private static SenseCondition InternalTargetFailure => new(0x04, 0x44, 0x00);
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Iser.Core.Scsi.Target.Reservations;
 using Iser.Core.Scsi.Target.Stores;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -27,6 +28,7 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
     private readonly BlockRangeLock _ranges = new();
     private readonly IReadOnlyList<SupportedOperations.Operation> _operations;
     private readonly bool[] _supportedOpcodes = new bool[256];
+    private readonly PersistentReservations _reservations;
     private volatile bool _stopped;
 
     /// <param name="store">The medium. Disposed with the LU when <paramref name="ownsStore"/> is true.</param>
@@ -48,6 +50,9 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
         _modes = new ModePages(_options.WriteCacheEnabled);
         _operations = SupportedOperations.Build(_options.DpoFua);
         foreach (var op in _operations) _supportedOpcodes[op.Opcode] = true;
+        _reservations = LoadReservations(_options.PersistentReservationFile);
+        if (_options.PersistentReservationFile is { } prFile && _reservations.PersistThroughPowerLoss)
+            _logger.LogInformation("Logical unit {Identity}: persistent reservations restored from {Path}: {State}.", Identity, prFile, _reservations);
     }
 
     public long BlockCount { get; }
@@ -73,6 +78,8 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
         if (length == 0 || cdb.Length < length || !IsSupported(opcode))
             return Done(CheckAt(SenseCondition.InvalidCommandOperationCode, 0));
         cdb = cdb[..length];
+        if (_reservations.CheckAccess(task.Nexus, ScsiCommandClassifier.Classify(cdb)) == PrAccess.Conflict)
+            return Done(new ScsiCommandResult { Status = ScsiStatus.ReservationConflict });
         // CONTROL byte: NACA and the obsolete LINK bit are not supported (SAM-5 §5.2).
         if ((cdb[^1] & 0x05) != 0) return Done(InvalidField(length - 1, (cdb[^1] & 0x04) != 0 ? 2 : 0));
 
@@ -120,6 +127,13 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
                 return Done(MaintenanceIn(task, cdb));
             case SbcOpcode.PersistentReserveIn:
                 return Done(PersistentReserveIn(task, cdb));
+            case SbcOpcode.PersistentReserveOut:
+                return PersistentReserveOut(task, cdb, cancellationToken);
+            case SbcOpcode.Reserve6:
+            case SbcOpcode.Release6:
+            case SbcOpcode.Reserve10:
+            case SbcOpcode.Release10:
+                return Done(LegacyReservation(task, cdb));
             case SbcOpcode.ModeSense6:
             case SbcOpcode.ModeSense10:
                 return Done(ModeSense(task, cdb));
@@ -138,10 +152,12 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
 
     public void Reset(LogicalUnitResetKind kind)
     {
-        // Outstanding commands are cancelled by the core through their tokens; what the LU keeps across
-        // commands is its mode parameters and its started/stopped state, which a reset returns to power-on values.
+        // Outstanding commands are cancelled by the core through their tokens; what the LU keeps across commands is
+        // its mode parameters, its started/stopped state and its reservations, which a reset returns to power-on values.
         _modes.RestoreDefaults();
         _stopped = false;
+        // A RESERVE(6)/(10) reservation goes; persistent reservations survive every reset (SPC-4 §5.13.1).
+        _reservations.OnReset();
         _logger.LogInformation("Logical unit {Identity} reset ({Kind}).", Identity, kind);
     }
 

@@ -55,6 +55,14 @@ public sealed class BlockDeviceOptions
     /// <summary>Refuse all writes (DATA PROTECT / WRITE PROTECTED), reported by the WP bit in MODE SENSE.</summary>
     public bool ReadOnly { get; init; }
 
+    /// <summary>
+    /// Where the persistent reservation state is kept across restarts (APTPL, SPC-4 §5.13.5): loaded when the logical
+    /// unit is constructed, replaced atomically whenever a PERSISTENT RESERVE OUT changes it while APTPL is active,
+    /// deleted when APTPL goes off. Null: persist through power loss is not supported (REPORT CAPABILITIES says
+    /// PTPL_C 0, and APTPL 1 is INVALID FIELD IN PARAMETER LIST).
+    /// </summary>
+    public string? PersistentReservationFile { get; init; }
+
     internal void Validate(long storeSize)
     {
         if (BlockSize is not (512 or 4096))

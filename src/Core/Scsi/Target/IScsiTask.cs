@@ -1,3 +1,5 @@
+using Iser.Core.Scsi.Target.Reservations;
+
 namespace Iser.Core.Scsi.Target;
 
 /// <summary>
@@ -7,6 +9,13 @@ namespace Iser.Core.Scsi.Target;
 public interface IScsiTask
 {
     ulong Lun { get; }
+
+    /// <summary>
+    /// The I_T nexus the command came through (initiator port, target port): what reservations are held and
+    /// checked by. Stable for the life of the nexus.
+    /// </summary>
+    ItNexus Nexus { get; }
+
     ReadOnlyMemory<byte> Cdb { get; }
     /// <summary>Bytes the initiator will accept (R bit set), 0 otherwise.</summary>
     int ExpectedDataInLength { get; }

@@ -8,6 +8,8 @@ internal static class SbcOpcode
     public const byte Inquiry = 0x12;
     public const byte ModeSelect6 = 0x15;
     public const byte ModeSense6 = 0x1A;
+    public const byte Reserve6 = 0x16;
+    public const byte Release6 = 0x17;
     public const byte StartStopUnit = 0x1B;
     public const byte PreventAllowMediumRemoval = 0x1E;
     public const byte ReadCapacity10 = 0x25;
@@ -19,6 +21,8 @@ internal static class SbcOpcode
     public const byte WriteSame10 = 0x41;
     public const byte Unmap = 0x42;
     public const byte ModeSelect10 = 0x55;
+    public const byte Reserve10 = 0x56;
+    public const byte Release10 = 0x57;
     public const byte ModeSense10 = 0x5A;
     public const byte Read16 = 0x88;
     public const byte CompareAndWrite = 0x89;
@@ -31,6 +35,7 @@ internal static class SbcOpcode
     public const byte ReportLuns = 0xA0;
     public const byte MaintenanceIn = 0xA3;
     public const byte PersistentReserveIn = 0x5E;
+    public const byte PersistentReserveOut = 0x5F;
     public const byte Read12 = 0xA8;
     public const byte Write12 = 0xAA;
     public const byte WriteAndVerify12 = 0xAE;

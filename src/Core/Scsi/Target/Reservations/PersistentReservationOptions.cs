@@ -16,4 +16,10 @@ public sealed record PersistentReservationOptions
     /// AND MOVE). Null: any nonzero identifier is taken.
     /// </summary>
     public Func<ushort, bool>? TargetPortExists { get; init; }
+
+    /// <summary>
+    /// Whether the device server can persist through power loss (PTPL_C in REPORT CAPABILITIES). When false, a
+    /// REGISTER-family command with APTPL 1 is INVALID FIELD IN PARAMETER LIST (SPC-4 §6.16.3) and changes nothing.
+    /// </summary>
+    public bool PersistThroughPowerLossCapable { get; init; } = true;
 }

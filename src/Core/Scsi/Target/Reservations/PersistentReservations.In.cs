@@ -56,14 +56,14 @@ public sealed partial class PersistentReservations
     }
 
     /// <summary>
-    /// SPC-4 §6.15.4: CRH 0 (RESERVE/RELEASE as SPC-2 defines them), SIP_C, ATP_C and PTPL_C 1; TMV 1 with all six
+    /// SPC-4 §6.15.4: CRH 0 (RESERVE/RELEASE as SPC-2 defines them), SIP_C and ATP_C 1, PTPL_C as the options say; TMV 1 with all six
     /// types; ALLOW COMMANDS 011b (TEST UNIT READY passes every type, MODE SENSE and the like pass Write Exclusive
     /// types, as <see cref="ScsiCommandClassifier"/> sorts them); PTPL_A the current APTPL.
     /// </summary>
     private void ReportCapabilities(ref TruncatingWriter w)
     {
         w.UInt16(8);
-        w.Byte(0x08 | 0x04 | 0x01);               // SIP_C | ATP_C | PTPL_C
+        w.Byte((byte)(0x08 | 0x04 | (_options.PersistThroughPowerLossCapable ? 0x01 : 0x00))); // SIP_C | ATP_C | PTPL_C
         w.Byte((byte)(0x80 | 0x3 << 4 | (_aptpl ? 0x01 : 0x00))); // TMV | ALLOW COMMANDS 011b | PTPL_A
         w.Byte(0x80 | 0x40 | 0x20 | 0x08 | 0x02); // WR_EX_AR | EX_AC_RO | WR_EX_RO | EX_AC | WR_EX
         w.Byte(0x01);                             // EX_AC_AR

@@ -13,6 +13,9 @@ public sealed partial class PersistentReservations
         if (!Enum.IsDefined(action)) return PrOutcome.InvalidFieldInCdb(1, 4);
         bool typed = action is PrOutServiceAction.Reserve or PrOutServiceAction.Preempt or PrOutServiceAction.PreemptAndAbort;
         if (typed && !type.IsValid()) return PrOutcome.InvalidFieldInCdb(2, 3);
+        // APTPL sits in byte 20 of the basic list and byte 17 of REGISTER AND MOVE's (both bit 0).
+        if (p.ActivatePersistThroughPowerLoss && !_options.PersistThroughPowerLossCapable)
+            return PrOutcome.InvalidFieldInParameterList(action == PrOutServiceAction.RegisterAndMove ? 17 : 20, 0);
 
         lock (_gate)
         {

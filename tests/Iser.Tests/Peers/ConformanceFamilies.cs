@@ -15,6 +15,8 @@ public static class ConformanceFamilies
         "SCSI.Verify10", "SCSI.Verify12", "SCSI.Verify16",
         "SCSI.WriteVerify10", "SCSI.WriteVerify12", "SCSI.WriteVerify16",
         "SCSI.ModeSense6", "SCSI.CompareAndWrite", "SCSI.Unmap", "SCSI.WriteSame10", "SCSI.WriteSame16",
+        "SCSI.PrinReadKeys", "SCSI.PrinServiceactionRange", "SCSI.PrinReportCapabilities",
+        "SCSI.ProutRegister", "SCSI.ProutReserve", "SCSI.ProutClear", "SCSI.ProutPreempt", "SCSI.Reserve6",
         "iSCSI.iSCSIResiduals", "iSCSI.iSCSIcmdsn", "iSCSI.iSCSIdatasn", "iSCSI.iSCSITMF",
     };
 

@@ -14,6 +14,17 @@ public sealed class StoreConformanceTests
 
     public StoreConformanceTests(ITestOutputHelper output) => _output = output;
 
+    /// <summary>
+    /// Tests that read or write one 512-byte block whatever the logical unit's block size (libiscsi 1.19's
+    /// verify_read_works / verify_write_works hard-code it): on a 4096-byte unit that command's 512-byte Expected Data
+    /// Transfer Length cannot carry the block, and the target refuses it, so they fail for a reason of their own.
+    /// </summary>
+    private static readonly HashSet<string> Assumes512ByteBlocks =
+    [
+        "ProutReserve.AccessEA", "ProutReserve.AccessWE", "ProutReserve.AccessEARO",
+        "ProutReserve.AccessWERO", "ProutReserve.AccessEAAR", "ProutReserve.AccessWEAR",
+    ];
+
     [PeerTheory(Peer.LibiscsiTools)]
     [InlineData("file", 512)]
     [InlineData("file-direct", 4096)]
@@ -38,8 +49,9 @@ public sealed class StoreConformanceTests
             _output.WriteLine(result.Describe());
             Assert.True(result.SummaryFound, $"iscsi-test-cu printed no CUnit summary.\n{result.Output}");
             Assert.True(result.TestsRun > 100, $"only {result.TestsRun} tests ran.\n{result.Output}");
-            Assert.True(result.TestsFailed == 0 && result.FailedTests.Count == 0,
-                $"SCSI on {store}/{blockSize}: {result.TestsFailed} test(s) failed.\n{result.Describe()}\nTarget output:\n{target.Transcript}");
+            var failed = result.FailedTests.Where(t => blockSize == 512 || !Assumes512ByteBlocks.Contains(t)).ToList();
+            Assert.True(failed.Count == 0 && result.TestsFailed == result.FailedTests.Count - failed.Count,
+                $"SCSI on {store}/{blockSize}: {failed.Count} test(s) failed.\n{result.Describe()}\nTarget output:\n{target.Transcript}");
             await target.StopAndAssertCleanExitAsync();
         }
         finally

@@ -1,4 +1,5 @@
 using Iser.Core.Scsi.Target;
+using Iser.Core.Scsi.Target.Reservations;
 
 namespace Iser.Tests.ScsiTarget;
 
@@ -11,8 +12,12 @@ internal sealed class FakeScsiTask : IScsiTask
     private readonly byte[] _dataOut;
     private byte[]? _dataIn;
 
-    public FakeScsiTask(byte[] cdb, int expectedDataIn = 0, byte[]? dataOut = null, int? expectedDataOut = null, ulong lun = 0)
+    /// <summary>The nexus a task comes through unless told otherwise.</summary>
+    public static readonly ItNexus DefaultNexus = new("iqn.2026-12.test:initiator", 0x23D000000001, "iqn.2026-12.test:target", 1, 1);
+
+    public FakeScsiTask(byte[] cdb, int expectedDataIn = 0, byte[]? dataOut = null, int? expectedDataOut = null, ulong lun = 0, ItNexus? nexus = null)
     {
+        Nexus = nexus ?? DefaultNexus;
         Cdb = cdb;
         ExpectedDataInLength = expectedDataIn;
         _dataOut = dataOut ?? [];
@@ -21,6 +26,7 @@ internal sealed class FakeScsiTask : IScsiTask
     }
 
     public ulong Lun { get; }
+    public ItNexus Nexus { get; }
     public ReadOnlyMemory<byte> Cdb { get; }
     public int ExpectedDataInLength { get; }
     public int ExpectedDataOutLength { get; }

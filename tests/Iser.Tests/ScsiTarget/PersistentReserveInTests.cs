@@ -2,7 +2,7 @@ using static Iser.Tests.ScsiTarget.LuHarness;
 
 namespace Iser.Tests.ScsiTarget;
 
-/// <summary>PERSISTENT RESERVE IN (SPC-4 §6.16) on a unit that never has registrations.</summary>
+/// <summary>PERSISTENT RESERVE IN (SPC-4 §6.15) on a unit without registrations.</summary>
 public class PersistentReserveInTests
 {
     private static byte[] PrIn(byte serviceAction, ushort allocation) =>
@@ -22,12 +22,13 @@ public class PersistentReserveInTests
     }
 
     [Fact]
-    public async Task Report_capabilities_has_length_eight_and_no_type_mask()
+    public async Task Report_capabilities_has_length_eight_and_the_type_mask()
     {
         await using var lu = RamLu();
         var (r, d) = await In(lu, PrIn(2, 8), 8);
         AssertGood(r);
-        Assert.Equal(new byte[] { 0, 8, 0, 0, 0, 0, 0, 0 }, d[..8]);
+        // SIP_C, ATP_C (no PTPL_C without a state file); TMV, ALLOW COMMANDS 011b; all six types.
+        Assert.Equal(new byte[] { 0, 8, 0x0C, 0xB0, 0xEA, 0x01, 0, 0 }, d[..8]);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Login;
+using Iser.Core.Scsi.Target.Reservations;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -182,6 +183,12 @@ public sealed class IscsiTarget : IAsyncDisposable
         lock (_sessionGate)
         {
             if (_sessions.TryGetValue(key, out var s) && ReferenceEquals(s, session)) _sessions.Remove(key);
+        }
+        // The session's I_T nexus is gone (SAM-5 §6.3.4): its logical units drop what they held for it alone.
+        if (session.Node is { } node)
+        {
+            var nexus = new ItNexus(session.InitiatorName, session.Isid, node.Iqn, node.PortalGroupTag, TargetTask.RelativeTargetPortId);
+            foreach (var unit in node.Luns.Values) unit.OnNexusLoss(nexus);
         }
     }
 

@@ -21,6 +21,9 @@ public sealed partial class BlockDeviceLogicalUnit
     /// <summary>The unit's reservation state (for diagnostics and tests).</summary>
     public PersistentReservations Reservations => _reservations;
 
+    /// <summary>I_T nexus loss: the nexus's RESERVE(6)/(10) reservation goes; persistent reservations stay (SPC-4 §5.13.1).</summary>
+    public void OnNexusLoss(in ItNexus nexus) => _reservations.OnNexusLoss(nexus);
+
     private static PersistentReservations LoadReservations(string? path)
     {
         var options = new PersistentReservationOptions { PersistThroughPowerLossCapable = path is not null };

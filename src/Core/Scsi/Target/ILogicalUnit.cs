@@ -1,3 +1,5 @@
+using Iser.Core.Scsi.Target.Reservations;
+
 namespace Iser.Core.Scsi.Target;
 
 /// <summary>A SCSI logical unit behind a target (SBC block device over a backing store).</summary>
@@ -8,6 +10,12 @@ public interface ILogicalUnit : IAsyncDisposable
 
     /// <summary>Abort / LU reset handling: forget any per-LU state tied to outstanding commands (e.g. unit attention).</summary>
     void Reset(LogicalUnitResetKind kind);
+
+    /// <summary>
+    /// The I_T nexus ended (logout, a lost connection not recovered, session reinstatement): state held for it alone,
+    /// such as a RESERVE(6)/(10) reservation, goes (SPC-2 §5.5.1). Nothing by default.
+    /// </summary>
+    void OnNexusLoss(in ItNexus nexus) { }
 
     /// <summary>Flush write-back state (SYNCHRONIZE CACHE semantics), used at shutdown.</summary>
     ValueTask FlushAsync(CancellationToken cancellationToken);

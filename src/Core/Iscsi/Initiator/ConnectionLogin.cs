@@ -65,7 +65,9 @@ internal sealed class ConnectionLogin(IscsiSessionOptions options, IInitiatorTra
         var loginOptions = _options.ToLoginOptions(_isid, cmdSN: resume?.CmdSN ?? 1, iser: datamover.PlacesDataDirectly, tsih: resume?.Tsih ?? 0);
         var negotiator = new InitiatorLoginNegotiator(loginOptions, _loginLogger);
         var frame = negotiator.FirstRequest();
-        uint expStatSN = 0;
+        // A login into the session carries the failed connection's ExpStatSN (RFC 7143 §11.12.5), which acknowledges its
+        // statuses so the target can drop what it kept for them.
+        uint expStatSN = resume?.ExpStatSN ?? 0;
         while (true)
         {
             await datamover.SendControlAsync(BuildLoginPdu(frame, expStatSN), ct).ConfigureAwait(false);
@@ -144,4 +146,4 @@ internal sealed class ConnectionLogin(IscsiSessionOptions options, IInitiatorTra
 }
 
 /// <summary>ERL 2: what a login into an existing session needs: its TSIH, the CmdSN it has reached, its negotiated values.</summary>
-internal sealed record SessionResume(ushort Tsih, uint CmdSN, NegotiatedSession Leading);
+internal sealed record SessionResume(ushort Tsih, uint CmdSN, uint ExpStatSN, NegotiatedSession Leading);

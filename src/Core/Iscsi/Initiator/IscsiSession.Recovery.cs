@@ -141,7 +141,7 @@ public sealed partial class IscsiSession
             {
                 using var attempt = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token);
                 attempt.CancelAfter(TimeSpan.FromMilliseconds(remaining));
-                var resume = new SessionResume(_tsih, failed.NextCmdSN, Negotiated);
+                var resume = new SessionResume(_tsih, failed.NextCmdSN, failed.ExpStatSN, Negotiated);
                 var (connection, negotiated, _) = await _login.ConnectAsync(attempt.Token, resume).ConfigureAwait(false);
                 Interlocked.Increment(ref _connectionRecoveries);
                 Negotiated = negotiated;
@@ -223,11 +223,12 @@ public sealed partial class IscsiSession
                 Retry(task, generation, "it never reached the target before its connection failed");
                 break;
             default:
-                lock (_gate)
-                {
-                    if (task.Generation == generation)
-                        task.TryFail(new IscsiException($"The target refused to reassign command 0x{task.InitiatorTaskTag:x8}: {response.Describe()}"));
-                }
+                // Outside RFC 7143 §11.6.1 for a target that negotiated ERL 2 (Linux LIO 6.1 answers 255 to a task it does
+                // move). A retry is safe whatever the truth: a target at level 1 or more never runs a retried command twice,
+                // it answers it again or runs one it never had; CommandTimeout still bounds the command.
+                _logger.LogWarning("{Portal}: TASK REASSIGN of 0x{Itt:x8} answered {Response}; retrying the command instead",
+                    Portal, task.InitiatorTaskTag, response.Describe());
+                Retry(task, generation, $"TASK REASSIGN was answered {response}");
                 break;
         }
     }

@@ -80,7 +80,8 @@ public sealed class InitiatorLoginNegotiator
         var pairs = new List<TextKeyValue>();
         Declare(pairs, KeyNames.InitiatorName, _options.InitiatorName);
         if (_options.InitiatorAlias is { } alias) Declare(pairs, KeyNames.InitiatorAlias, alias);
-        Declare(pairs, KeyNames.SessionType, _discovery ? "Discovery" : "Normal");
+        // SessionType is leading-only (RFC 7143 §13.21): a login into an existing session (TSIH set) does not send it.
+        if (_options.Tsih == 0) Declare(pairs, KeyNames.SessionType, _discovery ? "Discovery" : "Normal");
         if (!_discovery) Declare(pairs, KeyNames.TargetName, _options.TargetName!);
         string authMethods = _options.Chap is null ? NegotiationValues.None : _options.MutualChap is null ? "CHAP,None" : "CHAP";
         Offer(pairs, KeyNames.AuthMethod, authMethods);

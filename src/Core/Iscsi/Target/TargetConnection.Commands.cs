@@ -161,20 +161,46 @@ internal sealed partial class TargetConnection
     /// <summary>Sends the task's data and status here; a connection failing under it hands the task over (ERL 2) or ends it.</summary>
     internal async ValueTask RespondWithAsync(TargetTask task, ScsiCommandResult result)
     {
+        uint itt = task.InitiatorTaskTag;
+        int generation = task.Generation;
         try
         {
             await RespondAsync(task, result).ConfigureAwait(false);
         }
         catch (DatamoverException e)
         {
-            _logger.LogDebug("{Remote}: response for 0x{Itt:x8} not sent: {Error}", Datamover.RemoteEndPoint, task.InitiatorTaskTag, e.Message);
-            if (Session?.Orphans is { } orphans && !_endsTasks && !_target.IsStopping)
+            _logger.LogDebug("{Remote}: response for 0x{Itt:x8} not sent: {Error}", Datamover.RemoteEndPoint, itt, e.Message);
+            // The failed send may already have ended the task (or handed it over) through its final PDU's notification;
+            // only a task that is still this command, and still ours, is handed over or ended here.
+            if (task.Generation != generation || task.Orphaned) return;
+            if (HandsOverTasks(out var orphans))
             {
-                if (!task.Orphaned) orphans.Adopt(task, resultKnown: true, Datamover.RemoteEndPoint);
+                orphans.Adopt(task, resultKnown: true, Datamover.RemoteEndPoint);
                 return;
             }
             FinishAborted(task);
         }
+    }
+
+    /// <summary>ERL 2 and the connection failing rather than being closed on purpose: its tasks go to the session.</summary>
+    private bool HandsOverTasks(out OrphanedTasks orphans)
+    {
+        orphans = Session?.Orphans!;
+        return orphans is not null && !_endsTasks && !_target.IsStopping;
+    }
+
+    /// <summary>
+    /// The PDU that ends a task (its status) was written, or could not be: a failed send on a connection that hands its
+    /// tasks over (ERL 2) keeps the task, data and status, for TASK REASSIGN; anything else finishes it.
+    /// </summary>
+    public void OnFinalPduSent(TargetTask task, Exception? error)
+    {
+        if (error is not null && ReferenceEquals(task.Connection, this) && !task.Orphaned && HandsOverTasks(out var orphans))
+        {
+            orphans.Adopt(task, resultKnown: true, Datamover.RemoteEndPoint);
+            return;
+        }
+        OnTaskFinished(task);
     }
 
     /// <summary>

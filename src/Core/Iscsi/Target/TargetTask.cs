@@ -193,11 +193,15 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
         catch (ObjectDisposedException) { }
     }
 
-    void IPduSentNotification.OnPduSent(Pdu pdu, Exception? error) => Connection?.OnTaskFinished(this);
+    void IPduSentNotification.OnPduSent(Pdu pdu, Exception? error) => Connection?.OnFinalPduSent(this, error);
+
+    /// <summary>Changes each time the task is reused: a late path holding it can tell it is no longer the same command.</summary>
+    public int Generation;
 
     public override void ResetForReuse()
     {
         base.ResetForReuse();
+        Generation++;
         if (_writeBuffer is not null) { ArrayPool<byte>.Shared.Return(_writeBuffer); _writeBuffer = null; }
         if (_readBuffer is { Length: > 256 * 1024 }) { ArrayPool<byte>.Shared.Return(_readBuffer); _readBuffer = null; }
         _lentReadBuffer = default;

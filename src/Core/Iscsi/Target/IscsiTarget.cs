@@ -184,12 +184,19 @@ public sealed class IscsiTarget : IAsyncDisposable
         {
             if (_sessions.TryGetValue(key, out var s) && ReferenceEquals(s, session)) _sessions.Remove(key);
         }
-        // The session's I_T nexus is gone (SAM-5 §6.3.4): its logical units drop what they held for it alone.
-        if (session.Node is { } node)
-        {
-            var nexus = new ItNexus(session.InitiatorName, session.Isid, node.Iqn, node.PortalGroupTag, TargetTask.RelativeTargetPortId);
-            foreach (var unit in node.Luns.Values) unit.OnNexusLoss(nexus);
-        }
+        ReleaseNexus(session);
+    }
+
+    /// <summary>
+    /// The session's I_T nexus is gone (SAM-5 §6.3.4): its logical units drop what they held for it alone (a RESERVE(6)).
+    /// Once per session: at a logout before its response goes out (the initiator may use the LUN from another session
+    /// the moment it has it), else when the session is removed.
+    /// </summary>
+    internal void ReleaseNexus(TargetSession session)
+    {
+        if (session.Node is not { } node || Interlocked.Exchange(ref session.NexusReleased, 1) != 0) return;
+        var nexus = new ItNexus(session.InitiatorName, session.Isid, node.Iqn, node.PortalGroupTag, TargetTask.RelativeTargetPortId);
+        foreach (var unit in node.Luns.Values) unit.OnNexusLoss(nexus);
     }
 
     /// <summary>Connections in full feature phase on sessions of <paramref name="node"/>.</summary>

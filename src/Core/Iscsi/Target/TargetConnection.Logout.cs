@@ -36,6 +36,9 @@ internal sealed partial class TargetConnection
             await Task.Delay(5).ConfigureAwait(false);
         }
         if (consumesSlot) Session!.ReleaseSlot();
+        // The session ends with this logout (one connection per session): what its nexus held goes before the
+        // response does, so the initiator's next session finds it released.
+        _target.ReleaseNexus(Session!);
         SendLogoutResponse(itt, 0, close: true);
     }
 

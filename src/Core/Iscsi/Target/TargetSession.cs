@@ -30,6 +30,8 @@ internal sealed class TargetSession
     public ushort Tsih { get; }
     public string InitiatorName => Negotiated.InitiatorName;
     public TargetConnection? Connection { get; set; }
+    /// <summary>1 once the logical units were told this session's I_T nexus is gone.</summary>
+    public int NexusReleased;
     /// <summary>ErrorRecoveryLevel 2: tasks of a failed connection waiting for TASK REASSIGN; null below level 2.</summary>
     public OrphanedTasks? Orphans { get; init; }
     /// <summary>ErrorRecoveryLevel 2: the session outlives a failed connection until DefaultTime2Retain.</summary>

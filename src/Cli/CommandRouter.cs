@@ -104,6 +104,7 @@ internal static class CommandRouter
                          --chap-user U --chap-secret S   --mutual-user U --mutual-secret S
                          --nop-interval SECONDS (0 = off)   --queue-depth N   --config FILE.json
                          --error-recovery-level 0|1|2 (highest offered, default 2)
+                         --max-connections N (connections per session offered, default 8)
                          --iser (each portal also accepts iSER)   --iser-nop-interval SECONDS (default 5, 0 = off)
                          --log-level trace|debug|information|warning|error
               discover PORTAL            targets and portals a portal offers (SendTargets)

@@ -18,6 +18,7 @@ internal sealed class ClientOptions : IDisposable
         "             --initiator-name IQN   --chap-user U --chap-secret S (or iscsi://U%S@host/...)\n" +
         "             --mutual-user U --mutual-secret S   --header-digest none|crc32c[,none]   --data-digest none|crc32c[,none]\n" +
         "             --error-recovery-level 0|1|2 (highest offered; the target's offer may lower it)\n" +
+        "             --max-connections N (connections in the session, MC/S; the target's offer may lower it; default 1)\n" +
         "             --transport auto|tcp|iser   --log-level trace|debug|information|warning|error (default error)\n" +
         "             --completions threadpool|inline|poll|inline+poll (where completions run; poll keeps a core busy)";
 
@@ -28,6 +29,7 @@ internal sealed class ClientOptions : IDisposable
     private string? _dataDigest;
     private TransportChoice? _transport;
     private int? _errorRecoveryLevel;
+    private int? _maxConnections;
     private CompletionOptions _completions = new();
 
     private ClientOptions(ILoggerFactory loggerFactory) => LoggerFactory = loggerFactory;
@@ -47,6 +49,9 @@ internal sealed class ClientOptions : IDisposable
         options._errorRecoveryLevel = args.Int("--error-recovery-level");
         if (options._errorRecoveryLevel is < 0 or > IscsiSessionOptions.MaxSupportedErrorRecoveryLevel)
             throw new UsageException($"--error-recovery-level must be 0, 1 or 2, not {options._errorRecoveryLevel}.");
+        options._maxConnections = args.Int("--max-connections");
+        if (options._maxConnections is < 1 or > IscsiSessionOptions.MaxSupportedConnections)
+            throw new UsageException($"--max-connections must be 1 to {IscsiSessionOptions.MaxSupportedConnections}, not {options._maxConnections}.");
         options._transport = args.Value("--transport")?.ToLowerInvariant() switch
         {
             null => null,
@@ -80,6 +85,7 @@ internal sealed class ClientOptions : IDisposable
         options.HeaderDigest = _headerDigest;
         options.DataDigest = _dataDigest;
         if (_errorRecoveryLevel is int erl) options.ErrorRecoveryLevel = erl;
+        if (_maxConnections is int connections) options.MaxConnections = connections;
         options.LoggerFactory = LoggerFactory;
         options.Completions = _completions;
         // One-shot commands should fail, not wait two minutes for a target that went away.

@@ -48,6 +48,7 @@ internal static class TargetCommand
         }
         config.QueueDepth = args.Int("--queue-depth") ?? config.QueueDepth;
         config.ErrorRecoveryLevel = args.Int("--error-recovery-level") ?? config.ErrorRecoveryLevel;
+        config.MaxConnections = args.Int("--max-connections") ?? config.MaxConnections;
         config.NopInIntervalSeconds = args.Double("--nop-interval") ?? config.NopInIntervalSeconds;
         config.BlockSize = args.Int("--block-size") ?? config.BlockSize;
         bool iser = args.Flag("--iser");
@@ -62,6 +63,11 @@ internal static class TargetCommand
             if (erl is < 0 or > IscsiTargetOptions.MaxSupportedErrorRecoveryLevel)
                 throw new UsageException($"--error-recovery-level must be 0, 1 or 2, not {erl}.");
             options.ErrorRecoveryLevel = erl;
+        }
+        if (config.MaxConnections is int maxConnections)
+        {
+            if (maxConnections is < 1 or > 65535) throw new UsageException($"--max-connections must be 1 to 65535, not {maxConnections}.");
+            options.MaxConnections = maxConnections;
         }
         if (config.NopInIntervalSeconds is double nop) options.NopInInterval = TimeSpan.FromSeconds(nop);
         if (iserNop is double iserNopSeconds) options.IserNopInInterval = TimeSpan.FromSeconds(iserNopSeconds);

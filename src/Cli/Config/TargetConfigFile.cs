@@ -7,7 +7,7 @@ namespace Iser.Cli.Config;
 /// The JSON form of `iser target --config FILE`:
 /// { "portals": ["127.0.0.1:3260"], "targets": [ { "iqn": "...", "alias": "...", "luns": ["ram:1G"],
 ///   "allowedInitiators": [], "chap": {"user":"u","secret":"..."}, "mutualChap": {...} } ],
-///   "queueDepth": 128, "nopInIntervalSeconds": 30, "blockSize": 512 }
+///   "queueDepth": 128, "errorRecoveryLevel": 2, "maxConnections": 8, "nopInIntervalSeconds": 30, "blockSize": 512 }
 /// </summary>
 internal sealed class TargetConfigFile
 {
@@ -15,6 +15,7 @@ internal sealed class TargetConfigFile
     public List<TargetEntry> Targets { get; set; } = new();
     public int? QueueDepth { get; set; }
     public int? ErrorRecoveryLevel { get; set; }
+    public int? MaxConnections { get; set; }
     public double? NopInIntervalSeconds { get; set; }
     public int? BlockSize { get; set; }
     public bool? Iser { get; set; }

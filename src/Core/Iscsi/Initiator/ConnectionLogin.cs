@@ -23,11 +23,12 @@ internal sealed class ConnectionLogin(IscsiSessionOptions options, IInitiatorTra
     private const uint LoginTag = 0;
 
     /// <summary>
-    /// Opens a connection and runs the login on it: a new session (TSIH 0, this session's ISID), or with
-    /// <paramref name="resume"/> a connection into the existing session that replaces its failed one (ERL 2).
+    /// Opens a connection and runs the login on it: a new session (TSIH 0, this session's ISID, a new CmdSN window), or
+    /// with <paramref name="resume"/> a connection into the existing session (its TSIH and window) with the ID
+    /// <paramref name="cid"/>: one more (MC/S), or one that replaces a failed connection (ERL 2).
     /// </summary>
     public async Task<(InitiatorConnection Connection, NegotiatedSession Negotiated, ushort Tsih)> ConnectAsync(CancellationToken ct,
-        SessionResume? resume = null)
+        SessionResume? resume = null, ushort cid = 0)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_options.LoginTimeout);
@@ -46,7 +47,7 @@ internal sealed class ConnectionLogin(IscsiSessionOptions options, IInitiatorTra
         }
         try
         {
-            return await LoginAsync(datamover, resume, timeout.Token).ConfigureAwait(false);
+            return await LoginAsync(datamover, resume, cid, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -60,9 +61,10 @@ internal sealed class ConnectionLogin(IscsiSessionOptions options, IInitiatorTra
     }
 
     private async Task<(InitiatorConnection, NegotiatedSession, ushort)> LoginAsync(IInitiatorDatamover datamover, SessionResume? resume,
-        CancellationToken ct)
+        ushort cid, CancellationToken ct)
     {
-        var loginOptions = _options.ToLoginOptions(_isid, cmdSN: resume?.CmdSN ?? 1, iser: datamover.PlacesDataDirectly, tsih: resume?.Tsih ?? 0);
+        var loginOptions = _options.ToLoginOptions(_isid, cmdSN: resume?.Window.NextCmdSN ?? 1, iser: datamover.PlacesDataDirectly,
+            tsih: resume?.Tsih ?? 0, cid: cid);
         var negotiator = new InitiatorLoginNegotiator(loginOptions, _loginLogger);
         var frame = negotiator.FirstRequest();
         // A login into the session carries the failed connection's ExpStatSN (RFC 7143 §11.12.5), which acknowledges its
@@ -94,8 +96,9 @@ internal sealed class ConnectionLogin(IscsiSessionOptions options, IInitiatorTra
                 // Login is immediate and consumes no CmdSN: the first command carries the login's own CmdSN
                 // (RFC 7143 §3.2.2.1). Taking the response's ExpCmdSN instead breaks against tgtd's iSER path, whose
                 // final Login Response says one more than the session then waits for.
-                var connection = new InitiatorConnection(datamover, expCmdSN: frame.CmdSN, maxCmdSN: response.Field32, expStatSN, _pduLogger,
-                    result.ErrorRecoveryLevel);
+                var window = resume?.Window ?? new CommandWindow(expCmdSN: frame.CmdSN, maxCmdSN: response.Field32);
+                if (resume is not null) window.Update(response);
+                var connection = new InitiatorConnection(datamover, window, cid, expStatSN, _pduLogger, result.ErrorRecoveryLevel);
                 // Digests (and iSER mode) start with the first PDU after the final Login Response.
                 datamover.EnableDatamover(connection);
                 return (connection, result, tsih);
@@ -145,5 +148,8 @@ internal sealed class ConnectionLogin(IscsiSessionOptions options, IInitiatorTra
     }
 }
 
-/// <summary>ERL 2: what a login into an existing session needs: its TSIH, the CmdSN it has reached, its negotiated values.</summary>
-internal sealed record SessionResume(ushort Tsih, uint CmdSN, uint ExpStatSN, NegotiatedSession Leading);
+/// <summary>
+/// What a login into an existing session needs (MC/S, ERL 2): its TSIH, its CmdSN window, its negotiated values, and
+/// the ExpStatSN that acknowledges a failed connection's statuses when the new one replaces it (0 for one more).
+/// </summary>
+internal sealed record SessionResume(ushort Tsih, CommandWindow Window, uint ExpStatSN, NegotiatedSession Leading);

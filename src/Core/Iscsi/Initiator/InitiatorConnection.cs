@@ -6,18 +6,12 @@ using Microsoft.Extensions.Logging;
 namespace Iser.Core.Iscsi.Initiator;
 
 /// <summary>
-/// One logged-in connection of an initiator session: its datamover, the CmdSN window and the sequence numbers it
-/// stamps. CmdSN is stamped in wire order by the datamover's writer (<see cref="OnSending"/>); callers first
-/// reserve a place in the window (<see cref="AcquireSlotAsync"/>), so every stamped CmdSN is at most MaxCmdSN.
+/// One logged-in connection of an initiator session: its datamover, its StatSN acknowledgement and the sequence numbers
+/// it stamps. CmdSN comes from the session's <see cref="CommandWindow"/>, shared by all its connections, stamped in wire
+/// order by the datamover's writer (<see cref="OnSending"/>).
 /// </summary>
 internal sealed class InitiatorConnection : IDatamoverHost
 {
-    private readonly object _windowGate = new();
-    private readonly Queue<TaskCompletionSource> _windowWaiters = new();
-    private uint _nextCmdSN;        // next CmdSN the writer stamps (writer thread only)
-    private uint _reservedCmdSN;    // CmdSN the next reservation will eventually be stamped with
-    private uint _expCmdSN;
-    private uint _maxCmdSN;
     private uint _expStatSN;
     private Exception? _failure;
     private int _lost;
@@ -33,21 +27,25 @@ internal sealed class InitiatorConnection : IDatamoverHost
 
     private readonly ILogger _pduLogger;
 
-    public InitiatorConnection(IInitiatorDatamover datamover, uint expCmdSN, uint maxCmdSN, uint expStatSN, ILogger pduLogger,
+    public InitiatorConnection(IInitiatorDatamover datamover, CommandWindow window, ushort cid, uint expStatSN, ILogger pduLogger,
         int errorRecoveryLevel = 0)
     {
+        Window = window;
+        Cid = cid;
         ErrorRecoveryLevel = errorRecoveryLevel;
         _recoverStatus = errorRecoveryLevel >= 1;
         _statusAskedUpTo = expStatSN;
         _pduLogger = pduLogger;
         Datamover = datamover;
-        _nextCmdSN = _reservedCmdSN = _expCmdSN = expCmdSN;
-        _maxCmdSN = maxCmdSN;
         _expStatSN = expStatSN;
         LastReceiveTicks = Environment.TickCount64;
     }
 
     public IInitiatorDatamover Datamover { get; }
+    /// <summary>The session's CmdSN window this connection stamps from.</summary>
+    public CommandWindow Window { get; }
+    /// <summary>The connection's ID within the session (0 for the leading one).</summary>
+    public ushort Cid { get; }
     /// <summary>The session's negotiated ErrorRecoveryLevel.</summary>
     public int ErrorRecoveryLevel { get; }
     public long LastReceiveTicks;
@@ -57,8 +55,6 @@ internal sealed class InitiatorConnection : IDatamoverHost
     public ConnectionReceiver? Receiver;
 
     public uint ExpStatSN => Volatile.Read(ref _expStatSN);
-    /// <summary>The CmdSN the next non-immediate PDU would take (a connection replacing this one starts there).</summary>
-    public uint NextCmdSN => Volatile.Read(ref _nextCmdSN);
 
     /// <summary>ExpStatSN as sent: no further than the lowest status held back for missing data.</summary>
     private uint AcknowledgedStatSN()
@@ -89,70 +85,20 @@ internal sealed class InitiatorConnection : IDatamoverHost
             _heldCount = _heldStatus.Count;
         }
     }
-    public uint ExpCmdSN { get { lock (_windowGate) return _expCmdSN; } }
-    public uint MaxCmdSN { get { lock (_windowGate) return _maxCmdSN; } }
     public Exception? Failure => Volatile.Read(ref _failure);
 
     /// <summary>True for the first caller only: that caller handles the loss.</summary>
     public bool MarkLost(Exception reason)
     {
         if (Interlocked.Exchange(ref _lost, 1) != 0) return false;
-        TaskCompletionSource[] waiters;
-        lock (_windowGate)
-        {
-            _failure ??= reason;
-            waiters = [.. _windowWaiters];
-            _windowWaiters.Clear();
-        }
-        foreach (var w in waiters) w.TrySetException(reason);
+        Interlocked.CompareExchange(ref _failure, reason, null);
         return true;
     }
 
-    /// <summary>
-    /// Waits until the window has room for one more non-immediate PDU, and reserves it. A closed window is ordinary
-    /// back-pressure: the caller waits until a target PDU raises MaxCmdSN.
-    /// </summary>
-    public ValueTask AcquireSlotAsync(CancellationToken ct)
-    {
-        TaskCompletionSource waiter;
-        lock (_windowGate)
-        {
-            if (_failure is not null) return ValueTask.FromException(_failure);
-            while (_windowWaiters.Count > 0 && _windowWaiters.Peek().Task.IsCompleted) _windowWaiters.Dequeue(); // cancelled waiters
-            if (_windowWaiters.Count == 0 && SerialNumber.LessOrEqual(_reservedCmdSN, _maxCmdSN))
-            {
-                _reservedCmdSN++;
-                return ValueTask.CompletedTask;
-            }
-            waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _windowWaiters.Enqueue(waiter);
-        }
-        return WaitForSlotAsync(waiter, ct);
-    }
+    /// <summary>Reserves a place in the session's window (see <see cref="CommandWindow.AcquireSlotAsync"/>).</summary>
+    public ValueTask AcquireSlotAsync(CancellationToken ct) => Window.AcquireSlotAsync(ct);
 
-    private async ValueTask WaitForSlotAsync(TaskCompletionSource waiter, CancellationToken ct)
-    {
-        try
-        {
-            await waiter.Task.WaitAsync(ct).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            // If the slot was granted in the meantime, give it back.
-            if (!waiter.TrySetCanceled() && waiter.Task.IsCompletedSuccessfully) ReleaseUnusedSlot();
-            throw;
-        }
-    }
-
-    /// <summary>A reserved slot that will not be used after all (the command was cancelled before it was sent).</summary>
-    public void ReleaseUnusedSlot()
-    {
-        lock (_windowGate)
-        {
-            _reservedCmdSN--;
-            GrantWaiters();
-        }
-    }
+    public void ReleaseUnusedSlot() => Window.ReleaseUnusedSlot();
 
     /// <summary>
     /// Takes ExpCmdSN/MaxCmdSN and StatSN from a target PDU (RFC 7143 §4.2.2.1, §4.2.2.2). At ErrorRecoveryLevel 1 a
@@ -181,7 +127,7 @@ internal sealed class InitiatorConnection : IDatamoverHost
             }
             else gap = NoteStatus(statSN, current);
         }
-        WindowFrom(pdu);
+        Window.Update(pdu);
         return gap;
     }
 
@@ -205,33 +151,6 @@ internal sealed class InitiatorConnection : IDatamoverHost
         return null;
     }
 
-    private void WindowFrom(Pdu pdu)
-    {
-        var op = pdu.Opcode;
-        if (op == IscsiOpcode.Reject) return; // Reject carries the window too, but some targets leave it zero
-        uint exp = pdu.Field28, max = pdu.Field32;
-        // MaxCmdSN = ExpCmdSN - 1 means a closed window; anything further below is invalid and ignored.
-        if (SerialNumber.LessThan(max, exp - 1)) return;
-        lock (_windowGate)
-        {
-            if (SerialNumber.GreaterThan(exp, _expCmdSN)) _expCmdSN = exp;
-            if (SerialNumber.GreaterThan(max, _maxCmdSN))
-            {
-                _maxCmdSN = max;
-                GrantWaiters();
-            }
-        }
-    }
-
-    private void GrantWaiters()
-    {
-        while (_windowWaiters.Count > 0 && SerialNumber.LessOrEqual(_reservedCmdSN, _maxCmdSN))
-        {
-            var w = _windowWaiters.Dequeue();
-            if (w.TrySetResult()) _reservedCmdSN++;
-        }
-    }
-
     /// <summary>Stamps CmdSN (in wire order) and ExpStatSN into an outgoing PDU.</summary>
     public void OnSending(Pdu pdu)
     {
@@ -249,7 +168,7 @@ internal sealed class InitiatorConnection : IDatamoverHost
                     break;
                 }
                 // Immediate PDUs carry the current CmdSN without advancing it (RFC 7143 §3.2.2.1).
-                pdu.Field24 = pdu.Immediate ? _nextCmdSN : _nextCmdSN++;
+                pdu.Field24 = Window.Stamp(pdu.Immediate);
                 if (pdu.Context is InitiatorTask task) task.CmdSN = pdu.Field24;
                 break;
         }

@@ -20,7 +20,8 @@ internal sealed class InitiatorTaskTable
     private const int PoolLimit = 1024;
 
     private readonly Dictionary<uint, InitiatorTask> _tasks = new();
-    private readonly Dictionary<uint, TaskCompletionSource<Pdu>> _exchanges = new();
+    // Requests answered by one PDU (NOP-Out, TMF, Text, Logout), with the connection that carries them.
+    private readonly Dictionary<uint, (TaskCompletionSource<Pdu> Waiter, InitiatorConnection Connection)> _exchanges = new();
     private readonly ConcurrentQueue<InitiatorTask> _pool = new();
     private readonly IscsiSession _session;
     private uint _nextItt;
@@ -94,12 +95,12 @@ internal sealed class InitiatorTaskTable
     public Dictionary<uint, InitiatorTask>.ValueCollection TasksLocked => _tasks.Values;
 
     /// <summary>Enters the waiter for the PDU answering <paramref name="itt"/>. Throws once the session has ended.</summary>
-    public void AddExchange(uint itt, TaskCompletionSource<Pdu> waiter)
+    public void AddExchange(uint itt, TaskCompletionSource<Pdu> waiter, InitiatorConnection connection)
     {
         lock (Gate)
         {
             if (_failure is not null) throw IscsiSession.Wrap(_failure);
-            _exchanges[itt] = waiter;
+            _exchanges[itt] = (waiter, connection);
         }
     }
 
@@ -111,21 +112,19 @@ internal sealed class InitiatorTaskTable
     /// <summary>The waiter for <paramref name="itt"/>, taken out of the table; null when its requester gave up.</summary>
     public TaskCompletionSource<Pdu>? TakeExchange(uint itt)
     {
-        lock (Gate)
-        {
-            _exchanges.Remove(itt, out var waiter);
-            return waiter;
-        }
+        lock (Gate) return _exchanges.Remove(itt, out var entry) ? entry.Waiter : null;
     }
 
-    /// <summary>Fails every exchange waiting (its connection is gone; commands wait for recovery instead).</summary>
-    public void FailExchanges(Exception error)
+    /// <summary>Fails every exchange waiting on <paramref name="connection"/> (it is gone; commands wait for recovery instead).</summary>
+    public void FailExchanges(InitiatorConnection connection, Exception error)
     {
-        TaskCompletionSource<Pdu>[] waiters;
+        List<TaskCompletionSource<Pdu>> waiters = new();
         lock (Gate)
         {
-            waiters = [.. _exchanges.Values];
-            _exchanges.Clear();
+            foreach (var (itt, entry) in _exchanges)
+                if (ReferenceEquals(entry.Connection, connection)) waiters.Add(entry.Waiter);
+            foreach (var (itt, entry) in _exchanges.ToArray())
+                if (ReferenceEquals(entry.Connection, connection)) _exchanges.Remove(itt);
         }
         foreach (var w in waiters) w.TrySetException(error);
     }
@@ -139,7 +138,7 @@ internal sealed class InitiatorTaskTable
             if (_failure is not null) return false;
             _failure = error;
             foreach (var task in _tasks.Values) task.TryFail(error);
-            waiters = [.. _exchanges.Values];
+            waiters = [.. _exchanges.Values.Select(e => e.Waiter)];
             _exchanges.Clear();
         }
         foreach (var w in waiters) w.TrySetException(error);

@@ -37,7 +37,7 @@ public sealed partial class IscsiSession
         var waiter = new TaskCompletionSource<Pdu>(TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {
-            _table.AddExchange(itt, waiter);
+            _table.AddExchange(itt, waiter, connection);
         }
         catch
         {
@@ -210,6 +210,13 @@ public sealed partial class IscsiSession
             }
             connection.MarkLost(new IscsiException(reason));
             await connection.Datamover.TerminateAsync("logged out").ConfigureAwait(false);
+        }
+        // The other connections of the session (MC/S) end with it; the target closes its side of them too.
+        foreach (var other in LiveConnections)
+        {
+            if (ReferenceEquals(other, connection)) continue;
+            other.MarkLost(new IscsiException(reason));
+            await other.Datamover.TerminateAsync("the session logged out").ConfigureAwait(false);
         }
         FailSession(new IscsiException(reason), IscsiSessionState.LoggedOut);
         try { _closing.Cancel(); } catch (ObjectDisposedException) { }

@@ -6,7 +6,10 @@ namespace Iser.Core.Iscsi.Initiator;
 
 public sealed partial class IscsiSession
 {
-    /// <summary>Makes <paramref name="connection"/> current, starts its receive loop and re-issues what the previous one left unanswered.</summary>
+    /// <summary>
+    /// Makes <paramref name="connection"/> the session's lead and only connection (its first login, or a new login after
+    /// the session was lost), starts its receive loop and re-issues what the previous connections left unanswered.
+    /// </summary>
     private void Install(InitiatorConnection connection)
     {
         List<(InitiatorTask Task, int Generation)> reissue = new();
@@ -15,6 +18,8 @@ public sealed partial class IscsiSession
         lock (_gate)
         {
             _connection = connection;
+            _connections.Clear();
+            _connections.Add(connection);
             if (_state == IscsiSessionState.Recovering) _state = IscsiSessionState.LoggedIn;
             foreach (var task in _table.TasksLocked)
             {
@@ -74,7 +79,9 @@ public sealed partial class IscsiSession
     }
 
     /// <summary>
-    /// The connection broke (or was declared dead). Without recovery every outstanding command fails now; with it the
+    /// A connection broke (or was declared dead). At ErrorRecoveryLevel 2 the session survives it: another of its
+    /// connections takes the commands over (MC/S), or a new connection logs into the session to do so. Below level 2 the
+    /// session goes with any of its connections: without recovery every outstanding command fails now; with it the
     /// session logs in again with the same ISID (reinstatement) and holds its commands for up to ReplacementTimeout.
     /// </summary>
     internal async Task OnConnectionLostAsync(InitiatorConnection connection, Exception error)
@@ -82,16 +89,27 @@ public sealed partial class IscsiSession
         string reason = error is OperationCanceledException ? "the session is closing" : error.Message;
         var lost = new IscsiConnectionException($"The connection to {TargetName ?? "discovery"} at {Portal} was lost: {reason}", error);
         if (!connection.MarkLost(lost)) return;
-        _table.FailExchanges(lost);
-        bool recover, recoverConnection;
+        _table.FailExchanges(connection, lost);
+        bool member, recover, recoverConnection;
+        InitiatorConnection? survivor = null;
+        InitiatorConnection[] others = [];
         lock (_gate)
         {
             bool failed = _table.Failure is not null;
-            bool current = ReferenceEquals(_connection, connection) && !failed && !_loggingOut && !_closing.IsCancellationRequested;
-            recover = current && _options.Reconnect.Enabled;
-            // ERL 2: the session itself survives; a new connection into it takes the tasks over (TASK REASSIGN).
-            recoverConnection = current && Negotiated.ErrorRecoveryLevel >= 2 && _tsih != 0;
-            if (ReferenceEquals(_connection, connection) && !failed)
+            member = _connections.Remove(connection) || ReferenceEquals(_connection, connection);
+            bool active = member && !failed && !_loggingOut && !_closing.IsCancellationRequested;
+            bool erl2 = active && Negotiated.ErrorRecoveryLevel >= 2 && _tsih != 0;
+            if (erl2) survivor = _connections.Find(c => c.Failure is null);
+            if (survivor is not null && ReferenceEquals(_connection, connection)) _connection = survivor;
+            // ERL 2 and nothing left: a new connection logs into the session and takes the commands over.
+            recoverConnection = erl2 && survivor is null;
+            recover = active && survivor is null && _options.Reconnect.Enabled;
+            if (active && !erl2)
+            {
+                others = [.. _connections];
+                _connections.Clear();
+            }
+            if (member && !failed && survivor is null)
             {
                 // A command may already have swapped in a fresh signal (WaitForConnectionAsync); its waiters need it.
                 if (_connected.Task.IsCompleted) _connected = NewConnectedSignal();
@@ -99,21 +117,31 @@ public sealed partial class IscsiSession
             }
         }
         await connection.Datamover.TerminateAsync(reason).ConfigureAwait(false);
-        if (_loggingOut || _closing.IsCancellationRequested) return;
+        if (!member || _loggingOut || _closing.IsCancellationRequested) return;
+        if (survivor is not null)
+        {
+            _logger.LogWarning("{Message}; its commands move to connection {Cid} of the session (ErrorRecoveryLevel 2)", lost.Message, survivor.Cid);
+            await ReassignToSurvivorAsync(connection, survivor).ConfigureAwait(false);
+            return;
+        }
         if (recoverConnection)
         {
             _logger.LogWarning("{Message}; bringing a new connection into the session (ErrorRecoveryLevel 2)", lost.Message);
             if (await RecoverConnectionAsync(connection, reason).ConfigureAwait(false)) return;
         }
+        // The session is lost with the connection. Its CmdSN window goes with it: commands waiting for room go back to
+        // waiting for a connection; the other connections (MC/S) close too.
+        connection.Window.Fail(lost);
+        foreach (var other in others)
+        {
+            other.MarkLost(lost);
+            _table.FailExchanges(other, lost);
+            await other.Datamover.TerminateAsync($"another connection of the session was lost: {reason}").ConfigureAwait(false);
+        }
         if (!recover)
         {
-            bool current;
-            lock (_gate) current = ReferenceEquals(_connection, connection);
-            if (current)
-            {
-                _logger.LogWarning("{Message}", lost.Message);
-                FailSession(lost, IscsiSessionState.Failed);
-            }
+            _logger.LogWarning("{Message}", lost.Message);
+            FailSession(lost, IscsiSessionState.Failed);
             return;
         }
         _logger.LogWarning("{Message}; logging in again (replacement timeout {Timeout} s)", lost.Message, _options.Reconnect.ReplacementTimeout.TotalSeconds);
@@ -141,8 +169,8 @@ public sealed partial class IscsiSession
             {
                 using var attempt = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token);
                 attempt.CancelAfter(TimeSpan.FromMilliseconds(remaining));
-                var resume = new SessionResume(_tsih, failed.NextCmdSN, failed.ExpStatSN, Negotiated);
-                var (connection, negotiated, _) = await _login.ConnectAsync(attempt.Token, resume).ConfigureAwait(false);
+                var resume = new SessionResume(_tsih, failed.Window, failed.ExpStatSN, Negotiated);
+                var (connection, negotiated, _) = await _login.ConnectAsync(attempt.Token, resume, failed.Cid).ConfigureAwait(false);
                 Interlocked.Increment(ref _connectionRecoveries);
                 Negotiated = negotiated;
                 _logger.LogInformation("{Portal}: a new connection joined session {Target} (TSIH {Tsih}); reassigning its tasks", Portal, TargetName, _tsih);
@@ -166,15 +194,32 @@ public sealed partial class IscsiSession
         return false;
     }
 
-    /// <summary>ERL 2: makes the new connection current; the failed one's commands move to it by TASK REASSIGN.</summary>
+    /// <summary>ERL 2: makes the new connection the lead; the failed one's commands move to it by TASK REASSIGN.</summary>
     private void InstallReassigning(InitiatorConnection connection, InitiatorConnection failed)
     {
-        var moved = new List<(InitiatorTask Task, int Generation)>();
         TaskCompletionSource<InitiatorConnection> signal;
         lock (_gate)
         {
             _connection = connection;
+            _connections.Insert(0, connection);
             if (_state == IscsiSessionState.Recovering) _state = IscsiSessionState.LoggedIn;
+            signal = _connected;
+        }
+        connection.Receiver = new ConnectionReceiver(this, connection);
+        connection.Datamover.StartReceiving(connection.Receiver, _options.Completions.BusyPoll);
+        signal.TrySetResult(connection);
+        Reassign(failed, connection);
+    }
+
+    /// <summary>
+    /// ERL 2: every command sent on <paramref name="failed"/> becomes allegiant to <paramref name="to"/>, whose datamover
+    /// takes its data over, and is moved at the target with TASK REASSIGN.
+    /// </summary>
+    private void Reassign(InitiatorConnection failed, InitiatorConnection to)
+    {
+        var moved = new List<(InitiatorTask Task, int Generation)>();
+        lock (_gate)
+        {
             foreach (var task in _table.TasksLocked)
             {
                 if (task.IsCompleted || !ReferenceEquals(task.Connection, failed)) continue;
@@ -185,19 +230,16 @@ public sealed partial class IscsiSession
                 }
                 task.DropHeldStatus();
                 task.ExpectedDataSN = 0;
-                task.Connection = connection;
+                task.Connection = to;
                 task.SentTicks = Environment.TickCount64;
                 moved.Add((task, task.Generation));
             }
-            signal = _connected;
         }
         foreach (var (task, _) in moved)
-            if (!connection.Datamover.AdoptTask(task, task.ReadBuffer, task.WriteBuffer))
-                lock (_gate) task.TryFail(new IscsiConnectionException($"The {connection.Datamover.TransportName} transport cannot take over a command of a failed connection."));
-        connection.Receiver = new ConnectionReceiver(this, connection);
-        connection.Datamover.StartReceiving(connection.Receiver, _options.Completions.BusyPoll);
-        signal.TrySetResult(connection);
-        foreach (var (task, generation) in moved) _ = ReassignAsync(connection, task, generation);
+            if (!to.Datamover.AdoptTask(task, task.ReadBuffer, task.WriteBuffer))
+                lock (_gate) task.TryFail(new IscsiConnectionException($"The {to.Datamover.TransportName} transport cannot take over a command of a failed connection."));
+        if (moved.Count > 0) _logger.LogInformation("{Portal}: reassigning {Count} command(s) to connection {Cid}", Portal, moved.Count, to.Cid);
+        foreach (var (task, generation) in moved) _ = ReassignAsync(to, task, generation);
     }
 
     /// <summary>TASK REASSIGN of one command; one the target never received is retried (its CmdSN fills the gap).</summary>
@@ -285,6 +327,10 @@ public sealed partial class IscsiSession
             _state = state;
             _connected.TrySetException(error);
         }
+        InitiatorConnection[] connections;
+        lock (_gate) connections = [.. _connections];
         _connection?.MarkLost(error);
+        _connection?.Window.Fail(error);
+        foreach (var c in connections) c.MarkLost(error);
     }
 }

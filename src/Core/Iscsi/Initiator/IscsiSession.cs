@@ -10,9 +10,11 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Iser.Core.Iscsi.Initiator;
 
 /// <summary>
-/// An iSCSI initiator session (RFC 7143) over one connection of any transport: login, then many SCSI commands in
-/// flight inside the target's CmdSN window, NOP keep-alive, task management, logout, and session recovery
-/// (ErrorRecoveryLevel 0: log in again with the same ISID, re-issue what was not answered).
+/// An iSCSI initiator session (RFC 7143) over one connection of any transport, or several (MC/S, when
+/// <see cref="IscsiSessionOptions.MaxConnections"/> and the target allow): login, then many SCSI commands in flight
+/// inside the target's CmdSN window, NOP keep-alive, task management, logout, and recovery (ErrorRecoveryLevel 0: log
+/// in again with the same ISID, re-issue what was not answered; 1: SNACK and retries; 2: a failed connection's
+/// commands reassigned to another connection of the session).
 /// </summary>
 public sealed partial class IscsiSession : IAsyncDisposable
 {
@@ -27,7 +29,11 @@ public sealed partial class IscsiSession : IAsyncDisposable
     // The session's one lock (the task table's): guards the fields below as well as every task's connection and claim.
     private readonly object _gate;
     private readonly CancellationTokenSource _closing = new();
+    // The leading connection: task management, pings, text and logout go on it. Commands go on any of _connections
+    // (the live ones, the lead included), in turn; all guarded by _gate.
     private InitiatorConnection? _connection;
+    private readonly List<InitiatorConnection> _connections = new();
+    private int _nextConnection;
     private TaskCompletionSource<InitiatorConnection> _connected = NewConnectedSignal();
     private IscsiSessionState _state = IscsiSessionState.LoggedIn;
     private bool _loggingOut;
@@ -94,11 +100,15 @@ public sealed partial class IscsiSession : IAsyncDisposable
     /// <summary>Commands sent and not yet answered.</summary>
     public int OutstandingCommands => _table.Count;
     internal InitiatorConnection? CurrentConnection => _connection;
+    /// <summary>The live connections, the leading one first.</summary>
+    internal InitiatorConnection[] LiveConnections { get { lock (_gate) return [.. _connections]; } }
+    /// <summary>Connections the session has now (more than one with MC/S).</summary>
+    public int ConnectionCount { get { lock (_gate) return _connections.Count; } }
     public string? LocalEndPoint => _connection?.Datamover.LocalEndPoint;
     public string? RemoteEndPoint => _connection?.Datamover.RemoteEndPoint;
 
     /// <summary>The CmdSN window as last reported by the target.</summary>
-    public (uint ExpCmdSN, uint MaxCmdSN) CommandWindow => _connection is { } c ? (c.ExpCmdSN, c.MaxCmdSN) : (0, 0);
+    public (uint ExpCmdSN, uint MaxCmdSN) CommandWindow => _connection is { } c ? (c.Window.ExpCmdSN, c.Window.MaxCmdSN) : (0, 0);
 
     /// <summary>Connects to the portal in <paramref name="options"/>, logs in and enters full feature phase.</summary>
     public static async Task<IscsiSession> ConnectAsync(IscsiSessionOptions options, IInitiatorTransport transport,
@@ -117,6 +127,7 @@ public sealed partial class IscsiSession : IAsyncDisposable
         session._keepAliveLoop = Task.Run(() => session._keepAlive.RunAsync(session._closing.Token));
         session._logger.LogInformation("Logged in to {Target} at {Portal} over {Transport} (ISID 0x{Isid:x12})",
             session.TargetName ?? "discovery", session.Portal, transport.TransportName, session.Isid);
+        await session.AddConnectionsAsync(cancellationToken).ConfigureAwait(false);
         return session;
     }
 
@@ -310,6 +321,12 @@ public sealed partial class IscsiSession : IAsyncDisposable
         lock (_gate)
         {
             if (_table.Failure is { } failure) throw Wrap(failure);
+            // Commands take the live connections in turn (MC/S); with one connection this is the lead.
+            for (int tries = _connections.Count; tries > 0; tries--)
+            {
+                var next = _connections[(int)((uint)_nextConnection++ % (uint)_connections.Count)];
+                if (next.Failure is null) return next;
+            }
             if (_connection is { Failure: null } c) return c;
             // The current connection is lost but its loss handler has not swapped the signal yet: the completed one
             // still holds the dead connection, and returning it would spin the caller until the swap. Wait for the
@@ -341,8 +358,9 @@ public sealed partial class IscsiSession : IAsyncDisposable
         }
         FailSession(new IscsiException("The session was closed."), IscsiSessionState.LoggedOut);
         try { _closing.Cancel(); } catch (ObjectDisposedException) { }
-        var connection = _connection;
-        if (connection is not null) await connection.Datamover.DisposeAsync().ConfigureAwait(false);
+        InitiatorConnection[] connections;
+        lock (_gate) connections = _connections.Contains(_connection!) || _connection is null ? [.. _connections] : [_connection, .. _connections];
+        foreach (var c in connections) await c.Datamover.DisposeAsync().ConfigureAwait(false);
         if (_keepAliveLoop is not null) { try { await _keepAliveLoop.ConfigureAwait(false); } catch { } }
     }
 }

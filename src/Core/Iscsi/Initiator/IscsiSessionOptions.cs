@@ -44,6 +44,14 @@ public sealed class IscsiSessionOptions
     public int? ErrorRecoveryLevel { get; set; }
     /// <summary>The highest level this initiator implements.</summary>
     public const int MaxSupportedErrorRecoveryLevel = 2;
+    /// <summary>
+    /// Connections the session may have (MaxConnections offered, default 1). Above 1 and where the target agrees, the
+    /// session opens that many connections to the portal (MC/S) and spreads its commands over them; at
+    /// ErrorRecoveryLevel 2 the commands of one that fails are reassigned to the others.
+    /// </summary>
+    public int MaxConnections { get; set; } = 1;
+    /// <summary>The most connections a session opens.</summary>
+    public const int MaxSupportedConnections = 64;
     public int? InitiatorRecvDataSegmentLength { get; set; }
     public int? TargetRecvDataSegmentLength { get; set; }
     public int? MaxOutstandingUnexpectedPdus { get; set; }
@@ -91,9 +99,11 @@ public sealed class IscsiSessionOptions
         return clone;
     }
 
-    internal InitiatorLoginOptions ToLoginOptions(ulong isid, uint cmdSN, bool iser, ushort tsih = 0) => new()
+    internal InitiatorLoginOptions ToLoginOptions(ulong isid, uint cmdSN, bool iser, ushort tsih = 0, ushort cid = 0) => new()
     {
         Tsih = tsih,
+        Cid = cid,
+        MaxConnections = MaxConnections,
         InitiatorName = InitiatorName,
         InitiatorAlias = InitiatorAlias,
         TargetName = TargetName,

@@ -37,13 +37,16 @@ internal sealed class SessionKeepAlive(IscsiSession session, InitiatorTaskTable 
         {
             while (await timer.WaitForNextTickAsync(closing).ConfigureAwait(false))
             {
-                var connection = _session.CurrentConnection;
-                if (connection is null || connection.Failure is not null) continue;
-                long now = Environment.TickCount64;
-                if (interval > TimeSpan.Zero) CheckLiveness(connection, now);
-                if (_session.InlineCompletions) CheckInlineStall(connection, now);
-                if (connection.ErrorRecoveryLevel >= 1 && recovery > TimeSpan.Zero) RetryUnanswered(connection, now, recovery);
-                if (_options.CommandTimeout is { } timeout && timeout > TimeSpan.Zero) AbortExpired(connection, now, timeout);
+                // Each connection of the session is watched on its own (MC/S): one can die while the others carry on.
+                foreach (var connection in _session.LiveConnections)
+                {
+                    if (connection.Failure is not null) continue;
+                    long now = Environment.TickCount64;
+                    if (interval > TimeSpan.Zero) CheckLiveness(connection, now);
+                    if (_session.InlineCompletions) CheckInlineStall(connection, now);
+                    if (connection.ErrorRecoveryLevel >= 1 && recovery > TimeSpan.Zero) RetryUnanswered(connection, now, recovery);
+                    if (_options.CommandTimeout is { } timeout && timeout > TimeSpan.Zero) AbortExpired(connection, now, timeout);
+                }
             }
         }
         catch (OperationCanceledException) { }

@@ -4,73 +4,149 @@ using Iser.Core.Iscsi.Sessions;
 namespace Iser.Core.Iscsi.Target;
 
 /// <summary>
-/// Command sequencing at the target (RFC 7143 §4.2.2.1): non-immediate PDUs run in CmdSN order. The expected one runs
-/// (and then any held ones it unblocks); one ahead inside the window waits here; one outside the window is for the
-/// caller to ignore (or to recognise as a retry). The window itself (ExpCmdSN, MaxCmdSN) is the session's.
+/// Command sequencing at the target (RFC 7143 §4.2.2.1), one per session: non-immediate PDUs from all of the
+/// session's connections run in CmdSN order, each on the connection it arrived on (connection allegiance). One ahead
+/// inside the window waits here; one outside the window is for the caller to ignore (or to recognise as a retry).
+/// The window itself (ExpCmdSN, MaxCmdSN) is the session's.
+/// <para>
+/// Whoever places the expected PDU becomes the drainer: it runs that PDU and then every held one it unblocks, whichever
+/// connection they came from, while arrivals on other connections only join the queue. So PDUs start in CmdSN order
+/// without a lock held while they run.
+/// </para>
+/// <code>
+///   Arrive ── outside the window ──▶ caller's (ignored, or a retry)
+///     │ inside: queued; nobody draining? ──▶ caller drains: TryTakeNext until false (false also ends the drain)
+///     └ somebody draining ──▶ it will run this one in its turn
+/// </code>
 /// </summary>
 internal sealed class CommandSequencer
 {
-    private readonly SortedList<uint, Pdu> _held = new(new SerialComparer());
+    private readonly object _lock = new();
+    private readonly SortedList<uint, Entry> _held = new(new SerialComparer());
+    private bool _draining;
+
+    /// <summary>A PDU waiting for its CmdSN; a null connection marks a CmdSN that counts as received and runs nothing
+    /// (a command aborted before it arrived or ran, RFC 7143 §11.5.1).</summary>
+    private readonly record struct Entry(TargetConnection? Connection, Pdu? Pdu);
 
     /// <summary>True for the PDUs that take a CmdSN and are ordered by it.</summary>
     public static bool IsOrdered(Pdu pdu) => !pdu.Immediate && pdu.Opcode is IscsiOpcode.ScsiCommand or IscsiOpcode.TaskManagementRequest
         or IscsiOpcode.TextRequest or IscsiOpcode.LogoutRequest or IscsiOpcode.NopOut;
 
     /// <summary>
-    /// Places an ordered PDU: returns the PDU to run now (advancing ExpCmdSN), or null when it was held (ahead) or is
-    /// outside the window (<paramref name="outside"/> set; the caller owns it then).
+    /// Places an ordered PDU of <paramref name="connection"/>. <see cref="Arrival.Drain"/>: the caller drains now
+    /// (<see cref="DrainAll"/>); <see cref="Arrival.Queued"/>: it waits for its turn or another thread runs it;
+    /// <see cref="Arrival.Outside"/> and <see cref="Arrival.Duplicate"/> (its CmdSN is already waiting or was aborted):
+    /// not taken, the caller still owns the PDU.
     /// </summary>
-    public Pdu? Arrive(TargetSession session, Pdu pdu, out bool outside)
+    public Arrival Arrive(TargetSession session, TargetConnection connection, Pdu pdu)
     {
-        outside = false;
         uint cmdSN = pdu.Field24;
-        switch (session.Check(cmdSN))
+        lock (_lock)
         {
-            case CmdSNCheck.OutsideWindow:
-                outside = true;
-                return null;
-            case CmdSNCheck.Ahead:
-                lock (_held)
+            if (session.Check(cmdSN) == CmdSNCheck.OutsideWindow) return Arrival.Outside;
+            if (!_held.TryAdd(cmdSN, new Entry(connection, pdu))) return Arrival.Duplicate;
+            if (_draining) return Arrival.Queued;
+            _draining = true;
+            return Arrival.Drain;
+        }
+    }
+
+    public enum Arrival { Drain, Queued, Outside, Duplicate }
+
+    /// <summary>
+    /// The drainer's next PDU, the one at ExpCmdSN (advancing it), with the connection it belongs to. False when the
+    /// next CmdSN has not arrived: the drain ends.
+    /// </summary>
+    public bool TryTakeNext(TargetSession session, out TargetConnection connection, out Pdu pdu)
+    {
+        lock (_lock)
+        {
+            while (_held.Remove(session.ExpCmdSN, out var entry))
+            {
+                session.Advance();
+                if (entry.Connection is null)
                 {
-                    if (!_held.TryAdd(cmdSN, pdu)) PduPool.Return(pdu); // a duplicate of one already waiting
+                    session.ReleaseSlot(); // an aborted CmdSN: counted as received, nothing runs
+                    continue;
                 }
-                return null;
+                connection = entry.Connection;
+                pdu = entry.Pdu!;
+                return true;
+            }
+            _draining = false;
         }
-        session.Advance();
-        return pdu;
+        connection = null!;
+        pdu = null!;
+        return false;
     }
 
-    /// <summary>The held PDU the last one unblocked (advancing ExpCmdSN), or null.</summary>
-    public Pdu? Next(TargetSession session)
+    /// <summary>
+    /// ABORT TASK for a command not yet run (RFC 7143 §11.5.1 a): one waiting is dropped; one not yet arrived is
+    /// ignored when it comes. Either way its CmdSN counts as received. False when <paramref name="cmdSN"/> is not
+    /// ahead of ExpCmdSN inside the window (it ran, or can never run).
+    /// </summary>
+    public bool TryAbortPending(TargetSession session, uint cmdSN)
     {
-        Pdu? next;
-        lock (_held)
+        Pdu? dropped = null;
+        bool drain;
+        lock (_lock)
         {
-            if (!_held.Remove(session.ExpCmdSN, out next)) return null;
+            if (session.Check(cmdSN) == CmdSNCheck.OutsideWindow) return false;
+            if (_held.TryGetValue(cmdSN, out var entry)) dropped = entry.Pdu;
+            _held[cmdSN] = new Entry(null, null);
+            drain = !_draining && session.ExpCmdSN == cmdSN;
+            if (drain) _draining = true;
         }
-        session.Advance();
-        return next;
-    }
-
-    /// <summary>ABORT TASK for a command not yet run (§11.5.1 a): a held one is dropped and its CmdSN counts as received.</summary>
-    public bool TryDropHeld(TargetSession session, uint cmdSN)
-    {
-        Pdu? held;
-        lock (_held)
-        {
-            if (!_held.Remove(cmdSN, out held)) return false;
-        }
-        PduPool.Return(held);
-        session.Advance();
-        session.ReleaseSlot();
+        if (dropped is not null) PduPool.Return(dropped);
+        if (drain) DrainAll(session);
         return true;
+    }
+
+    /// <summary>Runs what became runnable; used where the caller is not a connection's receive loop.</summary>
+    public void DrainAll(TargetSession session)
+    {
+        while (TryTakeNext(session, out var connection, out var pdu)) connection.RunOrdered(pdu);
+    }
+
+    /// <summary>
+    /// A connection is gone. Its commands waiting for their turn that were handed to the session (ERL 2) stay and run in
+    /// their turn as orphans, for TASK REASSIGN to take over; everything else it had waiting counts as received and
+    /// runs nothing. Returns the accepted commands dropped so (for the caller to end), and whether a drain is due.
+    /// </summary>
+    public (List<TargetTask>? Dropped, bool Drain) RemoveConnection(TargetSession session, TargetConnection connection)
+    {
+        List<Pdu>? pdus = null;
+        List<TargetTask>? tasks = null;
+        bool drain = false;
+        lock (_lock)
+        {
+            for (int i = 0; i < _held.Count; i++)
+            {
+                var entry = _held.Values[i];
+                if (!ReferenceEquals(entry.Connection, connection)) continue;
+                if (entry.Pdu!.Context is TargetTask { Orphaned: true }) continue;
+                if (entry.Pdu.Context is TargetTask accepted) (tasks ??= new()).Add(accepted);
+                (pdus ??= new()).Add(entry.Pdu);
+                _held[_held.Keys[i]] = new Entry(null, null);
+            }
+            if (pdus is not null && !_draining && _held.ContainsKey(session.ExpCmdSN))
+            {
+                _draining = true;
+                drain = true;
+            }
+        }
+        if (pdus is not null)
+            foreach (var p in pdus) PduPool.Return(p);
+        return (tasks, drain);
     }
 
     public void Clear()
     {
-        lock (_held)
+        lock (_lock)
         {
-            foreach (var p in _held.Values) PduPool.Return(p);
+            foreach (var e in _held.Values)
+                if (e.Pdu is not null) PduPool.Return(e.Pdu);
             _held.Clear();
         }
     }

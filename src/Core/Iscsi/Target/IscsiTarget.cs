@@ -122,12 +122,14 @@ public sealed class IscsiTarget : IAsyncDisposable
     }
 
     /// <summary>
-    /// Binds a completed login to a session. A new login (TSIH 0) with the ISID of a live session reinstates it:
-    /// the old session's connection is closed and its tasks end (RFC 7143 §6.3.5). A non-zero TSIH would add a
-    /// connection, which MaxConnections=1 does not allow.
+    /// Binds a completed login to a session and enters <paramref name="connection"/> into it. A new login (TSIH 0) with
+    /// the ISID of a live session reinstates it: the old session's connections close and its tasks end (RFC 7143
+    /// §6.3.5). A login with the session's TSIH adds a connection (MC/S) up to MaxConnections; one that names the CID of
+    /// a connection still in the session replaces it (connection reinstatement, §6.3.4): at ERL 2 the old connection's
+    /// tasks wait for TASK REASSIGN, below it they end.
     /// </summary>
     internal async ValueTask<(TargetSession? Session, LoginStatus Status)> BindSessionAsync(
-        NegotiatedSession negotiated, TargetNode? node, ulong isid, ushort tsih, uint cmdSN)
+        NegotiatedSession negotiated, TargetNode? node, ulong isid, ushort tsih, ushort cid, uint cmdSN, TargetConnection connection)
     {
         var key = (negotiated.InitiatorName, isid, node?.Iqn ?? "<discovery>");
         TargetSession? old;
@@ -135,21 +137,19 @@ public sealed class IscsiTarget : IAsyncDisposable
         if (tsih != 0)
         {
             if (old is null || old.Tsih != tsih) return (null, LoginStatus.SessionDoesNotExist);
-            // ERL 2, one connection per session: a login into the session replaces its connection (connection
-            // reinstatement, RFC 7143 §6.3.4); the old one's tasks wait for TASK REASSIGN on the new one.
-            if (!old.RecoversConnections) return (null, LoginStatus.TooManyConnections);
-            if (old.Connection is { IsLive: true } live)
+            if (old.FindConnection(cid) is { } replaced && !ReferenceEquals(replaced, connection))
             {
-                Logger.LogInformation("Reinstating the connection of session {Session}", old.Describe());
-                await live.CloseAsync("connection reinstated by a login into its session", handOverTasks: true).ConfigureAwait(false);
-                await live.Finished.ConfigureAwait(false);
+                Logger.LogInformation("Reinstating connection {Cid} of session {Session}", cid, old.Describe());
+                await replaced.CloseAsync("connection reinstated by a login with its CID", handOverTasks: old.RecoversConnections).ConfigureAwait(false);
+                await replaced.Finished.ConfigureAwait(false);
             }
+            if (!old.TryAddConnection(connection)) return (null, LoginStatus.TooManyConnections);
             return (old, LoginStatus.Success);
         }
-        if (old?.Connection is { } oldConnection)
+        if (old is not null)
         {
             Logger.LogInformation("Reinstating session {Session}", old.Describe());
-            await oldConnection.CloseAsync("session reinstated by a new login with the same ISID").ConfigureAwait(false);
+            foreach (var c in old.Connections) await c.CloseAsync("session reinstated by a new login with the same ISID").ConfigureAwait(false);
         }
         var session = new TargetSession(negotiated, node, isid, AllocateTsih(), cmdSN, Options.CommandQueueDepth)
         {
@@ -157,21 +157,25 @@ public sealed class IscsiTarget : IAsyncDisposable
                 ? new OrphanedTasks(TimeSpan.FromSeconds(Math.Max(1, negotiated.DefaultTime2Retain)), Logger)
                 : null,
         };
+        session.TryAddConnection(connection);
         lock (_sessionGate) _sessions[key] = session;
         return (session, LoginStatus.Success);
     }
 
     /// <summary>
-    /// ERL 2: the session's connection failed; the session stays for DefaultTime2Retain so a new connection can take
-    /// its tasks over, and ends then if none logged in.
+    /// ERL 2: the session's last connection failed; the session stays for DefaultTime2Retain so a new connection can
+    /// take its tasks over, and ends then if none logged in.
     /// </summary>
-    internal void RetainSession(TargetSession session, TargetConnection failed)
+    internal void RetainSession(TargetSession session)
     {
+        int epoch = Interlocked.Increment(ref session.RetainEpoch);
         _ = Task.Run(async () =>
         {
             await Task.Delay(TimeSpan.FromSeconds(Math.Max(1, session.Negotiated.DefaultTime2Retain))).ConfigureAwait(false);
-            if (!ReferenceEquals(session.Connection, failed)) return; // taken over meanwhile
+            // Taken over meanwhile, or lost again later (that loss's own wait decides).
+            if (session.ConnectionCount > 0 || Volatile.Read(ref session.RetainEpoch) != epoch) return;
             session.Orphans?.Clear();
+            session.Sequencer.Clear();
             RemoveSession(session);
             Logger.LogInformation("Session {Session} ended: no connection took it over within DefaultTime2Retain", session.Describe());
         });

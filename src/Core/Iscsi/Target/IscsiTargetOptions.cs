@@ -22,6 +22,11 @@ public sealed class IscsiTargetOptions
     /// 2 adds connection recovery: a failed connection's tasks wait DefaultTime2Retain for TASK REASSIGN on a new one.
     /// </summary>
     public int ErrorRecoveryLevel { get; set; } = 2;
+    /// <summary>
+    /// Connections a session may have (MaxConnections, RFC 7143 §13.2; the session takes the lower offer). Above 1 an
+    /// initiator may spread one session over several connections (MC/S), which share the CmdSN window.
+    /// </summary>
+    public int MaxConnections { get; set; } = 8;
     /// <summary>Largest Expected Data Transfer Length accepted for one command.</summary>
     public int MaxTransferLength { get; set; } = 16 * 1024 * 1024;
     /// <summary>Idle time after which the target pings with a NOP-In that asks for a reply; zero turns it off.</summary>
@@ -55,7 +60,8 @@ public sealed class IscsiTargetOptions
         MaxOutstandingR2T = MaxOutstandingR2T,
         HeaderDigest = HeaderDigest,
         DataDigest = DataDigest,
-        MaxConnections = 1,
+        MaxConnections = MaxConnections is >= 1 and <= 65535 ? MaxConnections
+            : throw new ArgumentOutOfRangeException(nameof(MaxConnections), MaxConnections, "MaxConnections must be 1 to 65535."),
         ErrorRecoveryLevel = ErrorRecoveryLevel is >= 0 and <= MaxSupportedErrorRecoveryLevel ? (iser ? Math.Min(1, ErrorRecoveryLevel) : ErrorRecoveryLevel)
             : throw new ArgumentOutOfRangeException(nameof(ErrorRecoveryLevel), ErrorRecoveryLevel,
                 $"ErrorRecoveryLevel must be 0 to {MaxSupportedErrorRecoveryLevel}."),

@@ -9,73 +9,74 @@ namespace Iser.Core.Iscsi.Target;
 
 internal sealed partial class TargetConnection
 {
-    /// <summary>Validates a SCSI Command PDU, registers the task with the datamover and starts it.</summary>
-    private void HandleScsiCommand(Pdu pdu, bool consumesSlot)
+    /// <summary>
+    /// Accepts a SCSI Command PDU on arrival: checks it, enters the task and registers it with the datamover (which
+    /// starts collecting its immediate and unsolicited data). Null when refused: a Reject went out, and a slot the
+    /// command took is for the caller to give back (its CmdSN placeholder does that for ordered commands). The caller
+    /// keeps the PDU.
+    /// </summary>
+    private TargetTask? AcceptScsiCommand(Pdu pdu, bool consumesSlot)
     {
         var session = Session!;
-        try
+        if (session.IsDiscovery)
         {
-            if (session.IsDiscovery)
-            {
-                // A discovery session carries only Text and Logout (RFC 7143 §4.3).
-                SendReject(RejectReason.ProtocolError, pdu);
-                if (consumesSlot) session.ReleaseSlot();
-                return;
-            }
-            var parameters = session.Negotiated.Connection;
-            byte flags = pdu.Flags;
-            bool read = (flags & 0x40) != 0, write = (flags & 0x20) != 0;
-            int edtl = (int)Math.Min(pdu.Field20, int.MaxValue);
-            int immediate = pdu.Data.Length;
-            string? problem = null;
-            if (immediate > 0 && !write) problem = "immediate data on a command without the W bit";
-            else if (immediate > 0 && !parameters.ImmediateData) problem = "immediate data although ImmediateData=No was negotiated";
-            else if (immediate > edtl) problem = $"{immediate} bytes of immediate data exceed the Expected Data Transfer Length {edtl}";
-            else if (immediate > parameters.FirstBurstLength) problem = $"{immediate} bytes of immediate data exceed FirstBurstLength {parameters.FirstBurstLength}";
-            if (problem is not null)
-            {
-                _logger.LogWarning("{Remote}: rejecting SCSI Command ITT 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, pdu.InitiatorTaskTag, problem);
-                SendReject(RejectReason.ProtocolError, pdu);
-                if (consumesSlot) session.ReleaseSlot();
-                return;
-            }
-            _recovery?.Supersede(pdu.InitiatorTaskTag);
-            var task = Tasks.Rent();
-            task.InitiatorTaskTag = pdu.InitiatorTaskTag;
-            task.Lun = pdu.Lun;
-            task.CmdSN = pdu.Field24;
-            task.IsRead = read;
-            task.IsWrite = write;
-            task.ExpectedDataTransferLength = edtl;
-            task.ConsumesSlot = consumesSlot;
-            if (!ParseAhs(pdu, task, out problem))
-            {
-                _logger.LogWarning("{Remote}: rejecting SCSI Command ITT 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, pdu.InitiatorTaskTag, problem);
-                SendReject(RejectReason.InvalidPduField, pdu);
-                Tasks.Return(task);
-                if (consumesSlot) session.ReleaseSlot();
-                return;
-            }
-            if (!Tasks.TryAdd(task)) problem = "its Initiator Task Tag is already in use";
-            if (problem is not null)
-            {
-                _logger.LogWarning("{Remote}: rejecting SCSI Command ITT 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, pdu.InitiatorTaskTag, problem);
-                SendReject(RejectReason.TaskInProgress, pdu);
-                Tasks.Return(task);
-                if (consumesSlot) session.ReleaseSlot();
-                return;
-            }
-            task.Unit = session.Node!.FindLun(task.Lun);
-            bool tooLarge = task.ExpectedDataOutLength > Options.MaxTransferLength || task.ExpectedDataInLength > Options.MaxTransferLength;
-            if (!tooLarge) task.AllocateWriteBuffer();
-            Datamover.BeginTask(task, pdu, task.WriteBuffer);
-            _ = ExecuteAsync(task, tooLarge);
+            // A discovery session carries only Text and Logout (RFC 7143 §4.3).
+            SendReject(RejectReason.ProtocolError, pdu);
+            return null;
         }
-        finally
+        var parameters = Negotiated!.Connection;
+        byte flags = pdu.Flags;
+        bool read = (flags & 0x40) != 0, write = (flags & 0x20) != 0;
+        int edtl = (int)Math.Min(pdu.Field20, int.MaxValue);
+        int immediate = pdu.Data.Length;
+        string? problem = null;
+        if (immediate > 0 && !write) problem = "immediate data on a command without the W bit";
+        else if (immediate > 0 && !parameters.ImmediateData) problem = "immediate data although ImmediateData=No was negotiated";
+        else if (immediate > edtl) problem = $"{immediate} bytes of immediate data exceed the Expected Data Transfer Length {edtl}";
+        else if (immediate > parameters.FirstBurstLength) problem = $"{immediate} bytes of immediate data exceed FirstBurstLength {parameters.FirstBurstLength}";
+        if (problem is not null)
         {
-            PduPool.Return(pdu);
+            _logger.LogWarning("{Remote}: rejecting SCSI Command ITT 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, pdu.InitiatorTaskTag, problem);
+            SendReject(RejectReason.ProtocolError, pdu);
+            return null;
         }
+        _recovery?.Supersede(pdu.InitiatorTaskTag);
+        var task = Tasks.Rent();
+        task.InitiatorTaskTag = pdu.InitiatorTaskTag;
+        task.Lun = pdu.Lun;
+        task.CmdSN = pdu.Field24;
+        task.IsRead = read;
+        task.IsWrite = write;
+        task.ExpectedDataTransferLength = edtl;
+        task.ConsumesSlot = consumesSlot;
+        if (!ParseAhs(pdu, task, out problem))
+        {
+            _logger.LogWarning("{Remote}: rejecting SCSI Command ITT 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, pdu.InitiatorTaskTag, problem);
+            SendReject(RejectReason.InvalidPduField, pdu);
+            Tasks.Return(task);
+            return null;
+        }
+        // An ITT names one task in the whole session (RFC 7143 §10.2.1.8), whichever connection carries it.
+        if (session.ConnectionCount > 1 && session.FindTask(task.InitiatorTaskTag) is not null) problem = "its Initiator Task Tag is already in use";
+        else if (!Tasks.TryAdd(task)) problem = "its Initiator Task Tag is already in use";
+        if (problem is not null)
+        {
+            _logger.LogWarning("{Remote}: rejecting SCSI Command ITT 0x{Itt:x8}: {Problem}", Datamover.RemoteEndPoint, pdu.InitiatorTaskTag, problem);
+            SendReject(RejectReason.TaskInProgress, pdu);
+            Tasks.Return(task);
+            return null;
+        }
+        task.Unit = session.Node!.FindLun(task.Lun);
+        if (!IsTooLarge(task)) task.AllocateWriteBuffer();
+        Datamover.BeginTask(task, pdu, task.WriteBuffer);
+        return task;
     }
+
+    private bool IsTooLarge(TargetTask task) =>
+        task.ExpectedDataOutLength > Options.MaxTransferLength || task.ExpectedDataInLength > Options.MaxTransferLength;
+
+    /// <summary>Starts an accepted command in its CmdSN turn (immediate commands at once).</summary>
+    private void StartScsiCommand(TargetTask task) => _ = ExecuteAsync(task, IsTooLarge(task));
 
     private static bool ParseAhs(Pdu pdu, TargetTask task, out string? problem)
     {

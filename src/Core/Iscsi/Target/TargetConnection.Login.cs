@@ -38,6 +38,7 @@ internal sealed partial class TargetConnection
         var negotiator = new TargetLoginNegotiator(policy, _target.LoggerFactory.CreateLogger("Iser.Target.Login"));
         bool first = true;
         ulong isid = 0;
+        ushort cid = 0;
         while (true)
         {
             Pdu? request;
@@ -65,6 +66,7 @@ internal sealed partial class TargetConnection
                     // The target picks its first StatSN; starting from the initiator's ExpStatSN keeps both in step.
                     _statSN = request.Field28;
                     isid = frame.Isid;
+                    cid = frame.Cid;
                     first = false;
                 }
                 var response = negotiator.Process(frame);
@@ -80,18 +82,19 @@ internal sealed partial class TargetConnection
                     continue;
                 }
                 var result = negotiator.Result;
-                var (session, status) = await _target.BindSessionAsync(result, node, isid, frame.Tsih, frame.CmdSN).ConfigureAwait(false);
+                var (session, status) = await _target.BindSessionAsync(result, node, isid, frame.Tsih, cid, frame.CmdSN, this).ConfigureAwait(false);
                 if (session is null)
                 {
                     _logger.LogWarning("{Remote}: login refused: {Status}", Datamover.RemoteEndPoint, status.Describe());
                     await SendLoginResponseAsync(request, FailureFrame(request, status), tsih: 0).ConfigureAwait(false);
                     return false;
                 }
-                // A login into an existing session (ERL 2) negotiated only connection keys: the rest are the session's.
+                // A login into an existing session negotiated only connection keys: the rest are the session's.
                 if (frame.Tsih != 0) result = session.Negotiated.ForAddedConnection(result);
                 Datamover.NoticeKeyValues(result.Connection);
+                Negotiated = result;
+                Cid = cid;
                 Session = session;
-                session.Connection = this;
                 await SendLoginResponseAsync(request, response, session.Tsih).ConfigureAwait(false);
                 Datamover.EnableDatamover(this);
                 _logger.LogInformation("{Remote}: logged in {Session} over {Transport}", Datamover.RemoteEndPoint, session.Describe(), Datamover.TransportName);

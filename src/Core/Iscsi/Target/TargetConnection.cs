@@ -30,6 +30,10 @@ internal sealed partial class TargetConnection : IDatamoverHost
     private volatile bool _endsTasks;
     /// <summary>The Logout Response still to come (after the connection's tasks); the reader keeps the connection up for it.</summary>
     private Task? _logoutCompletion;
+    // Set when a Logout of this connection was accepted, possibly on another connection's thread (CmdSN order).
+    private volatile bool _logoutAccepted;
+    // A Logout for recovery (reason 2) of this connection: it closes handing its tasks to the session (ERL 2).
+    private volatile bool _forRecovery;
 
     public TargetConnection(IscsiTarget target, ITargetDatamover datamover, ILoggerFactory loggerFactory)
     {
@@ -45,11 +49,13 @@ internal sealed partial class TargetConnection : IDatamoverHost
 
     public ITargetDatamover Datamover { get; }
     public TargetSession? Session { get; private set; }
+    /// <summary>The connection's ID within its session (from its login).</summary>
+    public ushort Cid { get; private set; }
+    /// <summary>What this connection's login settled: the session's values with this connection's own (digests, segment sizes).</summary>
+    public Login.NegotiatedSession? Negotiated { get; private set; }
     public IscsiTargetOptions Options => _target.Options;
     /// <summary>Running tasks, by ITT.</summary>
     public TargetTaskTable Tasks { get; }
-    /// <summary>Non-immediate PDUs waiting for their CmdSN turn.</summary>
-    public CommandSequencer Sequencer { get; } = new();
     public long LastReceiveTicks => Volatile.Read(ref _lastReceiveTicks);
     /// <summary>Logged in and not shut down.</summary>
     public bool IsLive => Volatile.Read(ref _closed) == 0;
@@ -115,18 +121,33 @@ internal sealed partial class TargetConnection : IDatamoverHost
             bool orphan = session is { RecoversConnections: true } && !_endsTasks && !_target.IsStopping;
             if (orphan) HandOverTasks(session!.Orphans!);
             else Tasks.CancelAll(Datamover.EndTask);
-            Sequencer.Clear();
+            int remaining = 0;
+            if (session is not null)
+            {
+                var (dropped, drain) = session.Sequencer.RemoveConnection(session, this);
+                remaining = session.RemoveConnection(this);
+                if (dropped is not null)
+                    foreach (var task in dropped) DiscardAccepted(task);
+                if (drain) session.Sequencer.DrainAll(session);
+            }
             await Datamover.TerminateAsync(reason).ConfigureAwait(false);
             if (!orphan) _recovery?.Clear();
             if (session is null) return;
-            if (orphan && ReferenceEquals(session.Connection, this))
+            if (remaining > 0)
             {
-                _target.RetainSession(session, this);
+                _logger.LogInformation("Session {Session} lost connection {Cid} ({Reason}); {Remaining} remain{Tasks}", session.Describe(), Cid,
+                    reason, remaining, orphan ? ", its tasks wait for TASK REASSIGN on another" : "");
+            }
+            else if (orphan)
+            {
+                _target.RetainSession(session);
                 _logger.LogInformation("Session {Session} lost its connection ({Reason}); its tasks wait {Seconds} s for a new one",
                     session.Describe(), reason, session.Negotiated.DefaultTime2Retain);
             }
-            else if (!orphan)
+            else
             {
+                session.Sequencer.Clear();
+                session.Orphans?.Clear();
                 _target.RemoveSession(session);
                 _logger.LogInformation("Session {Session} ended: {Reason}", session.Describe(), reason);
             }
@@ -174,27 +195,77 @@ internal sealed partial class TargetConnection : IDatamoverHost
     }
 
     /// <summary>
-    /// Orders non-immediate PDUs by CmdSN: the expected one runs (and any held ones it unblocks), one ahead
-    /// inside the window waits, one outside the window is silently ignored (RFC 7143 §4.2.2.1).
-    /// Returns false when the connection should stop reading (logout accepted).
+    /// Orders non-immediate PDUs by CmdSN across the session's connections: the expected one runs (and any held ones it
+    /// unblocks, each on its own connection), one ahead inside the window waits, one outside the window is silently
+    /// ignored (RFC 7143 §4.2.2.1). A SCSI Command is accepted (checked, entered, its unsolicited data collected) the
+    /// moment it arrives and started in its turn: its Data-Out may come before a command on another connection fills
+    /// the gap ahead of it. Returns false when the connection should stop reading (logout accepted).
     /// </summary>
     private bool Dispatch(Pdu pdu)
     {
         var session = Session!;
-        if (!CommandSequencer.IsOrdered(pdu)) return Handle(pdu, consumesSlot: false);
-        var now = Sequencer.Arrive(session, pdu, out bool outside);
-        if (outside)
+        if (!CommandSequencer.IsOrdered(pdu))
         {
-            // Below ExpCmdSN at ERL 1 it may be a retry of a command this connection knows; otherwise ignored (§4.2.2.1).
-            if (!(pdu.Opcode == IscsiOpcode.ScsiCommand && _recovery is { } recovery && recovery.TryHandleRetry(pdu)))
-                _logger.LogDebug("{Remote}: ignoring {Opcode} with CmdSN {CmdSN} outside window [{Exp}, {Max}]",
-                    Datamover.RemoteEndPoint, pdu.Opcode, pdu.Field24, session.ExpCmdSN, session.MaxCmdSN);
+            if (pdu.Opcode != IscsiOpcode.ScsiCommand) return Handle(pdu, consumesSlot: false);
+            if (AcceptScsiCommand(pdu, consumesSlot: false) is { } now) StartScsiCommand(now);
             PduPool.Return(pdu);
             return true;
         }
-        for (; now is not null; now = Sequencer.Next(session))
-            if (!Handle(now, consumesSlot: true)) return false;
-        return true;
+        if (pdu.Opcode == IscsiOpcode.ScsiCommand)
+        {
+            if (session.Check(pdu.Field24) == CmdSNCheck.OutsideWindow)
+            {
+                IgnoreOutsideWindow(session, pdu);
+                return true;
+            }
+            if (AcceptScsiCommand(pdu, consumesSlot: true) is not { } task)
+            {
+                // Refused: its CmdSN still counts as received, so the commands behind it run.
+                session.Sequencer.TryAbortPending(session, pdu.Field24);
+                PduPool.Return(pdu);
+                return true;
+            }
+            pdu.Context = task;
+        }
+        switch (session.Sequencer.Arrive(session, this, pdu))
+        {
+            case CommandSequencer.Arrival.Drain:
+                session.Sequencer.DrainAll(session);
+                break;
+            case CommandSequencer.Arrival.Outside:
+                IgnoreOutsideWindow(session, pdu);
+                break;
+            case CommandSequencer.Arrival.Duplicate:
+                _logger.LogDebug("{Remote}: ignoring {Opcode} with CmdSN {CmdSN}: that CmdSN is already taken", Datamover.RemoteEndPoint, pdu.Opcode, pdu.Field24);
+                if (pdu.Context is TargetTask accepted) DiscardAccepted(accepted);
+                PduPool.Return(pdu);
+                break;
+        }
+        return !_logoutAccepted;
+    }
+
+    private void IgnoreOutsideWindow(TargetSession session, Pdu pdu)
+    {
+        // Below ExpCmdSN at ERL 1 it may be a retry of a command this connection knows; otherwise ignored (§4.2.2.1).
+        if (!(pdu.Opcode == IscsiOpcode.ScsiCommand && _recovery is { } recovery && recovery.TryHandleRetry(pdu)))
+            _logger.LogDebug("{Remote}: ignoring {Opcode} with CmdSN {CmdSN} outside window [{Exp}, {Max}]",
+                Datamover.RemoteEndPoint, pdu.Opcode, pdu.Field24, session.ExpCmdSN, session.MaxCmdSN);
+        PduPool.Return(pdu);
+    }
+
+    /// <summary>A command accepted on arrival that will never start: it leaves the table and the datamover, unanswered
+    /// (its CmdSN slot comes back through the sequencer's placeholder).</summary>
+    private void DiscardAccepted(TargetTask task)
+    {
+        Tasks.TryClaim(task);
+        Datamover.EndTask(task);
+        FreeTask(task);
+    }
+
+    /// <summary>An ordered PDU of this connection, in its CmdSN turn (on whichever connection's thread drains the queue).</summary>
+    internal void RunOrdered(Pdu pdu)
+    {
+        if (!Handle(pdu, consumesSlot: true)) _logoutAccepted = true;
     }
 
     private bool Handle(Pdu pdu, bool consumesSlot)
@@ -202,7 +273,9 @@ internal sealed partial class TargetConnection : IDatamoverHost
         switch (pdu.Opcode)
         {
             case IscsiOpcode.ScsiCommand:
-                HandleScsiCommand(pdu, consumesSlot);
+                // Accepted on arrival (Dispatch); an accepted command the sequencer dropped meanwhile never gets here.
+                if (pdu.Context is TargetTask task) StartScsiCommand(task);
+                PduPool.Return(pdu);
                 return true;
             case IscsiOpcode.NopOut:
                 _keepAlive.HandleNopOut(pdu);

@@ -32,7 +32,7 @@ internal sealed class TargetKeepAlive(TargetConnection connection, ILogger logge
         reply.InitiatorTaskTag = itt;
         reply.Field20 = Pdu.ReservedTag;
         // Ping data comes back unchanged (up to what the initiator can receive).
-        int echo = Math.Min(pdu.Data.Length, _connection.Session!.Negotiated.Connection.MaxXmitDataSegmentLength);
+        int echo = Math.Min(pdu.Data.Length, _connection.Negotiated!.Connection.MaxXmitDataSegmentLength);
         reply.SetData(pdu.Data.Span[..echo]);
         _connection.Send(reply);
     }

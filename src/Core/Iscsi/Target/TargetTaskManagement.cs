@@ -49,13 +49,19 @@ internal sealed class TargetTaskManagement(TargetConnection connection, IscsiTar
 
     /// <summary>
     /// TASK REASSIGN (RFC 7143 §11.5.1, ERL 2): the task of a failed connection, named by its ITT, becomes allegiant to
-    /// this one. Response 0 when taken over, 1 when the session holds no such task, 4 below ERL 2.
+    /// this one. Response 0 when taken over, 1 when the session holds no such task, 3 when it is still allegiant to a
+    /// connection in the session, 4 below ERL 2.
     /// </summary>
     private (byte Response, TargetTask? Task) Reassign(TargetSession session, uint referenced)
     {
         if (session.Orphans is not { } orphans) return (4, null); // task allegiance reassignment not supported
         var task = orphans.Take(referenced, _connection);
-        if (task is null) return (1, null);
+        if (task is null)
+        {
+            // Its connection is still in the session: the initiator must log it out (or reinstate it) first.
+            if (session.FindTask(referenced) is { Connection: { } owner } && !ReferenceEquals(owner, _connection)) return (3, null);
+            return (1, null);
+        }
         _logger.LogInformation("{Remote}: task 0x{Itt:x8} reassigned to this connection", _connection.Datamover.RemoteEndPoint, referenced);
         return (0, task);
     }
@@ -86,21 +92,23 @@ internal sealed class TargetTaskManagement(TargetConnection connection, IscsiTar
         {
             case 1: // ABORT TASK
             {
-                var task = _connection.Tasks.Find(referenced);
+                // On whichever connection of the session it is allegiant to (MC/S).
+                var task = session.FindTask(referenced);
                 if (task is null)
                 {
                     // Not received yet but inside the window: it counts as received and will be ignored (§11.5.1 a).
-                    bool pending = SerialNumber.InWindow(refCmdSN, session.ExpCmdSN, session.MaxCmdSN);
-                    if (pending) _connection.Sequencer.TryDropHeld(session, refCmdSN);
+                    bool pending = SerialNumber.InWindow(refCmdSN, session.ExpCmdSN, session.MaxCmdSN)
+                                   && session.Sequencer.TryAbortPending(session, refCmdSN);
                     return pending ? (byte)0 : (byte)1; // Function complete / Task does not exist
                 }
                 // Zero means its response won the race: to the initiator the task no longer exists.
-                return await _connection.AbortAsync([task]).ConfigureAwait(false) == 1 ? (byte)0 : (byte)1;
+                return await task.Connection!.AbortAsync([task]).ConfigureAwait(false) == 1 ? (byte)0 : (byte)1;
             }
             case 2: // ABORT TASK SET: this I_T nexus's tasks on the LUN (SAM-5 §7.3)
             {
                 if (node.FindLun(lun) is null) return 2; // LUN does not exist
-                await _connection.AbortAsync(_connection.Tasks.Where(t => t.Lun == lun)).ConfigureAwait(false);
+                foreach (var c in session.Connections)
+                    await c.AbortAsync(c.Tasks.Where(t => t.Lun == lun)).ConfigureAwait(false);
                 return 0;
             }
             case 3: // CLEAR ACA: we never establish ACA (NACA is not supported)

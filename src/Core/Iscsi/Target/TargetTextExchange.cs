@@ -24,7 +24,7 @@ internal sealed class TargetTextExchange(TargetConnection connection, IscsiTarge
         var session = _connection.Session!;
         bool final = pdu.Final, cont = (pdu.Flags & 0x40) != 0;
         uint ttt = pdu.Field20;
-        int limit = session.Negotiated.Connection.MaxXmitDataSegmentLength;
+        int limit = _connection.Negotiated!.Connection.MaxXmitDataSegmentLength;
         if (ttt != Pdu.ReservedTag && _pendingText is not null && ttt == _pendingTextTag)
         {
             SendTextChunk(pdu, limit); // the initiator asks for the next part of a long answer

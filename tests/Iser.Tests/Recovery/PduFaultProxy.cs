@@ -58,6 +58,7 @@ public sealed class PduFaultProxy : IAsyncDisposable
     private readonly List<RuleState> _rules = new();
     private readonly List<string> _log = new();
     private readonly Dictionary<(Direction, IscsiOpcode), int> _counts = new();
+    private readonly Dictionary<(int Relay, Direction, IscsiOpcode), int> _countsByConnection = new();
     private readonly Task _acceptLoop;
     private int _accepted, _digestsChecked, _digestErrors;
 
@@ -103,6 +104,24 @@ public sealed class PduFaultProxy : IAsyncDisposable
     public int Count(Direction direction, IscsiOpcode opcode)
     {
         lock (_gate) return _counts.GetValueOrDefault((direction, opcode));
+    }
+
+    /// <summary>The same as <see cref="Count"/>, per relayed connection in the order they were accepted.</summary>
+    public int[] CountPerConnection(Direction direction, IscsiOpcode opcode)
+    {
+        lock (_gate)
+        {
+            var relays = _relays.Select(r => r.Id).Order().ToArray();
+            return [.. relays.Select(id => _countsByConnection.GetValueOrDefault((id, direction, opcode)))];
+        }
+    }
+
+    /// <summary>Resets one relayed connection (the <paramref name="index"/>-th accepted, from 0).</summary>
+    public void KillConnection(int index)
+    {
+        Relay relay;
+        lock (_gate) relay = _relays.OrderBy(r => r.Id).ElementAt(index);
+        relay.Kill();
     }
 
     /// <summary>Resets every relayed connection (linger 0 on both sides).</summary>
@@ -235,7 +254,7 @@ public sealed class PduFaultProxy : IAsyncDisposable
                     }
 
                     CheckDigests(pdu, headerLength, dataStart, dataLength, hd, dd);
-                    var (rule, nth) = Pick(direction, opcode, pdu.AsMemory(0, Pdu.BhsLength));
+                    var (rule, nth) = Pick(relay.Id, direction, opcode, pdu.AsMemory(0, Pdu.BhsLength));
                     string what = Describe(direction, opcode, nth, pdu);
                     switch (rule?.Action)
                     {
@@ -324,10 +343,11 @@ public sealed class PduFaultProxy : IAsyncDisposable
     }
 
     /// <summary>Counts the PDU and returns the rule that fires on it (the first armed one whose count is reached), if any.</summary>
-    private (FaultRule? Rule, int Nth) Pick(Direction direction, IscsiOpcode opcode, ReadOnlyMemory<byte> bhs)
+    private (FaultRule? Rule, int Nth) Pick(int relay, Direction direction, IscsiOpcode opcode, ReadOnlyMemory<byte> bhs)
     {
         lock (_gate)
         {
+            _countsByConnection[(relay, direction, opcode)] = _countsByConnection.GetValueOrDefault((relay, direction, opcode)) + 1;
             int nth = _counts.GetValueOrDefault((direction, opcode)) + 1;
             _counts[(direction, opcode)] = nth;
             FaultRule? chosen = null;

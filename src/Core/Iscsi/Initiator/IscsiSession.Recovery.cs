@@ -295,6 +295,7 @@ public sealed partial class IscsiSession
                 Interlocked.Increment(ref _reconnects);
                 _logger.LogInformation("{Portal}: session to {Target} recovered (ISID 0x{Isid:x12})", Portal, TargetName, Isid);
                 Install(connection);
+                _ = AddConnectionsAsync(_closing.Token); // MC/S: the new session gets its other connections back
                 return;
             }
             catch (Exception e) when (!_closing.IsCancellationRequested)

@@ -9,19 +9,24 @@ using Iser.Transport.Tcp;
 namespace Iser.Tests.Initiator;
 
 /// <summary>
-/// Our initiator against our own target over loopback TCP: login, data integrity, sizes, digests, concurrency; once
-/// per completion mode (the classes at the end).
+/// Our initiator against our own target: login, data integrity, sizes, digests, concurrency; once per completion mode
+/// (the classes at the end). The protocol tests run over loopback TCP and over the in-memory transport (direct data
+/// placement, as on iSER); those about TCP itself (a refused connection, an IPv6 portal, discovery's portals) over TCP only.
 /// </summary>
 public abstract class InitiatorAgainstTargetTests(CompletionMode mode)
 {
     private static readonly TcpInitiatorTransport Tcp = new();
 
-    [Fact]
-    public async Task Logs_in_reads_capacity_and_inquiry()
+    public static TheoryData<string> Transports() => new() { InProcessTarget.Tcp, InProcessTarget.Memory };
+
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task Logs_in_reads_capacity_and_inquiry(string transport)
     {
-        await using var target = InProcessTarget.Start(blocks: 4096, blockDevice: true);
-        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), Tcp);
+        await using var target = InProcessTarget.Start(blocks: 4096, blockDevice: true, transport: transport);
+        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), target.InitiatorTransport);
         Assert.Equal(IscsiSessionState.LoggedIn, session.State);
+        Assert.Equal(transport, session.TransportName);
         Assert.Equal(0x80UL, session.Isid >> 40); // random-format ISID
         Assert.Equal(InProcessTarget.Iqn, session.Negotiated.TargetName);
         Assert.Equal("test disk", session.Negotiated.TargetAlias);
@@ -38,29 +43,42 @@ public abstract class InitiatorAgainstTargetTests(CompletionMode mode)
         await Assert.ThrowsAsync<IscsiException>(async () => await lun.ReadAsync(0, new byte[512]));
     }
 
-    public static TheoryData<int, bool, bool, bool, bool> TransferCases() => new()
+    private static readonly (int Blocks, bool HeaderDigest, bool DataDigest, bool ImmediateData, bool InitialR2T)[] Transfers =
+    [
+        (1, false, false, true, false),
+        (16, false, false, true, false),
+        (100, true, true, true, false),          // 51200 B: immediate + unsolicited Data-Out within FirstBurstLength
+        (300, false, false, true, false),        // > FirstBurstLength: R2T sequence
+        (2048, true, true, true, false),         // 1 MiB: several bursts of MaxBurstLength
+        (5000, false, true, false, false),       // unsolicited Data-Out only, then several R2Ts; multi-PDU Data-In
+        (6000, true, false, true, false),
+        (700, false, false, true, true),         // InitialR2T=Yes: immediate data, then only solicited data
+        (700, true, true, false, true),          // InitialR2T=Yes, ImmediateData=No: every byte solicited by R2T
+    ];
+
+    /// <summary>
+    /// Transport, blocks, header digest, data digest, immediate data, initial R2T. Every case over TCP; in memory each
+    /// size once, without digests (no bytes cross a wire to digest) and with iSER's login, which settles ImmediateData=No
+    /// and InitialR2T=Yes whatever is offered, so the immediate and R2T variants would be the same test.
+    /// </summary>
+    public static TheoryData<string, int, bool, bool, bool, bool> TransferCases()
     {
-        // blocks, header digest, data digest, immediate data, initial R2T
-        { 1, false, false, true, false },
-        { 16, false, false, true, false },
-        { 100, true, true, true, false },          // 51200 B: immediate + unsolicited Data-Out within FirstBurstLength
-        { 300, false, false, true, false },        // > FirstBurstLength: R2T sequence
-        { 2048, true, true, true, false },         // 1 MiB: several bursts of MaxBurstLength
-        { 5000, false, true, false, false },       // unsolicited Data-Out only, then several R2Ts; multi-PDU Data-In
-        { 6000, true, false, true, false },
-        { 700, false, false, true, true },         // InitialR2T=Yes: immediate data, then only solicited data
-        { 700, true, true, false, true },          // InitialR2T=Yes, ImmediateData=No: every byte solicited by R2T
-    };
+        var cases = new TheoryData<string, int, bool, bool, bool, bool>();
+        foreach (var t in Transfers) cases.Add(InProcessTarget.Tcp, t.Blocks, t.HeaderDigest, t.DataDigest, t.ImmediateData, t.InitialR2T);
+        foreach (int blocks in Transfers.Select(t => t.Blocks).Distinct()) cases.Add(InProcessTarget.Memory, blocks, false, false, true, false);
+        return cases;
+    }
 
     [Theory]
     [MemberData(nameof(TransferCases))]
-    public async Task Writes_and_reads_back_random_data(int blocks, bool headerDigest, bool dataDigest, bool immediateData, bool initialR2T)
+    public async Task Writes_and_reads_back_random_data(string transport, int blocks, bool headerDigest, bool dataDigest, bool immediateData,
+        bool initialR2T)
     {
         var log = new CapturedLog();
         await using var target = InProcessTarget.Start(new IscsiTargetOptions
         {
             MaxRecvDataSegmentLength = 32 * 1024, FirstBurstLength = 64 * 1024, MaxBurstLength = 256 * 1024, MaxOutstandingR2T = 4,
-        }, blocks: 8192, loggerFactory: log.Factory, blockDevice: true);
+        }, blocks: 8192, loggerFactory: log.Factory, blockDevice: true, transport: transport);
         var options = target.SessionOptions().In(mode);
         options.HeaderDigest = headerDigest ? "CRC32C" : "None";
         options.DataDigest = dataDigest ? "CRC32C" : "None";
@@ -68,12 +86,14 @@ public abstract class InitiatorAgainstTargetTests(CompletionMode mode)
         options.InitialR2T = initialR2T;
         options.MaxRecvDataSegmentLength = 16 * 1024; // Data-In arrives in many PDUs
         options.LoggerFactory = log.Factory;
-        await using var session = await IscsiSession.ConnectAsync(options, Tcp);
+        await using var session = await IscsiSession.ConnectAsync(options, target.InitiatorTransport);
+        bool direct = target.InMemory is not null; // data placed directly: the login is iSER's
+        Assert.Equal(direct, session.Negotiated.Connection.RdmaExtensions);
         Assert.Equal(headerDigest, session.Negotiated.Connection.HeaderDigest);
         Assert.Equal(dataDigest, session.Negotiated.Connection.DataDigest);
         Assert.Equal(256 * 1024, session.Negotiated.Connection.MaxBurstLength);
-        Assert.Equal(initialR2T, session.Negotiated.Connection.InitialR2T);
-        Assert.Equal(immediateData, session.Negotiated.Connection.ImmediateData);
+        Assert.Equal(initialR2T || direct, session.Negotiated.Connection.InitialR2T);
+        Assert.Equal(immediateData && !direct, session.Negotiated.Connection.ImmediateData);
         var lun = await session.OpenLunAsync(0);
 
         var data = new byte[blocks * 512];
@@ -87,15 +107,18 @@ public abstract class InitiatorAgainstTargetTests(CompletionMode mode)
         var back = new byte[data.Length];
         await lun.ReadAsync(lba, back);
         Assert.Equal(data, back);
+        // Every command's buffers were given back (Deallocate_Task_Resources) once it completed.
+        if (target.InMemory is { } memory) Assert.Equal(0, Assert.Single(memory.Connections).RegisteredCommands);
     }
 
-    [Fact]
-    public async Task Sixty_four_commands_in_flight_keep_their_data()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task Sixty_four_commands_in_flight_keep_their_data(string transport)
     {
         // A queue depth of 8 forces the initiator to hold most callers back until the window opens; a command sent
         // outside the window would be dropped by the target and hang this test.
-        await using var target = InProcessTarget.Start(new IscsiTargetOptions { CommandQueueDepth = 8 }, blocks: 16384, blockDevice: true);
-        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), Tcp);
+        await using var target = InProcessTarget.Start(new IscsiTargetOptions { CommandQueueDepth = 8 }, blocks: 16384, blockDevice: true, transport: transport);
+        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), target.InitiatorTransport);
         var lun = await session.OpenLunAsync(0);
         const int Writers = 96;
         var payloads = new byte[Writers][];
@@ -128,11 +151,12 @@ public abstract class InitiatorAgainstTargetTests(CompletionMode mode)
         Assert.True(max - exp < 8, $"window [{exp}, {max}] is at most the target's queue depth");
     }
 
-    [Fact]
-    public async Task Check_condition_is_decoded_into_words()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task Check_condition_is_decoded_into_words(string transport)
     {
-        await using var target = InProcessTarget.Start(blocks: 64);
-        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), Tcp);
+        await using var target = InProcessTarget.Start(blocks: 64, transport: transport);
+        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), target.InitiatorTransport);
         var cdb = new byte[10];
         cdb[0] = 0x28; // READ (10) beyond the end
         BinaryPrimitives.WriteUInt32BigEndian(cdb.AsSpan(2), 1000);
@@ -151,11 +175,12 @@ public abstract class InitiatorAgainstTargetTests(CompletionMode mode)
         await Assert.ThrowsAsync<ArgumentException>(async () => await lun.WriteAsync(0, new byte[100]));
     }
 
-    [Fact]
-    public async Task Unit_attention_is_retried_by_the_lun_but_reported_raw_by_the_session()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task Unit_attention_is_retried_by_the_lun_but_reported_raw_by_the_session(string transport)
     {
-        await using var target = InProcessTarget.Start(blocks: 64);
-        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), Tcp);
+        await using var target = InProcessTarget.Start(blocks: 64, transport: transport);
+        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), target.InitiatorTransport);
         target.Unit.PendingUnitAttentions = 1;
         var raw = await session.ExecuteAsync(new ScsiCommand(0, new byte[6])); // TEST UNIT READY
         Assert.Equal(SenseKey.UnitAttention, raw.Sense!.SenseKey);
@@ -176,11 +201,12 @@ public abstract class InitiatorAgainstTargetTests(CompletionMode mode)
         Assert.Contains("UNIT ATTENTION", error.Message);
     }
 
-    [Fact]
-    public async Task Residual_underflow_is_reported()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task Residual_underflow_is_reported(string transport)
     {
-        await using var target = InProcessTarget.Start(blocks: 64);
-        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), Tcp);
+        await using var target = InProcessTarget.Start(blocks: 64, transport: transport);
+        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), target.InitiatorTransport);
         var cdb = new byte[6];
         cdb[0] = 0x12;
         cdb[4] = 255; // allocation length 255, the LU returns 36
@@ -192,11 +218,12 @@ public abstract class InitiatorAgainstTargetTests(CompletionMode mode)
         Assert.Equal(36, response.TransferredLength);
     }
 
-    [Fact]
-    public async Task Flush_and_unmap_reach_the_logical_unit()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task Flush_and_unmap_reach_the_logical_unit(string transport)
     {
-        await using var target = InProcessTarget.Start(blocks: 256);
-        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), Tcp);
+        await using var target = InProcessTarget.Start(blocks: 256, transport: transport);
+        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), target.InitiatorTransport);
         var lun = await session.OpenLunAsync(0);
         var data = new byte[4 * 512];
         Random.Shared.NextBytes(data);
@@ -213,41 +240,45 @@ public abstract class InitiatorAgainstTargetTests(CompletionMode mode)
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Logs_in_with_chap(bool mutual)
+    [InlineData(InProcessTarget.Tcp, false)]
+    [InlineData(InProcessTarget.Tcp, true)]
+    [InlineData(InProcessTarget.Memory, false)]
+    [InlineData(InProcessTarget.Memory, true)]
+    public async Task Logs_in_with_chap(string transport, bool mutual)
     {
         var initiatorSecret = new ChapCredentials("alice", "alice-secret-123");
         var targetSecret = new ChapCredentials("target-user", "target-secret-456");
-        await using var target = InProcessTarget.Start(initiatorChap: initiatorSecret, targetChap: mutual ? targetSecret : null);
+        await using var target = InProcessTarget.Start(initiatorChap: initiatorSecret, targetChap: mutual ? targetSecret : null, transport: transport);
         var options = target.SessionOptions().In(mode);
         options.Chap = initiatorSecret;
         if (mutual) options.MutualChap = targetSecret;
-        await using var session = await IscsiSession.ConnectAsync(options, Tcp);
+        await using var session = await IscsiSession.ConnectAsync(options, target.InitiatorTransport);
         Assert.Equal("CHAP", session.Negotiated.AuthMethod);
         Assert.Equal(mutual, session.Negotiated.MutualAuthentication);
         var lun = await session.OpenLunAsync(0);
         await lun.WriteAsync(0, new byte[512]);
     }
 
-    [Fact]
-    public async Task Wrong_chap_secret_is_a_login_failure_in_words()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task Wrong_chap_secret_is_a_login_failure_in_words(string transport)
     {
-        await using var target = InProcessTarget.Start(initiatorChap: new ChapCredentials("alice", "alice-secret-123"));
+        await using var target = InProcessTarget.Start(initiatorChap: new ChapCredentials("alice", "alice-secret-123"), transport: transport);
         var options = target.SessionOptions().In(mode);
         options.Chap = new ChapCredentials("alice", "wrong-secret-999");
-        var error = await Assert.ThrowsAsync<IscsiLoginException>(() => IscsiSession.ConnectAsync(options, Tcp));
+        var error = await Assert.ThrowsAsync<IscsiLoginException>(() => IscsiSession.ConnectAsync(options, target.InitiatorTransport));
         Assert.Contains("authentication failed", error.Message);
         Assert.Equal(LoginStatus.AuthenticationFailed, error.Status);
     }
 
-    [Fact]
-    public async Task Unknown_target_is_a_login_failure_in_words()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task Unknown_target_is_a_login_failure_in_words(string transport)
     {
-        await using var target = InProcessTarget.Start();
+        await using var target = InProcessTarget.Start(transport: transport);
         var options = target.SessionOptions().In(mode);
         options.TargetName = "iqn.2026-11.org.iser.test:nothing";
-        var error = await Assert.ThrowsAsync<IscsiLoginException>(() => IscsiSession.ConnectAsync(options, Tcp));
+        var error = await Assert.ThrowsAsync<IscsiLoginException>(() => IscsiSession.ConnectAsync(options, target.InitiatorTransport));
         Assert.Contains("target not found", error.Message);
     }
 
@@ -312,11 +343,12 @@ public abstract class InitiatorAgainstTargetTests(CompletionMode mode)
         Assert.Equal("::1", Assert.Single(Assert.Single(targets).Portals).Host);
     }
 
-    [Fact]
-    public async Task Ping_measures_a_round_trip()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task Ping_measures_a_round_trip(string transport)
     {
-        await using var target = InProcessTarget.Start();
-        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), Tcp);
+        await using var target = InProcessTarget.Start(transport: transport);
+        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions().In(mode), target.InitiatorTransport);
         var rtt = await session.PingAsync(TimeSpan.FromSeconds(5));
         Assert.True(rtt > TimeSpan.Zero && rtt < TimeSpan.FromSeconds(5));
     }

@@ -153,6 +153,47 @@ public class MultipleConnectionsTests
         Assert.Equal(1, rig.Target.SessionCount);
     }
 
+    /// <summary>
+    /// The same over the in-memory transport, whose data moves as on iSER (placed directly, no R2T or Data-In), so
+    /// recovery stops at level 1: one of four connections broken under writes, the session starts over.
+    /// </summary>
+    [Fact]
+    public async Task Over_direct_placement_four_connections_spread_commands_and_one_broken_starts_the_session_over()
+    {
+        var log = new CapturedLog();
+        await using var target = InProcessTarget.Start(blockDevice: true, transport: InProcessTarget.Memory, loggerFactory: log.Factory);
+        var options = target.SessionOptions();
+        options.MaxConnections = 4;
+        options.ErrorRecoveryLevel = 2; // direct placement caps it at 1
+        options.LoggerFactory = log.Factory;
+        await using var session = await IscsiSession.ConnectAsync(options, target.InitiatorTransport);
+        Assert.Equal(1, session.Negotiated.ErrorRecoveryLevel);
+        Assert.True(4 == session.ConnectionCount, $"{session.ConnectionCount} connection(s), MaxConnections {session.Negotiated.MaxConnections}\n{log}");
+        var lun = await session.OpenLunAsync(0);
+        var data = new byte[48][];
+        var work = new List<Task>();
+        for (int i = 0; i < data.Length; i++)
+        {
+            data[i] = new byte[16 * 512];
+            Random.Shared.NextBytes(data[i]);
+            work.Add(lun.WriteAsync(i * 16, data[i]).AsTask());
+            if (i == 20) target.InMemory!.Connections[2].Kill("broken by the test");
+        }
+        var all = Task.WhenAll(work);
+        Assert.True(await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(40))) == all, $"the writes did not complete\n{log}");
+        await all;
+        Assert.Equal(1, session.ReconnectCount);
+        for (int i = 0; i < data.Length; i++)
+        {
+            var back = new byte[16 * 512];
+            await lun.ReadAsync(i * 16, back);
+            Assert.True(data[i].AsSpan().SequenceEqual(back), $"write {i} did not land");
+        }
+        await Until(() => session.ConnectionCount == 4, "the new session did not get its four connections");
+        // Below level 2 the session went with the broken connection: all four of the first session are closed.
+        Assert.All(target.InMemory!.Connections.Take(4), c => Assert.True(c.IsClosed));
+    }
+
     [Fact]
     public async Task Logout_closes_every_connection_of_the_session()
     {

@@ -262,13 +262,19 @@ public sealed class InitiatorLoginNegotiator
         if (definition.Obsolete)
             answer = new KeyAnswer(NegotiationValues.Reject, null);
         else if (_discovery && (definition.IrrelevantInDiscovery || definition.IserKey)
-                 || definition.IserKey && _ledger.Result(KeyNames.RdmaExtensions) != NegotiationValues.Yes)
+                 || definition.IserKey && !RdmaInEffect)
             answer = new KeyAnswer(NegotiationValues.Irrelevant, definition.Default);
         else
             answer = KeyNegotiation.Respond(definition, value, _options.ValueOf(key) ?? definition.Default ?? value);
         if (answer.Answer is not null) reply.Add(new TextKeyValue(key, answer.Answer));
         _ledger.PeerOffered(key, value, answer.Answer, answer.Result);
     }
+
+    /// <summary>
+    /// iSER is in use: negotiated on the leading connection; on one joining a session (RDMAExtensions is leading-only,
+    /// RFC 7145 §6.3) it is the session's, which an iSER connection can only join.
+    /// </summary>
+    private bool RdmaInEffect => _options.Tsih != 0 ? _options.Iser : _ledger.Result(KeyNames.RdmaExtensions) == NegotiationValues.Yes;
 
     private void LeaveStage(LoginStage next)
     {
@@ -295,10 +301,11 @@ public sealed class InitiatorLoginNegotiator
                 _logger.LogWarning("The target never answered {Key}={Value}; the RFC default applies.", key, _ledger.OurOffer(key));
             _ledger.Answered(key, null, implied);
         }
-        if (_options.Iser && !_discovery && _ledger.Result(KeyNames.RdmaExtensions) != NegotiationValues.Yes)
+        if (_options.Iser && !_discovery && !RdmaInEffect)
             throw new LoginFailure(LoginStatus.InitiatorError, "The target did not agree to RDMAExtensions=Yes; iSER cannot be used on this connection.");
         _result = NegotiatedSession.Build(_ledger, weAreTarget: false, _options.InitiatorName, _options.TargetName, _discovery,
-            _options.InitiatorAlias, _targetAlias, _portalGroupTag, _authMethod ?? NegotiationValues.None, _chap?.IsMutual ?? false);
+            _options.InitiatorAlias, _targetAlias, _portalGroupTag, _authMethod ?? NegotiationValues.None, _chap?.IsMutual ?? false,
+            inheritedRdma: _options.Iser && _options.Tsih != 0);
         IsComplete = true;
         _logger.LogInformation("Login to {Target} complete.", _options.TargetName ?? "discovery");
     }
@@ -324,7 +331,7 @@ public sealed class InitiatorLoginNegotiator
         if (!_operationalOffered)
         {
             _operationalOffered = true;
-            if (_options.Iser && !_discovery)
+            if (_options.Iser && !_discovery && _options.Tsih == 0)
                 Offer(reply, KeyNames.RdmaExtensions, NegotiationValues.Yes);
             foreach (var key in _discovery ? DiscoverySessionOffers : NormalSessionOffers)
             {

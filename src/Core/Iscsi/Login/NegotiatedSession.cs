@@ -52,14 +52,16 @@ public sealed class NegotiatedSession
     }
 
     internal static NegotiatedSession Build(LoginKeyLedger ledger, bool weAreTarget, string initiatorName, string? targetName,
-        bool isDiscovery, string? initiatorAlias, string? targetAlias, ushort? portalGroupTag, string authMethod, bool mutual)
+        bool isDiscovery, string? initiatorAlias, string? targetAlias, ushort? portalGroupTag, string authMethod, bool mutual,
+        bool inheritedRdma = false)
     {
         int Int(string key) => int.Parse(ledger.Result(key)!, CultureInfo.InvariantCulture);
         long Long(string key) => KeyDefinition.TryParseNumber(ledger.Result(key) ?? "0", out long v) ? v : 0;
         bool Bool(string key) => ledger.Result(key) == NegotiationValues.Yes;
         int Declared(string? value) => value is not null && KeyDefinition.TryParseNumber(value, out long v) ? (int)v : 8192;
 
-        bool rdma = !isDiscovery && Bool(KeyNames.RdmaExtensions);
+        // A connection joining an iSER session negotiates no RDMAExtensions (leading-only): it has the session's.
+        bool rdma = !isDiscovery && (Bool(KeyNames.RdmaExtensions) || inheritedRdma);
         int ourRecv = Declared(ledger.OurDeclared(KeyNames.MaxRecvDataSegmentLength));
         int peerRecv = Declared(ledger.PeerDeclared(KeyNames.MaxRecvDataSegmentLength));
         int initiatorRecv = (int)Long(KeyNames.InitiatorRecvDataSegmentLength);

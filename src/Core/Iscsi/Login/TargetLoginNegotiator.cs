@@ -165,7 +165,8 @@ public sealed class TargetLoginNegotiator
         if (_pendingNextStage == LoginStage.FullFeaturePhase)
         {
             _result = NegotiatedSession.Build(_ledger, weAreTarget: true, InitiatorName!, TargetName, IsDiscovery, InitiatorAlias,
-                _lookup?.TargetAlias, IsDiscovery ? null : _policy.TargetPortalGroupTag, _authMethod, _chap?.MutualPerformed ?? false);
+                _lookup?.TargetAlias, IsDiscovery ? null : _policy.TargetPortalGroupTag, _authMethod, _chap?.MutualPerformed ?? false,
+                inheritedRdma: !IsLeadingConnection && _policy.IsIserConnection);
             IsComplete = true;
             _logger.LogInformation("Login of {Initiator} to {Target} complete ({Auth}, {Kind} session).",
                 InitiatorName, TargetName ?? "discovery", _authMethod, IsDiscovery ? "discovery" : "normal");
@@ -376,13 +377,21 @@ public sealed class TargetLoginNegotiator
         return limits.ValueOf(key);
     }
 
+    /// <summary>
+    /// iSER is in use: negotiated on a leading connection; on one joining a session (RDMAExtensions is leading-only,
+    /// RFC 7145 §6.3) it is the session's, which only an iSER connection may join (checked when the session is bound).
+    /// </summary>
+    private bool RdmaInEffect => IsLeadingConnection
+        ? _ledger.Result(KeyNames.RdmaExtensions) == NegotiationValues.Yes
+        : _policy.IsIserConnection;
+
     private bool IsIrrelevant(KeyDefinition definition)
     {
         if (!IsLeadingConnection && definition.Use == KeyUse.LeadingOnly)
             return true;
         if (IsDiscovery && (definition.IrrelevantInDiscovery || definition.IserKey))
             return true;
-        if (definition.IserKey && _ledger.Result(KeyNames.RdmaExtensions) != NegotiationValues.Yes)
+        if (definition.IserKey && !RdmaInEffect)
             return true;
         return definition.Name == KeyNames.FirstBurstLength
                && _ledger.Result(KeyNames.InitialR2T) == NegotiationValues.Yes
@@ -530,7 +539,7 @@ public sealed class TargetLoginNegotiator
                 _offersMade = true;
                 return (false, stage);
             }
-            if (_policy.IsIserConnection && !IsDiscovery && _ledger.Result(KeyNames.RdmaExtensions) != NegotiationValues.Yes)
+            if (_policy.IsIserConnection && !IsDiscovery && !RdmaInEffect)
                 throw new LoginFailure(LoginStatus.InitiatorError,
                     "This portal accepts only iSER logins, and the initiator did not negotiate RDMAExtensions=Yes.");
         }

@@ -137,6 +137,13 @@ public sealed class IscsiTarget : IAsyncDisposable
         if (tsih != 0)
         {
             if (old is null || old.Tsih != tsih) return (null, LoginStatus.SessionDoesNotExist);
+            // A session's connections all move data the same way: iSER and TCP do not mix (RDMAExtensions is leading-only).
+            if (old.Negotiated.Connection.RdmaExtensions != connection.Datamover.PlacesDataDirectly)
+            {
+                Logger.LogWarning("A {Transport} connection cannot join session {Session}, whose leading connection uses the other transport",
+                    connection.Datamover.TransportName, old.Describe());
+                return (null, LoginStatus.InitiatorError);
+            }
             if (old.FindConnection(cid) is { } replaced && !ReferenceEquals(replaced, connection))
             {
                 Logger.LogInformation("Reinstating connection {Cid} of session {Session}", cid, old.Describe());

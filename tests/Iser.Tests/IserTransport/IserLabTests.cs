@@ -142,6 +142,34 @@ public abstract class IserLabTests(ITestOutputHelper output, CompletionMode mode
         Assert.Equal((0, 0L), lab.Target.RetainedForRecovery);
     }
 
+    /// <summary>MC/S over iSER: four RDMA connections in one session (the joining ones negotiate no RDMAExtensions, they
+    /// have the session's), commands spread over them, every byte by RDMA, everything freed after logout.</summary>
+    [LabFact]
+    public async Task FourIserConnectionsShareOneSessionAndAreAllFreedAfterLogout()
+    {
+        await using var lab = Start();
+        var options = lab.SessionOptions().In(mode);
+        options.MaxConnections = 4;
+        var session = await IscsiSession.ConnectAsync(options, InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory));
+        try
+        {
+            Assert.Equal("iser", session.TransportName);
+            Assert.Equal(4, session.ConnectionCount);
+            Assert.Equal(1, lab.Target.SessionCount);
+            Assert.True(IserConnectionCounters.LiveConnections >= 8, $"{IserConnectionCounters.LiveConnections} live iSER connections"); // four on each side
+            var lun = await session.OpenLunAsync(0);
+            await InFlightWorkloadAsync(lun, seed: 3000);
+        }
+        finally
+        {
+            await session.LogoutAsync();
+            await session.DisposeAsync();
+        }
+        await WaitUntil(() => IserConnectionCounters.LiveConnections == 0, TimeSpan.FromSeconds(20), "freeing all eight iSER connections");
+        Assert.Equal(0, IserConnectionCounters.RegisteredBytes);
+        Assert.Equal(0, lab.Target.SessionCount);
+    }
+
     [LabFact]
     public async Task AShortReadIsZeroFilledToTheExpectedLengthInTheInitiatorsBuffer()
     {

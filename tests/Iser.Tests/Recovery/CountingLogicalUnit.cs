@@ -17,6 +17,9 @@ internal sealed class CountingLogicalUnit(ILogicalUnit inner) : ILogicalUnit
     }
 
     public void Reset(LogicalUnitResetKind kind) => inner.Reset(kind);
+    public void OnNexusLoss(in Iser.Core.Scsi.Target.Reservations.ItNexus nexus) => inner.OnNexusLoss(nexus);
+    public void OnLunInventoryChanged() => inner.OnLunInventoryChanged();
+    public void OnTasksClearedByAnotherInitiator(in Iser.Core.Scsi.Target.Reservations.ItNexus nexus) => inner.OnTasksClearedByAnotherInitiator(nexus);
     public ValueTask FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
     public long BlockCount => inner.BlockCount;
     public int BlockSize => inner.BlockSize;

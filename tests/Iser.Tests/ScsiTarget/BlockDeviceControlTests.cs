@@ -139,8 +139,9 @@ public class BlockDeviceControlTests
         var (_, check) = await In(lu, Cdbs.ModeSense6(0x08, dbd: true), 255);
         Assert.Equal(0, check[4 + 2] & 0x04);
 
-        // A reset returns to power-on values.
+        // A reset returns to power-on values, and the next command says it happened.
         lu.Reset(LogicalUnitResetKind.LogicalUnitReset);
+        AssertSense((await In(lu, Cdbs.ModeSense6(0x08, dbd: true), 255)).Result, 0x06, 0x29, 0x03);
         var (_, reset) = await In(lu, Cdbs.ModeSense6(0x08, dbd: true), 255);
         Assert.Equal(0x04, reset[4 + 2] & 0x04);
     }

@@ -228,11 +228,13 @@ public sealed class PersistentReservationLogicalUnitTests
         await using var lu = RamLu();
         AssertGood(await Run(lu, A, [0x16, 0, 0, 0, 0, 0]));
         lu.Reset(LogicalUnitResetKind.LogicalUnitReset);
-        AssertGood(await Write(lu, B));
+        AssertGood(await Write(lu, B));                                // B had sent nothing before: no unit attention
+        AssertSense(await Run(lu, A, Cdbs.TestUnitReady()), 0x06, 0x29, 0x03); // A is told: BUS DEVICE RESET FUNCTION OCCURRED
 
         AssertGood(await Register(lu, A, KeyA));
         AssertGood(await Reserve(lu, A, KeyA, ExclusiveAccess));
         lu.Reset(LogicalUnitResetKind.TargetWarmReset);
+        AssertSense(await Read(lu, B), 0x06, 0x29, 0x00);            // the unit attention first, once
         AssertConflict(await Read(lu, B));
     }
 
@@ -281,6 +283,9 @@ public sealed class PersistentReservationLogicalUnitTests
         await using (var again = FileLu(dir, "disk"))
         {
             Assert.True(again.Reservations.PersistThroughPowerLoss);
+            // Power on with registrations restored: each registrant is told on its first command (SPC-4 §5.14).
+            AssertSense(await Run(again, A, Cdbs.TestUnitReady()), 0x06, 0x29, 0x00);
+            AssertSense(await Run(again, B, Cdbs.TestUnitReady()), 0x06, 0x29, 0x00);
             var (_, k) = await RunIn(again, A, PrInCdb(0x00), 1024);
             Assert.Equal(0u, BinaryPrimitives.ReadUInt32BigEndian(k));      // PRgeneration restarts at 0
             Assert.Equal(16u, BinaryPrimitives.ReadUInt32BigEndian(k.AsSpan(4)));

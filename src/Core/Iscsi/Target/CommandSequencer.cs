@@ -34,7 +34,9 @@ internal sealed class CommandSequencer
         or IscsiOpcode.TextRequest or IscsiOpcode.LogoutRequest or IscsiOpcode.NopOut;
 
     /// <summary>
-    /// Places an ordered PDU of <paramref name="connection"/>. <see cref="Arrival.Drain"/>: the caller drains now
+    /// Places an ordered PDU of <paramref name="connection"/>. <see cref="Arrival.RunNow"/>: it was the expected one with
+    /// nothing waiting; the caller runs it (ExpCmdSN already advanced) and then drains. <see cref="Arrival.Drain"/>: the
+    /// caller drains now
     /// (<see cref="DrainAll"/>); <see cref="Arrival.Queued"/>: it waits for its turn or another thread runs it;
     /// <see cref="Arrival.Outside"/> and <see cref="Arrival.Duplicate"/> (its CmdSN is already waiting or was aborted):
     /// not taken, the caller still owns the PDU.
@@ -45,6 +47,13 @@ internal sealed class CommandSequencer
         lock (_lock)
         {
             if (session.Check(cmdSN) == CmdSNCheck.OutsideWindow) return Arrival.Outside;
+            if (!_draining && _held.Count == 0 && cmdSN == session.ExpCmdSN)
+            {
+                // The usual case, in order with nothing waiting: the caller runs it, then drains.
+                session.Advance();
+                _draining = true;
+                return Arrival.RunNow;
+            }
             if (!_held.TryAdd(cmdSN, new Entry(connection, pdu))) return Arrival.Duplicate;
             if (_draining) return Arrival.Queued;
             _draining = true;
@@ -52,7 +61,7 @@ internal sealed class CommandSequencer
         }
     }
 
-    public enum Arrival { Drain, Queued, Outside, Duplicate }
+    public enum Arrival { RunNow, Drain, Queued, Outside, Duplicate }
 
     /// <summary>
     /// The drainer's next PDU, the one at ExpCmdSN (advancing it), with the connection it belongs to. False when the

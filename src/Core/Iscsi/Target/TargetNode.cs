@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Iser.Core.Iscsi.Login;
 using Iser.Core.Scsi;
 using Iser.Core.Scsi.Target;
@@ -7,7 +8,9 @@ namespace Iser.Core.Iscsi.Target;
 /// <summary>One iSCSI target (an IQN) with its logical units, access list and CHAP secrets.</summary>
 public sealed class TargetNode
 {
-    private readonly SortedDictionary<int, ILogicalUnit> _luns = new();
+    // Replaced whole on a change, so commands look LUNs up without a lock while a running target adds or removes one.
+    private volatile ImmutableSortedDictionary<int, ILogicalUnit> _luns = ImmutableSortedDictionary<int, ILogicalUnit>.Empty;
+    private readonly object _lunGate = new();
 
     public TargetNode(string iqn) => Iqn = iqn;
 
@@ -24,9 +27,38 @@ public sealed class TargetNode
 
     public IReadOnlyDictionary<int, ILogicalUnit> Luns => _luns;
 
+    /// <summary>
+    /// Adds a logical unit, also to a running target: the units already here then report REPORTED LUNS DATA HAS CHANGED
+    /// to every nexus that used them (SPC-4 §5.14), so initiators rescan.
+    /// </summary>
     public void AddLun(int lun, ILogicalUnit unit)
     {
-        if (!_luns.TryAdd(lun, unit)) throw new ArgumentException($"LUN {lun} already exists on {Iqn}.");
+        ArgumentNullException.ThrowIfNull(unit);
+        ImmutableSortedDictionary<int, ILogicalUnit> before;
+        lock (_lunGate)
+        {
+            before = _luns;
+            if (before.ContainsKey(lun)) throw new ArgumentException($"LUN {lun} already exists on {Iqn}.");
+            _luns = before.Add(lun, unit);
+        }
+        foreach (var other in before.Values) other.OnLunInventoryChanged();
+    }
+
+    /// <summary>
+    /// Removes a logical unit (the caller disposes it once its commands are done); the units that remain report REPORTED
+    /// LUNS DATA HAS CHANGED. Null when there is no such LUN.
+    /// </summary>
+    public ILogicalUnit? RemoveLun(int lun)
+    {
+        ILogicalUnit? removed;
+        ImmutableSortedDictionary<int, ILogicalUnit> after;
+        lock (_lunGate)
+        {
+            if (!_luns.TryGetValue(lun, out removed)) return null;
+            _luns = after = _luns.Remove(lun);
+        }
+        foreach (var other in after.Values) other.OnLunInventoryChanged();
+        return removed;
     }
 
     public ILogicalUnit? FindLun(ulong lunField)

@@ -22,6 +22,8 @@ internal sealed class TargetSession
         Isid = isid;
         Tsih = tsih;
         _expCmdSN = initialCmdSN;
+        if (node is not null)
+            Nexus = new Scsi.Target.Reservations.ItNexus(negotiated.InitiatorName, isid, node.Iqn, node.PortalGroupTag, TargetTask.RelativeTargetPortId);
         _maxCmdSN = initialCmdSN + (uint)queueDepth - 1;
     }
 
@@ -29,6 +31,8 @@ internal sealed class TargetSession
     public TargetNode? Node { get; }
     public bool IsDiscovery => Node is null;
     public ulong Isid { get; }
+    /// <summary>The I_T nexus of a normal session (initiator port, the node's one target port); null in discovery.</summary>
+    public Scsi.Target.Reservations.ItNexus? Nexus { get; }
     public ushort Tsih { get; }
     public string InitiatorName => Negotiated.InitiatorName;
     /// <summary>Non-immediate PDUs of all its connections, run in CmdSN order.</summary>
@@ -52,7 +56,8 @@ internal sealed class TargetSession
     /// <summary>The connections in the session now (logged in, not yet shut down).</summary>
     public TargetConnection[] Connections { get { lock (_connections) return [.. _connections]; } }
 
-    public int ConnectionCount { get { lock (_connections) return _connections.Count; } }
+    public int ConnectionCount => Volatile.Read(ref _connectionCount);
+    private int _connectionCount;
 
     /// <summary>The connection with this CID, if it is still in the session.</summary>
     public TargetConnection? FindConnection(ushort cid)
@@ -70,6 +75,7 @@ internal sealed class TargetSession
         {
             if (_connections.Count >= MaxConnections) return false;
             _connections.Add(connection);
+            _connectionCount = _connections.Count;
             return true;
         }
     }
@@ -80,7 +86,7 @@ internal sealed class TargetSession
         lock (_connections)
         {
             _connections.Remove(connection);
-            return _connections.Count;
+            return _connectionCount = _connections.Count;
         }
     }
 

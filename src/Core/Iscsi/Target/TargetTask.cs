@@ -68,9 +68,12 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
     /// belongs to one target node, reached through one target port (its IQN and TPGT), so the relative target port
     /// identifier is <see cref="RelativeTargetPortId"/> (1) throughout.
     /// </summary>
-    public ItNexus Nexus => Connection?.Session is { Node: { } node } session
-        ? new ItNexus(session.InitiatorName, session.Isid, node.Iqn, node.PortalGroupTag, RelativeTargetPortId)
-        : throw new InvalidOperationException("A SCSI command outside a normal session has no I_T nexus.");
+    public ItNexus Nexus => Connection?.Session?.Nexus
+        ?? throw new InvalidOperationException("A SCSI command outside a normal session has no I_T nexus.");
+
+    /// <summary>PREEMPT AND ABORT: the other tasks on this LUN of the nexuses selected, aborted (on every connection of the node).</summary>
+    public ValueTask<int> AbortOtherTasksAsync(Func<ItNexus, bool> whose) =>
+        Connection is { } connection ? new(connection.AbortLunTasksAsync(Lun, whose, except: this)) : ValueTask.FromResult(0);
 
     /// <summary>The relative target port identifier of a target node's single target port.</summary>
     public const ushort RelativeTargetPortId = 1;

@@ -115,9 +115,14 @@ internal sealed class TargetTaskManagement(TargetConnection connection, IscsiTar
                 return node.FindLun(lun) is null ? (byte)2 : (byte)0;
             case 4: // CLEAR TASK SET: every task on the LUN, from every initiator (SAM-5 §7.5)
             {
-                if (node.FindLun(lun) is null) return 2;
+                if (node.FindLun(lun) is not { } unit) return 2;
                 foreach (var c in _target.ConnectionsOf(node).ToArray())
-                    await c.AbortAsync(c.Tasks.Where(t => t.Lun == lun)).ConfigureAwait(false);
+                {
+                    int cleared = await c.AbortAsync(c.Tasks.Where(t => t.Lun == lun)).ConfigureAwait(false);
+                    // Another initiator's tasks were cleared: it is told on its next command (TAS 0: no TASK ABORTED status).
+                    if (cleared > 0 && c.Session is { Nexus: { } other } && !ReferenceEquals(c.Session, session))
+                        unit.OnTasksClearedByAnotherInitiator(other);
+                }
                 return 0;
             }
             case 5: // LOGICAL UNIT RESET

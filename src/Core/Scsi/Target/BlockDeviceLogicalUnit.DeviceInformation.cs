@@ -23,9 +23,12 @@ public sealed partial class BlockDeviceLogicalUnit
 
     private ScsiCommandResult RequestSense(IScsiTask task, ReadOnlySpan<byte> cdb)
     {
-        // Sense is delivered with each CHECK CONDITION (autosense), so there is never anything pending here.
+        // Sense is delivered with each CHECK CONDITION (autosense); what may be pending here is a unit attention, which
+        // this reports (and clears) instead of a command failing with it (SPC-4 §6.39).
         if ((cdb[1] & 0x01) != 0) return InvalidField(1, 0); // DESC: only fixed format
-        var sense = SenseBuilder.Fixed(_stopped ? SenseCondition.NotReadyInitializingCommandRequired : SenseCondition.NoSense);
+        var condition = _unitAttentions.Take(task.Nexus)
+                        ?? (_stopped ? SenseCondition.NotReadyInitializingCommandRequired : SenseCondition.NoSense);
+        var sense = SenseBuilder.Fixed(condition);
         return SendData(task, sense, cdb[4]);
     }
 
@@ -169,9 +172,10 @@ public sealed partial class BlockDeviceLogicalUnit
         var list = available == 0 ? ReadOnlyMemory<byte>.Empty : await task.ReceiveDataOutAsync(available, cancellationToken).ConfigureAwait(false);
         if (list.Length > available) list = list[..available];
         var refused = _modes.Select(ten, list.Span, BlockSize);
-        return refused is null
-            ? ScsiCommandResult.Good(dataOutLength: listLength)
-            : ScsiCommandResult.CheckCondition(refused, dataOutLength: listLength);
+        if (refused is not null) return ScsiCommandResult.CheckCondition(refused, dataOutLength: listLength);
+        // The mode pages are shared by every nexus: the others are told (SPC-4 §5.14, MODE PARAMETERS CHANGED).
+        if (!list.IsEmpty) _unitAttentions.EstablishForAll(UnitAttentions.ModeParametersChanged, except: task.Nexus);
+        return ScsiCommandResult.Good(dataOutLength: listLength);
     }
 
     private ScsiCommandResult StartStopUnit(ReadOnlySpan<byte> cdb)

@@ -12,9 +12,8 @@ namespace Iser.Core.Scsi.Target;
 /// </summary>
 /// <remarks>
 /// The unit attentions a PERSISTENT RESERVE OUT establishes for other nexuses (RESERVATIONS PREEMPTED, RESERVATIONS
-/// RELEASED, REGISTRATIONS PREEMPTED) and the task aborts of PREEMPT AND ABORT are not delivered yet: the target has
-/// no unit attention queue nor a way for a logical unit to abort another nexus's tasks, so they are only logged (at
-/// debug level). The reservation state itself changes as SPC-4 says.
+/// RELEASED, REGISTRATIONS PREEMPTED) go to <see cref="UnitAttentions"/>; PREEMPT AND ABORT aborts the preempted
+/// nexuses' tasks on this logical unit through <see cref="IScsiTask.AbortOtherTasksAsync"/> before it completes.
 /// </remarks>
 public sealed partial class BlockDeviceLogicalUnit
 {
@@ -65,11 +64,14 @@ public sealed partial class BlockDeviceLogicalUnit
         var outcome = _reservations.Out(nexus, cdb.ServiceAction, cdb.Type, parameters);
         _logger.LogDebug("PERSISTENT RESERVE OUT {Action} type {Type} from {Nexus}: {Outcome}; now {State}.",
             cdb.ServiceAction, cdb.Type, nexus, outcome, _reservations);
-        foreach (var ua in outcome.UnitAttentions)
-            _logger.LogDebug("Unit attention {Key:X1}/{Asc:X2}/{Ascq:X2} for {Recipients} (except {Except}) not delivered: no unit attention queue yet.",
-                ua.Condition.Key, ua.Condition.Asc, ua.Condition.Ascq, ua.Recipients, ua.Except);
-        foreach (var nexuses in outcome.AbortTasksOf)
-            _logger.LogDebug("PREEMPT AND ABORT: the tasks of {Nexuses} are not aborted: a logical unit cannot abort tasks yet.", nexuses);
+        if (outcome.UnitAttentions.Count > 0) _unitAttentions.Establish(outcome.UnitAttentions);
+        // PREEMPT AND ABORT: the preempted nexuses' tasks here end before this command does (SPC-4 §5.13.11.2.6).
+        if (outcome.AbortTasksOf.Count > 0)
+        {
+            var preempted = outcome.AbortTasksOf;
+            int aborted = await task.AbortOtherTasksAsync(n => preempted.Any(p => p.Covers(n))).ConfigureAwait(false);
+            _logger.LogInformation("PREEMPT AND ABORT from {Nexus}: {Count} task(s) of the preempted nexuses aborted.", nexus, aborted);
+        }
         if (outcome.PersistentStateChanged && !SaveReservations())
             return Check(InternalTargetFailure);
         return outcome.ToCommandResult(length);

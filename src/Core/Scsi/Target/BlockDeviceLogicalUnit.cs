@@ -29,6 +29,7 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
     private readonly IReadOnlyList<SupportedOperations.Operation> _operations;
     private readonly bool[] _supportedOpcodes = new bool[256];
     private readonly PersistentReservations _reservations;
+    private readonly UnitAttentions _unitAttentions = new();
     private volatile bool _stopped;
 
     /// <param name="store">The medium. Disposed with the LU when <paramref name="ownsStore"/> is true.</param>
@@ -52,7 +53,10 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
         foreach (var op in _operations) _supportedOpcodes[op.Opcode] = true;
         _reservations = LoadReservations(_options.PersistentReservationFile);
         if (_options.PersistentReservationFile is { } prFile && _reservations.PersistThroughPowerLoss)
+        {
             _logger.LogInformation("Logical unit {Identity}: persistent reservations restored from {Path}: {State}.", Identity, prFile, _reservations);
+            _unitAttentions.PowerOn(_reservations.Registrants);
+        }
     }
 
     public long BlockCount { get; }
@@ -67,6 +71,9 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
     /// <summary>The backing store (for diagnostics).</summary>
     public IBackingStore Store => _store;
 
+    /// <summary>The unit attention conditions pending per I_T nexus.</summary>
+    public UnitAttentions UnitAttentions => _unitAttentions;
+
     private bool WriteProtected => _options.ReadOnly || _modes.SoftwareWriteProtect;
 
     public ValueTask<ScsiCommandResult> ExecuteAsync(IScsiTask task, CancellationToken cancellationToken)
@@ -74,11 +81,25 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
         var cdb = task.Cdb.Span;
         if (cdb.IsEmpty) return Done(Check(SenseCondition.InvalidCommandOperationCode));
         byte opcode = cdb[0];
+        var nexus = task.Nexus;
+        // A pending unit attention ends any command but these three (SPC-4 §5.14), before the command is even checked.
+        switch (opcode)
+        {
+            case SbcOpcode.Inquiry:
+            case SbcOpcode.RequestSense: // reports it as its data
+                break;
+            case SbcOpcode.ReportLuns:
+                _unitAttentions.Clear(nexus, UnitAttentions.ReportedLunsDataChanged);
+                break;
+            default:
+                if (_unitAttentions.Take(nexus) is { } attention) return Done(Check(attention));
+                break;
+        }
         int length = SbcOpcode.CdbLength(opcode);
         if (length == 0 || cdb.Length < length || !IsSupported(opcode))
             return Done(CheckAt(SenseCondition.InvalidCommandOperationCode, 0));
         cdb = cdb[..length];
-        if (_reservations.CheckAccess(task.Nexus, ScsiCommandClassifier.Classify(cdb)) == PrAccess.Conflict)
+        if (_reservations.CheckAccess(nexus, ScsiCommandClassifier.Classify(cdb)) == PrAccess.Conflict)
             return Done(new ScsiCommandResult { Status = ScsiStatus.ReservationConflict });
         // CONTROL byte: NACA and the obsolete LINK bit are not supported (SAM-5 §5.2).
         if ((cdb[^1] & 0x05) != 0) return Done(InvalidField(length - 1, (cdb[^1] & 0x04) != 0 ? 2 : 0));
@@ -150,6 +171,13 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
         }
     }
 
+    /// <summary>LUNs were added to or removed from the target this unit belongs to: every nexus is told (3Fh/0Eh).</summary>
+    public void OnLunInventoryChanged() => _unitAttentions.EstablishForAll(UnitAttentions.ReportedLunsDataChanged);
+
+    /// <summary>CLEAR TASK SET from another nexus ended tasks of <paramref name="nexus"/> here (SAM-5 §7.5, TAS 0).</summary>
+    public void OnTasksClearedByAnotherInitiator(in ItNexus nexus) =>
+        _unitAttentions.Establish(nexus, UnitAttentions.CommandsClearedByAnotherInitiator);
+
     public void Reset(LogicalUnitResetKind kind)
     {
         // Outstanding commands are cancelled by the core through their tokens; what the LU keeps across commands is
@@ -158,6 +186,10 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
         _stopped = false;
         // A RESERVE(6)/(10) reservation goes; persistent reservations survive every reset (SPC-4 §5.13.1).
         _reservations.OnReset();
+        // Every nexus learns of it on its next command (SAM-5 §6.3.3, §7.6): a logical unit reset is a "bus device
+        // reset function"; a target reset resets the whole device.
+        _unitAttentions.EstablishForAll(kind == LogicalUnitResetKind.LogicalUnitReset
+            ? UnitAttentions.BusDeviceResetFunction : UnitAttentions.PowerOnOrReset);
         _logger.LogInformation("Logical unit {Identity} reset ({Kind}).", Identity, kind);
     }
 

@@ -17,6 +17,12 @@ public interface ILogicalUnit : IAsyncDisposable
     /// </summary>
     void OnNexusLoss(in ItNexus nexus) { }
 
+    /// <summary>LUNs were added to or removed from the target node: REPORTED LUNS DATA HAS CHANGED for every nexus. Nothing by default.</summary>
+    void OnLunInventoryChanged() { }
+
+    /// <summary>CLEAR TASK SET from another nexus ended tasks of <paramref name="nexus"/> (COMMANDS CLEARED BY ANOTHER INITIATOR). Nothing by default.</summary>
+    void OnTasksClearedByAnotherInitiator(in ItNexus nexus) { }
+
     /// <summary>Flush write-back state (SYNCHRONIZE CACHE semantics), used at shutdown.</summary>
     ValueTask FlushAsync(CancellationToken cancellationToken);
 

@@ -33,4 +33,10 @@ public interface IScsiTask
     /// min(length, ExpectedDataInLength) of it and computes residuals against the command's own length.
     /// </summary>
     Memory<byte> GetDataInBuffer(int length);
+
+    /// <summary>
+    /// Aborts the other tasks on this logical unit whose nexus <paramref name="whose"/> selects (PREEMPT AND ABORT) and
+    /// waits until they have left the logical unit. Returns how many were aborted; none where the core has no others.
+    /// </summary>
+    ValueTask<int> AbortOtherTasksAsync(Func<ItNexus, bool> whose) => ValueTask.FromResult(0);
 }

@@ -30,6 +30,9 @@ public sealed partial class PersistentReservations
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxRegistrations, 1);
     }
 
+    /// <summary>The initiator ports (and target ports) of the registrations now.</summary>
+    public IReadOnlyList<ItNexusPattern> Registrants { get { lock (_gate) return [.. _registrations.Select(r => r.Nexuses)]; } }
+
     /// <summary>PRgeneration (SPC-4 §6.15.2).</summary>
     public uint Generation { get { lock (_gate) return _generation; } }
 

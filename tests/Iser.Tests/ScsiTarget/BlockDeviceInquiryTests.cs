@@ -70,7 +70,7 @@ public class BlockDeviceInquiryTests
         AssertGood(r);
         Assert.Equal(0x00, d[1]);
         var pages = d[4..(4 + d[3])];
-        Assert.Equal(new byte[] { 0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2 }, pages);
+        Assert.Equal(new byte[] { 0x00, 0x80, 0x83, 0x8F, 0xB0, 0xB1, 0xB2 }, pages);
         foreach (var page in pages)
         {
             var (pr, pd) = await In(lu, Cdbs.Inquiry(true, page, 255), 255);

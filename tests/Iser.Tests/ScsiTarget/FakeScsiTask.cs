@@ -27,6 +27,8 @@ internal sealed class FakeScsiTask : IScsiTask
 
     public ulong Lun { get; }
     public ItNexus Nexus { get; }
+    /// <summary>The other logical units of the "target" (EXTENDED COPY's copy targets); none unless a test sets them.</summary>
+    public IEnumerable<ILogicalUnit> LogicalUnitsOfTarget { get; init; } = [];
     public ReadOnlyMemory<byte> Cdb { get; }
     public int ExpectedDataInLength { get; }
     public int ExpectedDataOutLength { get; }

@@ -71,6 +71,9 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
     public ItNexus Nexus => Connection?.Session?.Nexus
         ?? throw new InvalidOperationException("A SCSI command outside a normal session has no I_T nexus.");
 
+    /// <summary>The node's logical units (the session reached the node, so all of them): EXTENDED COPY's copy targets.</summary>
+    public IEnumerable<ILogicalUnit> LogicalUnitsOfTarget => Connection?.Session?.Node?.Luns.Values ?? [];
+
     /// <summary>PREEMPT AND ABORT: the other tasks on this LUN of the nexuses selected, aborted (on every connection of the node).</summary>
     public ValueTask<int> AbortOtherTasksAsync(Func<ItNexus, bool> whose) =>
         Connection is { } connection ? new(connection.AbortLunTasksAsync(Lun, whose, except: this)) : ValueTask.FromResult(0);

@@ -21,7 +21,11 @@ public sealed partial class BlockDeviceLogicalUnit
     public PersistentReservations Reservations => _reservations;
 
     /// <summary>I_T nexus loss: the nexus's RESERVE(6)/(10) reservation goes; persistent reservations stay (SPC-4 §5.13.1).</summary>
-    public void OnNexusLoss(in ItNexus nexus) => _reservations.OnNexusLoss(nexus);
+    public void OnNexusLoss(in ItNexus nexus)
+    {
+        _reservations.OnNexusLoss(nexus);
+        _copyResults.Forget(nexus); // kept EXTENDED COPY results belong to the nexus (SPC-4 §6.18.3)
+    }
 
     private static PersistentReservations LoadReservations(string? path)
     {

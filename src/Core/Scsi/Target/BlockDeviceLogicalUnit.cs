@@ -140,6 +140,10 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
                 return Done(RequestSense(task, cdb));
             case SbcOpcode.ReadCapacity10:
                 return Done(ReadCapacity10(task, cdb));
+            case SbcOpcode.ExtendedCopy:
+                return ExtendedCopy(task, cdb, cancellationToken);
+            case SbcOpcode.ReceiveCopyResults:
+                return Done(ReceiveCopyResults(task, cdb));
             case SbcOpcode.ServiceActionIn16:
                 return Done(ServiceActionIn(task, cdb));
             case SbcOpcode.ReportLuns:

@@ -36,6 +36,8 @@ public sealed class BlockDeviceOptions
 
     /// <summary>Largest WRITE SAME in blocks. Kept below 65536 so a 0-length WRITE SAME(10) cannot exceed it silently.</summary>
     public long MaxWriteSameBlocks { get; init; } = 65535;
+    /// <summary>What one EXTENDED COPY may ask of the copy manager (RECEIVE COPY RESULTS, OPERATING PARAMETERS).</summary>
+    public Copy.CopyLimits CopyLimits { get; init; } = Copy.CopyLimits.Default;
 
     /// <summary>Largest total block count one UNMAP may name.</summary>
     public uint MaxUnmapBlocks { get; init; } = 1 << 20;

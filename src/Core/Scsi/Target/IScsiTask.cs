@@ -39,4 +39,10 @@ public interface IScsiTask
     /// waits until they have left the logical unit. Returns how many were aborted; none where the core has no others.
     /// </summary>
     ValueTask<int> AbortOtherTasksAsync(Func<ItNexus, bool> whose) => ValueTask.FromResult(0);
+
+    /// <summary>
+    /// The logical units of the target this command came through, which its nexus may reach: where EXTENDED COPY looks
+    /// for its copy targets, and nowhere else. Empty where the core has none to offer.
+    /// </summary>
+    IEnumerable<ILogicalUnit> LogicalUnitsOfTarget => [];
 }

@@ -19,6 +19,7 @@ internal sealed class InquiryPages
     public const byte BlockLimitsCode = 0xB0;
     public const byte BlockDeviceCharacteristicsCode = 0xB1;
     public const byte LogicalBlockProvisioningCode = 0xB2;
+    public const byte ThirdPartyCopyCode = 0x8F;
 
     private readonly Dictionary<byte, byte[]> _vpd = new();
 
@@ -36,6 +37,7 @@ internal sealed class InquiryPages
         _vpd[BlockLimitsCode] = BuildBlockLimits(geometry, options);
         _vpd[BlockDeviceCharacteristicsCode] = BuildBlockDeviceCharacteristics();
         _vpd[LogicalBlockProvisioningCode] = BuildLogicalBlockProvisioning(geometry.ThinProvisioned);
+        _vpd[ThirdPartyCopyCode] = BuildThirdPartyCopy();
         _vpd[SupportedPagesCode] = BuildSupportedPages([SupportedPagesCode, .. _vpd.Keys]);
     }
 
@@ -56,7 +58,7 @@ internal sealed class InquiryPages
         d[2] = 0x06; // VERSION: SPC-4
         d[3] = 0x12; // HISUP, response data format 2
         d[4] = (byte)(d.Length - 5); // additional length
-        d[5] = 0x00; // no SCCS/ACC/TPGS/3PC/PROTECT
+        d[5] = 0x08; // 3PC: a copy manager (EXTENDED COPY); no SCCS/ACC/TPGS/PROTECT
         d[6] = 0x00;
         d[7] = 0x02; // CMDQUE: full task management
         WriteAscii(d.AsSpan(8, 8), VendorId);
@@ -125,6 +127,33 @@ internal sealed class InquiryPages
         }
         BinaryPrimitives.WriteUInt64BigEndian(d.AsSpan(36, 8), (ulong)o.MaxWriteSameBlocks);
         return d;
+    }
+
+    /// <summary>
+    /// Third-party Copy (SPC-4 §7.8.17): the copy commands supported (EXTENDED COPY LID1; RECEIVE COPY RESULTS COPY STATUS
+    /// and OPERATING PARAMETERS) and the descriptors (block to block, with offsets, identification CSCD).
+    /// </summary>
+    private static byte[] BuildThirdPartyCopy()
+    {
+        byte[] commands = [0x83, 1, 0x00, 0x84, 2, 0x00, 0x03];
+        byte[] descriptors = [0x02, 0x0A, 0xE4];
+        int supportedCommands = 4 + RoundUp4(1 + commands.Length), supportedDescriptors = 4 + RoundUp4(1 + descriptors.Length);
+        var d = new byte[4 + supportedCommands + supportedDescriptors];
+        d[1] = ThirdPartyCopyCode;
+        BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(2), (ushort)(d.Length - 4));
+        int p = 4;
+        BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(p), 0x0001); // Supported Commands
+        BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(p + 2), (ushort)(supportedCommands - 4));
+        d[p + 4] = (byte)commands.Length;
+        commands.CopyTo(d, p + 5);
+        p += supportedCommands;
+        BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(p), 0x0004); // Supported Descriptors
+        BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(p + 2), (ushort)(supportedDescriptors - 4));
+        d[p + 4] = (byte)descriptors.Length;
+        descriptors.CopyTo(d, p + 5);
+        return d;
+
+        static int RoundUp4(int n) => (n + 3) & ~3;
     }
 
     private static byte[] BuildBlockDeviceCharacteristics()

@@ -32,6 +32,8 @@ internal static class SbcOpcode
     public const byte SynchronizeCache16 = 0x91;
     public const byte WriteSame16 = 0x93;
     public const byte ServiceActionIn16 = 0x9E;
+    public const byte ExtendedCopy = 0x83;
+    public const byte ReceiveCopyResults = 0x84;
     public const byte ReportLuns = 0xA0;
     public const byte MaintenanceIn = 0xA3;
     public const byte PersistentReserveIn = 0x5E;

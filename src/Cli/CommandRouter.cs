@@ -99,7 +99,7 @@ internal static class CommandRouter
                          --transport auto|tcp|iser   --size 64M   --seconds 3
               target     serve LUNs over iSCSI (TCP; iSER where an RDMA device exists)
                          --portal HOST:PORT (repeatable, default 127.0.0.1:3260)
-                         --iqn IQN   --lun ram:SIZE|file:PATH[:SIZE][:direct]|null:SIZE (repeatable, LUN 0, 1, ...)
+                         --iqn IQN   --lun ram:SIZE|file:PATH[:SIZE][:direct]|null:SIZE[,ro][,removable] (repeatable, LUN 0, 1, ...)
                          --block-size 512|4096   --allow INITIATOR-IQN (repeatable)
                          --chap-user U --chap-secret S   --mutual-user U --mutual-secret S
                          --nop-interval SECONDS (0 = off)   --queue-depth N   --config FILE.json

@@ -85,8 +85,13 @@ internal static class TargetCommand
             Console.WriteLine($"target {t.Iqn}");
             for (int lun = 0; lun < t.Luns.Count; lun++)
             {
+                // Unit flags follow the store after commas: ",ro" (write-protected), ",removable" (an ejectable medium).
+                var parts = t.Luns[lun].Split(',');
+                var flags = parts.Skip(1).Select(f => f.Trim().ToLowerInvariant()).ToArray();
+                foreach (var flag in flags)
+                    if (flag is not ("ro" or "removable")) throw new UsageException($"--lun {t.Luns[lun]}: unknown flag '{flag}' (ro, removable).");
                 IBackingStore store;
-                try { store = BackingStoreSpec.Parse(t.Luns[lun]); }
+                try { store = BackingStoreSpec.Parse(parts[0]); }
                 catch (Exception e) when (e is FormatException or ArgumentException) { throw new UsageException($"--lun {t.Luns[lun]}: {e.Message}"); }
                 var capturedNode = node;
                 var unitOptions = new BlockDeviceOptions
@@ -96,6 +101,8 @@ internal static class TargetCommand
                     LunList = () => capturedNode.Luns.Keys.Select(k => (ulong)k).ToList(),
                     // APTPL: a file-backed LUN keeps its persistent reservations beside its data.
                     PersistentReservationFile = store is FileBackingStore file ? file.Path + ".pr" : null,
+                    ReadOnly = flags.Contains("ro"),
+                    Removable = flags.Contains("removable"),
                 };
                 BlockDeviceLogicalUnit unit;
                 try { unit = new BlockDeviceLogicalUnit(store, unitOptions, loggerFactory.CreateLogger("Iser.Target.Lun")); }

@@ -240,28 +240,54 @@ public class BlockDeviceControlTests
     }
 
     [Fact]
-    public async Task Stopped_unit_is_not_ready_until_started_and_request_sense_says_so()
+    public async Task A_fixed_disk_stays_ready_through_start_stop_unit_and_prevent_allow()
     {
+        // A shared LUN must not go NOT READY for everyone because one initiator stopped it (Linux does at shutdown).
         await using var lu = RamLu();
-        AssertGood(await NoData(lu, Cdbs.TestUnitReady()));
         var (ok, none) = await In(lu, Cdbs.RequestSense(), 252);
         AssertGood(ok);
         Assert.Equal(18, none.Length);
         Assert.Equal(0x70, none[0]);
         Assert.Equal(0x00, none[2] & 0x0F);
-
         AssertGood(await NoData(lu, Cdbs.StartStopUnit(start: false)));
-        AssertSense(await NoData(lu, Cdbs.TestUnitReady()), 0x02, 0x04, 0x02);
-        AssertSense((await In(lu, Cdbs.Read10(0, 1), 512)).Result, 0x02, 0x04, 0x02);
-        var (_, notReady) = await In(lu, Cdbs.RequestSense(), 252);
-        Assert.Equal((0x02, 0x04, 0x02), (notReady[2] & 0x0F, (int)notReady[12], (int)notReady[13]));
-        AssertGood((await In(lu, Cdbs.Inquiry(false, 0, 96), 96)).Result);
-
-        AssertGood(await NoData(lu, Cdbs.StartStopUnit(start: true)));
         AssertGood(await NoData(lu, Cdbs.TestUnitReady()));
+        AssertGood(await NoData(lu, [0x1B, 0, 0, 0, 0x02, 0]));                // LOEJ on a fixed disk: nothing to eject
+        AssertGood((await In(lu, Cdbs.Read10(0, 1), 512)).Result);
+        AssertGood(await NoData(lu, [0x1B, 0, 0, 0, 0x30, 0]));                // a power condition: accepted, ignored
         AssertGood(await NoData(lu, Cdbs.PreventAllow(prevent: true)));
+        AssertGood(await NoData(lu, [0x1B, 0, 0, 0, 0x02, 0]));                // nothing prevented on a fixed disk
         AssertGood(await NoData(lu, Cdbs.PreventAllow(prevent: false)));
         AssertInvalidFieldInCdb((await In(lu, [0x03, 0x01, 0, 0, 252, 0], 252)).Result, 1); // descriptor sense not offered
+    }
+
+    [Fact]
+    public async Task A_removable_medium_is_ejected_and_loaded_unless_a_nexus_prevents_its_removal()
+    {
+        var a = FakeScsiTask.DefaultNexus;
+        var b = new Iser.Core.Scsi.Target.Reservations.ItNexus("iqn.2026-12.test:b", 0x23D000000002, "iqn.2026-12.test:target", 1, 1);
+        await using var lu = RamLu(options: new BlockDeviceOptions { BlockSize = 512, Identity = "removable", Removable = true });
+        var (_, inquiry) = await In(lu, Cdbs.Inquiry(false, 0, 96), 96);
+        Assert.Equal(0x80, inquiry[1] & 0x80);                                  // RMB
+        byte[] eject = [0x1B, 0, 0, 0, 0x02, 0], load = [0x1B, 0, 0, 0, 0x03, 0];
+
+        AssertGood(await NoData(lu, Cdbs.PreventAllow(prevent: true)));
+        AssertSense(await lu.ExecuteAsync(new FakeScsiTask(eject, nexus: b), default), 0x05, 0x53, 0x02); // another nexus: prevented too
+        AssertGood(await NoData(lu, Cdbs.TestUnitReady()));
+        lu.OnNexusLoss(a);                                                      // the preventing nexus ends: so does its prevention
+        AssertGood(await lu.ExecuteAsync(new FakeScsiTask(eject, nexus: b), default));
+        AssertSense(await NoData(lu, Cdbs.TestUnitReady()), 0x02, 0x3A, 0x00); // MEDIUM NOT PRESENT
+        AssertSense((await In(lu, Cdbs.Read10(0, 1), 512)).Result, 0x02, 0x3A, 0x00);
+        AssertSense((await In(lu, [0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], 8)).Result, 0x02, 0x3A, 0x00); // READ CAPACITY(10)
+        var (_, sense) = await In(lu, Cdbs.RequestSense(), 252);
+        Assert.Equal((0x02, 0x3A, 0x00), (sense[2] & 0x0F, (int)sense[12], (int)sense[13]));
+        AssertGood(await NoData(lu, load));
+        AssertGood(await NoData(lu, Cdbs.TestUnitReady()));
+
+        AssertGood(await NoData(lu, Cdbs.PreventAllow(prevent: true)));
+        lu.Reset(LogicalUnitResetKind.LogicalUnitReset);                        // a reset clears every prevention
+        AssertSense(await NoData(lu, Cdbs.TestUnitReady()), 0x06, 0x29, 0x03);
+        AssertGood(await NoData(lu, eject));
+        AssertGood(await NoData(lu, load));
     }
 
     [Fact]

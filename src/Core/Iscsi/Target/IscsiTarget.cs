@@ -156,7 +156,16 @@ public sealed class IscsiTarget : IAsyncDisposable
         if (old is not null)
         {
             Logger.LogInformation("Reinstating session {Session}", old.Describe());
-            foreach (var c in old.Connections) await c.CloseAsync("session reinstated by a new login with the same ISID").ConfigureAwait(false);
+            // The old session's nexus is lost before the new one's first command runs (what it held, such as a
+            // prevention of medium removal or a RESERVE(6), must not outlive it into the new session).
+            foreach (var c in old.Connections)
+            {
+                await c.CloseAsync("session reinstated by a new login with the same ISID").ConfigureAwait(false);
+                await c.Finished.ConfigureAwait(false);
+            }
+            old.Orphans?.Clear(); // a retained session (ERL 2) with no connection left ends here too
+            old.Sequencer.Clear();
+            RemoveSession(old);
         }
         var session = new TargetSession(negotiated, node, isid, AllocateTsih(), cmdSN, Options.CommandQueueDepth)
         {

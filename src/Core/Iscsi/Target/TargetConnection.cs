@@ -130,6 +130,10 @@ internal sealed partial class TargetConnection : IDatamoverHost
                     foreach (var task in dropped) DiscardAccepted(task);
                 if (drain) session.Sequencer.DrainAll(session);
             }
+            // The nexus goes first when the session ends here: an initiator that dropped the connection and logged in
+            // anew must not find what the old nexus held (a prevention, a RESERVE) while the socket winds down.
+            bool sessionEnds = session is not null && remaining == 0 && !orphan;
+            if (sessionEnds) _target.RemoveSession(session!);
             await Datamover.TerminateAsync(reason).ConfigureAwait(false);
             if (!orphan) _recovery?.Clear();
             if (session is null) return;
@@ -148,7 +152,6 @@ internal sealed partial class TargetConnection : IDatamoverHost
             {
                 session.Sequencer.Clear();
                 session.Orphans?.Clear();
-                _target.RemoveSession(session);
                 _logger.LogInformation("Session {Session} ended: {Reason}", session.Describe(), reason);
             }
         }

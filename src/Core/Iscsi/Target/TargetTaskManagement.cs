@@ -37,14 +37,12 @@ internal sealed class TargetTaskManagement(TargetConnection connection, IscsiTar
         reply.Flags = 0x80;
         reply.Bhs[2] = response;
         reply.InitiatorTaskTag = itt;
+        // TARGET COLD RESET: every connection to the node goes the moment the response is on the wire (RFC 7143 §11.5.1),
+        // and with them the nexuses and what they held.
+        if (function == 7 && response == 0) reply.SentNotification = new CloseNodeAfterSend(_target, session.Node!);
         _connection.Send(reply);
         if (consumesSlot) session.ReleaseSlot();
         if (reassigned is not null) await ContinueReassignedAsync(reassigned).ConfigureAwait(false);
-        if (function == 7 && response == 0) // TARGET COLD RESET: the connections go after the response
-        {
-            await Task.Delay(100).ConfigureAwait(false);
-            foreach (var c in _target.ConnectionsOf(session.Node!).ToArray()) await c.CloseAsync("target cold reset").ConfigureAwait(false);
-        }
     }
 
     /// <summary>
@@ -147,6 +145,14 @@ internal sealed class TargetTaskManagement(TargetConnection connection, IscsiTar
                 return 4;
             default:
                 return 5; // Task management function not supported
+        }
+    }
+
+    private sealed class CloseNodeAfterSend(IscsiTarget target, TargetNode node) : IPduSentNotification
+    {
+        public void OnPduSent(Pdu pdu, Exception? error)
+        {
+            foreach (var c in target.ConnectionsOf(node).ToArray()) _ = c.CloseAsync("target cold reset");
         }
     }
 }

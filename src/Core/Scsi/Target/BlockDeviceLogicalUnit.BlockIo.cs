@@ -28,7 +28,7 @@ public sealed partial class BlockDeviceLogicalUnit
     {
         if (blocks > (ulong)_maxTransferBlocks) return InvalidField(lengthField);
         if (!InRange(lba, blocks)) return OutOfRange();
-        if (_stopped) return Check(SenseCondition.NotReadyInitializingCommandRequired);
+        if (_stopped) return Check(NotReady);
         return null;
     }
 
@@ -199,7 +199,7 @@ public sealed partial class BlockDeviceLogicalUnit
         // The Data-Out buffer is the verify data followed by the write data; any other length cannot be split
         // (this also catches a block count that does not match the data, e.g. 256 truncated to 0 in the CDB).
         if (task.ExpectedDataOutLength != bytes) return InvalidFieldDone(13);
-        if (_stopped) return Done(Check(SenseCondition.NotReadyInitializingCommandRequired));
+        if (_stopped) return Done(Check(NotReady));
         if (blocks == 0) return Done(ScsiCommandResult.Good());
         if (WriteProtected) return Done(Check(SenseCondition.WriteProtected));
         bool durable = (flags & FuaBit) != 0 || !_modes.WriteCacheEnabled;
@@ -254,7 +254,7 @@ public sealed partial class BlockDeviceLogicalUnit
         if (cdb.Length == 10) { lba = BinaryPrimitives.ReadUInt32BigEndian(cdb[2..]); blocks = BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]); }
         else { lba = BinaryPrimitives.ReadUInt64BigEndian(cdb[2..]); blocks = BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]); }
         if (!InRange(lba, blocks)) return Done(OutOfRange());
-        if (_stopped) return Done(Check(SenseCondition.NotReadyInitializingCommandRequired));
+        if (_stopped) return Done(Check(NotReady));
         return FlushForCommandAsync(cancellationToken);
     }
 

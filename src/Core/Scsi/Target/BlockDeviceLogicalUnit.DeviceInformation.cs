@@ -27,13 +27,14 @@ public sealed partial class BlockDeviceLogicalUnit
         // this reports (and clears) instead of a command failing with it (SPC-4 §6.39).
         if ((cdb[1] & 0x01) != 0) return InvalidField(1, 0); // DESC: only fixed format
         var condition = _unitAttentions.Take(task.Nexus)
-                        ?? (_stopped ? SenseCondition.NotReadyInitializingCommandRequired : SenseCondition.NoSense);
+                        ?? (_stopped ? NotReady : SenseCondition.NoSense);
         var sense = SenseBuilder.Fixed(condition);
         return SendData(task, sense, cdb[4]);
     }
 
     private ScsiCommandResult ReadCapacity10(IScsiTask task, ReadOnlySpan<byte> cdb)
     {
+        if (_stopped) return Check(NotReady);
         bool pmi = (cdb[8] & 0x01) != 0;
         if (!pmi && BinaryPrimitives.ReadUInt32BigEndian(cdb[2..]) != 0) return InvalidField(2);
         Span<byte> data = stackalloc byte[8];
@@ -47,6 +48,7 @@ public sealed partial class BlockDeviceLogicalUnit
     private ScsiCommandResult ServiceActionIn(IScsiTask task, ReadOnlySpan<byte> cdb)
     {
         if ((cdb[1] & 0x1F) != SbcOpcode.ReadCapacity16Action) return InvalidField(1, 4);
+        if (_stopped) return Check(NotReady);
         int allocation = (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]), int.MaxValue);
         Span<byte> data = stackalloc byte[32];
         BinaryPrimitives.WriteUInt64BigEndian(data, (ulong)(BlockCount - 1));
@@ -178,13 +180,4 @@ public sealed partial class BlockDeviceLogicalUnit
         return ScsiCommandResult.Good(dataOutLength: listLength);
     }
 
-    private ScsiCommandResult StartStopUnit(ReadOnlySpan<byte> cdb)
-    {
-        byte b4 = cdb[4];
-        // POWER CONDITION other than START_VALID (0): no power conditions to enter.
-        if ((b4 & 0xF0) != 0) return InvalidField(4, 7);
-        // LOEJ on a non-removable medium: nothing to load or eject; START decides started/stopped.
-        _stopped = (b4 & 0x01) == 0;
-        return ScsiCommandResult.Good();
-    }
 }

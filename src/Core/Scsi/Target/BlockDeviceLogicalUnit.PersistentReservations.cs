@@ -25,6 +25,8 @@ public sealed partial class BlockDeviceLogicalUnit
     {
         _reservations.OnNexusLoss(nexus);
         _copyResults.Forget(nexus); // kept EXTENDED COPY results belong to the nexus (SPC-4 §6.18.3)
+        ReleasePrevention(nexus);
+        _unitAttentions.Forget(nexus);
     }
 
     private static PersistentReservations LoadReservations(string? path)

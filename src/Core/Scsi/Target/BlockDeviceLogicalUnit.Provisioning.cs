@@ -31,7 +31,7 @@ public sealed partial class BlockDeviceLogicalUnit
         if (blocks == 0) blocks = (ulong)BlockCount - lba;
         if (blocks > (ulong)_options.MaxWriteSameBlocks) return InvalidFieldDone(lengthField);
         if (!InRange(lba, blocks)) return Done(OutOfRange());
-        if (_stopped) return Done(Check(SenseCondition.NotReadyInitializingCommandRequired));
+        if (_stopped) return Done(Check(NotReady));
         if (WriteProtected) return Done(Check(SenseCondition.WriteProtected));
         // One logical block of data, exactly; with NDOB none.
         if (!noDataOut && task.ExpectedDataOutLength != BlockSize) return InvalidFieldDone(lengthField);
@@ -106,7 +106,7 @@ public sealed partial class BlockDeviceLogicalUnit
         int listLength = BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]);
         if (listLength == 0) return Done(ScsiCommandResult.Good());
         if (listLength < UnmapHeaderLength) return Done(CheckAt(SenseCondition.ParameterListLengthError, 7));
-        if (_stopped) return Done(Check(SenseCondition.NotReadyInitializingCommandRequired));
+        if (_stopped) return Done(Check(NotReady));
         if (WriteProtected) return Done(Check(SenseCondition.WriteProtected));
         int available = Math.Min(listLength, task.ExpectedDataOutLength);
         if (available < UnmapHeaderLength) return Done(CheckAt(SenseCondition.ParameterListLengthError, 7));

@@ -133,7 +133,7 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
             case SbcOpcode.SynchronizeCache16:
                 return SynchronizeCache(cdb, cancellationToken);
             case SbcOpcode.TestUnitReady:
-                return Done(_stopped ? Check(SenseCondition.NotReadyInitializingCommandRequired) : ScsiCommandResult.Good());
+                return Done(_stopped ? Check(NotReady) : ScsiCommandResult.Good());
             case SbcOpcode.Inquiry:
                 return Done(Inquiry(task, cdb));
             case SbcOpcode.RequestSense:
@@ -168,8 +168,7 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
             case SbcOpcode.StartStopUnit:
                 return Done(StartStopUnit(cdb));
             case SbcOpcode.PreventAllowMediumRemoval:
-                // Not removable: nothing to lock, and nothing to refuse either (SBC-3 §5.13).
-                return Done(ScsiCommandResult.Good());
+                return Done(PreventAllowMediumRemoval(task, cdb));
             default:
                 return Done(CheckAt(SenseCondition.InvalidCommandOperationCode, 0));
         }
@@ -187,7 +186,8 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
         // Outstanding commands are cancelled by the core through their tokens; what the LU keeps across commands is
         // its mode parameters, its started/stopped state and its reservations, which a reset returns to power-on values.
         _modes.RestoreDefaults();
-        _stopped = false;
+        _stopped = _ejected; // a reset starts the unit; it does not load an ejected medium
+        ClearPreventions();
         // A RESERVE(6)/(10) reservation goes; persistent reservations survive every reset (SPC-4 §5.13.1).
         _reservations.OnReset();
         // Every nexus learns of it on its next command (SAM-5 §6.3.3, §7.6): a logical unit reset is a "bus device

@@ -56,6 +56,11 @@ public sealed class BlockDeviceOptions
 
     /// <summary>Refuse all writes (DATA PROTECT / WRITE PROTECTED), reported by the WP bit in MODE SENSE.</summary>
     public bool ReadOnly { get; init; }
+    /// <summary>
+    /// A removable medium (INQUIRY RMB): START STOP UNIT with LOEJ ejects and loads it, PREVENT ALLOW MEDIUM REMOVAL locks
+    /// it in per nexus. Off: a fixed disk, where both are accepted and change nothing but started/stopped.
+    /// </summary>
+    public bool Removable { get; init; }
 
     /// <summary>
     /// Where the persistent reservation state is kept across restarts (APTPL, SPC-4 §5.13.5): loaded when the logical

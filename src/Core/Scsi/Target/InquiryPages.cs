@@ -54,7 +54,7 @@ internal sealed class InquiryPages
     {
         var d = new byte[96];
         d[0] = 0x00; // peripheral qualifier 0 (connected), device type 0 (direct access block device)
-        d[1] = 0x00; // not removable
+        d[1] = options.Removable ? (byte)0x80 : (byte)0x00; // RMB
         d[2] = 0x06; // VERSION: SPC-4
         d[3] = 0x12; // HISUP, response data format 2
         d[4] = (byte)(d.Length - 5); // additional length

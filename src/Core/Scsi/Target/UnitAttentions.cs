@@ -125,6 +125,15 @@ public sealed class UnitAttentions
             }
     }
 
+    /// <summary>
+    /// The nexus ended: what was pending for it goes with it, and one that forms again later starts afresh (as a new
+    /// nexus does, and as Linux LIO does).
+    /// </summary>
+    public void Forget(in ItNexus nexus)
+    {
+        lock (_gate) _nexuses.TryRemove(nexus, out _);
+    }
+
     /// <summary>Pending conditions of a nexus (for diagnostics and tests).</summary>
     public IReadOnlyList<SenseCondition> PendingFor(in ItNexus nexus)
     {

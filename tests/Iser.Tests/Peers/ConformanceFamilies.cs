@@ -25,8 +25,9 @@ public static class ConformanceFamilies
     /// <summary>
     /// libiscsi's GetLBAStatus.UnmapSingle (1.19 and its master alike) asks for the status at LBA i + 1 and expects the
     /// first descriptor to start at i + (logical blocks per physical block): the same LBA only when a physical block
-    /// holds one logical block. SBC-4 has the first descriptor start at the STARTING LOGICAL BLOCK ADDRESS, as ours
-    /// does, so on a unit with 512-byte logical and 4096-byte physical blocks that one test fails for a reason of its own.
+    /// holds one logical block. SBC-3/SBC-4 have the first descriptor cover the STARTING LOGICAL BLOCK ADDRESS (ours starts
+    /// at it), which i + 8 does not, so on a unit with 512-byte logical and 4096-byte physical blocks that one test
+    /// fails for a reason of its own.
     /// </summary>
     public const string UnmapSingleAssumesOneBlockPerPhysicalBlock = "GetLBAStatus.UnmapSingle";
 

@@ -15,10 +15,21 @@ public static class ConformanceFamilies
         "SCSI.Verify10", "SCSI.Verify12", "SCSI.Verify16",
         "SCSI.WriteVerify10", "SCSI.WriteVerify12", "SCSI.WriteVerify16",
         "SCSI.ModeSense6", "SCSI.CompareAndWrite", "SCSI.Unmap", "SCSI.WriteSame10", "SCSI.WriteSame16",
+        "SCSI.Read6", "SCSI.OrWrite", "SCSI.WriteAtomic16", "SCSI.Prefetch10", "SCSI.Prefetch16",
+        "SCSI.ReadDefectData10", "SCSI.ReadDefectData12",
         "SCSI.PrinReadKeys", "SCSI.PrinServiceactionRange", "SCSI.PrinReportCapabilities",
         "SCSI.ProutRegister", "SCSI.ProutReserve", "SCSI.ProutClear", "SCSI.ProutPreempt", "SCSI.Reserve6",
         "iSCSI.iSCSIResiduals", "iSCSI.iSCSIcmdsn", "iSCSI.iSCSIdatasn", "iSCSI.iSCSITMF",
     };
+
+    /// <summary>
+    /// libiscsi's GetLBAStatus.UnmapSingle (1.19 and its master alike) asks for the status at LBA i + 1 and expects the
+    /// first descriptor to start at i + (logical blocks per physical block): the same LBA only when a physical block
+    /// holds one logical block. SBC-3/SBC-4 have the first descriptor cover the STARTING LOGICAL BLOCK ADDRESS (ours starts
+    /// at it), which i + 8 does not, so on a unit with 512-byte logical and 4096-byte physical blocks that one test
+    /// fails for a reason of its own.
+    /// </summary>
+    public const string UnmapSingleAssumesOneBlockPerPhysicalBlock = "GetLBAStatus.UnmapSingle";
 
     /// <summary>Families asked for that this libiscsi lacks; kept so the gap stays visible in the record.</summary>
     public static readonly IReadOnlyList<string> MissingFromLibiscsi119 = new[]

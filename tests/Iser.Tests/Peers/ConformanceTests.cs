@@ -31,4 +31,31 @@ public sealed class ConformanceTests
 
         await target.StopAndAssertCleanExitAsync();
     }
+
+    /// <summary>
+    /// GET LBA STATUS on 4096-byte blocks (one logical block per physical block) passes whole; on 512-byte blocks
+    /// (eight per 4096-byte physical block) only the test with the libiscsi fault described at
+    /// <see cref="ConformanceFamilies.UnmapSingleAssumesOneBlockPerPhysicalBlock"/> may fail.
+    /// </summary>
+    [PeerTheory(Peer.LibiscsiTools)]
+    [InlineData(512)]
+    [InlineData(4096)]
+    public async Task Get_lba_status_family_passes(int blockSize)
+    {
+        await using var target = await OurTargetProcess.StartAsync(new OurTargetOptions
+        {
+            Luns = new[] { "ram:64M" },
+            ExtraArguments = new[] { "--block-size", blockSize.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+        });
+        var result = await new LibiscsiTools().TestSuiteAsync(target.LunUrl(), "SCSI.GetLBAStatus");
+        _output.WriteLine(result.Describe());
+
+        Assert.True(result.SummaryFound, $"iscsi-test-cu printed no CUnit summary.\n{result.Output}");
+        Assert.Equal(3, result.TestsRun);
+        string[] allowed = blockSize == 512 ? [ConformanceFamilies.UnmapSingleAssumesOneBlockPerPhysicalBlock] : [];
+        Assert.Equal(allowed, result.FailedTests);
+        Assert.True(result.SkippedTests.Count == 0, $"{result.SkippedTests.Count} test(s) skipped.\n{result.Describe()}");
+
+        await target.StopAndAssertCleanExitAsync();
+    }
 }

@@ -209,7 +209,7 @@ public class BlockDeviceControlTests
         }
         var (v, vd) = await In(lu, Cdbs.ReportSupportedOpcodes(1, 0x2F), 65535);
         Assert.Equal(0x10, vd[5] & 0x10);
-        var (absent, ad) = await In(lu, Cdbs.ReportSupportedOpcodes(1, 0x08), 65535);
+        var (absent, ad) = await In(lu, Cdbs.ReportSupportedOpcodes(1, 0x3B), 65535); // WRITE BUFFER
         AssertGood(absent);
         Assert.Equal(0x01, ad[1] & 0x07);                            // not supported
         AssertInvalidFieldInCdb((await In(lu, Cdbs.ReportSupportedOpcodes(1, 0x9E), 65535)).Result, 2);

@@ -22,6 +22,56 @@ internal static class Cdbs
     public static byte[] SynchronizeCache10(uint lba = 0, ushort blocks = 0) => Rw10(0x35, lba, blocks, 0);
     public static byte[] SynchronizeCache16(ulong lba = 0, uint blocks = 0) => Rw16(0x91, lba, blocks, 0);
 
+    /// <summary>READ(6)/WRITE(6): 21-bit LBA in bytes 1-3, TRANSFER LENGTH in byte 4 (0 = 256 blocks).</summary>
+    public static byte[] Read6(uint lba, byte blocks) => Rw6(0x08, lba, blocks);
+    public static byte[] Write6(uint lba, byte blocks) => Rw6(0x0A, lba, blocks);
+    public static byte[] PreFetch10(uint lba, ushort blocks, bool immed = false) => Rw10(0x34, lba, blocks, (byte)(immed ? 0x02 : 0));
+    public static byte[] PreFetch16(ulong lba, uint blocks, bool immed = false) => Rw16(0x90, lba, blocks, (byte)(immed ? 0x02 : 0));
+    public static byte[] OrWrite16(ulong lba, uint blocks, byte flags = 0) => Rw16(0x8B, lba, blocks, flags);
+
+    /// <summary>WRITE ATOMIC(16): LBA bytes 2-9, ATOMIC BOUNDARY bytes 10-11, TRANSFER LENGTH bytes 12-13.</summary>
+    public static byte[] WriteAtomic16(ulong lba, ushort blocks, ushort boundary = 0, byte flags = 0)
+    {
+        var c = new byte[16];
+        c[0] = 0x9C;
+        c[1] = flags;
+        BinaryPrimitives.WriteUInt64BigEndian(c.AsSpan(2), lba);
+        BinaryPrimitives.WriteUInt16BigEndian(c.AsSpan(10), boundary);
+        BinaryPrimitives.WriteUInt16BigEndian(c.AsSpan(12), blocks);
+        return c;
+    }
+
+    /// <summary>READ DEFECT DATA(10): REQ_PLIST/REQ_GLIST/format in byte 2, allocation length bytes 7-8.</summary>
+    public static byte[] ReadDefectData10(byte listFlags, ushort allocation)
+    {
+        var c = new byte[10];
+        c[0] = 0x37;
+        c[2] = listFlags;
+        BinaryPrimitives.WriteUInt16BigEndian(c.AsSpan(7), allocation);
+        return c;
+    }
+
+    /// <summary>READ DEFECT DATA(12): REQ_PLIST/REQ_GLIST/format in byte 1, allocation length bytes 6-9.</summary>
+    public static byte[] ReadDefectData12(byte listFlags, uint allocation)
+    {
+        var c = new byte[12];
+        c[0] = 0xB7;
+        c[1] = listFlags;
+        BinaryPrimitives.WriteUInt32BigEndian(c.AsSpan(6), allocation);
+        return c;
+    }
+
+    /// <summary>GET LBA STATUS: SERVICE ACTION IN(16) service action 12h, STARTING LBA bytes 2-9, allocation bytes 10-13.</summary>
+    public static byte[] GetLbaStatus(ulong lba, uint allocation)
+    {
+        var c = new byte[16];
+        c[0] = 0x9E;
+        c[1] = 0x12;
+        BinaryPrimitives.WriteUInt64BigEndian(c.AsSpan(2), lba);
+        BinaryPrimitives.WriteUInt32BigEndian(c.AsSpan(10), allocation);
+        return c;
+    }
+
     public static byte[] CompareAndWrite(ulong lba, byte blocks, byte flags = 0)
     {
         var c = new byte[16];
@@ -116,6 +166,9 @@ internal static class Cdbs
 
     public static byte[] ModeSelect6(byte listLength, bool pf = true, bool sp = false) =>
         [0x15, (byte)((pf ? 0x10 : 0) | (sp ? 1 : 0)), 0, 0, listLength, 0];
+
+    private static byte[] Rw6(byte op, uint lba, byte blocks) =>
+        [op, (byte)((lba >> 16) & 0x1F), (byte)(lba >> 8), (byte)lba, blocks, 0];
 
     private static byte[] Rw10(byte op, uint lba, ushort blocks, byte flags)
     {

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Iser.Core.Scsi.Target;
 
-// READ, WRITE, VERIFY, WRITE AND VERIFY, COMPARE AND WRITE, SYNCHRONIZE CACHE (SBC-3 §5).
+// READ, WRITE, VERIFY, WRITE AND VERIFY, COMPARE AND WRITE, PRE-FETCH, SYNCHRONIZE CACHE (SBC-4 §5).
 public sealed partial class BlockDeviceLogicalUnit
 {
     private const byte DpoBit = 0x10;
@@ -32,9 +32,26 @@ public sealed partial class BlockDeviceLogicalUnit
         return null;
     }
 
+    /// <summary>
+    /// The flags byte of a READ/WRITE CDB, checked. READ(6)/WRITE(6) have none: byte 1 holds the top of the LBA under
+    /// three reserved bits, so there is no DPO/FUA/protection to evaluate (SBC-4 §5.15, §5.38).
+    /// </summary>
+    private ScsiCommandResult? CheckReadWriteFlags(ReadOnlySpan<byte> cdb, out byte flags)
+    {
+        if (cdb.Length == 6)
+        {
+            flags = 0;
+            return (cdb[1] & 0xE0) != 0 ? InvalidField(1, HighestBit(cdb[1] & 0xE0)) : null;
+        }
+        flags = cdb[1];
+        return CheckProtectAndCacheBits(flags, hasFua: true);
+    }
+
+    private static int HighestBit(int bits) => 31 - System.Numerics.BitOperations.LeadingZeroCount((uint)bits);
+
     private ValueTask<ScsiCommandResult> Read(IScsiTask task, ReadOnlySpan<byte> cdb, CancellationToken cancellationToken)
     {
-        if (CheckProtectAndCacheBits(cdb[1], hasFua: true) is { } bad) return Done(bad);
+        if (CheckReadWriteFlags(cdb, out _) is { } bad) return Done(bad);
         var (lba, blocks, lengthField) = DecodeLbaAndLength(cdb);
         if (CheckTransfer(lba, blocks, lengthField) is { } refused) return Done(refused);
         int bytes = (int)blocks << _blockShift;
@@ -42,12 +59,17 @@ public sealed partial class BlockDeviceLogicalUnit
         int wanted = Math.Min(bytes, RoundUpToBlock(task.ExpectedDataInLength));
         if (wanted == 0) return Done(ScsiCommandResult.Good(dataInLength: bytes));
         var buffer = task.GetDataInBuffer(wanted)[..wanted];
-        return ReadBlocksAsync((long)lba << _blockShift, buffer, bytes, cancellationToken);
+        return ReadBlocksAsync((long)lba, buffer, bytes, cancellationToken);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<ScsiCommandResult> ReadBlocksAsync(long offset, Memory<byte> buffer, int commandBytes, CancellationToken cancellationToken)
+    private async ValueTask<ScsiCommandResult> ReadBlocksAsync(long lba, Memory<byte> buffer, int commandBytes, CancellationToken cancellationToken)
     {
+        long offset = lba << _blockShift;
+        // Unlocked unless a WRITE ATOMIC is about: then a shared lease, so the read sees all of it or none.
+        bool unlocked = _atomicReads.TryEnterUnlocked();
+        var lease = unlocked ? default
+            : await _ranges.AcquireAsync(lba, buffer.Length >> _blockShift, exclusive: false, cancellationToken).ConfigureAwait(false);
         try
         {
             await _store.ReadAsync(offset, buffer, cancellationToken).ConfigureAwait(false);
@@ -56,13 +78,17 @@ public sealed partial class BlockDeviceLogicalUnit
         {
             return ReadFailure(e, offset);
         }
+        finally
+        {
+            if (unlocked) _atomicReads.ExitUnlocked();
+            else lease.Dispose();
+        }
         return ScsiCommandResult.Good(dataInLength: commandBytes);
     }
 
     private ValueTask<ScsiCommandResult> Write(IScsiTask task, ReadOnlySpan<byte> cdb, CancellationToken cancellationToken)
     {
-        byte flags = cdb[1];
-        if (CheckProtectAndCacheBits(flags, hasFua: true) is { } bad) return Done(bad);
+        if (CheckReadWriteFlags(cdb, out byte flags) is { } bad) return Done(bad);
         var (lba, blocks, lengthField) = DecodeLbaAndLength(cdb);
         if (CheckTransfer(lba, blocks, lengthField) is { } refused) return Done(refused);
         if (blocks > 0 && WriteProtected) return Done(Check(SenseCondition.WriteProtected));
@@ -244,6 +270,27 @@ public sealed partial class BlockDeviceLogicalUnit
             ArrayPool<byte>.Shared.Return(current);
         }
         return ScsiCommandResult.Good(dataOutLength: 2 * half);
+    }
+
+    private ValueTask<ScsiCommandResult> PreFetch(ReadOnlySpan<byte> cdb)
+    {
+        bool sixteen = cdb.Length == 16;
+        // IMMED (bit 1) is the only flag; bit 0 was RELADR in PRE-FETCH(10) and is reserved now.
+        if ((cdb[1] & 0xFD) != 0) return InvalidFieldDone(1, HighestBit(cdb[1] & 0xFD));
+        int groupByte = sixteen ? 14 : 6;
+        if ((cdb[groupByte] & 0xE0) != 0) return InvalidFieldDone(groupByte, HighestBit(cdb[groupByte] & 0xE0));
+        ulong lba = sixteen ? BinaryPrimitives.ReadUInt64BigEndian(cdb[2..]) : BinaryPrimitives.ReadUInt32BigEndian(cdb[2..]);
+        ulong blocks = sixteen ? BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]) : BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]);
+        // No data moves, so the transfer limit does not apply; a length of zero means "to the last block".
+        if (lba > (ulong)BlockCount) return Done(OutOfRange());
+        if (blocks == 0) blocks = (ulong)BlockCount - lba;
+        if (!InRange(lba, blocks)) return Done(OutOfRange());
+        if (_stopped) return Done(Check(SenseCondition.NotReadyInitializingCommandRequired));
+        // SBC-4 §5.10/§5.11: CONDITION MET means the blocks were (IMMED 0) or will be (IMMED 1) all in the cache;
+        // when the cache cannot hold them all, the status is GOOD. Our stores have no cache of their own to fill
+        // (capacity zero: RAM is the medium itself, files rely on the kernel's page cache, which we do not pin), so
+        // no request ever fits and GOOD is the answer whatever IMMED says.
+        return Done(ScsiCommandResult.Good());
     }
 
     private ValueTask<ScsiCommandResult> SynchronizeCache(ReadOnlySpan<byte> cdb, CancellationToken cancellationToken)

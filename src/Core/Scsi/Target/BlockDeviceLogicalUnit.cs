@@ -26,6 +26,8 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
     private readonly InquiryPages _inquiry;
     private readonly ModePages _modes;
     private readonly BlockRangeLock _ranges = new();
+    private readonly AtomicReadGate _atomicReads = new();
+    private readonly int _maxAtomicBlocks;
     private readonly IReadOnlyList<SupportedOperations.Operation> _operations;
     private readonly bool[] _supportedOpcodes = new bool[256];
     private readonly PersistentReservations _reservations;
@@ -47,7 +49,9 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
         _thin = _options.ThinProvisioning && store.SupportsDiscard;
         _blocksPerPhysical = _options.PhysicalBlockSize / BlockSize;
         Identity = _options.Identity ?? store.Describe();
-        _inquiry = new InquiryPages(new InquiryPages.Geometry(BlockSize, _blocksPerPhysical, _thin), _options, Identity);
+        // WRITE ATOMIC(16) carries a 16-bit length; atomicity comes from range leases, so any transfer we take qualifies.
+        _maxAtomicBlocks = Math.Min(_maxTransferBlocks, ushort.MaxValue);
+        _inquiry = new InquiryPages(new InquiryPages.Geometry(BlockSize, _blocksPerPhysical, _thin, _maxAtomicBlocks), _options, Identity);
         _modes = new ModePages(_options.WriteCacheEnabled);
         _operations = SupportedOperations.Build(_options.DpoFua);
         foreach (var op in _operations) _supportedOpcodes[op.Opcode] = true;
@@ -106,10 +110,12 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
 
         switch (opcode)
         {
+            case SbcOpcode.Read6:
             case SbcOpcode.Read10:
             case SbcOpcode.Read12:
             case SbcOpcode.Read16:
                 return Read(task, cdb, cancellationToken);
+            case SbcOpcode.Write6:
             case SbcOpcode.Write10:
             case SbcOpcode.Write12:
             case SbcOpcode.Write16:
@@ -124,6 +130,16 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
                 return WriteAndVerify(task, cdb, cancellationToken);
             case SbcOpcode.CompareAndWrite:
                 return CompareAndWrite(task, cdb, cancellationToken);
+            case SbcOpcode.OrWrite16:
+                return OrWrite(task, cdb, cancellationToken);
+            case SbcOpcode.WriteAtomic16:
+                return WriteAtomic(task, cdb, cancellationToken);
+            case SbcOpcode.PreFetch10:
+            case SbcOpcode.PreFetch16:
+                return PreFetch(cdb);
+            case SbcOpcode.ReadDefectData10:
+            case SbcOpcode.ReadDefectData12:
+                return Done(ReadDefectData(task, cdb));
             case SbcOpcode.WriteSame10:
             case SbcOpcode.WriteSame16:
                 return WriteSame(task, cdb, cancellationToken);
@@ -145,7 +161,7 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
             case SbcOpcode.ReceiveCopyResults:
                 return Done(ReceiveCopyResults(task, cdb));
             case SbcOpcode.ServiceActionIn16:
-                return Done(ServiceActionIn(task, cdb));
+                return (cdb[1] & 0x1F) == SbcOpcode.GetLbaStatusAction ? GetLbaStatus(task, cdb, cancellationToken) : Done(ServiceActionIn(task, cdb));
             case SbcOpcode.ReportLuns:
                 return Done(ReportLuns(task, cdb));
             case SbcOpcode.MaintenanceIn:
@@ -229,9 +245,11 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
     private static bool IsMediumFailure(Exception e) =>
         e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException;
 
-    /// <summary>The LBA and block count of a 10/12/16-byte READ/WRITE/VERIFY-style CDB, and where the count sits.</summary>
+    /// <summary>The LBA and block count of a 6/10/12/16-byte READ/WRITE/VERIFY-style CDB, and where the count sits.</summary>
     private static (ulong Lba, ulong Blocks, int LengthField) DecodeLbaAndLength(ReadOnlySpan<byte> cdb) => cdb.Length switch
     {
+        // 21-bit LBA; a TRANSFER LENGTH of 0 means 256 blocks (SBC-4 §5.15).
+        6 => ((ulong)(cdb[1] & 0x1F) << 16 | (ulong)cdb[2] << 8 | cdb[3], cdb[4] == 0 ? 256UL : cdb[4], 4),
         10 => (BinaryPrimitives.ReadUInt32BigEndian(cdb[2..]), BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]), 7),
         12 => (BinaryPrimitives.ReadUInt32BigEndian(cdb[2..]), BinaryPrimitives.ReadUInt32BigEndian(cdb[6..]), 6),
         _ => (BinaryPrimitives.ReadUInt64BigEndian(cdb[2..]), BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]), 10),

@@ -6,7 +6,7 @@ namespace Iser.Core.Scsi.Target;
 
 /// <summary>
 /// The INQUIRY data of one block device, built once: standard data (SPC-4 §6.6.2) and the vital product data
-/// pages 00h, 80h, 83h (SPC-4 §7.8) and B0h, B1h, B2h (SBC-3 §6.5). Every page is stored whole; INQUIRY copies
+/// pages 00h, 80h, 83h (SPC-4 §7.8) and B0h, B1h, B2h (SBC-4 §6.6). Every page is stored whole; INQUIRY copies
 /// at most the allocation length of it.
 /// </summary>
 internal sealed class InquiryPages
@@ -42,7 +42,7 @@ internal sealed class InquiryPages
     }
 
     /// <summary>What the LU derives its INQUIRY answers from.</summary>
-    public readonly record struct Geometry(int BlockSize, int BlocksPerPhysicalBlock, bool ThinProvisioned);
+    public readonly record struct Geometry(int BlockSize, int BlocksPerPhysicalBlock, bool ThinProvisioned, int MaxAtomicTransferBlocks);
 
     public byte[] Standard { get; }
     public string SerialNumber { get; }
@@ -126,6 +126,9 @@ internal sealed class InquiryPages
             BinaryPrimitives.WriteUInt32BigEndian(d.AsSpan(32, 4), 0x8000_0000u); // UGAVALID, alignment 0
         }
         BinaryPrimitives.WriteUInt64BigEndian(d.AsSpan(36, 8), (ulong)o.MaxWriteSameBlocks);
+        // WRITE ATOMIC(16) (SBC-4 §4.29): MAXIMUM ATOMIC TRANSFER LENGTH; ATOMIC ALIGNMENT and ATOMIC TRANSFER LENGTH
+        // GRANULARITY 0 (no requirement); atomic boundaries are not offered (both boundary fields 0).
+        BinaryPrimitives.WriteUInt32BigEndian(d.AsSpan(44, 4), (uint)g.MaxAtomicTransferBlocks);
         return d;
     }
 

@@ -1,10 +1,12 @@
 namespace Iser.Core.Scsi.Target;
 
-/// <summary>Operation codes the block device understands (SPC-4 / SBC-3).</summary>
+/// <summary>Operation codes the block device understands (SPC-4 / SBC-4).</summary>
 internal static class SbcOpcode
 {
     public const byte TestUnitReady = 0x00;
     public const byte RequestSense = 0x03;
+    public const byte Read6 = 0x08;
+    public const byte Write6 = 0x0A;
     public const byte Inquiry = 0x12;
     public const byte ModeSelect6 = 0x15;
     public const byte ModeSense6 = 0x1A;
@@ -17,7 +19,9 @@ internal static class SbcOpcode
     public const byte Write10 = 0x2A;
     public const byte WriteAndVerify10 = 0x2E;
     public const byte Verify10 = 0x2F;
+    public const byte PreFetch10 = 0x34;
     public const byte SynchronizeCache10 = 0x35;
+    public const byte ReadDefectData10 = 0x37;
     public const byte WriteSame10 = 0x41;
     public const byte Unmap = 0x42;
     public const byte ModeSelect10 = 0x55;
@@ -27,10 +31,13 @@ internal static class SbcOpcode
     public const byte Read16 = 0x88;
     public const byte CompareAndWrite = 0x89;
     public const byte Write16 = 0x8A;
+    public const byte OrWrite16 = 0x8B;
     public const byte WriteAndVerify16 = 0x8E;
     public const byte Verify16 = 0x8F;
+    public const byte PreFetch16 = 0x90;
     public const byte SynchronizeCache16 = 0x91;
     public const byte WriteSame16 = 0x93;
+    public const byte WriteAtomic16 = 0x9C;
     public const byte ServiceActionIn16 = 0x9E;
     public const byte ExtendedCopy = 0x83;
     public const byte ReceiveCopyResults = 0x84;
@@ -42,9 +49,12 @@ internal static class SbcOpcode
     public const byte Write12 = 0xAA;
     public const byte WriteAndVerify12 = 0xAE;
     public const byte Verify12 = 0xAF;
+    public const byte ReadDefectData12 = 0xB7;
 
     /// <summary>SERVICE ACTION IN(16) service action READ CAPACITY(16).</summary>
     public const ushort ReadCapacity16Action = 0x10;
+    /// <summary>SERVICE ACTION IN(16) service action GET LBA STATUS.</summary>
+    public const ushort GetLbaStatusAction = 0x12;
     /// <summary>MAINTENANCE IN service action REPORT SUPPORTED OPERATION CODES.</summary>
     public const ushort ReportSupportedOperationCodesAction = 0x0C;
 

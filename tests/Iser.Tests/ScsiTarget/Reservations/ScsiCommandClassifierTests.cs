@@ -25,6 +25,13 @@ public class ScsiCommandClassifierTests
     [InlineData(0x1A, ScsiCommandClass.Read)]                // MODE SENSE(6)
     [InlineData(0x5A, ScsiCommandClass.Read)]                // MODE SENSE(10)
     [InlineData(0x90, ScsiCommandClass.Read)]                // PRE-FETCH(16)
+    [InlineData(0x08, ScsiCommandClass.Read)]                // READ(6)
+    [InlineData(0x34, ScsiCommandClass.Read)]                // PRE-FETCH(10)
+    [InlineData(0x37, ScsiCommandClass.Read)]                // READ DEFECT DATA(10)
+    [InlineData(0xB7, ScsiCommandClass.Read)]                // READ DEFECT DATA(12)
+    [InlineData(0x0A, ScsiCommandClass.Write)]               // WRITE(6)
+    [InlineData(0x8B, ScsiCommandClass.Write)]               // ORWRITE(16)
+    [InlineData(0x9C, ScsiCommandClass.Write)]               // WRITE ATOMIC(16)
     [InlineData(0x2A, ScsiCommandClass.Write)]               // WRITE(10)
     [InlineData(0x8A, ScsiCommandClass.Write)]               // WRITE(16)
     [InlineData(0x89, ScsiCommandClass.Write)]               // COMPARE AND WRITE

@@ -152,6 +152,16 @@ public sealed class FileBackingStore : IBackingStore
         }
     }
 
+    /// <summary>Holes of a sparse file are deallocated; on file systems that cannot report holes everything is mapped.</summary>
+    public ValueTask<StoreExtent> GetExtentAsync(long offset, CancellationToken cancellationToken = default)
+    {
+        StoreRange.Check(offset, 0, Size);
+        if (offset < Size && OperatingSystem.IsLinux()
+            && LinuxFileControl.SeekExtent(_handle, offset, Size, _path) is { Length: > 0 } run)
+            return new(new StoreExtent(offset, run.Length, run.Data));
+        return new(new StoreExtent(offset, Size - offset, Mapped: true));
+    }
+
     public string Describe() => $"file:{_path}:{ByteSize.Format(Size)}{(DirectIo ? " (direct I/O)" : "")}";
 
     public ValueTask DisposeAsync()

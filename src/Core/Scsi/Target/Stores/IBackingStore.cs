@@ -24,6 +24,17 @@ public interface IBackingStore : IAsyncDisposable
     /// <summary>Unmaps a range: afterwards it reads back as zeros.</summary>
     ValueTask DiscardAsync(long offset, long length, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The extent that starts at <paramref name="offset"/> and keeps one provisioning state, as far as the store can
+    /// tell without scanning more than it likes (a shorter extent is fine: the caller asks again from its end). The
+    /// default reports everything mapped, which is true of any store that never releases space.
+    /// </summary>
+    ValueTask<StoreExtent> GetExtentAsync(long offset, CancellationToken cancellationToken = default)
+    {
+        StoreRange.Check(offset, 0, Size);
+        return new(new StoreExtent(offset, Size - offset, Mapped: true));
+    }
+
     /// <summary>A one-line description for logs, e.g. "ram:1 GiB".</summary>
     string Describe();
 }

@@ -4,8 +4,9 @@ using Microsoft.Win32.SafeHandles;
 namespace Iser.Core.Scsi.Target.Stores;
 
 /// <summary>
-/// The two libc calls .NET does not expose: turning on O_DIRECT for an open descriptor (FileOptions cannot ask
-/// for it on Linux) and punching holes (fallocate) to release space on discard.
+/// The libc calls .NET does not expose: turning on O_DIRECT for an open descriptor (FileOptions cannot ask
+/// for it on Linux), punching holes (fallocate) to release space on discard, and finding them again
+/// (lseek SEEK_DATA / SEEK_HOLE) for GET LBA STATUS.
 /// </summary>
 internal static partial class LinuxFileControl
 {
@@ -16,6 +17,10 @@ internal static partial class LinuxFileControl
     private const int FALLOC_FL_PUNCH_HOLE = 0x02;
     private const int EOPNOTSUPP = 95;
     private const int ENOSYS = 38;
+    private const int ENXIO = 6;
+    private const int EINVAL = 22;
+    private const int SEEK_DATA = 3;
+    private const int SEEK_HOLE = 4;
 
     public static void EnableDirectIo(SafeFileHandle handle, string path)
     {
@@ -55,6 +60,44 @@ internal static partial class LinuxFileControl
             if (added) handle.DangerousRelease();
         }
     }
+
+    /// <summary>
+    /// The data or hole run of the file starting at <paramref name="offset"/>, clipped to <paramref name="size"/>:
+    /// (length, true) for data, (length, false) for a hole. Null when the file system cannot tell (no SEEK_DATA):
+    /// then everything counts as data. Bytes past the end of a shorter file are a hole (they read as zeros).
+    /// </summary>
+    public static (long Length, bool Data)? SeekExtent(SafeFileHandle handle, long offset, long size, string path)
+    {
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            int fd = (int)handle.DangerousGetHandle();
+            long data = lseek(fd, offset, SEEK_DATA);
+            if (data < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == ENXIO) return (size - offset, false); // no data at or after offset: a hole to the end
+                if (errno == EINVAL) return null;                   // SEEK_DATA not supported here
+                throw new IOException($"Looking for data at offset {offset} in '{path}' failed: {Marshal.GetPInvokeErrorMessage(errno)}.");
+            }
+            if (data > offset) return (Math.Min(data, size) - offset, false);
+            long hole = lseek(fd, offset, SEEK_HOLE);
+            if (hole < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                throw new IOException($"Looking for a hole at offset {offset} in '{path}' failed: {Marshal.GetPInvokeErrorMessage(errno)}.");
+            }
+            return (Math.Min(hole, size) - offset, true);
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial long lseek(int fd, long offset, int whence);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int fcntl(int fd, int cmd, int arg);

@@ -103,6 +103,22 @@ public sealed class RamBackingStore : IBackingStore
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Chunk-grained: a chunk never written, or discarded whole, is deallocated; a chunk that holds memory is mapped
+    /// even where a partial discard zeroed it, since the memory is still held.
+    /// </summary>
+    public ValueTask<StoreExtent> GetExtentAsync(long offset, CancellationToken cancellationToken = default)
+    {
+        StoreRange.Check(offset, 0, Size);
+        if (offset == Size) return new(new StoreExtent(offset, 0, true));
+        long index = offset >> _chunkShift;
+        bool mapped = Volatile.Read(ref _chunks[index]) is not null;
+        long next = index + 1;
+        while (next < _chunks.Length && (Volatile.Read(ref _chunks[next]) is not null) == mapped) next++;
+        long end = Math.Min(next << _chunkShift, Size);
+        return new(new StoreExtent(offset, end - offset, mapped));
+    }
+
     public string Describe() => $"ram:{ByteSize.Format(Size)}";
 
     public ValueTask DisposeAsync()

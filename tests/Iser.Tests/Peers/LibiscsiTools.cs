@@ -64,14 +64,18 @@ public sealed class LibiscsiTools
     /// iscsi-test-cu on <paramref name="lunUrl"/>: <paramref name="test"/> is FAMILY[.SUITE[.TEST]] or null for all.
     /// Destructive tests are allowed (-d), so give it a LUN whose data may be lost.
     /// </summary>
-    public async Task<TestCuResult> TestSuiteAsync(string lunUrl, string? test, bool allowDataLoss = true)
+    public Task<TestCuResult> TestSuiteAsync(string lunUrl, string? test, bool allowDataLoss = true) =>
+        TestSuiteAsync([lunUrl], test, allowDataLoss);
+
+    /// <summary>The same with several URLs of one LUN (paths for the multipath tests, libiscsi's second device).</summary>
+    public async Task<TestCuResult> TestSuiteAsync(IReadOnlyList<string> lunUrls, string? test, bool allowDataLoss = true)
     {
         var arguments = new List<string> { "-i", InitiatorIqn, "-I", SecondInitiatorIqn };
         if (test is not null)
             arguments.Add($"--test={test}");
         if (allowDataLoss)
             arguments.Add("--dataloss");
-        arguments.Add(lunUrl);
+        arguments.AddRange(lunUrls);
         var result = await RunAsync("iscsi-test-cu", arguments, TestSuiteTimeout).ConfigureAwait(false);
         return TestCuResult.Parse(test ?? "(all)", result.ExitCode, result.Transcript);
     }

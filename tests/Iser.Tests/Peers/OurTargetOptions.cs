@@ -18,6 +18,9 @@ public sealed record OurTargetOptions
     /// <summary>Appended verbatim after the options above.</summary>
     public IReadOnlyList<string> ExtraArguments { get; init; } = Array.Empty<string>();
 
+    /// <summary>Also listen on 127.0.0.2 (same port): a second path to the same LUNs, for multipath tests.</summary>
+    public bool SecondLoopbackPortal { get; init; }
+
     /// <summary>How long to wait for the "ready" line.</summary>
     public TimeSpan ReadyTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }

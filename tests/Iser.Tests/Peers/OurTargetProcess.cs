@@ -46,6 +46,9 @@ public sealed class OurTargetProcess : IAsyncDisposable
 
     public string LunUrl(int lun = FirstLun, ChapCredentials? chap = null) => LibiscsiUrl.Lun(Portal, TargetIqn, lun, chap);
 
+    /// <summary>The same LUN through the second portal (<see cref="OurTargetOptions.SecondLoopbackPortal"/>).</summary>
+    public string SecondPathLunUrl(int lun = FirstLun) => LibiscsiUrl.Lun($"127.0.0.2:{Port}", TargetIqn, lun, null);
+
     public static async Task<OurTargetProcess> StartAsync(OurTargetOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new OurTargetOptions();
@@ -56,6 +59,8 @@ public sealed class OurTargetProcess : IAsyncDisposable
         {
             int port = FreePort.OnLoopback();
             var arguments = new List<string> { dll, "target", "--portal", $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}", "--iqn", iqn };
+            if (options.SecondLoopbackPortal)
+                arguments.AddRange(new[] { "--portal", $"127.0.0.2:{port.ToString(CultureInfo.InvariantCulture)}" });
             foreach (string lun in options.Luns)
                 arguments.AddRange(new[] { "--lun", lun });
             if (options.Chap is { } chap)

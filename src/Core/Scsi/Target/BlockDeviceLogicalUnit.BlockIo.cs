@@ -285,7 +285,7 @@ public sealed partial class BlockDeviceLogicalUnit
         if (lba > (ulong)BlockCount) return Done(OutOfRange());
         if (blocks == 0) blocks = (ulong)BlockCount - lba;
         if (!InRange(lba, blocks)) return Done(OutOfRange());
-        if (_stopped) return Done(Check(SenseCondition.NotReadyInitializingCommandRequired));
+        if (_stopped) return Done(Check(NotReady));
         // SBC-4 §5.10/§5.11: CONDITION MET means the blocks were (IMMED 0) or will be (IMMED 1) all in the cache;
         // when the cache cannot hold them all, the status is GOOD. Our stores have no cache of their own to fill
         // (capacity zero: RAM is the medium itself, files rely on the kernel's page cache, which we do not pin), so

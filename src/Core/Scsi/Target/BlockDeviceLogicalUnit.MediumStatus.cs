@@ -21,7 +21,7 @@ public sealed partial class BlockDeviceLogicalUnit
         ulong lba = BinaryPrimitives.ReadUInt64BigEndian(cdb[2..]);
         int allocation = (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]), int.MaxValue);
         if (lba >= (ulong)BlockCount) return Done(OutOfRange());
-        if (_stopped) return Done(Check(SenseCondition.NotReadyInitializingCommandRequired));
+        if (_stopped) return Done(Check(NotReady));
         if (allocation == 0) return Done(ScsiCommandResult.Good());
         int room = Math.Max(1, (allocation - LbaStatusHeaderLength) / LbaStatusDescriptorLength);
         return LbaStatusAsync(task, (long)lba, Math.Min(room, MaxLbaStatusDescriptors), allocation, cancellationToken);

@@ -20,6 +20,10 @@ public abstract class DelegatingInitiatorDatamover(IInitiatorDatamover inner) : 
         CancellationToken cancellationToken = default) => Inner.SendCommandAsync(task, command, readBuffer, writeBuffer, cancellationToken);
 
     public virtual void EndTask(DataTask task) => Inner.EndTask(task);
+    // The recovery calls have defaults on the interface ("cannot"): a wrapper must forward them, or wrapping a TCP
+    // datamover would quietly turn ERL 1 retries and ERL 2 reassignment off.
+    public virtual ValueTask<bool> RetryCommandAsync(DataTask task, Pdu command) => Inner.RetryCommandAsync(task, command);
+    public virtual bool AdoptTask(DataTask task, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeBuffer) => Inner.AdoptTask(task, readBuffer, writeBuffer);
     public virtual ValueTask SendControlAsync(Pdu pdu, CancellationToken cancellationToken = default) => Inner.SendControlAsync(pdu, cancellationToken);
     public virtual ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default) => Inner.ReceiveControlAsync(cancellationToken);
     public virtual void StartReceiving(IPduReceiver receiver, bool busyPoll = false) => Inner.StartReceiving(receiver, busyPoll);

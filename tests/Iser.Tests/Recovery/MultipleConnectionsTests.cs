@@ -65,7 +65,7 @@ public class MultipleConnectionsTests
     public async Task With_four_connections_at_level_2_one_killed_under_load_hands_its_commands_to_the_others(int killAt)
     {
         await using var rig = await Rig.StartAsync(offered: 4, targetMax: 8, erl: 2);
-        Assert.Equal(4, rig.Session.ConnectionCount);
+        Assert.True(rig.Session.ConnectionCount == 4, $"{rig.Session.ConnectionCount} connections\n{rig.Log}");
         ushort tsih = rig.Session.Tsih;
         var lun = await rig.Session.OpenLunAsync(0);
 
@@ -96,14 +96,15 @@ public class MultipleConnectionsTests
             $"the commands did not complete after one connection was killed\n{string.Join("\n", rig.Proxy.Log)}\n{rig.Log}");
         await all;
 
-        Assert.Equal(1, rig.Proxy.Fired(kill));
-        Assert.Equal(1, rig.Session.ConnectionRecoveries);
-        Assert.Equal(0, rig.Session.ReconnectCount);
+        string story = $"\n{string.Join("\n", rig.Proxy.Log)}\n{rig.Log}";
+        Assert.True(rig.Proxy.Fired(kill) == 1, $"the kill fired {rig.Proxy.Fired(kill)} times{story}");
+        Assert.True(rig.Session.ConnectionRecoveries == 1, $"{rig.Session.ConnectionRecoveries} connection recoveries{story}");
+        Assert.True(rig.Session.ReconnectCount == 0, $"{rig.Session.ReconnectCount} session recoveries{story}");
         Assert.Equal(tsih, rig.Session.Tsih);
         Assert.Equal(1, rig.Target.SessionCount);
         // Every command ran exactly once in the logical unit, whichever connection carried its answer.
-        Assert.Equal(Workers, rig.Writes - writesBefore);
-        Assert.Equal(Workers, rig.Reads - readsBefore);
+        Assert.True(rig.Writes - writesBefore == Workers, $"{rig.Writes - writesBefore} writes ran{story}");
+        Assert.True(rig.Reads - readsBefore == Workers, $"{rig.Reads - readsBefore} reads ran{story}");
         for (int i = 0; i < Workers; i++)
         {
             Assert.True(written[i].AsSpan().SequenceEqual(read[i]), $"read {i} returned other bytes");
@@ -116,8 +117,8 @@ public class MultipleConnectionsTests
         Assert.Contains(rig.Log.Lines, l => l.Contains("reassigned to this connection"));
         Assert.Contains(rig.Log.Lines, l => l.Contains("reassigning") && l.Contains("command(s) to connection"));
         // The session gets back to four connections: a new one takes the failed one's CID.
-        await Until(() => rig.Session.ConnectionCount == 4, "the session did not get its fourth connection back");
-        Assert.Equal(5, rig.Proxy.AcceptedConnections);
+        await Until(() => rig.Session.ConnectionCount == 4, $"the session did not get its fourth connection back{story}");
+        Assert.True(rig.Proxy.AcceptedConnections == 5, $"{rig.Proxy.AcceptedConnections} connections accepted{story}");
     }
 
     [Fact]

@@ -183,7 +183,8 @@ public class MultipleConnectionsTests
         var all = Task.WhenAll(work);
         Assert.True(await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(40))) == all, $"the writes did not complete\n{log}");
         await all;
-        Assert.Equal(1, session.ReconnectCount);
+        // Over memory the writes may all be answered before the loss is handled: the session starts over all the same.
+        await Until(() => session.ReconnectCount == 1, $"the session did not start over\n{log}");
         for (int i = 0; i < data.Length; i++)
         {
             var back = new byte[16 * 512];

@@ -169,7 +169,11 @@ internal sealed class InitiatorConnection : IDatamoverHost
                 }
                 // Immediate PDUs carry the current CmdSN without advancing it (RFC 7143 §3.2.2.1).
                 pdu.Field24 = Window.Stamp(pdu.Immediate);
-                if (pdu.Context is InitiatorTask task) task.CmdSN = pdu.Field24;
+                if (pdu.Context is InitiatorTask task)
+                {
+                    task.CmdSN = pdu.Field24;
+                    task.StampedOn = this;
+                }
                 break;
         }
         pdu.Field28 = AcknowledgedStatSN();

@@ -20,6 +20,11 @@ internal sealed class InitiatorTask : DataTask, IValueTaskSource<ScsiResponse>
 
     /// <summary>The connection the command was last handed to (null until sent); guarded by the session's task lock.</summary>
     public InitiatorConnection? Connection;
+    /// <summary>
+    /// The connection whose writer numbered the command (gave it its CmdSN); null until then. A command never numbered
+    /// left no gap in the CmdSN sequence: it is simply sent again elsewhere, never reassigned or retried.
+    /// </summary>
+    public volatile InitiatorConnection? StampedOn;
     public long SentTicks;
     /// <summary>Set once an abort (cancellation or timeout) is under way, so it starts only once.</summary>
     public int Aborting;
@@ -101,6 +106,7 @@ internal sealed class InitiatorTask : DataTask, IValueTaskSource<ScsiResponse>
         ReadBuffer = default;
         WriteBuffer = default;
         Connection = null;
+        StampedOn = null;
         SentTicks = 0;
         Aborting = 0;
         DataError = null;

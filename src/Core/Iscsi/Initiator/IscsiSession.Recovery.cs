@@ -218,6 +218,7 @@ public sealed partial class IscsiSession
     private void Reassign(InitiatorConnection failed, InitiatorConnection to)
     {
         var moved = new List<(InitiatorTask Task, int Generation)>();
+        var unnumbered = new List<(InitiatorTask Task, int Generation)>();
         lock (_gate)
         {
             foreach (var task in _table.TasksLocked)
@@ -226,6 +227,15 @@ public sealed partial class IscsiSession
                 if (task.Aborting != 0)
                 {
                     task.TryFail(new OperationCanceledException("The command was cancelled while its connection was replaced."));
+                    continue;
+                }
+                if (task.StampedOn is null)
+                {
+                    // Handed to the failed connection but never numbered: the target cannot know it, nothing to
+                    // reassign. Its unused window slot goes back and it is sent on the new connection as a new command.
+                    failed.ReleaseUnusedSlot();
+                    task.Connection = to;
+                    unnumbered.Add((task, task.Generation));
                     continue;
                 }
                 task.DropHeldStatus();
@@ -240,6 +250,7 @@ public sealed partial class IscsiSession
                 lock (_gate) task.TryFail(new IscsiConnectionException($"The {to.Datamover.TransportName} transport cannot take over a command of a failed connection."));
         if (moved.Count > 0) _logger.LogInformation("{Portal}: reassigning {Count} command(s) to connection {Cid}", Portal, moved.Count, to.Cid);
         foreach (var (task, generation) in moved) _ = ReassignAsync(to, task, generation);
+        foreach (var (task, generation) in unnumbered) _ = ReissueAsync(to, task, generation);
     }
 
     /// <summary>TASK REASSIGN of one command; one the target never received is retried (its CmdSN fills the gap).</summary>

@@ -207,7 +207,7 @@ public sealed partial class IscsiSession : IAsyncDisposable
         while (true)
         {
             var connection = await WaitForConnectionAsync(ct).ConfigureAwait(false);
-            bool reserved = false;
+            bool reserved = false, handed = false;
             try
             {
                 await connection.AcquireSlotAsync(ct).ConfigureAwait(false);
@@ -221,23 +221,37 @@ public sealed partial class IscsiSession : IAsyncDisposable
                     }
                     task.Connection = connection;
                     task.SentTicks = Environment.TickCount64;
+                    handed = true;
                 }
                 var pdu = BuildCommandPdu(task);
-                reserved = false;
                 await connection.Datamover.SendCommandAsync(task, pdu, task.ReadBuffer, task.WriteBuffer, CancellationToken.None).ConfigureAwait(false);
                 return;
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
-                if (reserved) connection.ReleaseUnusedSlot();
+                bool canRetry;
                 lock (_gate)
                 {
+                    if (handed)
+                    {
+                        // Handed to the connection's send: recovery may have taken the command over (with its slot), or
+                        // the writer numbered it, in which case the connection's loss handling owns it now (reassign,
+                        // retry or re-issue): sending it again here would leave a hole in the CmdSN sequence.
+                        if (!ReferenceEquals(task.Connection, connection) || task.StampedOn is not null)
+                        {
+                            if (_table.Failure is { } lost) throw Wrap(lost);
+                            return;
+                        }
+                        task.Connection = null;
+                    }
+                    // Reserved and never numbered: the slot goes back.
+                    if (reserved) connection.ReleaseUnusedSlot();
                     if (_table.Failure is { } failure) throw Wrap(failure);
                     if (task.Generation != generation || task.IsCompleted) return;
-                    if (!_options.Reconnect.Enabled) throw Wrap(e);
-                    if (!ReferenceEquals(task.Connection, connection) && task.Connection is not null) return; // recovery re-issued it
-                    task.Connection = null;
+                    // Another live connection of the session (MC/S) can carry it, or recovery will bring one.
+                    canRetry = _options.Reconnect.Enabled || _connections.Exists(c => c.Failure is null && !ReferenceEquals(c, connection));
                 }
+                if (!canRetry) throw Wrap(e);
                 _logger.LogDebug("Command 0x{Itt:x8} waits for the session to recover: {Error}", task.InitiatorTaskTag, e.Message);
             }
         }

@@ -69,6 +69,7 @@ internal sealed partial class TargetConnection
         task.Unit = session.Node!.FindLun(task.Lun);
         if (!IsTooLarge(task)) task.AllocateWriteBuffer();
         Datamover.BeginTask(task, pdu, task.WriteBuffer);
+        task.DataConnection = this;
         return task;
     }
 
@@ -76,7 +77,11 @@ internal sealed partial class TargetConnection
         task.ExpectedDataOutLength > Options.MaxTransferLength || task.ExpectedDataInLength > Options.MaxTransferLength;
 
     /// <summary>Starts an accepted command in its CmdSN turn (immediate commands at once).</summary>
-    private void StartScsiCommand(TargetTask task) => _ = ExecuteAsync(task, IsTooLarge(task));
+    private void StartScsiCommand(TargetTask task)
+    {
+        task.Started = true;
+        _ = ExecuteAsync(task, IsTooLarge(task));
+    }
 
     private static bool ParseAhs(Pdu pdu, TargetTask task, out string? problem)
     {

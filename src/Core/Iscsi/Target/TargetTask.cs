@@ -33,6 +33,11 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
     /// <summary>Set by a TMF that must answer only after this task has ended.</summary>
     public TaskCompletionSource? FinishedSignal;
 
+    /// <summary>Handed to the logical unit (its CmdSN turn came); until then it waits in the session's sequencer.</summary>
+    public volatile bool Started;
+    /// <summary>The connection whose datamover collects this task's write data (Allocate_Connection_Resources was done there).</summary>
+    public TargetConnection? DataConnection;
+
     // ---- ErrorRecoveryLevel 2: a task whose connection failed (see OrphanedTasks), guarded by the session's orphan lock ----
     public bool Orphaned;
     /// <summary>Its status went (or was going) out on the failed connection: the new one sends data and status again.</summary>
@@ -114,6 +119,13 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
             throw new DataOutOverflowException(length, ExpectedDataOutLength);
         }
         var connection = Connection!;
+        if (!ReferenceEquals(DataConnection, connection))
+        {
+            // ERL 2: taken over (TASK REASSIGN) before it asked for its data: the new connection's datamover learns of
+            // it now and asks for all of it (what came on the old connection is asked for again).
+            connection.Datamover.BeginTask(this, ReassignedCommand.Instance, WriteBuffer);
+            DataConnection = connection;
+        }
         try
         {
             await connection.Datamover.GetDataAsync(this, length, cancellationToken).ConfigureAwait(false);
@@ -125,6 +137,7 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
             // (TASK REASSIGN) asks for all of it again; none comes within DefaultTime2Retain: the task ends.
             var next = await orphans.WaitForReassignmentAsync(this, cancellationToken).ConfigureAwait(false);
             next.Datamover.BeginTask(this, ReassignedCommand.Instance, WriteBuffer);
+            DataConnection = next;
             await next.Datamover.GetDataAsync(this, length, cancellationToken).ConfigureAwait(false);
         }
         return _writeBuffer.AsMemory(0, length);
@@ -208,6 +221,8 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
     {
         base.ResetForReuse();
         Generation++;
+        Started = false;
+        DataConnection = null;
         if (_writeBuffer is not null) { ArrayPool<byte>.Shared.Return(_writeBuffer); _writeBuffer = null; }
         if (_readBuffer is { Length: > 256 * 1024 }) { ArrayPool<byte>.Shared.Return(_readBuffer); _readBuffer = null; }
         _lentReadBuffer = default;

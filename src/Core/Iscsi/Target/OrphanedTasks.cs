@@ -59,6 +59,33 @@ internal sealed class OrphanedTasks(TimeSpan retain, ILogger logger)
     }
 
     /// <summary>
+    /// A response (data and status) that was being sent when the connection failed did not get out. Still held: its
+    /// reassignment must send it again (not wait for a result that will not come again): true. Already taken over: the
+    /// connection it went to, which sends it again now. Neither (never handed over): false and null.
+    /// </summary>
+    public bool ResponseLost(TargetTask task, TargetConnection from, out TargetConnection? takenOverBy)
+    {
+        lock (_tasks)
+        {
+            takenOverBy = null;
+            if (task.Orphaned)
+            {
+                task.OrphanedResultKnown = true;
+                task.PendingResult = null;
+                return true;
+            }
+            if (!ReferenceEquals(task.Connection, from) && task.Connection is { IsLive: true } next)
+            {
+                // Both the failed send and its notification come here: the new connection sends it once.
+                if (!task.LostResponseResent) takenOverBy = next;
+                task.LostResponseResent = true;
+                return true;
+            }
+            return false;
+        }
+    }
+
+    /// <summary>
     /// Under <see cref="Gate"/>: the logical unit finished an orphaned task; its result waits for the reassignment.
     /// False when the task is not (or no longer) orphaned: the caller responds on <see cref="TargetTask.Connection"/>.
     /// </summary>

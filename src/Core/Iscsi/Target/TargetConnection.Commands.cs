@@ -176,14 +176,22 @@ internal sealed partial class TargetConnection
         catch (DatamoverException e)
         {
             _logger.LogDebug("{Remote}: response for 0x{Itt:x8} not sent: {Error}", Datamover.RemoteEndPoint, itt, e.Message);
-            // The failed send may already have ended the task (or handed it over) through its final PDU's notification;
-            // only a task that is still this command, and still ours, is handed over or ended here.
-            if (task.Generation != generation || task.Orphaned) return;
+            if (task.Generation != generation) return;
             if (HandsOverTasks(out var orphans))
             {
+                // The connection's shutdown may have handed the task over as still running while this response was
+                // going out: it is told the response is lost, or, already taken over, the new connection sends it.
+                if (orphans.ResponseLost(task, this, out var next))
+                {
+                    if (next is not null) await next.SendAgainAfterReassignAsync(task).ConfigureAwait(false);
+                    return;
+                }
+                if (task.Orphaned) return;
                 orphans.Adopt(task, resultKnown: true, Datamover.RemoteEndPoint);
                 return;
             }
+            // The failed send may already have ended the task through its final PDU's notification.
+            if (task.Orphaned) return;
             FinishAborted(task);
         }
     }
@@ -201,10 +209,20 @@ internal sealed partial class TargetConnection
     /// </summary>
     public void OnFinalPduSent(TargetTask task, Exception? error)
     {
-        if (error is not null && ReferenceEquals(task.Connection, this) && !task.Orphaned && HandsOverTasks(out var orphans))
+        if (error is not null && HandsOverTasks(out var orphans))
         {
-            orphans.Adopt(task, resultKnown: true, Datamover.RemoteEndPoint);
-            return;
+            // Handed over as still running while its response went out: the response is lost, its reassignment sends
+            // it again. Taken over already: the new connection sends it again.
+            if (orphans.ResponseLost(task, this, out var next))
+            {
+                if (next is not null) _ = next.SendAgainAfterReassignAsync(task);
+                return;
+            }
+            if (ReferenceEquals(task.Connection, this) && !task.Orphaned)
+            {
+                orphans.Adopt(task, resultKnown: true, Datamover.RemoteEndPoint);
+                return;
+            }
         }
         OnTaskFinished(task);
     }

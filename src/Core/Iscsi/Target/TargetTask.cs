@@ -37,6 +37,8 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
     public volatile bool Started;
     /// <summary>The connection whose datamover collects this task's write data (Allocate_Connection_Resources was done there).</summary>
     public TargetConnection? DataConnection;
+    /// <summary>ERL 2: a response lost with its connection was sent again by the connection that took the task over.</summary>
+    public bool LostResponseResent;
 
     // ---- ErrorRecoveryLevel 2: a task whose connection failed (see OrphanedTasks), guarded by the session's orphan lock ----
     public bool Orphaned;
@@ -223,6 +225,7 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
         Generation++;
         Started = false;
         DataConnection = null;
+        LostResponseResent = false;
         if (_writeBuffer is not null) { ArrayPool<byte>.Shared.Return(_writeBuffer); _writeBuffer = null; }
         if (_readBuffer is { Length: > 256 * 1024 }) { ArrayPool<byte>.Shared.Return(_readBuffer); _readBuffer = null; }
         _lentReadBuffer = default;

@@ -204,9 +204,12 @@ public sealed partial class IscsiSession : IAsyncDisposable
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask IssueAsync(InitiatorTask task, int generation, CancellationToken ct)
     {
+        InitiatorConnection? failedOn = null;
         while (true)
         {
-            var connection = await WaitForConnectionAsync(ct).ConfigureAwait(false);
+            // Not the connection a send just failed on: its loss may not be handled yet, and trying it again at once
+            // (its window slot handed back) would spin without ever yielding to the handler.
+            var connection = await WaitForConnectionAsync(ct, avoid: failedOn).ConfigureAwait(false);
             bool reserved = false, handed = false;
             try
             {
@@ -252,6 +255,7 @@ public sealed partial class IscsiSession : IAsyncDisposable
                     canRetry = _options.Reconnect.Enabled || _connections.Exists(c => c.Failure is null && !ReferenceEquals(c, connection));
                 }
                 if (!canRetry) throw Wrap(e);
+                failedOn = connection;
                 _logger.LogDebug("Command 0x{Itt:x8} waits for the session to recover: {Error}", task.InitiatorTaskTag, e.Message);
             }
         }
@@ -329,7 +333,7 @@ public sealed partial class IscsiSession : IAsyncDisposable
         return pdu;
     }
 
-    private async ValueTask<InitiatorConnection> WaitForConnectionAsync(CancellationToken ct)
+    private async ValueTask<InitiatorConnection> WaitForConnectionAsync(CancellationToken ct, InitiatorConnection? avoid = null)
     {
         Task<InitiatorConnection> pending;
         lock (_gate)
@@ -339,17 +343,30 @@ public sealed partial class IscsiSession : IAsyncDisposable
             for (int tries = _connections.Count; tries > 0; tries--)
             {
                 var next = _connections[(int)((uint)_nextConnection++ % (uint)_connections.Count)];
-                if (next.Failure is null) return next;
+                if (next.Failure is null && !ReferenceEquals(next, avoid)) return next;
             }
-            if (_connection is { Failure: null } c) return c;
+            if (_connection is { Failure: null } c && !ReferenceEquals(c, avoid)) return c;
             // The current connection is lost but its loss handler has not swapped the signal yet: the completed one
             // still holds the dead connection, and returning it would spin the caller until the swap. Wait for the
             // next connection instead (Install or FailSession completes this signal).
             if (_connected.Task.IsCompleted) _connected = NewConnectedSignal();
             pending = _connected.Task;
         }
-        return await pending.WaitAsync(ct).ConfigureAwait(false);
+        if (avoid is null) return await pending.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await pending.WaitAsync(AvoidedConnectionGrace, ct).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // No loss was handled and no other connection came: the failure was the command's own, not the
+            // connection's (a refused registration, say), so the connection may carry it again.
+            return await WaitForConnectionAsync(ct).ConfigureAwait(false);
+        }
     }
+
+    /// <summary>How long a command whose send failed waits for the connection's loss to be handled before trying it again.</summary>
+    private static readonly TimeSpan AvoidedConnectionGrace = TimeSpan.FromMilliseconds(100);
 
     /// <summary>What a caller sees: our own exceptions as they are, transport failures as a lost connection.</summary>
     internal static Exception Wrap(Exception e) => e is IscsiException ? e : new IscsiConnectionException(e.Message, e);

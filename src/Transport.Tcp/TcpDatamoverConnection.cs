@@ -46,11 +46,13 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
     public abstract ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Push delivery. By default an async loop whose receives complete on the thread pool (the runtime's socket engine
-    /// wakes a worker for each readable socket) hands each PDU to the receiver on that worker. With
+    /// Push delivery. By default reads complete on the thread pool (the runtime's socket engine wakes a worker for each
+    /// readable socket) and each PDU goes to the receiver on that worker; once a read finds the socket empty, the next
+    /// read is left pending (it completes on another worker) and this worker, free, tells the receiver so
+    /// (<see cref="IPduReceiver.OnReceiveIdle"/>), which may run its callers' continuations on it. With
     /// <paramref name="busyPoll"/> a thread of this connection's own reads the socket directly and spins on it
-    /// (<see cref="TcpPduReader.BusyPoll"/>): a response is handled the moment it
-    /// lands, with no epoll wake-up and no thread-pool hop, and one core stays busy until the connection closes.
+    /// (<see cref="TcpPduReader.BusyPoll"/>): a response is handled the moment it lands, with no epoll wake-up and no
+    /// thread-pool hop, and one core stays busy until the connection closes.
     /// (A receive thread sleeping in poll(2) instead measured no better than the async loop: the socket stays
     /// registered with the runtime's epoll thread, which wakes for every segment either way; bench/README.md.)
     /// </summary>
@@ -58,7 +60,9 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
     {
         if (!busyPoll)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.self.ReceiveLoopAsync(s.receiver), (self: this, receiver), preferLocal: false);
+            _pushReceiver = receiver;
+            _resumePush = ResumePush;
+            ThreadPool.UnsafeQueueUserWorkItem(static self => self.Pump(), this, preferLocal: false);
             return;
         }
         Socket.Blocking = false;
@@ -66,18 +70,60 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
         new Thread(() => ReceiveLoop(receiver)) { IsBackground = true, Name = $"iscsi-tcp-poll {RemoteEndPoint}" }.Start();
     }
 
-    private async Task ReceiveLoopAsync(IPduReceiver receiver)
+    private IPduReceiver? _pushReceiver;
+    private Action? _resumePush;
+    private ValueTask<Pdu?> _pendingRead; // the read Pump left pending; ResumePush takes its result
+
+    /// <summary>Reads and delivers while reads complete at once; leaves the first pending one to resume on its own.</summary>
+    private void Pump()
     {
-        Exception? error = null;
+        var receiver = _pushReceiver!;
         try
         {
-            while (await ReceiveControlAsync().ConfigureAwait(false) is { } pdu) Deliver(receiver, pdu);
+            while (true)
+            {
+                var read = ReceiveControlAsync();
+                if (!read.IsCompleted)
+                {
+                    _pendingRead = read;
+                    read.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_resumePush!);
+                    receiver.OnReceiveIdle(threadFree: true);
+                    return;
+                }
+                if (read.Result is not { } pdu) break;
+                Deliver(receiver, pdu);
+            }
         }
         catch (Exception e)
         {
-            error = e;
+            receiver.OnReceiveEnded(e);
+            return;
         }
-        receiver.OnReceiveEnded(error);
+        receiver.OnReceiveEnded(null);
+    }
+
+    private void ResumePush()
+    {
+        var receiver = _pushReceiver!;
+        var read = _pendingRead;
+        _pendingRead = default;
+        Pdu? pdu;
+        try
+        {
+            pdu = read.GetAwaiter().GetResult();
+        }
+        catch (Exception e)
+        {
+            receiver.OnReceiveEnded(e);
+            return;
+        }
+        if (pdu is null)
+        {
+            receiver.OnReceiveEnded(null);
+            return;
+        }
+        Deliver(receiver, pdu);
+        Pump();
     }
 
     private void ReceiveLoop(IPduReceiver receiver)
@@ -92,6 +138,7 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
                 var pdu = pending.IsCompleted ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
                 if (pdu is null) break;
                 Deliver(receiver, pdu);
+                if (!Reader.HasBufferedHeader) receiver.OnReceiveIdle(threadFree: false);
             }
         }
         catch (Exception e)

@@ -19,6 +19,12 @@ public sealed class TcpInitiatorDatamover : TcpDatamoverConnection, IInitiatorDa
 
     public TcpInitiatorDatamover(Socket socket, ILogger logger) : base(socket, logger) { }
 
+    // The receive loop tells the receiver each time its buffer is empty; a send batch is the writer's cork.
+    public bool ReportsReceiveIdle => true;
+    public void BeginSendBatch() => Writer.Cork();
+    public void EndSendBatch() => Writer.Uncork(flush: true);
+    public void FlushSends() => Writer.Flush();
+
     public override async ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default)
     {
         var pdu = PduPool.Rent();

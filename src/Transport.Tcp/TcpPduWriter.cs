@@ -68,6 +68,12 @@ internal sealed class TcpPduWriter
         if (flush && !_queue.IsEmpty && Interlocked.CompareExchange(ref _draining, 1, 0) == 0) _ = DrainAsync();
     }
 
+    /// <summary>Sends whatever is queued now, whichever thread corked it (one that is stuck must not hold others' PDUs).</summary>
+    public void Flush()
+    {
+        if (!_queue.IsEmpty && Interlocked.CompareExchange(ref _draining, 1, 0) == 0) _ = DrainAsync();
+    }
+
     /// <summary>Stops accepting PDUs and waits until everything queued is on the wire (or failed).</summary>
     public async Task CompleteAsync()
     {

@@ -24,6 +24,10 @@ public abstract class DelegatingInitiatorDatamover(IInitiatorDatamover inner) : 
     // datamover would quietly turn ERL 1 retries and ERL 2 reassignment off.
     public virtual ValueTask<bool> RetryCommandAsync(DataTask task, Pdu command) => Inner.RetryCommandAsync(task, command);
     public virtual bool AdoptTask(DataTask task, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeBuffer) => Inner.AdoptTask(task, readBuffer, writeBuffer);
+    public virtual bool ReportsReceiveIdle => Inner.ReportsReceiveIdle;
+    public virtual void BeginSendBatch() => Inner.BeginSendBatch();
+    public virtual void EndSendBatch() => Inner.EndSendBatch();
+    public virtual void FlushSends() => Inner.FlushSends();
     public virtual ValueTask SendControlAsync(Pdu pdu, CancellationToken cancellationToken = default) => Inner.SendControlAsync(pdu, cancellationToken);
     public virtual ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default) => Inner.ReceiveControlAsync(cancellationToken);
     public virtual void StartReceiving(IPduReceiver receiver, bool busyPoll = false) => Inner.StartReceiving(receiver, busyPoll);

@@ -30,4 +30,27 @@ public interface IInitiatorDatamover : IDatamoverConnection
     /// when this transport cannot (the core then ends the command as at level 0).
     /// </summary>
     bool AdoptTask(DataTask task, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeBuffer) => false;
+
+    /// <summary>
+    /// True when this datamover calls <see cref="IPduReceiver.OnReceiveIdle"/> each time it has delivered what it read
+    /// and is about to wait. A wrapper that does not forward that call must leave this false, or work held back for it
+    /// would wait for ever.
+    /// </summary>
+    bool ReportsReceiveIdle => false;
+
+    /// <summary>
+    /// Until <see cref="EndSendBatch"/>, PDUs this thread sends may be held so they leave together (one system call, one
+    /// doorbell). Calls pair, on the same thread; the core uses them around a run of completions whose continuations
+    /// may each send a command.
+    /// </summary>
+    void BeginSendBatch() { }
+
+    /// <summary>Ends <see cref="BeginSendBatch"/>: what this thread sent meanwhile leaves now.</summary>
+    void EndSendBatch() { }
+
+    /// <summary>
+    /// Sends what any thread holds in a batch now; safe from any thread. For a batch whose thread is stuck (a caller's
+    /// continuation blocked inside it): its held PDUs must not wait for it.
+    /// </summary>
+    void FlushSends() { }
 }

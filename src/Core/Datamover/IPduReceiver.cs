@@ -13,6 +13,15 @@ public interface IPduReceiver
     void OnPduReceived(Pdu pdu);
 
     /// <summary>
+    /// Every PDU read so far has been delivered and the transport now waits for more. Only datamovers whose
+    /// <see cref="IInitiatorDatamover.ReportsReceiveIdle"/> is true make this call, and the receiver may hold work back
+    /// until it comes (the initiator batches its thread-pool completions so): a wrapper must forward it.
+    /// <paramref name="threadFree"/>: the transport no longer needs this thread (its next read is already pending and
+    /// completes elsewhere), so the receiver may run that work here; false on a thread that goes back to reading.
+    /// </summary>
+    void OnReceiveIdle(bool threadFree);
+
+    /// <summary>
     /// No PDU follows: null when the peer closed the connection cleanly, otherwise why it broke (or was terminated on
     /// this side). Called once, after the last <see cref="OnPduReceived"/>.
     /// </summary>

@@ -32,6 +32,7 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner
     private readonly Thread _eventThread;
     private readonly ReceivedPduDelivery _received;
     private readonly SendQueue _sendQueue;
+    private protected SendQueue Sends => _sendQueue;
     private readonly TargetDataTransfers? _data;
     private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly bool _isTarget;
@@ -315,6 +316,7 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner
         {
             _sendQueue.EndBatch();
         }
+        _received.Idle();
     }
 
     private void HandleCompletions(ReadOnlySpan<IbvWc> completions)

@@ -24,6 +24,12 @@ public sealed class IserInitiatorDatamover : IserConnection, IInitiatorDatamover
         _registrations = new MemoryRegionCache(rdma.ProtectionDomain, options.RegistrationCacheEntries, maxBytes: 1L << 30);
     }
 
+    // The CQ thread tells the receiver after each completion batch; a send batch stages SENDs for one doorbell.
+    public bool ReportsReceiveIdle => true;
+    public void BeginSendBatch() => Sends.BeginBatch();
+    public void EndSendBatch() => Sends.EndBatch();
+    public void FlushSends() => Sends.Flush();
+
     /// <summary>Registrations the cache holds now (in use or idle).</summary>
     public int CachedRegistrations => _registrations.Count;
 

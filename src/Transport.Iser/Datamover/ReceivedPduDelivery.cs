@@ -47,6 +47,12 @@ internal sealed class ReceivedPduDelivery
         }
     }
 
+    /// <summary>CQ thread, after a completion batch: a receiver hears that everything received so far was delivered.</summary>
+    public void Idle()
+    {
+        if (_pushing) _receiver!.OnReceiveIdle(threadFree: false);
+    }
+
     /// <summary>Nothing more will be delivered: the queue's reader sees the end, a receiver is told once.</summary>
     public void Complete()
     {
@@ -62,6 +68,7 @@ internal sealed class ReceivedPduDelivery
         {
             if (_receiver is not null) throw new InvalidOperationException("The connection already delivers its PDUs to a receiver.");
             while (_queue.Reader.TryRead(out var queued)) receiver.OnPduReceived(queued);
+            receiver.OnReceiveIdle(threadFree: false);
             _receiver = receiver;
             _pushing = true;
         }

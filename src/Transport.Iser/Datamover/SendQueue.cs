@@ -159,13 +159,19 @@ internal sealed unsafe class SendQueue
         }
     }
 
-    /// <summary>CQ thread: a completion batch starts; what this thread stages until <see cref="EndBatch"/> is posted then.</summary>
+    /// <summary>A batch starts (the CQ thread's completions, a run of thread-pool continuations): what this thread stages until <see cref="EndBatch"/> is posted then.</summary>
     public void BeginBatch() => t_batching = this;
 
-    /// <summary>CQ thread, end of a completion batch: posts what is staged unless a poster is at work (it takes them).</summary>
+    /// <summary>End of a batch: posts what is staged unless a poster is at work (it takes them).</summary>
     public void EndBatch()
     {
         t_batching = null;
+        Flush();
+    }
+
+    /// <summary>Any thread: posts what is staged unless a poster is at work (a batch's thread that is stuck holds nothing back).</summary>
+    public void Flush()
+    {
         // What this batch staged, this thread sees without the lock; what other threads stage they post themselves.
         if (Volatile.Read(ref _stagedCount) == 0) return;
         lock (_gate)

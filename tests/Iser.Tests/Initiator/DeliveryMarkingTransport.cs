@@ -33,6 +33,8 @@ internal sealed class DeliveryMarkingTransport(IInitiatorTransport inner) : IIni
             finally { t_inDelivery = false; }
         }
 
+        public void OnReceiveIdle(bool threadFree) => inner.OnReceiveIdle(threadFree);
+
         public void OnReceiveEnded(Exception? error) => inner.OnReceiveEnded(error);
     }
 }

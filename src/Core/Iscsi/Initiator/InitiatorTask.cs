@@ -61,6 +61,16 @@ internal sealed class InitiatorTask : DataTask, IValueTaskSource<ScsiResponse>
 
     public void PublishFailure(Exception error) => _core.SetException(error);
 
+    /// <summary>True when the caller's continuation belongs on the thread pool (the default mode), not on the completion thread.</summary>
+    public bool PublishesOnThreadPool => _core.RunContinuationsAsynchronously;
+
+    /// <summary>Hands the result to the waiter with its continuation run on this thread: a completion lane's drainer, already on the pool.</summary>
+    public void PublishHere(in ScsiResponse response)
+    {
+        _core.RunContinuationsAsynchronously = false;
+        _core.SetResult(response);
+    }
+
     /// <summary>
     /// Fails the command. Callers may hold the session's lock: with inline continuations the failure is published from
     /// the thread pool, so the caller's code never runs under that lock (failures are rare; the hop costs nothing).

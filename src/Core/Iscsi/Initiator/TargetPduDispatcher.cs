@@ -124,7 +124,14 @@ internal sealed class TargetPduDispatcher(IscsiSession session, InitiatorTaskTab
                 _session.Portal, itt, pdu.Field36, run.From);
             _session.SendSnack(connection, SnackType.DataR2T, itt, pdu.Lun, run.From, run.Count, Pdu.ReservedTag);
         }
-        task?.Publish(response);
+        if (task is not null) Complete(connection, task, response);
+    }
+
+    /// <summary>Publishes a claimed command's result through the connection's receiver (which may batch thread-pool completions).</summary>
+    private static void Complete(InitiatorConnection connection, InitiatorTask task, in ScsiResponse response)
+    {
+        if (connection.Receiver is { } receiver) receiver.Complete(task, response);
+        else task.Publish(response);
     }
 
     private static ReadOnlyMemory<byte> SenseOf(Pdu pdu)
@@ -170,7 +177,7 @@ internal sealed class TargetPduDispatcher(IscsiSession session, InitiatorTaskTab
             _session.SendSnack(connection, SnackType.DataR2T, itt, pdu.Lun, gap.BegRun, gap.RunLength, Pdu.ReservedTag);
         }
         if (dataAck) _session.SendSnack(connection, SnackType.DataAck, Pdu.ReservedTag, pdu.Lun, pdu.Field36 + 1, 0, pdu.Field20);
-        if (publish) task.Publish(response);
+        if (publish) Complete(connection, task, response);
     }
 
     /// <summary>Under _gate: every Data-In the target sent for the task has arrived intact.</summary>

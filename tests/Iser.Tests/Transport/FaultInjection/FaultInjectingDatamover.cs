@@ -68,6 +68,8 @@ internal sealed class FaultInjectingDatamover(IInitiatorDatamover inner, FaultPl
             if (owner.TakeHeld() is { } held) receiver.OnPduReceived(held);
         }
 
+        public void OnReceiveIdle(bool threadFree) => receiver.OnReceiveIdle(threadFree);
+
         public void OnReceiveEnded(Exception? error)
         {
             if (owner.TakeHeld() is { } held) PduPool.Return(held);

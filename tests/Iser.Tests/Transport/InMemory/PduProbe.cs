@@ -30,5 +30,7 @@ internal sealed class PduProbe : IDatamoverHost, IPduSentNotification, IPduRecei
         PduPool.Return(pdu);
     }
 
+    public void OnReceiveIdle(bool threadFree) { }
+
     public void OnReceiveEnded(Exception? error) => _ended.TrySetResult(error);
 }

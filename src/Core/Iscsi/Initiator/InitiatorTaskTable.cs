@@ -121,10 +121,13 @@ internal sealed class InitiatorTaskTable
         List<TaskCompletionSource<Pdu>> waiters = new();
         lock (Gate)
         {
+            // Removing the current entry while enumerating is allowed for Dictionary (.NET Core 3.0 and later).
             foreach (var (itt, entry) in _exchanges)
-                if (ReferenceEquals(entry.Connection, connection)) waiters.Add(entry.Waiter);
-            foreach (var (itt, entry) in _exchanges.ToArray())
-                if (ReferenceEquals(entry.Connection, connection)) _exchanges.Remove(itt);
+            {
+                if (!ReferenceEquals(entry.Connection, connection)) continue;
+                waiters.Add(entry.Waiter);
+                _exchanges.Remove(itt);
+            }
         }
         foreach (var w in waiters) w.TrySetException(error);
     }

@@ -390,7 +390,12 @@ public sealed partial class IscsiSession : IAsyncDisposable
         FailSession(new IscsiException("The session was closed."), IscsiSessionState.LoggedOut);
         try { _closing.Cancel(); } catch (ObjectDisposedException) { }
         InitiatorConnection[] connections;
-        lock (_gate) connections = _connections.Contains(_connection!) || _connection is null ? [.. _connections] : [_connection, .. _connections];
+        lock (_gate)
+        {
+            // The current connection is normally one of _connections; during a reconnect it may not be yet.
+            connections = [.. _connections];
+            if (_connection is { } current && !_connections.Contains(current)) connections = [current, .. connections];
+        }
         foreach (var c in connections) await c.Datamover.DisposeAsync().ConfigureAwait(false);
         if (_keepAliveLoop is not null) { try { await _keepAliveLoop.ConfigureAwait(false); } catch { } }
     }

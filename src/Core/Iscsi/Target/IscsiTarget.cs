@@ -163,9 +163,7 @@ public sealed class IscsiTarget : IAsyncDisposable
                 await c.CloseAsync("session reinstated by a new login with the same ISID").ConfigureAwait(false);
                 await c.Finished.ConfigureAwait(false);
             }
-            old.Orphans?.Clear(); // a retained session (ERL 2) with no connection left ends here too
-            old.Sequencer.Clear();
-            RemoveSession(old);
+            RemoveSession(old); // a retained session (ERL 2) with no connection left ends here too
         }
         var session = new TargetSession(negotiated, node, isid, AllocateTsih(), cmdSN, Options.CommandQueueDepth)
         {
@@ -190,13 +188,15 @@ public sealed class IscsiTarget : IAsyncDisposable
             await Task.Delay(TimeSpan.FromSeconds(Math.Max(1, session.Negotiated.DefaultTime2Retain))).ConfigureAwait(false);
             // Taken over meanwhile, or lost again later (that loss's own wait decides).
             if (session.ConnectionCount > 0 || Volatile.Read(ref session.RetainEpoch) != epoch) return;
-            session.Orphans?.Clear();
-            session.Sequencer.Clear();
             RemoveSession(session);
             Logger.LogInformation("Session {Session} ended: no connection took it over within DefaultTime2Retain", session.Describe());
         });
     }
 
+    /// <summary>
+    /// The session ends: it leaves the table, its nexus is released, and what it still held for recovery goes (tasks
+    /// retained for TASK REASSIGN, PDUs waiting in its CmdSN order).
+    /// </summary>
     internal void RemoveSession(TargetSession session)
     {
         var key = (session.InitiatorName, session.Isid, session.Node?.Iqn ?? "<discovery>");
@@ -205,6 +205,8 @@ public sealed class IscsiTarget : IAsyncDisposable
             if (_sessions.TryGetValue(key, out var s) && ReferenceEquals(s, session)) _sessions.Remove(key);
         }
         ReleaseNexus(session);
+        session.Orphans?.Clear();
+        session.Sequencer.Clear();
     }
 
     /// <summary>

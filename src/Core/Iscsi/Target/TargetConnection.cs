@@ -148,12 +148,7 @@ internal sealed partial class TargetConnection : IDatamoverHost
                 _logger.LogInformation("Session {Session} lost its connection ({Reason}); its tasks wait {Seconds} s for a new one",
                     session.Describe(), reason, session.Negotiated.DefaultTime2Retain);
             }
-            else
-            {
-                session.Sequencer.Clear();
-                session.Orphans?.Clear();
-                _logger.LogInformation("Session {Session} ended: {Reason}", session.Describe(), reason);
-            }
+            else _logger.LogInformation("Session {Session} ended: {Reason}", session.Describe(), reason);
         }
         finally
         {

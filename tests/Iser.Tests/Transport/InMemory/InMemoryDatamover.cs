@@ -209,7 +209,12 @@ public abstract class InMemoryDatamover : IDatamoverConnection
         Exception? error = null;
         try
         {
-            while (await ReceiveControlAsync().ConfigureAwait(false) is { } pdu) receiver.OnPduReceived(pdu);
+            while (await ReceiveControlAsync().ConfigureAwait(false) is { } pdu)
+            {
+                receiver.OnPduReceived(pdu);
+                // Nothing else queued: the next receive waits (or completes on another thread), so this one is let go.
+                if (_inbox.Reader.Count == 0) receiver.OnReceiveIdle(threadFree: false);
+            }
         }
         catch (Exception e)
         {
@@ -229,6 +234,7 @@ public abstract class InMemoryDatamover : IDatamoverConnection
                 if (TryTake(out var pdu, out bool ended))
                 {
                     receiver.OnPduReceived(pdu);
+                    if (_inbox.Reader.Count == 0) receiver.OnReceiveIdle(threadFree: false);
                     spin.Reset();
                     continue;
                 }

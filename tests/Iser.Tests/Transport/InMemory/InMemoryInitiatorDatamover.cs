@@ -15,6 +15,9 @@ public sealed class InMemoryInitiatorDatamover : InMemoryDatamover, IInitiatorDa
     {
     }
 
+    // The receive loop says when its inbox runs dry, so the session batches thread-pool completions here as on TCP.
+    public bool ReportsReceiveIdle => true;
+
     public ValueTask SendCommandAsync(DataTask task, Pdu command, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeBuffer,
         CancellationToken cancellationToken = default)
     {

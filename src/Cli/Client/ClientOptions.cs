@@ -16,6 +16,7 @@ internal sealed class ClientOptions : IDisposable
     /// <summary>The usage lines for these options, indented to sit under a command in `iser --help`.</summary>
     public const string Usage =
         "             --initiator-name IQN   --chap-user U --chap-secret S (or iscsi://U%S@host/...)\n" +
+        "             --chap-algorithms sha256,md5 (offered, preferred first; default md5, as open-iscsi)\n" +
         "             --mutual-user U --mutual-secret S   --header-digest none|crc32c[,none]   --data-digest none|crc32c[,none]\n" +
         "             --error-recovery-level 0|1|2 (highest offered; the target's offer may lower it)\n" +
         "             --max-connections N (connections in the session, MC/S; the target's offer may lower it; default 1)\n" +
@@ -25,6 +26,7 @@ internal sealed class ClientOptions : IDisposable
     private string? _initiatorName;
     private ChapCredentials? _chap;
     private ChapCredentials? _mutual;
+    private IReadOnlyList<ChapAlgorithm>? _chapAlgorithms;
     private string? _headerDigest;
     private string? _dataDigest;
     private TransportChoice? _transport;
@@ -44,6 +46,8 @@ internal sealed class ClientOptions : IDisposable
         options._initiatorName = args.Value("--initiator-name");
         options._chap = Credentials(args, "--chap-user", "--chap-secret");
         options._mutual = Credentials(args, "--mutual-user", "--mutual-secret");
+        if (args.Value("--chap-algorithms") is { } algorithms)
+            options._chapAlgorithms = Commands.TargetCommand.ParseChapAlgorithms(algorithms, "--chap-algorithms");
         options._headerDigest = Digest(args, "--header-digest");
         options._dataDigest = Digest(args, "--data-digest");
         options._errorRecoveryLevel = args.Int("--error-recovery-level");
@@ -82,6 +86,7 @@ internal sealed class ClientOptions : IDisposable
             if (options.Chap is null) throw new UsageException("--mutual-user needs CHAP credentials too (--chap-user/--chap-secret or user%secret@ in the URL).");
             options.MutualChap = _mutual;
         }
+        if (_chapAlgorithms is not null) options.ChapAlgorithms = _chapAlgorithms;
         options.HeaderDigest = _headerDigest;
         options.DataDigest = _dataDigest;
         if (_errorRecoveryLevel is int erl) options.ErrorRecoveryLevel = erl;

@@ -43,6 +43,7 @@ internal static class TargetCommand
             var mutualSecret = args.Value("--mutual-secret");
             if (mutualUser is not null || mutualSecret is not null)
                 entry.MutualChap = new() { User = mutualUser ?? throw new UsageException("--mutual-secret needs --mutual-user."), Secret = mutualSecret ?? throw new UsageException("--mutual-user needs --mutual-secret.") };
+            entry.ChapAlgorithms = args.Value("--chap-algorithms");
             config.Targets.RemoveAll(t => t.Iqn == entry.Iqn);
             config.Targets.Add(entry);
         }
@@ -82,6 +83,7 @@ internal static class TargetCommand
             node.AllowedInitiators.AddRange(t.AllowedInitiators);
             if (t.Chap is { } c) node.InitiatorChap = new ChapCredentials(c.User, c.Secret);
             if (t.MutualChap is { } m) node.TargetChap = new ChapCredentials(m.User, m.Secret);
+            if (t.ChapAlgorithms is { } algorithms) node.ChapAlgorithms = ParseChapAlgorithms(algorithms, "--chap-algorithms (or chapAlgorithms)");
             Console.WriteLine($"target {t.Iqn}");
             for (int lun = 0; lun < t.Luns.Count; lun++)
             {
@@ -154,6 +156,19 @@ internal static class TargetCommand
         catch (DatamoverException e)
         {
             Console.WriteLine($"portal {endPoint} iser unavailable: {e.Message}");
+        }
+    }
+
+    /// <summary>A CHAP algorithm list from the command line or the config file, or a usage error saying what is wrong.</summary>
+    public static IReadOnlyList<ChapAlgorithm> ParseChapAlgorithms(string text, string source)
+    {
+        try
+        {
+            return ChapAlgorithms.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException($"{source}: {e.Message}");
         }
     }
 

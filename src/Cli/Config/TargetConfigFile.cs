@@ -28,6 +28,8 @@ internal sealed class TargetConfigFile
         public List<string> AllowedInitiators { get; set; } = new();
         public ChapEntry? Chap { get; set; }
         public ChapEntry? MutualChap { get; set; }
+        /// <summary>CHAP algorithms accepted, e.g. "sha256,sha3-256" (refuses MD5); absent: all supported.</summary>
+        public string? ChapAlgorithms { get; set; }
     }
 
     public sealed class ChapEntry

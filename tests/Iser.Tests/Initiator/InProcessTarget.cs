@@ -56,7 +56,7 @@ internal sealed class InProcessTarget : IAsyncDisposable
     /// <param name="transport"><see cref="Tcp"/> (loopback) or <see cref="Memory"/>.</param>
     public static InProcessTarget Start(IscsiTargetOptions? options = null, ChapCredentials? initiatorChap = null,
         ChapCredentials? targetChap = null, long blocks = 8192, ILoggerFactory? loggerFactory = null, bool blockDevice = false,
-        string transport = Tcp)
+        string transport = Tcp, IReadOnlyList<ChapAlgorithm>? chapAlgorithms = null)
     {
         if (transport is not (Tcp or Memory)) throw new ArgumentException($"Unknown transport '{transport}'.", nameof(transport));
         loggerFactory ??= NullLoggerFactory.Instance;
@@ -68,6 +68,7 @@ internal sealed class InProcessTarget : IAsyncDisposable
         var node = new TargetNode(Iqn) { Alias = "test disk" };
         node.InitiatorChap = initiatorChap;
         node.TargetChap = targetChap;
+        node.ChapAlgorithms = chapAlgorithms;
         node.AddLun(0, (ILogicalUnit?)device ?? unit!);
         target.AddNode(node);
         var second = new TargetNode(SecondIqn);

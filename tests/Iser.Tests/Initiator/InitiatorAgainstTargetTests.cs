@@ -261,6 +261,35 @@ public abstract class InitiatorAgainstTargetTests(CompletionMode mode)
 
     [Theory]
     [MemberData(nameof(Transports))]
+    public async Task A_target_that_refuses_md5_takes_sha256_chap_and_turns_an_md5_only_initiator_away(string transport)
+    {
+        var secret = new ChapCredentials("alice", "alice-secret-123");
+        var targetSecret = new ChapCredentials("target-user", "target-secret-456");
+        await using var target = InProcessTarget.Start(initiatorChap: secret, targetChap: targetSecret, transport: transport,
+            chapAlgorithms: [ChapAlgorithm.Sha256]);
+        var options = target.SessionOptions().In(mode);
+        options.Chap = secret;
+        options.MutualChap = targetSecret;
+        options.ChapAlgorithms = [ChapAlgorithm.Sha256, ChapAlgorithm.Md5];
+        await using (var session = await IscsiSession.ConnectAsync(options, target.InitiatorTransport))
+        {
+            Assert.True(session.Negotiated.MutualAuthentication);
+            var lun = await session.OpenLunAsync(0);
+            var data = new byte[512];
+            Random.Shared.NextBytes(data);
+            await lun.WriteAsync(0, data);
+            var back = new byte[512];
+            await lun.ReadAsync(0, back);
+            Assert.Equal(data, back);
+        }
+
+        options.ChapAlgorithms = null; // MD5 alone, the default
+        var error = await Assert.ThrowsAsync<IscsiLoginException>(() => IscsiSession.ConnectAsync(options, target.InitiatorTransport));
+        Assert.Equal(LoginStatus.AuthenticationFailed, error.Status);
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports))]
     public async Task Wrong_chap_secret_is_a_login_failure_in_words(string transport)
     {
         await using var target = InProcessTarget.Start(initiatorChap: new ChapCredentials("alice", "alice-secret-123"), transport: transport);

@@ -54,7 +54,7 @@ public class ChapTests
             $"InitiatorName={InitiatorIqn}", $"TargetName={TargetIqn}", "AuthMethod=CHAP,None"));
         Assert.Equal("CHAP", Keys(first.TextData)["AuthMethod"]);
         Assert.False(first.Transit); // not authenticated yet: the target must not leave the security stage
-        var challenge = target.Process(Request(LoginStage.SecurityNegotiation, false, 0, "CHAP_A=7,5"));
+        var challenge = target.Process(Request(LoginStage.SecurityNegotiation, false, 0, "CHAP_A=5"));
         var keys = Keys(challenge.TextData);
         Assert.Equal("5", keys["CHAP_A"]);
         Assert.Equal("42", keys["CHAP_I"]);
@@ -129,16 +129,100 @@ public class ChapTests
         Assert.Contains("no target CHAP credentials", target.FailureReason);
     }
 
+    // python3: hashlib.<algorithm>(bytes([0x2a]) + b"abcdefghijkl12" + bytes(range(0x10, 0x30))).hexdigest()
+    [Theory]
+    [InlineData(ChapAlgorithm.Sha1, "ec75381210db1c128de9967c7ed0b94f90f7205c")]
+    [InlineData(ChapAlgorithm.Sha256, "c6779d6f8f100b85a0086daaadc0a8de2274e403a8be1db9bafbf85591181347")]
+    public void Responses_under_the_sha_algorithms_hash_identifier_secret_challenge(ChapAlgorithm algorithm, string expected)
+    {
+        var challenge = Enumerable.Range(0x10, 32).Select(i => (byte)i).ToArray();
+        Assert.Equal(expected, Convert.ToHexStringLower(ChapAuthenticator.ComputeResponse(algorithm, 0x2a, "abcdefghijkl12", challenge)));
+    }
+
+    [Sha3Fact]
+    public void Responses_under_sha3_256_hash_identifier_secret_challenge()
+    {
+        var challenge = Enumerable.Range(0x10, 32).Select(i => (byte)i).ToArray();
+        Assert.Equal("2142792cf918f64cd819a6cd9732590bd274c3e5eb69d8de3f2c0b97a11dd2ea",
+            Convert.ToHexStringLower(ChapAuthenticator.ComputeResponse(ChapAlgorithm.Sha3_256, 0x2a, "abcdefghijkl12", challenge)));
+    }
+
+    private sealed class Sha3FactAttribute : FactAttribute
+    {
+        public Sha3FactAttribute()
+        {
+            if (!System.Security.Cryptography.SHA3_256.IsSupported) Skip = "SHA3-256 is not in this machine's crypto library (OpenSSL 1.1.1 or later has it)";
+        }
+    }
+
     [Fact]
-    public void Target_refuses_CHAP_A_without_md5()
+    public void Target_takes_the_first_algorithm_of_the_initiators_list_that_it_accepts_with_a_challenge_as_long_as_the_digest()
+    {
+        var target = new TargetLoginNegotiator(Policy(initiatorChap: new ChapCredentials("alice", "abcdefghijkl12"),
+            chapAlgorithms: [ChapAlgorithm.Md5, ChapAlgorithm.Sha256]));
+        target.Process(Request(LoginStage.SecurityNegotiation, true, LoginStage.LoginOperationalNegotiation,
+            $"InitiatorName={InitiatorIqn}", $"TargetName={TargetIqn}", "AuthMethod=CHAP"));
+        var keys = Keys(target.Process(Request(LoginStage.SecurityNegotiation, false, 0, "CHAP_A=99,6,7,5")).TextData);
+        Assert.Equal("7", keys["CHAP_A"]); // 99 unknown, 6 not accepted here
+        Assert.True(BinaryValue.TryDecode(keys["CHAP_C"], out var challenge));
+        Assert.Equal(32, challenge.Length);
+    }
+
+    [Fact]
+    public void A_target_configured_without_md5_refuses_an_initiator_offering_only_md5()
+    {
+        var target = new TargetLoginNegotiator(Policy(initiatorChap: new ChapCredentials("alice", "abcdefghijkl12"),
+            chapAlgorithms: [ChapAlgorithm.Sha256]));
+        target.Process(Request(LoginStage.SecurityNegotiation, true, LoginStage.LoginOperationalNegotiation,
+            $"InitiatorName={InitiatorIqn}", $"TargetName={TargetIqn}", "AuthMethod=CHAP"));
+        var response = target.Process(Request(LoginStage.SecurityNegotiation, false, 0, "CHAP_A=5"));
+        Assert.Equal(LoginStatus.AuthenticationFailed, response.Status);
+        Assert.Contains("accepts only sha256 (7)", target.FailureReason);
+    }
+
+    [Fact]
+    public void Target_refuses_a_list_of_algorithms_it_does_not_know()
     {
         var target = new TargetLoginNegotiator(Policy(initiatorChap: new ChapCredentials("alice", "abcdefghijkl12")));
         target.Process(Request(LoginStage.SecurityNegotiation, true, LoginStage.LoginOperationalNegotiation,
             $"InitiatorName={InitiatorIqn}", $"TargetName={TargetIqn}", "AuthMethod=CHAP"));
-        var response = target.Process(Request(LoginStage.SecurityNegotiation, false, 0, "CHAP_A=6,7"));
+        var response = target.Process(Request(LoginStage.SecurityNegotiation, false, 0, "CHAP_A=3,x,129"));
         Assert.Equal(LoginStatus.AuthenticationFailed, response.Status);
-        Assert.Contains("without MD5", target.FailureReason);
+        Assert.Contains("CHAP_A=3,x,129", target.FailureReason);
     }
+
+    [Fact]
+    public void Target_refuses_a_mutual_challenge_shorter_than_16_bytes()
+    {
+        var target = TargetAwaitingChapResponse(new ChapCredentials("disk1", "targetsecret99"));
+        var response = target.Process(Request(LoginStage.SecurityNegotiation, true, LoginStage.LoginOperationalNegotiation,
+            "CHAP_N=alice", "CHAP_R=0x" + Vector1Response, "CHAP_I=7", "CHAP_C=0x" + Convert.ToHexStringLower(Challenge2[..15])));
+        Assert.Equal(LoginStatus.AuthenticationFailed, response.Status);
+        Assert.Contains("15 bytes; at least 16", target.FailureReason);
+    }
+
+    [Fact]
+    public void Initiator_refuses_a_target_challenge_shorter_than_16_bytes_or_an_algorithm_it_did_not_offer()
+    {
+        var shortOne = new ChapInitiatorExchange(new ChapCredentials("alice", "abcdefghijkl12"), null);
+        Assert.Contains("at least 16", shortOne.OnChallenge("5", "1", "0x" + Convert.ToHexStringLower(Challenge1[..8]), []));
+        var md5Only = new ChapInitiatorExchange(new ChapCredentials("alice", "abcdefghijkl12"), null, [ChapAlgorithm.Md5]);
+        Assert.Equal("5", md5Only.OfferedAlgorithms);
+        Assert.Contains("only 5 was offered", md5Only.OnChallenge("7", "1", "0x" + Convert.ToHexStringLower(Challenge1), []));
+    }
+
+    [Theory]
+    [InlineData("sha256,md5", new[] { ChapAlgorithm.Sha256, ChapAlgorithm.Md5 })]
+    [InlineData("7, 5 ,7", new[] { ChapAlgorithm.Sha256, ChapAlgorithm.Md5 })]
+    [InlineData("SHA1", new[] { ChapAlgorithm.Sha1 })]
+    public void Algorithm_lists_parse_from_names_or_numbers(string text, ChapAlgorithm[] expected) =>
+        Assert.Equal(expected, ChapAlgorithms.Parse(text));
+
+    [Theory]
+    [InlineData("sha512", "not a CHAP algorithm")]
+    [InlineData(" , ", "is empty")]
+    public void Bad_algorithm_lists_are_refused_in_words(string text, string words) =>
+        Assert.Contains(words, Assert.Throws<FormatException>(() => ChapAlgorithms.Parse(text)).Message);
 
     [Fact]
     public void Initiator_exchange_computes_the_response_and_checks_the_target()

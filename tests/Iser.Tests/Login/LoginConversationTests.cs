@@ -102,8 +102,10 @@ public class LoginConversationTests
         Assert.Equal("CHAP,None", Keys(exchanges[0].Request.TextData)["AuthMethod"]);
         Assert.Equal("CHAP", Keys(exchanges[0].Response.TextData)["AuthMethod"]);
         Assert.False(exchanges[0].Response.Transit);
+        // The initiator offers MD5 alone by default (as open-iscsi does), and the target accepts it.
         Assert.Equal("5", Keys(exchanges[1].Request.TextData)["CHAP_A"]);
         var challenge = Keys(exchanges[1].Response.TextData);
+        Assert.Equal("5", challenge["CHAP_A"]);
         Assert.True(BinaryValue.TryDecode(challenge["CHAP_C"], out var c) && c.Length >= 16);
         var answer = Keys(exchanges[2].Request.TextData);
         Assert.Equal("alice", answer["CHAP_N"]);
@@ -111,6 +113,32 @@ public class LoginConversationTests
         Assert.True(exchanges[2].Response.Transit);
         Assert.Equal("CHAP", target.Result.AuthMethod);
         Assert.False(target.Result.MutualAuthentication);
+    }
+
+    [Theory]
+    [InlineData(ChapAlgorithm.Sha256)]
+    [InlineData(ChapAlgorithm.Sha1)]
+    public void Mutual_chap_under_a_sha_algorithm_succeeds_both_ways_with_challenges_as_long_as_its_digest(ChapAlgorithm algorithm)
+    {
+        var target = new TargetLoginNegotiator(Policy(initiatorChap: new ChapCredentials("alice", "alice-secret-123"),
+            targetChap: new ChapCredentials("disk1", "disk1-secret-456"), chapAlgorithms: [algorithm]));
+        var initiator = new InitiatorLoginNegotiator(Options(chap: new ChapCredentials("alice", "alice-secret-123"),
+            mutual: new ChapCredentials("disk1", "disk1-secret-456"), chapAlgorithms: [algorithm, ChapAlgorithm.Md5]));
+        var exchanges = Run(initiator, target);
+
+        Assert.True(initiator.IsComplete, initiator.FailureReason);
+        Assert.True(target.Result.MutualAuthentication);
+        Assert.Equal($"{(int)algorithm},5", Keys(exchanges[1].Request.TextData)["CHAP_A"]);
+        var challenge = Keys(exchanges[1].Response.TextData);
+        Assert.Equal(((int)algorithm).ToString(), challenge["CHAP_A"]);
+        Assert.True(BinaryValue.TryDecode(challenge["CHAP_C"], out var c));
+        Assert.Equal(ChapAlgorithms.ChallengeLength(algorithm), c.Length);
+        var answer = Keys(exchanges[2].Request.TextData);
+        Assert.Equal(BinaryValue.EncodeHex(ChapAuthenticator.ComputeResponse(algorithm, byte.Parse(challenge["CHAP_I"]), "alice-secret-123", c)), answer["CHAP_R"]);
+        Assert.True(BinaryValue.TryDecode(answer["CHAP_C"], out var mutual));
+        Assert.Equal(ChapAlgorithms.ChallengeLength(algorithm), mutual.Length);
+        Assert.Equal(BinaryValue.EncodeHex(ChapAuthenticator.ComputeResponse(algorithm, byte.Parse(answer["CHAP_I"]), "disk1-secret-456", mutual)),
+            Keys(exchanges[2].Response.TextData)["CHAP_R"]);
     }
 
     [Fact]

@@ -29,24 +29,29 @@ internal static class LoginHarness
         TextKeyValueCodec.Parse(text.Span).ToDictionary(p => p.Key, p => p.Value);
 
     public static TargetLoginPolicy Policy(OperationalLimits? limits = null, ChapCredentials? initiatorChap = null,
-        ChapCredentials? targetChap = null, bool iser = false, int loginSegment = 8192) => new()
+        ChapCredentials? targetChap = null, bool iser = false, int loginSegment = 8192, IReadOnlyList<ChapAlgorithm>? chapAlgorithms = null) => new()
     {
         Limits = limits ?? new OperationalLimits(),
         IsIserConnection = iser,
         LoginMaxSegmentLength = loginSegment,
         LookupTarget = request => request.TargetName is null or TargetIqn
-            ? new TargetLookupResult { Outcome = TargetLookupOutcome.Found, TargetAlias = "disk one", InitiatorCredentials = initiatorChap, TargetCredentials = targetChap }
+            ? new TargetLookupResult
+            {
+                Outcome = TargetLookupOutcome.Found, TargetAlias = "disk one", InitiatorCredentials = initiatorChap, TargetCredentials = targetChap,
+                ChapAlgorithms = chapAlgorithms,
+            }
             : TargetLookupResult.NotFound,
     };
 
     public static InitiatorLoginOptions Options(ChapCredentials? chap = null, ChapCredentials? mutual = null, bool iser = false,
-        string? targetName = TargetIqn) => new()
+        string? targetName = TargetIqn, IReadOnlyList<ChapAlgorithm>? chapAlgorithms = null) => new()
     {
         InitiatorName = InitiatorIqn,
         TargetName = targetName,
         Chap = chap,
         MutualChap = mutual,
         Iser = iser,
+        ChapAlgorithms = chapAlgorithms,
     };
 
     /// <summary>A hand-made login request for driving the target directly.</summary>

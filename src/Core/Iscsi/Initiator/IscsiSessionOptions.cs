@@ -22,6 +22,13 @@ public sealed class IscsiSessionOptions
     public ChapCredentials? Chap { get; set; }
     /// <summary>Require the target to prove its identity (mutual CHAP; needs <see cref="Chap"/>).</summary>
     public ChapCredentials? MutualChap { get; set; }
+    /// <summary>
+    /// CHAP algorithms to offer, preferred first; the target takes the first it accepts. Null offers MD5 alone, as
+    /// open-iscsi does by default: tgt (1.0.85, Debian 12) answers CHAP_A=7 but computes SHA-1 for it, so offering SHA-256
+    /// breaks logins to tgt. Offer <see cref="ChapAlgorithm.Sha256"/> (and MD5 after it, for older targets) to a target
+    /// that implements it, such as Linux LIO or ours.
+    /// </summary>
+    public IReadOnlyList<ChapAlgorithm>? ChapAlgorithms { get; set; }
 
     // Negotiable keys (RFC 7143 §13; null = RFC default).
     public string? HeaderDigest { get; set; }
@@ -111,6 +118,7 @@ public sealed class IscsiSessionOptions
         CmdSN = cmdSN,
         Chap = Chap,
         MutualChap = MutualChap,
+        ChapAlgorithms = ChapAlgorithms,
         Iser = iser,
         HeaderDigest = HeaderDigest,
         DataDigest = DataDigest,

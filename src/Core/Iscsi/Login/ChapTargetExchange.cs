@@ -4,7 +4,8 @@ using Iser.Core.Iscsi.Text;
 namespace Iser.Core.Iscsi.Login;
 
 /// <summary>
-/// The target's side of a CHAP exchange: answer CHAP_A with 5 plus CHAP_I/CHAP_C, then check the initiator's
+/// The target's side of a CHAP exchange: answer CHAP_A with the first algorithm of the initiator's list that this
+/// target allows, plus CHAP_I/CHAP_C, then check the initiator's
 /// CHAP_N/CHAP_R and, for mutual CHAP, answer the initiator's CHAP_I/CHAP_C with our CHAP_N/CHAP_R.
 /// Every failure is a sentence; the negotiator turns it into status 0x0201.
 /// </summary>
@@ -12,14 +13,20 @@ public sealed class ChapTargetExchange
 {
     private readonly ChapCredentials _initiatorCredentials;
     private readonly ChapCredentials? _targetCredentials;
+    private readonly IReadOnlyList<ChapAlgorithm> _allowed;
     private byte _identifier;
     private byte[] _challenge = Array.Empty<byte>();
 
-    public ChapTargetExchange(ChapCredentials initiatorCredentials, ChapCredentials? targetCredentials)
+    /// <param name="allowed">The algorithms this target accepts (null: every one supported here); leaving MD5 out refuses it.</param>
+    public ChapTargetExchange(ChapCredentials initiatorCredentials, ChapCredentials? targetCredentials, IReadOnlyList<ChapAlgorithm>? allowed = null)
     {
         _initiatorCredentials = initiatorCredentials;
         _targetCredentials = targetCredentials;
+        _allowed = allowed ?? ChapAlgorithms.Supported;
     }
+
+    /// <summary>The algorithm chosen from the initiator's CHAP_A list.</summary>
+    public ChapAlgorithm Algorithm { get; private set; } = ChapAlgorithm.Md5;
 
     public bool ChallengeSent { get; private set; }
     public bool Authenticated { get; private set; }
@@ -34,11 +41,22 @@ public sealed class ChapTargetExchange
     {
         if (ChallengeSent)
             return "The initiator sent CHAP_A twice.";
-        if (Array.IndexOf(offered.Split(','), ChapAuthenticator.Md5Algorithm) < 0)
-            return $"The initiator offered CHAP_A={offered}, without MD5 (5), the only algorithm this target supports.";
+        // The initiator lists in its order of preference: the first one this target allows is taken.
+        ChapAlgorithm? chosen = null;
+        foreach (var value in offered.Split(','))
+        {
+            if (ChapAlgorithms.TryFromWire(value, out var algorithm) && _allowed.Contains(algorithm))
+            {
+                chosen = algorithm;
+                break;
+            }
+        }
+        if (chosen is not { } picked)
+            return $"The initiator offered CHAP_A={offered}; this target accepts only {string.Join(", ", _allowed.Select(a => $"{ChapAlgorithms.Name(a)} ({(int)a})"))}.";
+        Algorithm = picked;
         _identifier = identifierForTest ?? ChapAuthenticator.NewIdentifier();
-        _challenge = challengeForTest ?? ChapAuthenticator.NewChallenge();
-        reply.Add(new TextKeyValue(KeyNames.ChapAlgorithm, ChapAuthenticator.Md5Algorithm));
+        _challenge = challengeForTest ?? ChapAuthenticator.NewChallenge(ChapAlgorithms.ChallengeLength(picked));
+        reply.Add(new TextKeyValue(KeyNames.ChapAlgorithm, ChapAlgorithms.Wire(picked)));
         reply.Add(new TextKeyValue(KeyNames.ChapIdentifier, OperationalLimits.Num(_identifier)));
         reply.Add(new TextKeyValue(KeyNames.ChapChallenge, BinaryValue.EncodeHex(_challenge)));
         ChallengeSent = true;
@@ -61,7 +79,7 @@ public sealed class ChapTargetExchange
             return $"The CHAP user name \"{name}\" is not the one configured for this initiator.";
         if (!ChapAuthenticator.TryDecodeBinary(response, 1024, out var received))
             return "The initiator's CHAP_R is not a valid hex or base64 value.";
-        var expected = ChapAuthenticator.ComputeResponse(_identifier, _initiatorCredentials.Secret, _challenge);
+        var expected = ChapAuthenticator.ComputeResponse(Algorithm, _identifier, _initiatorCredentials.Secret, _challenge);
         if (!CryptographicOperations.FixedTimeEquals(expected, received))
             return $"The CHAP response for user \"{name}\" does not match the configured secret.";
 
@@ -77,12 +95,15 @@ public sealed class ChapTargetExchange
                 return $"The initiator's CHAP_I \"{mutualIdentifier}\" is not a number from 0 to 255.";
             if (!ChapAuthenticator.TryDecodeBinary(mutualChallenge, 1024, out var challenge))
                 return "The initiator's CHAP_C is not a valid hex or base64 value of at most 1024 bytes.";
+            // A short challenge lets an eavesdropper collect answers to replay; RFC 7143 asks for at least the hash's length.
+            if (challenge.Length < ChapAuthenticator.ChallengeLength)
+                return $"The initiator's mutual CHAP challenge has {challenge.Length} bytes; at least {ChapAuthenticator.ChallengeLength} are required.";
             // A reflected challenge would let an attacker make us compute the answer to our own question.
             if (challenge.AsSpan().SequenceEqual(_challenge))
                 return "The initiator's mutual CHAP challenge repeats the target's challenge (a reflection attack); refused.";
             reply.Add(new TextKeyValue(KeyNames.ChapName, _targetCredentials.UserName));
             reply.Add(new TextKeyValue(KeyNames.ChapResponse,
-                BinaryValue.EncodeHex(ChapAuthenticator.ComputeResponse(id, _targetCredentials.Secret, challenge))));
+                BinaryValue.EncodeHex(ChapAuthenticator.ComputeResponse(Algorithm, id, _targetCredentials.Secret, challenge))));
             MutualPerformed = true;
         }
         Authenticated = true;

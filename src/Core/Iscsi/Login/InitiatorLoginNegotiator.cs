@@ -196,7 +196,7 @@ public sealed class InitiatorLoginNegotiator
                 throw new LoginFailure(LoginStatus.AuthenticationFailed, $"The target accepts none of the offered authentication methods ({offered}).");
             _authMethod = method;
             if (method == "CHAP")
-                _chap = new ChapInitiatorExchange(_options.Chap!, _options.MutualChap);
+                _chap = new ChapInitiatorExchange(_options.Chap!, _options.MutualChap, _options.ChapAlgorithms);
             else if (_options.MutualChap is not null)
                 throw new LoginFailure(LoginStatus.AuthenticationFailed,
                     "Mutual CHAP was required, but the target chose AuthMethod=None and so never proved its identity.");

@@ -25,6 +25,8 @@ public sealed class InitiatorLoginOptions
     public ChapCredentials? Chap { get; init; }
     /// <summary>Require the target to prove this identity (mutual CHAP; needs <see cref="Chap"/>).</summary>
     public ChapCredentials? MutualChap { get; init; }
+    /// <summary>CHAP algorithms to offer, preferred first (null: MD5 alone).</summary>
+    public IReadOnlyList<ChapAlgorithm>? ChapAlgorithms { get; init; }
 
     /// <summary>The connection is iSER: offer RDMAExtensions=Yes and the RFC 7145 keys; fail if the target refuses.</summary>
     public bool Iser { get; init; }

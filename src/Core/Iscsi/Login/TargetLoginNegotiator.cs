@@ -308,7 +308,7 @@ public sealed class TargetLoginNegotiator
             _authMethod = answer.Answer!;
             _authMethodAgreed = true;
             if (_authMethod == "CHAP")
-                _chap = new ChapTargetExchange(_lookup!.InitiatorCredentials!, _lookup.TargetCredentials);
+                _chap = new ChapTargetExchange(_lookup!.InitiatorCredentials!, _lookup.TargetCredentials, _lookup.ChapAlgorithms);
         }
 
         if (values.TryGetValue(KeyNames.ChapAlgorithm, out var algorithms))
@@ -316,7 +316,8 @@ public sealed class TargetLoginNegotiator
             var chap = _chap ?? throw new LoginFailure(LoginStatus.AuthenticationFailed, "The initiator sent CHAP_A without agreeing on AuthMethod=CHAP.");
             if (chap.OnAlgorithms(algorithms, reply, ChapChallengeOverride, ChapIdentifierOverride) is { } error)
                 throw new LoginFailure(LoginStatus.AuthenticationFailed, error);
-            _ledger.PeerOffered(KeyNames.ChapAlgorithm, algorithms, ChapAuthenticator.Md5Algorithm, ChapAuthenticator.Md5Algorithm);
+            string chosen = ChapAlgorithms.Wire(chap.Algorithm);
+            _ledger.PeerOffered(KeyNames.ChapAlgorithm, algorithms, chosen, chosen);
         }
 
         bool hasResponse = values.ContainsKey(KeyNames.ChapName) || values.ContainsKey(KeyNames.ChapResponse);

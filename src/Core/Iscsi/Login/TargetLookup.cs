@@ -25,6 +25,8 @@ public sealed record TargetLookupResult
     public ChapCredentials? InitiatorCredentials { get; init; }
     /// <summary>When set, the target can prove itself to the initiator (mutual CHAP) with these.</summary>
     public ChapCredentials? TargetCredentials { get; init; }
+    /// <summary>CHAP algorithms accepted (null: every one supported here).</summary>
+    public IReadOnlyList<ChapAlgorithm>? ChapAlgorithms { get; init; }
 
     public static TargetLookupResult Found(string? alias = null) => new() { Outcome = TargetLookupOutcome.Found, TargetAlias = alias };
     public static TargetLookupResult NotFound { get; } = new() { Outcome = TargetLookupOutcome.NotFound };

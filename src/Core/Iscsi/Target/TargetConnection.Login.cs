@@ -32,6 +32,7 @@ internal sealed partial class TargetConnection
                     TargetAlias = node.Alias,
                     InitiatorCredentials = node.InitiatorChap,
                     TargetCredentials = node.TargetChap,
+                    ChapAlgorithms = node.ChapAlgorithms,
                 };
             },
         };

@@ -22,6 +22,8 @@ public sealed class TargetNode
     public ChapCredentials? InitiatorChap { get; set; }
     /// <summary>When set the target answers a mutual CHAP challenge with these credentials.</summary>
     public ChapCredentials? TargetChap { get; set; }
+    /// <summary>CHAP algorithms accepted from initiators (null: every one supported here); leave MD5 out to refuse it.</summary>
+    public IReadOnlyList<ChapAlgorithm>? ChapAlgorithms { get; set; }
     /// <summary>Target portal group tag announced at login and in SendTargets.</summary>
     public ushort PortalGroupTag { get; init; } = 1;
 

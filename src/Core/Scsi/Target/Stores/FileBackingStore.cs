@@ -113,11 +113,13 @@ public sealed class FileBackingStore : IBackingStore
         return RandomAccess.WriteAsync(_handle, source, offset, cancellationToken);
     }
 
-    public ValueTask FlushAsync(CancellationToken cancellationToken = default)
-    {
-        RandomAccess.FlushToDisk(_handle);
-        return ValueTask.CompletedTask;
-    }
+    /// <summary>
+    /// fsync, on a pool thread: it can take the disk's whole write-back time, and the caller is a connection's completion
+    /// or receive thread that every other command of that connection waits on. (Reads and writes need no such care:
+    /// on Unix RandomAccess's asynchronous calls already run the system call on the pool.)
+    /// </summary>
+    public ValueTask FlushAsync(CancellationToken cancellationToken = default) =>
+        new(Task.Run(() => RandomAccess.FlushToDisk(_handle), cancellationToken));
 
     public async ValueTask DiscardAsync(long offset, long length, CancellationToken cancellationToken = default)
     {
@@ -125,7 +127,8 @@ public sealed class FileBackingStore : IBackingStore
         if (length == 0) return;
         if (!_punchUnsupported && OperatingSystem.IsLinux())
         {
-            if (LinuxFileControl.TryPunchHole(_handle, offset, length, _path)) return;
+            // fallocate may wait for the file system (journal, extent updates): off the caller's thread, as fsync.
+            if (await Task.Run(() => LinuxFileControl.TryPunchHole(_handle, offset, length, _path), cancellationToken).ConfigureAwait(false)) return;
             _punchUnsupported = true;
         }
         // No hole punching here: make the range read back as zeros the slow way.

@@ -75,6 +75,8 @@ internal static class TargetCommand
         int blockSize = config.BlockSize ?? 512;
         if (blockSize is not (512 or 4096)) throw new UsageException($"--block-size must be 512 or 4096, not {blockSize}.");
 
+        // Every connection is a descriptor: a target meant for thousands of sessions takes what the hard limit allows.
+        loggerFactory.CreateLogger("Iser.Target").LogInformation("{Limit}", OpenFileLimit.RaiseToHardLimit());
         await using var target = new IscsiTarget(options, loggerFactory);
         foreach (var t in config.Targets)
         {

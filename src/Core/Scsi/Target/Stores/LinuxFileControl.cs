@@ -12,7 +12,8 @@ internal static partial class LinuxFileControl
 {
     private const int F_GETFL = 3;
     private const int F_SETFL = 4;
-    private const int O_DIRECT = 0x4000; // x86-64 and arm64 value
+    // O_DIRECT differs by architecture: 0x4000 on x86-64, 0x10000 on arm64 (asm-generic vs arm64's fcntl.h).
+    private static readonly int O_DIRECT = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x10000 : 0x4000;
     private const int FALLOC_FL_KEEP_SIZE = 0x01;
     private const int FALLOC_FL_PUNCH_HOLE = 0x02;
     private const int EOPNOTSUPP = 95;

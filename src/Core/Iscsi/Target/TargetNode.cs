@@ -22,8 +22,6 @@ public sealed class TargetNode
     public ChapCredentials? InitiatorChap { get; set; }
     /// <summary>When set the target answers a mutual CHAP challenge with these credentials.</summary>
     public ChapCredentials? TargetChap { get; set; }
-    /// <summary>Target portal group tag announced at login and in SendTargets.</summary>
-    public ushort PortalGroupTag { get; init; } = 1;
 
     public IReadOnlyDictionary<int, ILogicalUnit> Luns => _luns;
 

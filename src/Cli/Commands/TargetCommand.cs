@@ -33,7 +33,7 @@ internal static class TargetCommand
         var portalSpecs = config.Portals.Select(PortalSpec.Parse).ToList();
         // The config file's states first, the command line's after them (the later setting for a group wins).
         var aluaSpecs = AluaSpec.ParseAll(
-            config.Alua.Select(kv => $"{kv.Key}={kv.Value}").Concat(args.Values("--alua")),
+            config.AluaSettings().Concat(args.Values("--alua")),
             portalSpecs.Select(p => p.PortalGroupTag).Distinct().ToList());
         var luns = args.Values("--lun");
         var iqn = args.Value("--iqn");

@@ -15,6 +15,9 @@ internal sealed class TargetConfigFile
     public List<string> Portals { get; set; } = new();
     /// <summary>Asymmetric access state by portal group at start, e.g. { "2": "standby" } (<see cref="AluaSpec"/>).</summary>
     public Dictionary<string, string> Alua { get; set; } = new();
+
+    /// <summary>The "alua" entries as `--alua` spells them (GROUP=STATE), for <see cref="AluaSpec.ParseAll"/>.</summary>
+    public IEnumerable<string> AluaSettings() => Alua.Select(kv => $"{kv.Key}={kv.Value}");
     public List<TargetEntry> Targets { get; set; } = new();
     public int? QueueDepth { get; set; }
     public int? ErrorRecoveryLevel { get; set; }

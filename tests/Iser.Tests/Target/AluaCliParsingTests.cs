@@ -74,7 +74,7 @@ public class AluaCliParsingTests
             var config = TargetConfigFile.Load(path);
             var portals = config.Portals.Select(PortalSpec.Parse).ToList();
             Assert.Equal([new PortalSpec("127.0.0.1:3260", 1), new PortalSpec("127.0.0.2:3260", 2)], portals);
-            var alua = AluaSpec.ParseAll(config.Alua.Select(kv => $"{kv.Key}={kv.Value}"), portals.Select(p => p.PortalGroupTag).ToList());
+            var alua = AluaSpec.ParseAll(config.AluaSettings(), portals.Select(p => p.PortalGroupTag).ToList());
             Assert.Equal([new AluaSpec(2, AluaState.Standby)], alua);
         }
         finally

@@ -98,7 +98,9 @@ internal static class CommandRouter
               demo       start a target in this process, write, read back, verify and measure it; prints a table
                          --transport auto|tcp|iser   --size 64M   --seconds 3
               target     serve LUNs over iSCSI (TCP; iSER where an RDMA device exists)
-                         --portal HOST:PORT (repeatable, default 127.0.0.1:3260)
+                         --portal HOST:PORT[,TPGT] (repeatable, default 127.0.0.1:3260; TPGT = portal group, default 1)
+                         --alua GROUP=STATE (repeatable; STATE active-optimized|active-non-optimized|standby|
+                                unavailable|transitioning; every group starts active-optimized)
                          --iqn IQN   --lun ram:SIZE|file:PATH[:SIZE][:direct]|null:SIZE[,ro][,removable] (repeatable, LUN 0, 1, ...)
                          --block-size 512|4096   --allow INITIATOR-IQN (repeatable)
                          --chap-user U --chap-secret S   --mutual-user U --mutual-secret S

@@ -4,6 +4,7 @@ using Iser.Cli.Config;
 using Iser.Core.Iscsi.Login;
 using Iser.Core.Iscsi.Target;
 using Iser.Core.Scsi.Target;
+using Iser.Core.Scsi.Target.Alua;
 using Iser.Core.Scsi.Target.Stores;
 using Iser.Core.Datamover;
 using Iser.Transport.Iser.Datamover;
@@ -29,6 +30,11 @@ internal static class TargetCommand
         var portals = args.Values("--portal");
         if (portals.Count > 0) config.Portals = portals;
         if (config.Portals.Count == 0) config.Portals.Add(DefaultPortal);
+        var portalSpecs = config.Portals.Select(PortalSpec.Parse).ToList();
+        // The config file's states first, the command line's after them (the later setting for a group wins).
+        var aluaSpecs = AluaSpec.ParseAll(
+            config.AluaSettings().Concat(args.Values("--alua")),
+            portalSpecs.Select(p => p.PortalGroupTag).Distinct().ToList());
         var luns = args.Values("--lun");
         var iqn = args.Value("--iqn");
         if (luns.Count > 0 || iqn is not null || config.Targets.Count == 0)
@@ -116,13 +122,18 @@ internal static class TargetCommand
             }
             target.AddNode(node);
         }
-        foreach (var portal in config.Portals)
+        foreach (var portal in portalSpecs)
         {
-            var endPoint = ParsePortal(portal);
+            var endPoint = ParsePortal(portal.Address);
             var listener = new TcpDatamoverListener(endPoint, loggerFactory.CreateLogger("Iser.Transport.Tcp"));
-            target.Listen(listener);
-            Console.WriteLine($"portal {listener.LocalEndPoint} tcp");
-            if (iser) ListenIser(target, endPoint, options, loggerFactory);
+            target.Listen(listener, portal.PortalGroupTag);
+            Console.WriteLine($"portal {listener.LocalEndPoint} tcp, portal group {portal.PortalGroupTag}");
+            if (iser) ListenIser(target, endPoint, portal.PortalGroupTag, options, loggerFactory);
+        }
+        foreach (var alua in aluaSpecs)
+        {
+            target.SetAccessState(alua.Group, alua.State);
+            Console.WriteLine($"portal group {alua.Group} {alua.State.Name()}");
         }
         Console.WriteLine("ready");
         Console.Out.Flush();
@@ -141,7 +152,7 @@ internal static class TargetCommand
     /// `--iser`: the same portal (address and port number, in the RDMA port space) also accepts iSER connections.
     /// Without an RDMA device, or when the address cannot be bound for RDMA, it says why and serves TCP only.
     /// </summary>
-    private static void ListenIser(IscsiTarget target, IPEndPoint endPoint, IscsiTargetOptions options, ILoggerFactory loggerFactory)
+    private static void ListenIser(IscsiTarget target, IPEndPoint endPoint, ushort portalGroupTag, IscsiTargetOptions options, ILoggerFactory loggerFactory)
     {
         if (!RdmaRuntime.IsSupported)
         {
@@ -152,8 +163,8 @@ internal static class TargetCommand
         {
             var iserOptions = new IserOptions { QueueDepth = options.CommandQueueDepth };
             var listener = new IserDatamoverListener(endPoint, iserOptions, loggerFactory.CreateLogger("Iser.Transport.Iser"));
-            target.Listen(listener);
-            Console.WriteLine($"portal {listener.LocalEndPoint} iser");
+            target.Listen(listener, portalGroupTag);
+            Console.WriteLine($"portal {listener.LocalEndPoint} iser, portal group {portalGroupTag}");
         }
         catch (DatamoverException e)
         {

@@ -5,13 +5,19 @@ namespace Iser.Cli.Config;
 
 /// <summary>
 /// The JSON form of `iser target --config FILE`:
-/// { "portals": ["127.0.0.1:3260"], "targets": [ { "iqn": "...", "alias": "...", "luns": ["ram:1G"],
+/// { "portals": ["127.0.0.1:3260", "127.0.0.2:3260,2"], "alua": { "2": "standby" }, "targets": [ { "iqn": "...", "alias": "...", "luns": ["ram:1G"],
 ///   "allowedInitiators": [], "chap": {"user":"u","secret":"..."}, "mutualChap": {...} } ],
 ///   "queueDepth": 128, "errorRecoveryLevel": 2, "maxConnections": 8, "nopInIntervalSeconds": 30, "blockSize": 512 }
 /// </summary>
 internal sealed class TargetConfigFile
 {
+    /// <summary>HOST[:PORT][,TPGT] each (<see cref="PortalSpec"/>).</summary>
     public List<string> Portals { get; set; } = new();
+    /// <summary>Asymmetric access state by portal group at start, e.g. { "2": "standby" } (<see cref="AluaSpec"/>).</summary>
+    public Dictionary<string, string> Alua { get; set; } = new();
+
+    /// <summary>The "alua" entries as `--alua` spells them (GROUP=STATE), for <see cref="AluaSpec.ParseAll"/>.</summary>
+    public IEnumerable<string> AluaSettings() => Alua.Select(kv => $"{kv.Key}={kv.Value}");
     public List<TargetEntry> Targets { get; set; } = new();
     public int? QueueDepth { get; set; }
     public int? ErrorRecoveryLevel { get; set; }

@@ -1,4 +1,5 @@
 using Iser.Core.Scsi.Target;
+using Iser.Core.Scsi.Target.Alua;
 using Iser.Core.Scsi.Target.Reservations;
 
 namespace Iser.Tests.ScsiTarget;
@@ -29,6 +30,8 @@ internal sealed class FakeScsiTask : IScsiTask
     public ItNexus Nexus { get; }
     /// <summary>The other logical units of the "target" (EXTENDED COPY's copy targets); none unless a test sets them.</summary>
     public IEnumerable<ILogicalUnit> LogicalUnitsOfTarget { get; init; } = [];
+    /// <summary>The "target's" ALUA states; none (a logical unit outside a target with ALUA) unless a test sets them.</summary>
+    public AsymmetricAccessStates? AccessStates { get; init; }
     public ReadOnlyMemory<byte> Cdb { get; }
     public int ExpectedDataInLength { get; }
     public int ExpectedDataOutLength { get; }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Login;
+using Iser.Core.Scsi.Target.Alua;
 using Iser.Core.Scsi.Target.Reservations;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -14,11 +15,12 @@ namespace Iser.Core.Iscsi.Target;
 public sealed class IscsiTarget : IAsyncDisposable
 {
     private readonly Dictionary<string, TargetNode> _nodes = new(StringComparer.OrdinalIgnoreCase);
-    private readonly List<IDatamoverListener> _listeners = new();
+    private readonly List<PortalListener> _listeners = new();
     private readonly List<Task> _acceptLoops = new();
     private readonly ConcurrentDictionary<TargetConnection, byte> _connections = new();
     private readonly object _sessionGate = new();
-    private readonly Dictionary<(string Initiator, ulong Isid, string Target), TargetSession> _sessions = new();
+    // A session is named by its initiator, ISID, target and portal group (RFC 7143 SSID = ISID + TPGT).
+    private readonly Dictionary<(string Initiator, ulong Isid, string Target, ushort Tpgt), TargetSession> _sessions = new();
     private readonly CancellationTokenSource _stopping = new();
     private int _nextTsih;
     private int _stopRequested;
@@ -28,13 +30,35 @@ public sealed class IscsiTarget : IAsyncDisposable
         Options = options ?? new IscsiTargetOptions();
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         Logger = LoggerFactory.CreateLogger("Iser.Target");
+        AccessStates.Changed += OnAccessStateChanged;
     }
 
     public IscsiTargetOptions Options { get; }
     internal ILoggerFactory LoggerFactory { get; }
     internal ILogger Logger { get; }
     public IReadOnlyCollection<TargetNode> Nodes => _nodes.Values;
-    public IReadOnlyList<IDatamoverListener> Listeners => _listeners;
+    public IReadOnlyList<IDatamoverListener> Listeners => _listeners.ConvertAll(p => p.Listener);
+    /// <summary>The listeners with their portal group tags.</summary>
+    public IReadOnlyList<PortalListener> Portals => _listeners;
+
+    /// <summary>
+    /// The ALUA state of each target port group (= portal group), shared by every logical unit of every node: a group
+    /// appears when the target first listens in it, active/optimized.
+    /// </summary>
+    public AsymmetricAccessStates AccessStates { get; } = new();
+
+    /// <summary>
+    /// Sets the asymmetric access state of portal group <paramref name="group"/> (an implicit transition): commands through
+    /// it are then allowed or refused as SPC-4 §5.15.2.4 says, and every nexus is told ASYMMETRIC ACCESS STATE CHANGED.
+    /// The group must have a listener.
+    /// </summary>
+    public void SetAccessState(ushort group, AluaState state) => AccessStates.SetState(group, state);
+
+    private void OnAccessStateChanged(Scsi.Target.Reservations.ItNexus? except)
+    {
+        foreach (var node in _nodes.Values)
+            foreach (var unit in node.Luns.Values) unit.OnAsymmetricAccessStateChanged(except);
+    }
     /// <summary>Sessions currently logged in (normal and discovery).</summary>
     /// <summary>StopAsync or DisposeAsync began: connections end with their tasks.</summary>
     internal bool IsStopping => _stopping.IsCancellationRequested;
@@ -67,15 +91,22 @@ public sealed class IscsiTarget : IAsyncDisposable
 
     internal TargetNode? FindNode(string? iqn) => iqn is not null && _nodes.TryGetValue(iqn, out var n) ? n : null;
 
-    /// <summary>Starts accepting connections on <paramref name="listener"/>; the target owns it from now on.</summary>
-    public void Listen(IDatamoverListener listener)
+    /// <summary>
+    /// Starts accepting connections on <paramref name="listener"/>, in portal group <paramref name="portalGroupTag"/> (1 to
+    /// 65535: the group's target port takes the tag as relative target port identifier, and 0 is reserved for that); the
+    /// target owns the listener from now on.
+    /// </summary>
+    public void Listen(IDatamoverListener listener, ushort portalGroupTag = 1)
     {
-        _listeners.Add(listener);
-        _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(listener)));
-        Logger.LogInformation("Listening on {EndPoint} ({Transport})", listener.LocalEndPoint, listener.TransportName);
+        if (portalGroupTag == 0)
+            throw new ArgumentOutOfRangeException(nameof(portalGroupTag), "Portal group tag 0 cannot be used: the group's SCSI target port would have relative target port identifier 0, which SPC-4 reserves.");
+        AccessStates.AddGroup(portalGroupTag);
+        _listeners.Add(new PortalListener(listener, portalGroupTag));
+        _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(listener, portalGroupTag)));
+        Logger.LogInformation("Listening on {EndPoint} ({Transport}), portal group {Tpgt}", listener.LocalEndPoint, listener.TransportName, portalGroupTag);
     }
 
-    private async Task AcceptLoopAsync(IDatamoverListener listener)
+    private async Task AcceptLoopAsync(IDatamoverListener listener, ushort portalGroupTag)
     {
         while (!_stopping.IsCancellationRequested)
         {
@@ -94,7 +125,7 @@ public sealed class IscsiTarget : IAsyncDisposable
                 await Task.Delay(100).ConfigureAwait(false);
                 continue;
             }
-            var connection = new TargetConnection(this, datamover, LoggerFactory);
+            var connection = new TargetConnection(this, datamover, portalGroupTag, LoggerFactory);
             _connections.TryAdd(connection, 0);
             _ = RunConnectionAsync(connection);
         }
@@ -131,7 +162,7 @@ public sealed class IscsiTarget : IAsyncDisposable
     internal async ValueTask<(TargetSession? Session, LoginStatus Status)> BindSessionAsync(
         NegotiatedSession negotiated, TargetNode? node, ulong isid, ushort tsih, ushort cid, uint cmdSN, TargetConnection connection)
     {
-        var key = (negotiated.InitiatorName, isid, node?.Iqn ?? "<discovery>");
+        var key = (negotiated.InitiatorName, isid, node?.Iqn ?? "<discovery>", connection.PortalGroupTag);
         TargetSession? old;
         lock (_sessionGate) _sessions.TryGetValue(key, out old);
         if (tsih != 0)
@@ -165,7 +196,7 @@ public sealed class IscsiTarget : IAsyncDisposable
             }
             RemoveSession(old); // a retained session (ERL 2) with no connection left ends here too
         }
-        var session = new TargetSession(negotiated, node, isid, AllocateTsih(), cmdSN, Options.CommandQueueDepth)
+        var session = new TargetSession(negotiated, node, isid, AllocateTsih(), cmdSN, Options.CommandQueueDepth, connection.PortalGroupTag)
         {
             Orphans = negotiated.ErrorRecoveryLevel >= 2 && node is not null
                 ? new OrphanedTasks(TimeSpan.FromSeconds(Math.Max(1, negotiated.DefaultTime2Retain)), Logger)
@@ -199,7 +230,7 @@ public sealed class IscsiTarget : IAsyncDisposable
     /// </summary>
     internal void RemoveSession(TargetSession session)
     {
-        var key = (session.InitiatorName, session.Isid, session.Node?.Iqn ?? "<discovery>");
+        var key = (session.InitiatorName, session.Isid, session.Node?.Iqn ?? "<discovery>", session.PortalGroupTag);
         lock (_sessionGate)
         {
             if (_sessions.TryGetValue(key, out var s) && ReferenceEquals(s, session)) _sessions.Remove(key);
@@ -216,8 +247,7 @@ public sealed class IscsiTarget : IAsyncDisposable
     /// </summary>
     internal void ReleaseNexus(TargetSession session)
     {
-        if (session.Node is not { } node || Interlocked.Exchange(ref session.NexusReleased, 1) != 0) return;
-        var nexus = new ItNexus(session.InitiatorName, session.Isid, node.Iqn, node.PortalGroupTag, TargetTask.RelativeTargetPortId);
+        if (session.Node is not { } node || session.Nexus is not { } nexus || Interlocked.Exchange(ref session.NexusReleased, 1) != 0) return;
         foreach (var unit in node.Luns.Values) unit.OnNexusLoss(nexus);
     }
 
@@ -232,7 +262,7 @@ public sealed class IscsiTarget : IAsyncDisposable
     public async Task StopAsync()
     {
         if (Interlocked.Exchange(ref _stopRequested, 1) != 0) return;
-        foreach (var l in _listeners) await l.DisposeAsync().ConfigureAwait(false);
+        foreach (var l in _listeners) await l.Listener.DisposeAsync().ConfigureAwait(false);
         // Connections keep running through the grace period so they can answer the logout they are asked for;
         // cancelling them first would drop them before the initiator could log out.
         foreach (var c in _connections.Keys) c.RequestLogout();

@@ -20,6 +20,7 @@ internal sealed partial class TargetConnection
         {
             Limits = Options.ToLimits(iser: Datamover.PlacesDataDirectly),
             IsIserConnection = Datamover.PlacesDataDirectly,
+            TargetPortalGroupTag = PortalGroupTag,
             LookupTarget = request =>
             {
                 if (request.IsDiscovery) return new TargetLookupResult { Outcome = TargetLookupOutcome.Found };

@@ -35,9 +35,10 @@ internal sealed partial class TargetConnection : IDatamoverHost
     // A Logout for recovery (reason 2) of this connection: it closes handing its tasks to the session (ERL 2).
     private volatile bool _forRecovery;
 
-    public TargetConnection(IscsiTarget target, ITargetDatamover datamover, ILoggerFactory loggerFactory)
+    public TargetConnection(IscsiTarget target, ITargetDatamover datamover, ushort portalGroupTag, ILoggerFactory loggerFactory)
     {
         _target = target;
+        PortalGroupTag = portalGroupTag;
         Datamover = datamover;
         _logger = loggerFactory.CreateLogger("Iser.Target.Connection");
         _pduLogger = loggerFactory.CreateLogger("Iser.Target.Pdu");
@@ -48,6 +49,9 @@ internal sealed partial class TargetConnection : IDatamoverHost
     }
 
     public ITargetDatamover Datamover { get; }
+    /// <summary>The portal group of the listener the connection arrived on.</summary>
+    public ushort PortalGroupTag { get; }
+    public Scsi.Target.Alua.AsymmetricAccessStates AccessStates => _target.AccessStates;
     public TargetSession? Session { get; private set; }
     /// <summary>The connection's ID within its session (from its login).</summary>
     public ushort Cid { get; private set; }

@@ -24,8 +24,6 @@ public sealed class TargetNode
     public ChapCredentials? TargetChap { get; set; }
     /// <summary>CHAP algorithms accepted from initiators (null: every one supported here); leave MD5 out to refuse it.</summary>
     public IReadOnlyList<ChapAlgorithm>? ChapAlgorithms { get; set; }
-    /// <summary>Target portal group tag announced at login and in SendTargets.</summary>
-    public ushort PortalGroupTag { get; init; } = 1;
 
     public IReadOnlyDictionary<int, ILogicalUnit> Luns => _luns;
 

@@ -15,15 +15,17 @@ internal sealed class TargetSession
     private uint _expCmdSN;
     private uint _maxCmdSN;
 
-    public TargetSession(NegotiatedSession negotiated, TargetNode? node, ulong isid, ushort tsih, uint initialCmdSN, int queueDepth)
+    public TargetSession(NegotiatedSession negotiated, TargetNode? node, ulong isid, ushort tsih, uint initialCmdSN, int queueDepth, ushort portalGroupTag)
     {
         Negotiated = negotiated;
         Node = node;
         Isid = isid;
         Tsih = tsih;
+        PortalGroupTag = portalGroupTag;
         _expCmdSN = initialCmdSN;
         if (node is not null)
-            Nexus = new Scsi.Target.Reservations.ItNexus(negotiated.InitiatorName, isid, node.Iqn, node.PortalGroupTag, TargetTask.RelativeTargetPortId);
+            // The portal group's one SCSI target port: its relative target port identifier is the TPGT.
+            Nexus = new Scsi.Target.Reservations.ItNexus(negotiated.InitiatorName, isid, node.Iqn, portalGroupTag, relativeTargetPortId: portalGroupTag);
         _maxCmdSN = initialCmdSN + (uint)queueDepth - 1;
     }
 
@@ -31,7 +33,9 @@ internal sealed class TargetSession
     public TargetNode? Node { get; }
     public bool IsDiscovery => Node is null;
     public ulong Isid { get; }
-    /// <summary>The I_T nexus of a normal session (initiator port, the node's one target port); null in discovery.</summary>
+    /// <summary>The portal group the session's connections arrived in (all of them: a session stays in one group).</summary>
+    public ushort PortalGroupTag { get; }
+    /// <summary>The I_T nexus of a normal session (initiator port, the portal group's target port); null in discovery.</summary>
     public Scsi.Target.Reservations.ItNexus? Nexus { get; }
     public ushort Tsih { get; }
     public string InitiatorName => Negotiated.InitiatorName;

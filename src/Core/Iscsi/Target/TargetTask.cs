@@ -71,9 +71,8 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
     ulong IScsiTask.Lun => Lun;
 
     /// <summary>
-    /// The session's I_T nexus: initiator name and ISID, target IQN and portal group tag. Every logical unit here
-    /// belongs to one target node, reached through one target port (its IQN and TPGT), so the relative target port
-    /// identifier is <see cref="RelativeTargetPortId"/> (1) throughout.
+    /// The session's I_T nexus: initiator name and ISID, target IQN and portal group tag. A node has one SCSI target port
+    /// per portal group, whose relative target port identifier is the TPGT.
     /// </summary>
     public ItNexus Nexus => Connection?.Session?.Nexus
         ?? throw new InvalidOperationException("A SCSI command outside a normal session has no I_T nexus.");
@@ -85,8 +84,8 @@ internal sealed class TargetTask : DataTask, IScsiTask, IPduSentNotification
     public ValueTask<int> AbortOtherTasksAsync(Func<ItNexus, bool> whose) =>
         Connection is { } connection ? new(connection.AbortLunTasksAsync(Lun, whose, except: this)) : ValueTask.FromResult(0);
 
-    /// <summary>The relative target port identifier of a target node's single target port.</summary>
-    public const ushort RelativeTargetPortId = 1;
+    /// <summary>The target's ALUA states: the command's target port group is its nexus's TPGT.</summary>
+    public Scsi.Target.Alua.AsymmetricAccessStates? AccessStates => Connection?.AccessStates;
     public ReadOnlyMemory<byte> Cdb => _cdb.AsMemory(0, _cdbLength);
     public CancellationToken CancellationToken => _cancellation.Token;
     public Memory<byte> WriteBuffer => _writeBuffer is null ? Memory<byte>.Empty : _writeBuffer.AsMemory(0, ExpectedDataOutLength);

@@ -84,8 +84,8 @@ internal sealed class TargetTextExchange(TargetConnection connection, IscsiTarge
             }
             var visible = _target.Nodes
                 .Where(n => (session.IsDiscovery || ReferenceEquals(n, session.Node)) && n.Allows(session.InitiatorName))
-                .Select(n => new DiscoverableTarget(n.Iqn, _target.Listeners
-                    .Select(l => new TargetPortal(l.LocalEndPoint.Address.ToString(), l.LocalEndPoint.Port, n.PortalGroupTag))
+                .Select(n => new DiscoverableTarget(n.Iqn, _target.Portals
+                    .Select(p => new TargetPortal(p.Listener.LocalEndPoint.Address.ToString(), p.Listener.LocalEndPoint.Port, p.PortalGroupTag))
                     .Distinct().ToList()))
                 .ToList();
             var targets = SendTargetsResponder.BuildPairs(pair.Value, visible, session.Node?.Iqn);

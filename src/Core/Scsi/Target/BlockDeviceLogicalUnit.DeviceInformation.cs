@@ -12,12 +12,16 @@ public sealed partial class BlockDeviceLogicalUnit
         if ((cdb[1] & 0xFE) != 0) return InvalidField(1, (cdb[1] & 0x02) != 0 ? 1 : 7); // CMDDT is obsolete
         byte page = cdb[2];
         int allocation = BinaryPrimitives.ReadUInt16BigEndian(cdb[3..]);
+        var alua = task.AccessStates;
         if (!evpd)
         {
             if (page != 0) return InvalidField(2);
-            return SendData(task, _inquiry.Standard, allocation);
+            return SendData(task, alua is null ? _inquiry.Standard : _inquiry.StandardWithAlua, allocation);
         }
-        var vpd = _inquiry.Vpd(page);
+        // Through a target with ALUA, page 83h also names the target port and its group (RTPI = group = TPGT).
+        var vpd = alua is not null && page == InquiryPages.DeviceIdentificationCode
+            ? _inquiry.DeviceIdentificationThrough(task.Nexus.RelativeTargetPortId, task.Nexus.Tpgt)
+            : _inquiry.Vpd(page);
         return vpd is null ? InvalidField(2) : SendData(task, vpd, allocation);
     }
 
@@ -27,6 +31,7 @@ public sealed partial class BlockDeviceLogicalUnit
         // this reports (and clears) instead of a command failing with it (SPC-4 §6.39).
         if ((cdb[1] & 0x01) != 0) return InvalidField(1, 0); // DESC: only fixed format
         var condition = _unitAttentions.Take(task.Nexus)
+                        ?? AccessStateCondition(task)
                         ?? (_stopped ? NotReady : SenseCondition.NoSense);
         var sense = SenseBuilder.Fixed(condition);
         return SendData(task, sense, cdb[4]);
@@ -80,7 +85,9 @@ public sealed partial class BlockDeviceLogicalUnit
 
     private ScsiCommandResult MaintenanceIn(IScsiTask task, ReadOnlySpan<byte> cdb)
     {
+        if ((cdb[1] & 0x1F) == SbcOpcode.TargetPortGroupsAction && task.AccessStates is { } alua) return ReportTargetPortGroups(task, alua, cdb);
         if ((cdb[1] & 0x1F) != SbcOpcode.ReportSupportedOperationCodesAction) return InvalidField(1, 4);
+        bool aluaOffered = task.AccessStates is not null;
         bool timeouts = (cdb[2] & 0x80) != 0;
         int options = cdb[2] & 0x07;
         byte requestedOpcode = cdb[3];
@@ -91,11 +98,13 @@ public sealed partial class BlockDeviceLogicalUnit
         if (options == 0)
         {
             int descriptorLength = 8 + timeoutLength;
-            var all = new byte[4 + _operations.Count * descriptorLength];
+            int count = aluaOffered ? _operations.Count : _operations.Count(op => !op.NeedsAlua);
+            var all = new byte[4 + count * descriptorLength];
             BinaryPrimitives.WriteUInt32BigEndian(all, (uint)(all.Length - 4));
             int p = 4;
             foreach (var op in _operations)
             {
+                if (op.NeedsAlua && !aluaOffered) continue;
                 all[p] = op.Opcode;
                 if (op.ServiceAction is { } sa) BinaryPrimitives.WriteUInt16BigEndian(all.AsSpan(p + 2), sa);
                 all[p + 5] = (byte)((timeouts ? 0x02 : 0) | (op.ServiceAction is null ? 0 : 0x01)); // CTDP, SERVACTV
@@ -110,7 +119,7 @@ public sealed partial class BlockDeviceLogicalUnit
         bool opcodeHasActions = false;
         foreach (var op in _operations)
         {
-            if (op.Opcode != requestedOpcode) continue;
+            if (op.Opcode != requestedOpcode || (op.NeedsAlua && !aluaOffered)) continue;
             opcodeHasActions = op.ServiceAction is not null;
             if (op.ServiceAction is null || op.ServiceAction == requestedAction) found = op;
         }

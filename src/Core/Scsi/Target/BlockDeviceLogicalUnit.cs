@@ -99,6 +99,8 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
                 if (_unitAttentions.Take(nexus) is { } attention) return Done(Check(attention));
                 break;
         }
+        // The access state of the command's target port group (SPC-4 §5.15.2.4): while every group is active, one field read.
+        if (AccessStateRefusal(task, cdb) is { } inaccessible) return Done(Check(inaccessible));
         int length = SbcOpcode.CdbLength(opcode);
         if (length == 0 || cdb.Length < length || !IsSupported(opcode))
             return Done(CheckAt(SenseCondition.InvalidCommandOperationCode, 0));
@@ -166,6 +168,8 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
                 return Done(ReportLuns(task, cdb));
             case SbcOpcode.MaintenanceIn:
                 return Done(MaintenanceIn(task, cdb));
+            case SbcOpcode.MaintenanceOut:
+                return MaintenanceOut(task, cdb, cancellationToken);
             case SbcOpcode.PersistentReserveIn:
                 return Done(PersistentReserveIn(task, cdb));
             case SbcOpcode.PersistentReserveOut:

@@ -23,6 +23,12 @@ public interface ILogicalUnit : IAsyncDisposable
     /// <summary>CLEAR TASK SET from another nexus ended tasks of <paramref name="nexus"/> (COMMANDS CLEARED BY ANOTHER INITIATOR). Nothing by default.</summary>
     void OnTasksClearedByAnotherInitiator(in ItNexus nexus) { }
 
+    /// <summary>
+    /// The asymmetric access state of a target port group changed: ASYMMETRIC ACCESS STATE CHANGED for every nexus but
+    /// <paramref name="except"/> (the one whose SET TARGET PORT GROUPS made the change). Nothing by default.
+    /// </summary>
+    void OnAsymmetricAccessStateChanged(ItNexus? except) { }
+
     /// <summary>Flush write-back state (SYNCHRONIZE CACHE semantics), used at shutdown.</summary>
     ValueTask FlushAsync(CancellationToken cancellationToken);
 

@@ -1,3 +1,4 @@
+using Iser.Core.Scsi.Target.Alua;
 using Iser.Core.Scsi.Target.Reservations;
 
 namespace Iser.Core.Scsi.Target;
@@ -45,4 +46,10 @@ public interface IScsiTask
     /// for its copy targets, and nowhere else. Empty where the core has none to offer.
     /// </summary>
     IEnumerable<ILogicalUnit> LogicalUnitsOfTarget => [];
+
+    /// <summary>
+    /// The asymmetric access states of the target the command came through (ALUA, SPC-4 §5.15): its target port group is
+    /// the nexus's TPGT. Null where the logical unit runs outside such a target: it then reports no ALUA support (TPGS 0).
+    /// </summary>
+    AsymmetricAccessStates? AccessStates => null;
 }

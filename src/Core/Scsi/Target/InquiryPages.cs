@@ -32,6 +32,8 @@ internal sealed class InquiryPages
         NaaIdentifier[0] = (byte)(0x30 | (NaaIdentifier[0] & 0x0F)); // NAA 3h: locally assigned
 
         Standard = BuildStandard(options);
+        StandardWithAlua = (byte[])Standard.Clone();
+        StandardWithAlua[5] |= 0x30; // TPGS 11b: implicit (the library) and explicit (SET TARGET PORT GROUPS) ALUA
         _vpd[UnitSerialNumberCode] = BuildSerial(SerialNumber);
         _vpd[DeviceIdentificationCode] = BuildDeviceIdentification(NaaIdentifier, SerialNumber);
         _vpd[BlockLimitsCode] = BuildBlockLimits(geometry, options);
@@ -45,6 +47,8 @@ internal sealed class InquiryPages
     public readonly record struct Geometry(int BlockSize, int BlocksPerPhysicalBlock, bool ThinProvisioned, int MaxAtomicTransferBlocks);
 
     public byte[] Standard { get; }
+    /// <summary>The standard data as a logical unit in a target with ALUA reports it (TPGS set).</summary>
+    public byte[] StandardWithAlua { get; }
     public string SerialNumber { get; }
     public byte[] NaaIdentifier { get; }
 
@@ -106,6 +110,30 @@ internal sealed class InquiryPages
         WriteAscii(d.AsSpan(p + 4, 8), VendorId);
         Encoding.ASCII.GetBytes(serial, d.AsSpan(p + 12));
         return d;
+    }
+
+    /// <summary>
+    /// Page 83h as seen through one target port: the logical unit's designators, then the port's relative target port
+    /// identifier (type 4h) and its target port group (type 5h), both associated with the target port (01b) and marked
+    /// as iSCSI's (PIV, protocol identifier 5h) (SPC-4 §7.8.6.5, §7.8.6.6). Built per command: INQUIRY is not hot.
+    /// </summary>
+    public byte[] DeviceIdentificationThrough(ushort relativeTargetPortId, ushort targetPortGroup)
+    {
+        var logicalUnit = _vpd[DeviceIdentificationCode];
+        var d = new byte[logicalUnit.Length + 16];
+        logicalUnit.CopyTo(d, 0);
+        BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(2, 2), (ushort)(d.Length - 4));
+        WritePortDesignator(d.AsSpan(logicalUnit.Length, 8), 0x4, relativeTargetPortId);
+        WritePortDesignator(d.AsSpan(logicalUnit.Length + 8, 8), 0x5, targetPortGroup);
+        return d;
+
+        static void WritePortDesignator(Span<byte> p, byte type, ushort value)
+        {
+            p[0] = 0x51;                 // protocol identifier 5h (iSCSI), code set 1h (binary)
+            p[1] = (byte)(0x80 | 0x10 | type); // PIV, association 01b (target port), designator type
+            p[3] = 4;                    // designator length: 2 reserved bytes and the 16-bit value
+            BinaryPrimitives.WriteUInt16BigEndian(p[6..], value);
+        }
     }
 
     private static byte[] BuildBlockLimits(in Geometry g, BlockDeviceOptions o)

@@ -43,6 +43,7 @@ internal static class SbcOpcode
     public const byte ReceiveCopyResults = 0x84;
     public const byte ReportLuns = 0xA0;
     public const byte MaintenanceIn = 0xA3;
+    public const byte MaintenanceOut = 0xA4;
     public const byte PersistentReserveIn = 0x5E;
     public const byte PersistentReserveOut = 0x5F;
     public const byte Read12 = 0xA8;
@@ -57,6 +58,8 @@ internal static class SbcOpcode
     public const ushort GetLbaStatusAction = 0x12;
     /// <summary>MAINTENANCE IN service action REPORT SUPPORTED OPERATION CODES.</summary>
     public const ushort ReportSupportedOperationCodesAction = 0x0C;
+    /// <summary>REPORT TARGET PORT GROUPS (MAINTENANCE IN) and SET TARGET PORT GROUPS (MAINTENANCE OUT).</summary>
+    public const ushort TargetPortGroupsAction = 0x0A;
 
     /// <summary>CDB length implied by the operation code's group (SPC-4 §4.2.5.1); 0 for groups we do not take.</summary>
     public static int CdbLength(byte opcode) => (opcode >> 5) switch

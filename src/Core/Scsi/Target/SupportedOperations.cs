@@ -7,7 +7,12 @@ namespace Iser.Core.Scsi.Target;
 /// </summary>
 internal static class SupportedOperations
 {
-    public readonly record struct Operation(byte Opcode, ushort? ServiceAction, byte[] Usage);
+    public readonly record struct Operation(byte Opcode, ushort? ServiceAction, byte[] Usage)
+    {
+        /// <summary>REPORT or SET TARGET PORT GROUPS: offered only where the logical unit runs in a target with ALUA.</summary>
+        public bool NeedsAlua => ServiceAction == SbcOpcode.TargetPortGroupsAction
+                                 && Opcode is SbcOpcode.MaintenanceIn or SbcOpcode.MaintenanceOut;
+    }
 
     /// <summary>The commands in ascending opcode order. <paramref name="dpoFua"/> decides the DPO/FUA bits.</summary>
     public static IReadOnlyList<Operation> Build(bool dpoFua)
@@ -74,7 +79,10 @@ internal static class SupportedOperations
             new(SbcOpcode.ServiceActionIn16, SbcOpcode.ReadCapacity16Action, [0x9E, 0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0]),
             new(SbcOpcode.ServiceActionIn16, SbcOpcode.GetLbaStatusAction, [0x9E, 0x12, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0]),
             new(SbcOpcode.ReportLuns, null, [0xA0, 0, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0]),
+            // REPORT TARGET PORT GROUPS: PARAMETER DATA FORMAT (all of bits 7-5) and the allocation length.
+            new(SbcOpcode.MaintenanceIn, SbcOpcode.TargetPortGroupsAction, [0xA3, 0xEA, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0]),
             new(SbcOpcode.MaintenanceIn, SbcOpcode.ReportSupportedOperationCodesAction, [0xA3, 0x0C, 0x87, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0]),
+            new(SbcOpcode.MaintenanceOut, SbcOpcode.TargetPortGroupsAction, [0xA4, 0x0A, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0]),
             new(SbcOpcode.Read12, null, [0xA8, rw, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0]),
             new(SbcOpcode.Write12, null, [0xAA, wr, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0]),
             new(SbcOpcode.WriteAndVerify12, null, [0xAE, vf, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0]),

@@ -30,6 +30,7 @@ public sealed class UnitAttentions
     public static readonly SenseCondition PowerOnOrReset = new(0x06, 0x29, 0x00);
     public static readonly SenseCondition BusDeviceResetFunction = new(0x06, 0x29, 0x03);
     public static readonly SenseCondition ModeParametersChanged = new(0x06, 0x2a, 0x01);
+    public static readonly SenseCondition AsymmetricAccessStateChanged = new(0x06, 0x2a, 0x06);
     public static readonly SenseCondition CapacityDataChanged = new(0x06, 0x2a, 0x09);
     public static readonly SenseCondition CommandsClearedByAnotherInitiator = new(0x06, 0x2f, 0x00);
     public static readonly SenseCondition ReportedLunsDataChanged = new(0x06, 0x3f, 0x0e);

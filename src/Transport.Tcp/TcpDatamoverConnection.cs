@@ -181,6 +181,7 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
         Writer.HeaderDigest = Reader.HeaderDigest = Parameters.HeaderDigest;
         Writer.DataDigest = Reader.DataDigest = Parameters.DataDigest;
         Reader.DiscardCorruptHeaders = Parameters.ErrorRecoveryLevel >= 1;
+        Reader.Grow(); // authenticated now: the full-size receive buffer
         FullFeature = true;
     }
 

@@ -11,15 +11,38 @@ namespace Iser.Transport.Tcp;
 /// </summary>
 internal sealed class TcpPduReader
 {
+    /// <summary>
+    /// Before login completes the peer is unauthenticated and every PDU is at most 8 KiB of data plus its header: the
+    /// buffer starts at this size, so each connection that never logs in holds no more than this (plus the socket).
+    /// </summary>
+    public const int LoginBufferSize = 16 * 1024;
+    /// <summary>The buffer in full feature phase: room for many small PDUs per system call.</summary>
+    public const int FullFeatureBufferSize = 256 * 1024;
+
     private readonly Socket _socket;
-    private readonly byte[] _buffer;
+    private byte[] _buffer;
     private int _start;
     private int _end;
+    private volatile int _growTo; // set by Grow, applied by the reading thread at its next header
 
-    public TcpPduReader(Socket socket, int bufferSize = 256 * 1024)
+    public TcpPduReader(Socket socket, int bufferSize = LoginBufferSize)
     {
         _socket = socket;
         _buffer = GC.AllocateUninitializedArray<byte>(bufferSize, pinned: true);
+    }
+
+    /// <summary>The buffer becomes <paramref name="size"/> bytes before the next header is read (full feature phase).</summary>
+    public void Grow(int size = FullFeatureBufferSize) => _growTo = size;
+
+    private void ApplyGrowth()
+    {
+        int size = _growTo;
+        if (size <= _buffer.Length) return;
+        var larger = GC.AllocateUninitializedArray<byte>(size, pinned: true);
+        Buffer.BlockCopy(_buffer, _start, larger, 0, _end - _start);
+        _end -= _start;
+        _start = 0;
+        _buffer = larger;
     }
 
     public bool HeaderDigest { get; set; }
@@ -62,6 +85,7 @@ internal sealed class TcpPduReader
     public async ValueTask<bool> ReadHeaderAsync(Pdu pdu, bool receiverIsTarget, int maxRecvDataSegmentLength, CancellationToken ct)
     {
         bool previousCorrupt = false;
+        if (_growTo > _buffer.Length) ApplyGrowth();
         while (true)
         {
             if (!await FillAsync(Pdu.BhsLength, allowEof: true, ct).ConfigureAwait(false)) return false;

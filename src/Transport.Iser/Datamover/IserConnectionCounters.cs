@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+
 namespace Iser.Transport.Iser.Datamover;
 
 /// <summary>
@@ -15,6 +17,23 @@ public static class IserConnectionCounters
     private static long _sendQueueCompletions;
     private static long _receiveCompletions;
 
+    /// <summary>The same figures as instruments (meter <c>Iser.Transport.Iser</c>), made when the transport is first used.</summary>
+    public const string MeterName = "Iser.Transport.Iser";
+    private static readonly Meter s_meter = CreateMeter();
+
+    private static Meter CreateMeter()
+    {
+        var meter = new Meter(MeterName);
+        meter.CreateObservableUpDownCounter("iser.rdma.connections", () => LiveConnections, "{connection}",
+            "iSER connections whose verbs resources (QP, CQ, registered memory) are allocated.");
+        meter.CreateObservableCounter("iser.rdma.work_requests.posted", () => PostedWorkRequests, "{request}", "Work requests posted (sends, RDMA operations, receives).");
+        meter.CreateObservableCounter("iser.rdma.work_requests.completed", () => CompletedWorkRequests, "{request}", "Work requests completed (flushes included).");
+        meter.CreateObservableUpDownCounter("iser.rdma.work_requests.outstanding", () => OutstandingWorkRequests, "{request}", "Work requests posted and not yet completed.");
+        meter.CreateObservableCounter("iser.rdma.doorbells", () => SendQueuePosts, "{post}", "ibv_post_send calls (each may carry a chain of requests).");
+        meter.CreateObservableUpDownCounter("iser.rdma.registered_memory", () => RegisteredBytes, "By", "Bytes of memory registered by live connections.");
+        return meter;
+    }
+
     /// <summary>Connections whose QP, CQ and registered memory have not been freed yet.</summary>
     public static long LiveConnections => Interlocked.Read(ref _liveConnections);
     /// <summary>Work requests posted and not yet completed (flushes included), over all connections.</summary>
@@ -30,7 +49,11 @@ public static class IserConnectionCounters
     /// <summary>Bytes of control and data buffers registered by live connections.</summary>
     public static long RegisteredBytes => Interlocked.Read(ref _registeredBytes);
 
-    internal static void ConnectionCreated() => Interlocked.Increment(ref _liveConnections);
+    internal static void ConnectionCreated()
+    {
+        GC.KeepAlive(s_meter); // the instruments exist from the first connection on
+        Interlocked.Increment(ref _liveConnections);
+    }
     internal static void ConnectionFreed() => Interlocked.Decrement(ref _liveConnections);
     internal static void Posted(int count)
     {

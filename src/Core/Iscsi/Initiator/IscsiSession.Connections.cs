@@ -85,6 +85,7 @@ public sealed partial class IscsiSession
             }
         }
         Interlocked.Increment(ref _connectionRecoveries);
+        Diagnostics.InitiatorMetrics.ConnectionRecoveries.Add(1);
         Reassign(failed, survivor);
         _ = AddConnectionAsync(failed.Cid, _closing.Token);
     }

@@ -172,6 +172,7 @@ public sealed partial class IscsiSession
                 var resume = new SessionResume(_tsih, failed.Window, failed.ExpStatSN, Negotiated);
                 var (connection, negotiated, _) = await _login.ConnectAsync(attempt.Token, resume, failed.Cid).ConfigureAwait(false);
                 Interlocked.Increment(ref _connectionRecoveries);
+                Diagnostics.InitiatorMetrics.ConnectionRecoveries.Add(1);
                 Negotiated = negotiated;
                 _logger.LogInformation("{Portal}: a new connection joined session {Target} (TSIH {Tsih}); reassigning its tasks", Portal, TargetName, _tsih);
                 InstallReassigning(connection, failed);
@@ -304,6 +305,7 @@ public sealed partial class IscsiSession
                 Negotiated = negotiated;
                 _tsih = tsih;
                 Interlocked.Increment(ref _reconnects);
+                Diagnostics.InitiatorMetrics.Reconnects.Add(1);
                 _logger.LogInformation("{Portal}: session to {Target} recovered (ISID 0x{Isid:x12})", Portal, TargetName, Isid);
                 Install(connection);
                 _ = AddConnectionsAsync(_closing.Token); // MC/S: the new session gets its other connections back
@@ -336,6 +338,7 @@ public sealed partial class IscsiSession
         lock (_gate)
         {
             if (!_table.Close(error)) return;
+            if (Negotiated is not null) Diagnostics.InitiatorMetrics.Sessions.Add(-1);
             _state = state;
             _connected.TrySetException(error);
         }

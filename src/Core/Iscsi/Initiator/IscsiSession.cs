@@ -1,3 +1,4 @@
+using Iser.Core.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Iser.Core.Datamover;
@@ -124,6 +125,7 @@ public sealed partial class IscsiSession : IAsyncDisposable
         session.Negotiated = negotiated;
         session._tsih = tsih;
         session.Install(connection);
+        InitiatorMetrics.Sessions.Add(1); // until FailSession, which ends every session once
         session._keepAliveLoop = Task.Run(() => session._keepAlive.RunAsync(session._closing.Token));
         session._logger.LogInformation("Logged in to {Target} at {Portal} over {Transport} (ISID 0x{Isid:x12})",
             session.TargetName ?? "discovery", session.Portal, transport.TransportName, session.Isid);
@@ -171,13 +173,18 @@ public sealed partial class IscsiSession : IAsyncDisposable
             _table.Return(task);
             throw;
         }
-        return ExecutePreparedAsync(task, generation, cancellationToken);
+        return ExecutePreparedAsync(task, generation, lun, cancellationToken);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<ScsiResponse> ExecutePreparedAsync(InitiatorTask task, int generation, CancellationToken cancellationToken)
+    private async ValueTask<ScsiResponse> ExecutePreparedAsync(InitiatorTask task, int generation, int lun, CancellationToken cancellationToken)
     {
         CancellationTokenRegistration registration = default;
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        byte opcode = task.Cdb[0];
+        bool isRead = task.IsRead;
+        int transferred = 0;
+        InitiatorMetrics.InFlight.Add(1);
         try
         {
             await IssueAsync(task, generation, cancellationToken).ConfigureAwait(false);
@@ -187,10 +194,14 @@ public sealed partial class IscsiSession : IAsyncDisposable
                     var t = (InitiatorTask)state!;
                     t.Session?.BeginAbort(t, t.Generation, new OperationCanceledException("The command was cancelled; the target was asked to abort it."));
                 }, task);
-            return await task.AsValueTask().ConfigureAwait(false);
+            var response = await task.AsValueTask().ConfigureAwait(false);
+            transferred = response.TransferredLength;
+            return response;
         }
         finally
         {
+            InitiatorMetrics.InFlight.Add(-1);
+            InitiatorMetrics.CommandEnded(opcode, lun, started, transferred, isRead);
             await registration.DisposeAsync().ConfigureAwait(false);
             _table.Remove(task)?.Datamover.EndTask(task);
             _table.Return(task);

@@ -84,6 +84,7 @@ internal sealed class SessionKeepAlive(IscsiSession session, InitiatorTaskTable 
                 var error = new IscsiConnectionException(
                     $"The target at {_session.Portal} did not answer a NOP-Out ping within {_options.NopTimeout.TotalSeconds:0.###} s; the connection is considered dead.");
                 _logger.LogWarning("{Message}", error.Message);
+                Diagnostics.InitiatorMetrics.KeepAlivesMissed.Add(1);
                 _ = _session.OnConnectionLostAsync(connection, error);
             }
             return;
@@ -100,6 +101,7 @@ internal sealed class SessionKeepAlive(IscsiSession session, InitiatorTaskTable 
         ping.Field20 = Pdu.ReservedTag;
         connection.KeepAliveSentTicks = now;
         connection.KeepAliveOutstanding = wantReply;
+        Diagnostics.InitiatorMetrics.KeepAlivesSent.Add(1);
         _session.TrySend(connection, ping, "keep-alive NOP-Out");
     }
 

@@ -204,6 +204,7 @@ public sealed class IscsiTarget : IAsyncDisposable
         };
         session.TryAddConnection(connection);
         lock (_sessionGate) _sessions[key] = session;
+        Diagnostics.TargetMetrics.Sessions.Add(1);
         return (session, LoginStatus.Success);
     }
 
@@ -231,10 +232,12 @@ public sealed class IscsiTarget : IAsyncDisposable
     internal void RemoveSession(TargetSession session)
     {
         var key = (session.InitiatorName, session.Isid, session.Node?.Iqn ?? "<discovery>", session.PortalGroupTag);
+        bool removed;
         lock (_sessionGate)
         {
-            if (_sessions.TryGetValue(key, out var s) && ReferenceEquals(s, session)) _sessions.Remove(key);
+            removed = _sessions.TryGetValue(key, out var s) && ReferenceEquals(s, session) && _sessions.Remove(key);
         }
+        if (removed) Diagnostics.TargetMetrics.Sessions.Add(-1);
         ReleaseNexus(session);
         session.Orphans?.Clear();
         session.Sequencer.Clear();

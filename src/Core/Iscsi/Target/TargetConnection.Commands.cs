@@ -114,54 +114,65 @@ internal sealed partial class TargetConnection
 
     private async ValueTask ExecuteAsync(TargetTask task, bool tooLarge)
     {
-        ScsiCommandResult result;
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        Diagnostics.TargetMetrics.InFlight.Add(1);
         try
         {
-            if (tooLarge)
-                result = CheckCondition(SenseKey.IllegalRequest, 0x24, 0x00);
-            else if (task.Unit is { } unit)
-                result = await unit.ExecuteAsync(task, task.CancellationToken).ConfigureAwait(false);
-            else
-                result = MissingLun(task);
+            ScsiCommandResult result;
+            try
+            {
+                if (tooLarge)
+                    result = CheckCondition(SenseKey.IllegalRequest, 0x24, 0x00);
+                else if (task.Unit is { } unit)
+                    result = await unit.ExecuteAsync(task, task.CancellationToken).ConfigureAwait(false);
+                else
+                    result = MissingLun(task);
+            }
+            catch (DataOutOverflowException)
+            {
+                // SPDTL > EDTL on a write: refuse rather than write a truncated block (libiscsi accepts either).
+                result = CheckCondition(SenseKey.IllegalRequest, 0x0e, 0x03);
+                result = result with { DataOutLength = task.ExpectedDataOutLength + task.DataOutOverflow };
+            }
+            catch (Exception) when (task.Aborted)
+            {
+                FinishAborted(task);
+                return;
+            }
+            catch (DataDigestException)
+            {
+                result = CheckCondition(SenseKey.AbortedCommand, 0x47, 0x05); // PROTOCOL SERVICE CRC ERROR
+            }
+            catch (DataTransferRefusedException e)
+            {
+                result = RefusedTransfer(task, e);
+            }
+            catch (DatamoverException e)
+            {
+                _logger.LogDebug("{Remote}: task 0x{Itt:x8} lost its connection: {Error}", Datamover.RemoteEndPoint, task.InitiatorTaskTag, e.Message);
+                FinishAborted(task);
+                return;
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "{Remote}: task 0x{Itt:x8} (opcode 0x{Op:x2}) failed inside the logical unit", Datamover.RemoteEndPoint, task.InitiatorTaskTag, task.Cdb.Span[0]);
+                result = CheckCondition(SenseKey.HardwareError, 0x44, 0x00); // INTERNAL TARGET FAILURE
+            }
+            if (task.Aborted)
+            {
+                FinishAborted(task);
+                return;
+            }
+            Diagnostics.TargetMetrics.CommandEnded(task.Cdb.Span[0], LunAddressing.TryDecode(task.Lun, out int lun) ? lun : -1, started,
+                result.DataInLength, result.DataOutLength);
+            // ERL 2: a task whose connection failed while it ran keeps its result for the connection that takes it over.
+            if (Session?.Orphans is { } orphans && orphans.TryPark(task, result)) return;
+            await (task.Connection ?? this).RespondWithAsync(task, result).ConfigureAwait(false);
         }
-        catch (DataOutOverflowException)
+        finally
         {
-            // SPDTL > EDTL on a write: refuse rather than write a truncated block (libiscsi accepts either).
-            result = CheckCondition(SenseKey.IllegalRequest, 0x0e, 0x03);
-            result = result with { DataOutLength = task.ExpectedDataOutLength + task.DataOutOverflow };
+            Diagnostics.TargetMetrics.InFlight.Add(-1);
         }
-        catch (Exception) when (task.Aborted)
-        {
-            FinishAborted(task);
-            return;
-        }
-        catch (DataDigestException)
-        {
-            result = CheckCondition(SenseKey.AbortedCommand, 0x47, 0x05); // PROTOCOL SERVICE CRC ERROR
-        }
-        catch (DataTransferRefusedException e)
-        {
-            result = RefusedTransfer(task, e);
-        }
-        catch (DatamoverException e)
-        {
-            _logger.LogDebug("{Remote}: task 0x{Itt:x8} lost its connection: {Error}", Datamover.RemoteEndPoint, task.InitiatorTaskTag, e.Message);
-            FinishAborted(task);
-            return;
-        }
-        catch (Exception e)
-        {
-            _logger.LogError(e, "{Remote}: task 0x{Itt:x8} (opcode 0x{Op:x2}) failed inside the logical unit", Datamover.RemoteEndPoint, task.InitiatorTaskTag, task.Cdb.Span[0]);
-            result = CheckCondition(SenseKey.HardwareError, 0x44, 0x00); // INTERNAL TARGET FAILURE
-        }
-        if (task.Aborted)
-        {
-            FinishAborted(task);
-            return;
-        }
-        // ERL 2: a task whose connection failed while it ran keeps its result for the connection that takes it over.
-        if (Session?.Orphans is { } orphans && orphans.TryPark(task, result)) return;
-        await (task.Connection ?? this).RespondWithAsync(task, result).ConfigureAwait(false);
     }
 
     /// <summary>Sends the task's data and status here; a connection failing under it hands the task over (ERL 2) or ends it.</summary>

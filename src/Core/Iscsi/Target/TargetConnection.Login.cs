@@ -1,3 +1,4 @@
+using Iser.Core.Diagnostics;
 using Iser.Core.Iscsi.Login;
 using Iser.Core.Iscsi.Pdus;
 using Microsoft.Extensions.Logging;
@@ -51,6 +52,7 @@ internal sealed partial class TargetConnection
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
                 _logger.LogWarning("{Remote}: login not completed within {Timeout}", Datamover.RemoteEndPoint, Options.LoginTimeout);
+                TargetMetrics.LoginEnded("timeout");
                 return false;
             }
             if (request is null) return false;
@@ -60,6 +62,7 @@ internal sealed partial class TargetConnection
                 {
                     _logger.LogWarning("{Remote}: {Opcode} received before login completed; closing", Datamover.RemoteEndPoint, request.Opcode);
                     await SendLoginResponseAsync(request, FailureFrame(request, LoginStatus.InitiatorError), tsih: 0).ConfigureAwait(false);
+                    TargetMetrics.LoginEnded(LoginResult(LoginStatus.InitiatorError));
                     return false;
                 }
                 var frame = ToFrame(request);
@@ -76,6 +79,7 @@ internal sealed partial class TargetConnection
                 {
                     _logger.LogWarning("{Remote}: login refused: {Status}", Datamover.RemoteEndPoint, response.Status.Describe());
                     await SendLoginResponseAsync(request, response, tsih: 0).ConfigureAwait(false);
+                    TargetMetrics.LoginEnded(LoginResult(response.Status));
                     return false;
                 }
                 if (!negotiator.IsComplete)
@@ -89,6 +93,7 @@ internal sealed partial class TargetConnection
                 {
                     _logger.LogWarning("{Remote}: login refused: {Status}", Datamover.RemoteEndPoint, status.Describe());
                     await SendLoginResponseAsync(request, FailureFrame(request, status), tsih: 0).ConfigureAwait(false);
+                    TargetMetrics.LoginEnded(LoginResult(status));
                     return false;
                 }
                 // A login into an existing session negotiated only connection keys: the rest are the session's.
@@ -100,6 +105,7 @@ internal sealed partial class TargetConnection
                 await SendLoginResponseAsync(request, response, session.Tsih).ConfigureAwait(false);
                 Datamover.EnableDatamover(this);
                 _logger.LogInformation("{Remote}: logged in {Session} over {Transport}", Datamover.RemoteEndPoint, session.Describe(), Datamover.TransportName);
+                TargetMetrics.LoginEnded("success");
                 return true;
             }
             finally
@@ -174,4 +180,12 @@ internal sealed partial class TargetConnection
             else done.TrySetException(error);
         }
     }
+
+    /// <summary>The metric's result tag for a refused login: its status class, in words (RFC 7143 §11.13.5).</summary>
+    private static string LoginResult(LoginStatus status) => status.StatusClass switch
+    {
+        2 => "initiator_error",
+        3 => "target_error",
+        _ => "refused",
+    };
 }

@@ -72,6 +72,7 @@ internal sealed partial class TargetConnection : IDatamoverHost
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, _closing.Token);
         string reason = "connection closed by initiator";
+        Diagnostics.TargetMetrics.Connections.Add(1);
         try
         {
             if (!await LoginAsync(linked.Token).ConfigureAwait(false)) return;
@@ -100,6 +101,7 @@ internal sealed partial class TargetConnection : IDatamoverHost
         finally
         {
             await ShutdownAsync(reason).ConfigureAwait(false);
+            Diagnostics.TargetMetrics.Connections.Add(-1);
         }
     }
 

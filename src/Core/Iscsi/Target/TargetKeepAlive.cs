@@ -61,6 +61,7 @@ internal sealed class TargetKeepAlive(TargetConnection connection, ILogger logge
                     {
                         string reason = $"initiator did not answer a NOP-In ping within {timeout.TotalSeconds:0.###} s";
                         _logger.LogWarning("{Remote}: {Reason}; closing the connection", _connection.Datamover.RemoteEndPoint, reason);
+                        Diagnostics.TargetMetrics.KeepAlivesMissed.Add(1);
                         await _connection.CloseAsync(reason, handOverTasks: true).ConfigureAwait(false);
                         return;
                     }
@@ -75,6 +76,7 @@ internal sealed class TargetKeepAlive(TargetConnection connection, ILogger logge
                 ping.Flags = 0x80;
                 ping.InitiatorTaskTag = Pdu.ReservedTag;
                 ping.Field20 = _pingTag;
+                Diagnostics.TargetMetrics.KeepAlivesSent.Add(1);
                 _connection.Send(ping);
             }
         }

@@ -105,6 +105,7 @@ internal static class CommandRouter
                          --block-size 512|4096   --allow INITIATOR-IQN (repeatable)
                          --chap-user U --chap-secret S   --mutual-user U --mutual-secret S
                          --chap-algorithms sha256,sha3-256,sha1,md5 (accepted; leave md5 out to refuse it)
+                         --metrics HOST:PORT (Prometheus text at http://HOST:PORT/metrics)
                          --nop-interval SECONDS (0 = off)   --queue-depth N   --config FILE.json
                          --error-recovery-level 0|1|2 (highest offered, default 2)
                          --max-connections N (connections per session offered, default 8)

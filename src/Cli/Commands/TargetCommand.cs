@@ -60,8 +60,11 @@ internal static class TargetCommand
         config.BlockSize = args.Int("--block-size") ?? config.BlockSize;
         bool iser = args.Flag("--iser");
         double? iserNop = args.Double("--iser-nop-interval");
+        var metrics = args.Value("--metrics");
         using var loggerFactory = Logging.Create(args.Value("--log-level"));
         args.EnsureAllUsed();
+        using var meterProvider = metrics is null ? null : MetricsEndpoint.Start(metrics);
+        if (metrics is not null) Console.WriteLine($"metrics http://{metrics}/metrics");
 
         var options = new IscsiTargetOptions();
         if (config.QueueDepth is int depth) options.CommandQueueDepth = depth;

@@ -37,7 +37,7 @@ public sealed class ChapFuzzTests
         (1, Gen.Byte.Array[0, 1100].Select(b => BinaryValue.EncodeBase64(b))));
 
     private static readonly Gen<Value> GenValue = Gen.Select(
-        Gen.Frequency((3, Gen.Const(Value.Correct)), (3, Gen.Const(Value.Mutated)), (3, Gen.Const(Value.Arbitrary)), (1, Gen.Const(Value.Missing))),
+        Gen.Frequency((8, Gen.Const(Value.Correct)), (3, Gen.Const(Value.Mutated)), (3, Gen.Const(Value.Arbitrary)), (1, Gen.Const(Value.Missing))),
         Arbitrary, Mutations.List(3), (k, a, e) => new Value(k, a, e));
 
     internal sealed record TargetCase(bool Mutual, Value Algorithms, Value Name, Value Response, Value MutualId, Value MutualChallenge, byte Id, byte[] Challenge)
@@ -81,6 +81,7 @@ public sealed class ChapFuzzTests
             Assert.False(exchange.Authenticated);
             Assert.False(string.IsNullOrWhiteSpace(reason));
         }
+        FuzzCampaign.Count(reason is null ? exchange.MutualPerformed ? "authenticated, mutual" : "authenticated" : "refused");
         if (refused is null && name == Initiator.UserName && response == correctR && mutualId is null && mutualChallenge is null)
             Assert.Null(reason); // the right answer, without mutual CHAP, always authenticates
     }
@@ -124,6 +125,7 @@ public sealed class ChapFuzzTests
         {
             Assert.False(string.IsNullOrWhiteSpace(mutualReason));
         }
+        FuzzCampaign.Count(mutualReason is null ? "target proved" : reason is null ? "challenge answered" : "challenge refused");
         if (c.Mutual && reason is null && name == Target.UserName && response == correctR)
             Assert.Null(mutualReason); // the right answer always proves the target
     }

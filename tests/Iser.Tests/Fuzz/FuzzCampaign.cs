@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using CsCheck;
 
@@ -31,10 +32,12 @@ internal static class FuzzCampaign
         long inputStart = 0; // 0 while between inputs
         long inputs = 0;
         T current = default!;
+        var outcomes = new ConcurrentDictionary<string, long>();
 
         void Guarded(T input)
         {
             current = input;
+            t_outcomes = outcomes;
             Volatile.Write(ref inputStart, Stopwatch.GetTimestamp());
             long before = GC.GetAllocatedBytesForCurrentThread();
             property(input);
@@ -69,7 +72,7 @@ internal static class FuzzCampaign
         }
         finally
         {
-            Report(name, Interlocked.Read(ref inputs), Stopwatch.GetElapsedTime(started).TotalSeconds, result);
+            Report(name, Interlocked.Read(ref inputs), Stopwatch.GetElapsedTime(started).TotalSeconds, result, outcomes);
         }
     }
 
@@ -77,11 +80,20 @@ internal static class FuzzCampaign
     /// or on the pool; either way the watchdog sees the wait).</summary>
     public static Action<T> Sync<T>(Func<T, Task> property) => input => property(input).GetAwaiter().GetResult();
 
+    [ThreadStatic] private static ConcurrentDictionary<string, long>? t_outcomes;
+
+    /// <summary>
+    /// Tallies what an input led to (refused, completed, a status...), so a report shows how deep the inputs got
+    /// instead of only that nothing broke. Counts made on another thread than the sampling one are not seen.
+    /// </summary>
+    public static void Count(string outcome) => t_outcomes?.AddOrUpdate(outcome, 1, (_, n) => n + 1);
+
     private static readonly object ReportLock = new();
 
-    private static void Report(string name, long inputs, double seconds, string result)
+    private static void Report(string name, long inputs, double seconds, string result, ConcurrentDictionary<string, long> outcomes)
     {
-        string line = $"{name}\t{inputs}\t{seconds:F1}\t{result}";
+        string tally = string.Join(" ", outcomes.OrderByDescending(o => o.Value).Take(12).Select(o => $"{o.Key}={o.Value}"));
+        string line = $"{name}\t{inputs}\t{seconds:F1}\t{result}\t{tally}";
         Console.WriteLine($"fuzz: {line}");
         if (Environment.GetEnvironmentVariable("ISER_FUZZ_REPORT") is { Length: > 0 } path)
             lock (ReportLock) File.AppendAllText(path, line + Environment.NewLine);

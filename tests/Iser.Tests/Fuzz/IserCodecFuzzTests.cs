@@ -99,13 +99,14 @@ public sealed class IserCodecFuzzTests
     {
         Pdu? pdu = null;
         try { pdu = IserPduCodec.Decode(message); }
-        catch (IserProtocolException e) { Assert.False(string.IsNullOrWhiteSpace(e.Message)); }
+        catch (IserProtocolException e) { Assert.False(string.IsNullOrWhiteSpace(e.Message)); FuzzCampaign.Count("refused"); }
         if (pdu is not null)
         {
             Assert.Equal(pdu.DataSegmentLength, pdu.Data.Length);
             Assert.Equal(pdu.TotalAhsLength, pdu.Ahs.Length);
             int used = IserHeader.Length + Pdu.BhsLength + pdu.Ahs.Length + pdu.Data.Length;
             Assert.True(used <= message.Length);
+            FuzzCampaign.Count("decoded");
             // Encoding the decoded PDU gives back the message's header, BHS, AHS and data, with flag-less STags cleared.
             var expected = message.AsSpan(0, used).ToArray();
             var h = IserHeader.Read(expected);

@@ -262,9 +262,13 @@ public sealed class LogicalUnitFuzzTests
                 }
                 catch (DataOutOverflowException)
                 {
+                    FuzzCampaign.Count("overflow");
                     continue; // the core answers this one itself (residual overflow), as documented
                 }
                 Assert.True(Enum.IsDefined(result.Status), $"status 0x{(byte)result.Status:x2}");
+                FuzzCampaign.Count(result.Status == ScsiStatus.CheckCondition && result.Sense.Length >= 14
+                    ? $"CHECK {result.Sense.Span[2] & 0x0f:x}/{result.Sense.Span[12]:x2}/{result.Sense.Span[13]:x2}"
+                    : result.Status.ToString());
                 if (result.Status == ScsiStatus.CheckCondition)
                 {
                     var sense = result.Sense.Span;

@@ -6,10 +6,12 @@ using Iser.Tests.Login;
 namespace Iser.Tests.Fuzz;
 
 /// <summary>
-/// Both login negotiators fed arbitrary login PDUs: random stage bits, versions, TSIH, C and T bits, and text that is
-/// valid key=value pairs, mutated pairs or random bytes. Each negotiator must answer every PDU without an exception;
-/// a refusal is a Login Response with a failure status and a reason (target) or a FailureReason and no next request
-/// (initiator); text it sends parses.
+/// Both login negotiators fed arbitrary login PDUs. Two ways in: a stand-alone negotiator fed a sequence of made-up
+/// PDUs (random stage bits, versions, TSIH, C and T bits, text that is valid pairs, mutated pairs or random bytes), and a
+/// real initiator talking to a real target with the fuzzer in the middle editing the PDUs of one direction, which gets
+/// past identification and CHAP into operational negotiation. Each negotiator must answer every PDU without an
+/// exception; a refusal is a Login Response with a failure status and a reason (target) or a FailureReason and no next
+/// request (initiator); the text either sends parses; an untouched conversation completes on both sides.
 /// </summary>
 [Trait("Category", "Fuzz")]
 public sealed class LoginNegotiatorFuzzTests
@@ -57,31 +59,71 @@ public sealed class LoginNegotiatorFuzzTests
         if (!continued) Assert.True(TextKeyValueCodec.TryParse(text.Span, out _, out var error), $"sent unparseable text: {error}");
     }
 
+    private static TargetLoginPolicy Policy(int credentials, bool iser, int segment) => LoginHarness.Policy(
+        initiatorChap: credentials >= 1 ? InitiatorChap : null, targetChap: credentials == 2 ? TargetChap : null, iser: iser, loginSegment: segment);
+
+    private static InitiatorLoginOptions Options(int credentials, bool iser, int segment) => new()
+    {
+        InitiatorName = LoginHarness.InitiatorIqn,
+        TargetName = LoginHarness.TargetIqn,
+        Chap = credentials >= 1 ? InitiatorChap : null,
+        MutualChap = credentials == 2 ? TargetChap : null,
+        Iser = iser,
+        LoginMaxSegmentLength = segment,
+    };
+
+    /// <summary>Feeds one request to the target and checks its answer.</summary>
+    private static LoginResponseFrame Answer(TargetLoginNegotiator target, in LoginRequestFrame request, int segment)
+    {
+        var response = target.Process(request);
+        if (target.Failed)
+        {
+            Assert.False(response.Status.IsSuccess);
+            Assert.Equal(target.FailureStatus, response.Status);
+            Assert.False(string.IsNullOrWhiteSpace(target.FailureReason));
+        }
+        else
+        {
+            Assert.True(response.Status.IsSuccess);
+            AssertSendable(response.TextData, response.Continue);
+            Assert.InRange(response.TextData.Length, 0, segment);
+        }
+        if (target.IsComplete) Assert.NotNull(target.Result);
+        return response;
+    }
+
+    /// <summary>Feeds one response to the initiator and checks what it does next.</summary>
+    private static LoginRequestFrame? Answer(InitiatorLoginNegotiator initiator, in LoginResponseFrame response)
+    {
+        var next = initiator.Process(response);
+        if (next is { } r)
+        {
+            Assert.Null(initiator.FailureReason);
+            Assert.False(initiator.IsComplete);
+            AssertSendable(r.TextData, r.Continue);
+        }
+        else
+        {
+            Assert.True(initiator.IsComplete ^ initiator.FailureReason is not null,
+                "a login that stops must have either completed or failed with a reason");
+            if (initiator.IsComplete) Assert.NotNull(initiator.Result);
+        }
+        return next;
+    }
+
+    private static string Outcome(TargetLoginNegotiator target) =>
+        target.IsComplete ? "target complete" : target.Failed ? $"target failed {target.FailureStatus!.Value.StatusClass:x2}{target.FailureStatus.Value.StatusDetail:x2}" : $"target open in {target.CurrentStage}";
+
+    private static string Outcome(InitiatorLoginNegotiator initiator) =>
+        initiator.IsComplete ? "initiator complete" : initiator.FailureReason is not null ? "initiator failed" : $"initiator open in {initiator.CurrentStage}";
+
     private static void TargetProperty(Conversation c)
     {
-        var policy = LoginHarness.Policy(
-            initiatorChap: c.Credentials >= 1 ? InitiatorChap : null, targetChap: c.Credentials == 2 ? TargetChap : null,
-            iser: c.Iser, loginSegment: c.Segment);
-        var target = new TargetLoginNegotiator(policy);
+        var target = new TargetLoginNegotiator(Policy(c.Credentials, c.Iser, c.Segment));
         foreach (var s in c.Steps.TakeWhile(_ => !target.IsComplete && !target.Failed))
-        {
-            var request = new LoginRequestFrame(s.Transit, s.Continue, (LoginStage)s.Csg, (LoginStage)s.Nsg, s.VersionMax, s.VersionMin,
-                0x23d000001, s.Tsih, 0, 0, s.Text);
-            var response = target.Process(request);
-            if (target.Failed)
-            {
-                Assert.False(response.Status.IsSuccess);
-                Assert.Equal(target.FailureStatus, response.Status);
-                Assert.False(string.IsNullOrWhiteSpace(target.FailureReason));
-            }
-            else
-            {
-                Assert.True(response.Status.IsSuccess);
-                AssertSendable(response.TextData, response.Continue);
-                Assert.InRange(response.TextData.Length, 0, c.Segment);
-            }
-            if (target.IsComplete) Assert.NotNull(target.Result);
-        }
+            Answer(target, new LoginRequestFrame(s.Transit, s.Continue, (LoginStage)s.Csg, (LoginStage)s.Nsg, s.VersionMax, s.VersionMin,
+                0x23d000001, s.Tsih, 0, 0, s.Text), c.Segment);
+        FuzzCampaign.Count(Outcome(target));
         // Once over, the negotiator says so rather than answering again.
         if (target.IsComplete || target.Failed)
             Assert.Throws<InvalidOperationException>(() => target.Process(new LoginRequestFrame(true, false, LoginStage.SecurityNegotiation,
@@ -94,35 +136,102 @@ public sealed class LoginNegotiatorFuzzTests
 
     private static void InitiatorProperty(Conversation c)
     {
-        var options = LoginHarness.Options(
-            chap: c.Credentials >= 1 ? InitiatorChap : null, mutual: c.Credentials == 2 ? TargetChap : null, iser: c.Iser);
-        var initiator = new InitiatorLoginNegotiator(options);
-        var request = initiator.FirstRequest();
-        LoginRequestFrame? next = request;
-        foreach (var s in c.Steps)
-        {
-            if (next is null) break;
-            var response = new LoginResponseFrame(s.Transit, s.Continue, (LoginStage)s.Csg, (LoginStage)s.Nsg, s.Status,
-                s.VersionMax, s.VersionMin, s.Text);
-            next = initiator.Process(response);
-            if (next is { } r)
-            {
-                Assert.Null(initiator.FailureReason);
-                Assert.False(initiator.IsComplete);
-                AssertSendable(r.TextData, r.Continue);
-            }
-            else
-            {
-                Assert.True(initiator.IsComplete ^ initiator.FailureReason is not null,
-                    "a login that stops must have either completed or failed with a reason");
-                if (initiator.IsComplete) Assert.NotNull(initiator.Result);
-            }
-        }
+        var initiator = new InitiatorLoginNegotiator(Options(c.Credentials, c.Iser, c.Segment));
+        initiator.FirstRequest();
+        LoginRequestFrame? next = default(LoginRequestFrame);
+        foreach (var s in c.Steps.TakeWhile(_ => next is not null))
+            next = Answer(initiator, new LoginResponseFrame(s.Transit, s.Continue, (LoginStage)s.Csg, (LoginStage)s.Nsg, s.Status,
+                s.VersionMax, s.VersionMin, s.Text));
+        FuzzCampaign.Count(Outcome(initiator));
     }
 
     [Fact]
     public void InitiatorNegotiatorAnswersEveryResponse() =>
         FuzzCampaign.Run("login-initiator", GenConversation, InitiatorProperty, c => c.ToString());
+
+    // ---- a real initiator and target with the fuzzer in the middle ----
+
+    /// <summary>What the fuzzer does to one PDU passing through: nothing, or one kind of edit.</summary>
+    internal sealed record Edit(int Kind, Mutation[] Bytes, TextKeyValue Pair, int Bits)
+    {
+        public const int None = 0, MutateText = 1, AddPair = 2, ReplaceValue = 3, Framing = 4, ReplaceText = 5;
+        public override string ToString() => Kind switch
+        {
+            None => "-", MutateText => $"bytes({string.Join(",", Bytes)})", AddPair => $"add({Pair})", ReplaceValue => $"value#{Bits}({Pair.Value})",
+            Framing => $"bits({Bits:x})", _ => $"text({Pair})",
+        };
+
+        public byte[] Text(ReadOnlySpan<byte> text)
+        {
+            var pairs = TextKeyValueCodec.TryParse(text, out var p, out _) ? p : [];
+            return Kind switch
+            {
+                MutateText => Mutations.Apply(text.ToArray(), Bytes),
+                AddPair => [.. text, .. KeyValueGen.Encode([Pair])],
+                ReplaceValue when pairs.Count > 0 => KeyValueGen.Encode(pairs.Select((q, i) => i == Bits % pairs.Count ? q with { Value = Pair.Value } : q)),
+                ReplaceText => KeyValueGen.Encode([Pair]),
+                _ => text.ToArray(),
+            };
+        }
+    }
+
+    private static readonly Gen<Edit> GenEdit = Gen.Select(
+        Gen.Frequency((6, Gen.Const(Edit.None)), (2, Gen.Const(Edit.MutateText)), (2, Gen.Const(Edit.AddPair)), (3, Gen.Const(Edit.ReplaceValue)),
+            (1, Gen.Const(Edit.Framing)), (1, Gen.Const(Edit.ReplaceText))),
+        Mutations.List(3), KeyValueGen.Pair, Gen.Int[0, 255], (k, m, p, b) => new Edit(k, m, p, b));
+
+    internal sealed record Interception(int Credentials, bool Iser, int Segment, Edit[] Edits)
+    {
+        public override string ToString() => $"credentials={Credentials} iser={Iser} segment={Segment} edits={string.Join(" ", Edits.Select(e => e.ToString()))}";
+    }
+
+    private static readonly Gen<Interception> GenInterception =
+        Gen.Select(Gen.Int[0, 2], Gen.Bool, Gen.OneOf(512, 8192), GenEdit.Array[1, 12], (c, i, s, e) => new Interception(c, i, s, e));
+
+    private static LoginRequestFrame Edited(LoginRequestFrame r, Edit e) => e.Kind == Edit.Framing
+        ? r with { Transit = (e.Bits & 1) != 0 ? !r.Transit : r.Transit, Continue = (e.Bits & 2) != 0 ? !r.Continue : r.Continue,
+                   CurrentStage = (e.Bits & 4) != 0 ? (LoginStage)((e.Bits >> 4) & 3) : r.CurrentStage,
+                   NextStage = (e.Bits & 8) != 0 ? (LoginStage)((e.Bits >> 6) & 3) : r.NextStage }
+        : e.Kind == Edit.None ? r : r with { TextData = e.Text(r.TextData.Span) };
+
+    private static LoginResponseFrame Edited(LoginResponseFrame r, Edit e) => e.Kind == Edit.Framing
+        ? r with { Transit = (e.Bits & 1) != 0 ? !r.Transit : r.Transit, Continue = (e.Bits & 2) != 0 ? !r.Continue : r.Continue,
+                   CurrentStage = (e.Bits & 4) != 0 ? (LoginStage)((e.Bits >> 4) & 3) : r.CurrentStage,
+                   NextStage = (e.Bits & 8) != 0 ? (LoginStage)((e.Bits >> 6) & 3) : r.NextStage }
+        : e.Kind == Edit.None ? r : r with { TextData = e.Text(r.TextData.Span) };
+
+    private static void Intercept(Interception c, bool editRequests)
+    {
+        var initiator = new InitiatorLoginNegotiator(Options(c.Credentials, c.Iser, c.Segment));
+        var target = new TargetLoginNegotiator(Policy(c.Credentials, c.Iser, c.Segment));
+        LoginRequestFrame? request = initiator.FirstRequest();
+        bool edited = false;
+        for (int i = 0; request is { } r && !target.Failed && !target.IsComplete && i < 40; i++)
+        {
+            var edit = i < c.Edits.Length ? c.Edits[i] : new Edit(Edit.None, [], default, 0);
+            edited |= edit.Kind != Edit.None;
+            var response = Answer(target, editRequests ? Edited(r, edit) : r, c.Segment);
+            request = Answer(initiator, editRequests ? response : Edited(response, edit));
+        }
+        FuzzCampaign.Count(Outcome(target));
+        FuzzCampaign.Count(Outcome(initiator));
+        // An untouched conversation is the round trip: both sides finish, and agree.
+        if (!edited)
+        {
+            Assert.True(target.IsComplete && initiator.IsComplete, $"{Outcome(target)}, {Outcome(initiator)}: {target.FailureReason}{initiator.FailureReason}");
+            Assert.Equal((initiator.Result.ErrorRecoveryLevel, initiator.Result.MaxConnections, initiator.Result.AuthMethod),
+                (target.Result.ErrorRecoveryLevel, target.Result.MaxConnections, target.Result.AuthMethod));
+        }
+    }
+
+    [Fact]
+    public void TargetAnswersAnEditedInitiator() =>
+        FuzzCampaign.Run("login-target-mitm", GenInterception, c => Intercept(c, editRequests: true), c => c.ToString());
+
+    [Fact]
+    public void InitiatorAnswersAnEditedTarget() =>
+        FuzzCampaign.Run("login-initiator-mitm", GenInterception, c => Intercept(c, editRequests: false), c => c.ToString());
+
     // ---- regressions found by the campaigns above ----
 
     [Fact]
@@ -152,5 +261,20 @@ public sealed class LoginNegotiatorFuzzTests
         Assert.NotNull(next);
         Assert.True(TextKeyValueCodec.TryParse(next.Value.TextData.Span, out var pairs, out var error), error);
         Assert.Single(pairs, p => responseText.StartsWith(p.Key + "=", StringComparison.Ordinal));
+    }
+    [Fact]
+    public void HexNumbersInTheTargetsAnswersAreNumbers()
+    {
+        // The target answered MaxBurstLength with a hex-constant; building the session then threw FormatException.
+        var initiator = new InitiatorLoginNegotiator(LoginHarness.Options());
+        initiator.FirstRequest();
+        var operational = initiator.Process(new LoginResponseFrame(true, false, LoginStage.SecurityNegotiation, LoginStage.LoginOperationalNegotiation,
+            LoginStatus.Success, 0, 0, "AuthMethod=None\0TargetPortalGroupTag=1\0"u8.ToArray()));
+        Assert.NotNull(operational);
+        var done = initiator.Process(new LoginResponseFrame(true, false, LoginStage.LoginOperationalNegotiation, LoginStage.FullFeaturePhase,
+            LoginStatus.Success, 0, 0, "MaxBurstLength=0x8000\0"u8.ToArray()));
+        Assert.Null(done);
+        Assert.True(initiator.IsComplete, initiator.FailureReason);
+        Assert.Equal(0x8000, initiator.Result.Connection.MaxBurstLength);
     }
 }

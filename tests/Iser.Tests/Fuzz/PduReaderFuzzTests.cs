@@ -120,6 +120,7 @@ public sealed class PduReaderFuzzTests : IDisposable
             {
                 if (!reader.ReadHeaderAsync(pdu, receiverIsTarget: true, input.MaxRecv, CancellationToken.None).AsTask().GetAwaiter().GetResult())
                 {
+                    FuzzCampaign.Count("clean end");
                     ended = true;
                     break;
                 }
@@ -134,19 +135,23 @@ public sealed class PduReaderFuzzTests : IDisposable
                 catch (PduFormatException e) when (e.Recoverable)
                 {
                     Assert.Null(input.Unmutated); // a digest error in a stream nobody touched would be a writer/reader mismatch
+                    FuzzCampaign.Count("data digest error");
                     continue; // the stream stays in step after a data digest error
                 }
+                FuzzCampaign.Count("pdu read");
                 read.Add(new Frame(pdu.Bhs.ToArray(), pdu.Ahs.ToArray(), data.ToArray()));
             }
             catch (PduFormatException e) when (!e.Recoverable)
             {
                 Assert.Null(input.Unmutated);
+                FuzzCampaign.Count(e.Message.StartsWith("Header digest") ? "header digest error" : "bad header");
                 ended = true;
             }
             catch (DatamoverException e) when (e is not PduFormatException)
             {
                 Assert.Null(input.Unmutated);
                 Assert.Contains("closed by peer", e.Message);
+                FuzzCampaign.Count("closed mid-PDU");
                 ended = true;
             }
         }
@@ -200,10 +205,12 @@ public sealed class PduReaderFuzzTests : IDisposable
         {
             Assert.Null(problem);
             Assert.InRange(task.Cdb.Length, 6, 260);
+            FuzzCampaign.Count("accepted");
         }
         else
         {
             Assert.False(string.IsNullOrWhiteSpace(problem));
+            FuzzCampaign.Count("refused");
         }
     }
 

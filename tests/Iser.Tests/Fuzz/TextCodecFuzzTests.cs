@@ -24,6 +24,7 @@ public sealed class TextCodecFuzzTests
             Assert.False(string.IsNullOrWhiteSpace(e.Message));
             Assert.False(TextKeyValueCodec.TryParse(text, out _, out var error));
             Assert.Equal(e.Message, error);
+            FuzzCampaign.Count("refused");
         }
         if (pairs is not null)
         {
@@ -33,6 +34,7 @@ public sealed class TextCodecFuzzTests
                 Assert.DoesNotContain('\0', p.Value);
             }
             Assert.Equal(pairs, TextKeyValueCodec.Parse(TextKeyValueCodec.Encode(pairs)));
+            FuzzCampaign.Count(pairs.Count == 0 ? "empty" : "parsed");
         }
     }
 

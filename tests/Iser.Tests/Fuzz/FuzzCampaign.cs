@@ -93,7 +93,7 @@ internal static class FuzzCampaign
     private static void Report(string name, long inputs, double seconds, string result, ConcurrentDictionary<string, long> outcomes)
     {
         string tally = string.Join(" ", outcomes.OrderByDescending(o => o.Value).Take(12).Select(o => $"{o.Key}={o.Value}"));
-        string line = $"{name}\t{inputs}\t{seconds:F1}\t{result}\t{tally}";
+        string line = $"{name}\t{inputs}\t{seconds:F2}\t{result}\t{tally}";
         Console.WriteLine($"fuzz: {line}");
         if (Environment.GetEnvironmentVariable("ISER_FUZZ_REPORT") is { Length: > 0 } path)
             lock (ReportLock) File.AppendAllText(path, line + Environment.NewLine);

@@ -34,6 +34,7 @@ public sealed class IserCodecFuzzTests
                 IserHeader? decoded = null;
                 try { decoded = IserHeader.Read(wire); }
                 catch (IserProtocolException e) { Assert.False(string.IsNullOrWhiteSpace(e.Message)); }
+                FuzzCampaign.Count(decoded is null ? "refused" : "decoded");
                 if (canonical != default) Assert.Equal(canonical, decoded); // encode then decode gives the header back
                 if (decoded is { } h)
                 {
@@ -66,6 +67,7 @@ public sealed class IserCodecFuzzTests
             IserHello? decoded = null;
             try { decoded = IserHello.Read(wire); }
             catch (IserProtocolException e) { Assert.False(string.IsNullOrWhiteSpace(e.Message)); }
+            FuzzCampaign.Count(decoded is null ? "refused" : "decoded");
             if (how == 0) Assert.Equal(hello, decoded);
             if (decoded is { } d) Assert.Equal(d, IserHello.Read(Bytes(d)));
             // CM private data has no failure mode: any bytes give two flags, and the flags survive a round trip.

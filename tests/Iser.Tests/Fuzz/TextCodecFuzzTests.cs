@@ -50,6 +50,7 @@ public sealed class TextCodecFuzzTests
             var wire = TextKeyValueCodec.Encode(unique);
             Assert.Equal(unique, TextKeyValueCodec.Parse(wire));
             Assert.Equal(wire, TextKeyValueCodec.Encode(TextKeyValueCodec.Parse(wire)));
+            FuzzCampaign.Count(unique.Length == 0 ? "empty" : "round-tripped");
         }, p => string.Join(" | ", p));
 
     [Fact]
@@ -63,10 +64,12 @@ public sealed class TextCodecFuzzTests
                     if (bytes.Length > 0) Assert.Equal(bytes, hex);
                     Assert.True(BinaryValue.TryDecode(BinaryValue.EncodeBase64(bytes), out var b64) || bytes.Length == 0);
                     if (bytes.Length > 0) Assert.Equal(bytes, b64);
+                    FuzzCampaign.Count("decoded");
                 }
                 else
                 {
                     Assert.Empty(bytes);
+                    FuzzCampaign.Count("refused");
                 }
             }, v => v);
 
@@ -92,6 +95,7 @@ public sealed class TextCodecFuzzTests
             }
             // Refused exactly when the whole text is over the limit; otherwise it comes back whole.
             Assert.Equal(text.Length > limit, refused);
+            FuzzCampaign.Count(refused ? "refused over the limit" : chunks.Count > 1 ? "reassembled" : "one segment");
             if (!refused)
             {
                 Assert.True(complete);

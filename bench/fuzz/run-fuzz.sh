@@ -16,7 +16,7 @@ trap 'rm -f "$report"' EXIT
 
 nice -n 19 dotnet build -c Release tests/Iser.Tests >/dev/null
 
-classes=(PduReaderFuzzTests TextCodecFuzzTests LoginNegotiatorFuzzTests ChapFuzzTests IserCodecFuzzTests LogicalUnitFuzzTests)
+classes=(PduReaderFuzzTests TextCodecFuzzTests LoginNegotiatorFuzzTests ChapFuzzTests IserCodecFuzzTests LogicalUnitFuzzTests ScsiDataFuzzTests)
 started=$(date +%s)
 status=0
 for class in "${classes[@]}"; do

@@ -332,7 +332,7 @@ public sealed class InitiatorLoginNegotiator
         {
             _operationalOffered = true;
             if (_options.Iser && !_discovery && _options.Tsih == 0)
-                Offer(reply, KeyNames.RdmaExtensions, NegotiationValues.Yes);
+                OfferUnlessNegotiated(reply, KeyNames.RdmaExtensions, NegotiationValues.Yes);
             foreach (var key in _discovery ? DiscoverySessionOffers : NormalSessionOffers)
             {
                 // A login into an existing session (TSIH set) negotiates no session-wide key (RFC 7143 §13: LO keys).
@@ -342,10 +342,10 @@ public sealed class InitiatorLoginNegotiator
             }
             if (_options.Iser && !_discovery)
             {
-                Offer(reply, KeyNames.InitiatorRecvDataSegmentLength, _options.ValueOf(KeyNames.InitiatorRecvDataSegmentLength)!);
-                Offer(reply, KeyNames.TargetRecvDataSegmentLength, _options.ValueOf(KeyNames.TargetRecvDataSegmentLength)!);
+                OfferUnlessNegotiated(reply, KeyNames.InitiatorRecvDataSegmentLength, _options.ValueOf(KeyNames.InitiatorRecvDataSegmentLength)!);
+                OfferUnlessNegotiated(reply, KeyNames.TargetRecvDataSegmentLength, _options.ValueOf(KeyNames.TargetRecvDataSegmentLength)!);
                 if (_options.MaxOutstandingUnexpectedPdus is not null)
-                    Offer(reply, KeyNames.MaxOutstandingUnexpectedPdus, _options.ValueOf(KeyNames.MaxOutstandingUnexpectedPdus)!);
+                    OfferUnlessNegotiated(reply, KeyNames.MaxOutstandingUnexpectedPdus, _options.ValueOf(KeyNames.MaxOutstandingUnexpectedPdus)!);
             }
             Declare(reply, KeyNames.MaxRecvDataSegmentLength, _options.ValueOf(KeyNames.MaxRecvDataSegmentLength)!);
             foreach (var extra in _options.ExtraKeys)
@@ -359,6 +359,15 @@ public sealed class InitiatorLoginNegotiator
     {
         pairs.Add(new TextKeyValue(key, value));
         _ledger.Offered(key, value);
+    }
+
+    /// <summary>
+    /// Offers a key the target has not already raised: had it offered the key first, this request already carries our
+    /// answer, and a second pair for the same key would make the text malformed (RFC 7143 §6.1).
+    /// </summary>
+    private void OfferUnlessNegotiated(List<TextKeyValue> pairs, string key, string value)
+    {
+        if (!_ledger.IsNegotiated(key)) Offer(pairs, key, value);
     }
 
     private void Declare(List<TextKeyValue> pairs, string key, string value)

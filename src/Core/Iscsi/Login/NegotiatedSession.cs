@@ -55,7 +55,10 @@ public sealed class NegotiatedSession
         bool isDiscovery, string? initiatorAlias, string? targetAlias, ushort? portalGroupTag, string authMethod, bool mutual,
         bool inheritedRdma = false)
     {
-        int Int(string key) => int.Parse(ledger.Result(key)!, CultureInfo.InvariantCulture);
+        // A numeric result may be a hex-constant (RFC 7143 §6.1: an answer of 0x40000 is as valid as 262144).
+        int Int(string key) => KeyDefinition.TryParseNumber(ledger.Result(key) ?? "", out long v) && v <= int.MaxValue
+            ? (int)v
+            : throw new LoginFailure(LoginStatus.InitiatorError, $"The negotiated value {key}={ledger.Result(key) ?? "(none)"} is not a number this node can use.");
         long Long(string key) => KeyDefinition.TryParseNumber(ledger.Result(key) ?? "0", out long v) ? v : 0;
         bool Bool(string key) => ledger.Result(key) == NegotiationValues.Yes;
         int Declared(string? value) => value is not null && KeyDefinition.TryParseNumber(value, out long v) ? (int)v : 8192;

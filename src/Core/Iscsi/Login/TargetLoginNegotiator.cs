@@ -415,7 +415,10 @@ public sealed class TargetLoginNegotiator
         if (definition.Obsolete || !definition.Senders.HasFlag(KeySenders.Initiator) || definition.Use == KeyUse.FullFeatureOnly
             || KeyTable.IsIdentityKey(key) && key != KeyNames.InitiatorAlias)
         {
-            Answer(reply, key, value, new KeyAnswer(NegotiationValues.Reject, definition.Default));
+            // A target-only key (TargetAlias, TargetPortalGroupTag) that this same response declares: the declaration
+            // stands, since a second pair for the key would make the response malformed (RFC 7143 §6.1).
+            if (!reply.Exists(p => p.Key == key))
+                Answer(reply, key, value, new KeyAnswer(NegotiationValues.Reject, definition.Default));
             return;
         }
         if (!definition.IsNegotiated)

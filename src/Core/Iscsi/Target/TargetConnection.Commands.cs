@@ -83,7 +83,7 @@ internal sealed partial class TargetConnection
         _ = ExecuteAsync(task, IsTooLarge(task));
     }
 
-    private static bool ParseAhs(Pdu pdu, TargetTask task, out string? problem)
+    internal static bool ParseAhs(Pdu pdu, TargetTask task, out string? problem)
     {
         problem = null;
         ReadOnlySpan<byte> extended = default;
@@ -94,6 +94,8 @@ internal sealed partial class TargetConnection
             byte type = ahs[2];
             int total = (length + 3 + 3) & ~3; // length counts from the byte after the type field
             if (length + 3 > ahs.Length) { problem = "an AHS runs past TotalAHSLength"; return false; }
+            // AHSLength counts the AHS-specific byte after the type, so 0 is malformed (and would slice backwards).
+            if (length == 0) { problem = "an AHS with AHSLength 0, too short for its AHS-specific byte"; return false; }
             var body = ahs.Slice(4, length - 1);
             switch (type)
             {

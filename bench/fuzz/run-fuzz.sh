@@ -10,9 +10,10 @@ cd "$(dirname "$0")/../.."
 iterations="${ISER_FUZZ_ITERATIONS:-10000000}"
 stamp="$(date -u +%Y-%m-%d-%H%M)"
 out="bench/results/fuzz-${stamp}.md"
-report="$(mktemp)"
 logdir="$(mktemp -d)"
-trap 'rm -f "$report"' EXIT
+# Kept with the logs (not deleted): a run cut short still leaves what its finished targets measured.
+report="${logdir}/report.tsv"
+echo "logs and per-target report in ${logdir}"
 
 nice -n 19 dotnet build -c Release tests/Iser.Tests >/dev/null
 

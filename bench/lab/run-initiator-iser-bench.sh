@@ -72,7 +72,7 @@ trap cleanup EXIT
 dotnet "$cli_dll" target --portal "$addr:$ours_port" --iqn "$ours_iqn" --lun "ram:${size_mib}M" --iser > "$logdir/ours.log" 2>&1 &
 ours_pid=$!
 for ((i = 0; i < 600; i++)); do grep -qx ready "$logdir/ours.log" && break; kill -0 "$ours_pid" 2>/dev/null || break; sleep 0.1; done
-grep -q " iser$" "$logdir/ours.log" || { echo "our target did not start with an iSER portal:" >&2; cat "$logdir/ours.log" >&2; exit 1; }
+grep -Eq " iser(,|$)" "$logdir/ours.log" || { echo "our target did not start with an iSER portal:" >&2; cat "$logdir/ours.log" >&2; exit 1; }
 
 dd if=/dev/zero of=/dev/shm/initiator-bench.img bs=1M count="$size_mib" status=none
 tgtd -f -C "$control" --iser pool_sz_mb=128 > "$logdir/tgtd.log" 2>&1 &

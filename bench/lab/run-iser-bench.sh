@@ -75,7 +75,7 @@ dotnet "$cli_dll" target --portal "$addr:$ours_port" --iqn "$ours_iqn" --lun "ra
 ours_pid=$!
 for ((i = 0; i < 600; i++)); do grep -qx ready "$logdir/ours.log" && break; kill -0 "$ours_pid" 2>/dev/null || break; sleep 0.1; done
 grep -qx ready "$logdir/ours.log" || { echo "our target did not start:" >&2; cat "$logdir/ours.log" >&2; exit 1; }
-grep -q " iser$" "$logdir/ours.log" || { echo "our target has no iSER portal:" >&2; cat "$logdir/ours.log" >&2; exit 1; }
+grep -Eq " iser(,|$)" "$logdir/ours.log" || { echo "our target has no iSER portal:" >&2; cat "$logdir/ours.log" >&2; exit 1; }
 
 # tgtd: an iSER target (tid 1) and a TCP target (tid 2) over one allocated file in RAM.
 dd if=/dev/zero of=/dev/shm/iser-bench.img bs=1M count="$size_mib" status=none

@@ -87,44 +87,8 @@ internal static class TargetCommand
         // Every connection is a descriptor: a target meant for thousands of sessions takes what the hard limit allows.
         loggerFactory.CreateLogger("Iser.Target").LogInformation("{Limit}", OpenFileLimit.RaiseToHardLimit());
         await using var target = new IscsiTarget(options, loggerFactory);
-        foreach (var t in config.Targets)
-        {
-            if (string.IsNullOrWhiteSpace(t.Iqn)) throw new UsageException("every target needs an iqn.");
-            var node = new TargetNode(t.Iqn) { Alias = t.Alias };
-            node.AllowedInitiators.AddRange(t.AllowedInitiators);
-            if (t.Chap is { } c) node.InitiatorChap = new ChapCredentials(c.User, c.Secret);
-            if (t.MutualChap is { } m) node.TargetChap = new ChapCredentials(m.User, m.Secret);
-            if (t.ChapAlgorithms is { } algorithms) node.ChapAlgorithms = ParseChapAlgorithms(algorithms, "--chap-algorithms (or chapAlgorithms)");
-            Console.WriteLine($"target {t.Iqn}");
-            for (int lun = 0; lun < t.Luns.Count; lun++)
-            {
-                // Unit flags follow the store after commas: ",ro" (write-protected), ",removable" (an ejectable medium).
-                var parts = t.Luns[lun].Split(',');
-                var flags = parts.Skip(1).Select(f => f.Trim().ToLowerInvariant()).ToArray();
-                foreach (var flag in flags)
-                    if (flag is not ("ro" or "removable")) throw new UsageException($"--lun {t.Luns[lun]}: unknown flag '{flag}' (ro, removable).");
-                IBackingStore store;
-                try { store = BackingStoreSpec.Parse(parts[0]); }
-                catch (Exception e) when (e is FormatException or ArgumentException) { throw new UsageException($"--lun {t.Luns[lun]}: {e.Message}"); }
-                var capturedNode = node;
-                var unitOptions = new BlockDeviceOptions
-                {
-                    BlockSize = blockSize,
-                    Identity = $"{t.Iqn}/{lun}",
-                    LunList = () => capturedNode.Luns.Keys.Select(k => (ulong)k).ToList(),
-                    // APTPL: a file-backed LUN keeps its persistent reservations beside its data.
-                    PersistentReservationFile = store is FileBackingStore file ? file.Path + ".pr" : null,
-                    ReadOnly = flags.Contains("ro"),
-                    Removable = flags.Contains("removable"),
-                };
-                BlockDeviceLogicalUnit unit;
-                try { unit = new BlockDeviceLogicalUnit(store, unitOptions, loggerFactory.CreateLogger("Iser.Target.Lun")); }
-                catch (InvalidDataException e) { throw new UsageException($"--lun {t.Luns[lun]}: persistent reservation file {e.Message}"); }
-                node.AddLun(lun, unit);
-                Console.WriteLine($"  lun {lun}: {store.Describe()}, {unit.BlockCount} blocks of {unit.BlockSize} bytes");
-            }
-            target.AddNode(node);
-        }
+        var nodes = new ConfiguredNodes(target, blockSize, loggerFactory);
+        foreach (var t in config.Targets) nodes.Add(t);
         foreach (var portal in portalSpecs)
         {
             var endPoint = ParsePortal(portal.Address);
@@ -141,6 +105,13 @@ internal static class TargetCommand
         Console.WriteLine("ready");
         Console.Out.Flush();
 
+        // SIGHUP: read the config file again and apply it (LUNs, access lists, CHAP) without dropping allowed sessions.
+        var reloading = new SemaphoreSlim(1, 1);
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+        {
+            c.Cancel = true;
+            _ = ReloadAsync(nodes, configPath, reloading);
+        });
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
@@ -149,6 +120,41 @@ internal static class TargetCommand
         await target.StopAsync().ConfigureAwait(false);
         Console.WriteLine("stopped");
         return 0;
+    }
+
+    /// <summary>One reload at a time; says on standard output what changed, or why nothing did.</summary>
+    private static async Task ReloadAsync(ConfiguredNodes nodes, string? configPath, SemaphoreSlim reloading)
+    {
+        await reloading.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (configPath is null)
+            {
+                Console.WriteLine("reload: there is no --config file to read again; nothing changed");
+                return;
+            }
+            TargetConfigFile fresh;
+            try
+            {
+                fresh = TargetConfigFile.Load(configPath);
+            }
+            catch (Exception e)
+            {
+                Console.WriteLine($"reload failed: {configPath}: {e.Message}; nothing changed");
+                return;
+            }
+            var changes = await nodes.ReloadAsync(fresh).ConfigureAwait(false);
+            Console.WriteLine(changes.Count == 0 ? "reloaded: no change" : "reloaded: " + string.Join("; ", changes));
+        }
+        catch (UsageException e)
+        {
+            Console.WriteLine($"reload failed: {e.Message}; nothing changed");
+        }
+        finally
+        {
+            reloading.Release();
+            Console.Out.Flush();
+        }
     }
 
     /// <summary>

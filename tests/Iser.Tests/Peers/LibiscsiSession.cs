@@ -51,6 +51,22 @@ public sealed unsafe partial class LibiscsiSession : IDisposable
         string initiatorIqn = LibiscsiTools.DefaultInitiatorIqn, ChapCredentials? chap = null,
         ChapCredentials? mutualChap = null, int commandTimeoutSeconds = 30)
     {
+        // libiscsi's synchronous login gives up when poll() returns EINTR ("Poll failed"). This test process starts and
+        // reaps child processes (the libiscsi tools, targets), and a SIGCHLD can land on the thread waiting in poll():
+        // that is the harness, not the target, so such a login is tried again; any other failure stands.
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return ConnectOnce(portal, targetIqn, lun, blockSize, initiatorIqn, chap, mutualChap, commandTimeoutSeconds);
+            }
+            catch (InvalidOperationException e) when (attempt < 3 && e.Message.EndsWith(": Poll failed", StringComparison.Ordinal)) { }
+        }
+    }
+
+    private static LibiscsiSession ConnectOnce(string portal, string targetIqn, int lun, int blockSize, string initiatorIqn,
+        ChapCredentials? chap, ChapCredentials? mutualChap, int commandTimeoutSeconds)
+    {
         IntPtr context = CreateContext(initiatorIqn);
         if (context == IntPtr.Zero)
             throw new InvalidOperationException("libiscsi could not create a context.");

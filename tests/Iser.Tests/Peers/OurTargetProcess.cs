@@ -42,6 +42,12 @@ public sealed class OurTargetProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The process id (to send it a signal).</summary>
+    public int ProcessId => _process.Id;
+
+    /// <summary>Waits for a line of the target's output that matches (a line printed earlier counts too).</summary>
+    public Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan timeout) => _process.WaitForLineAsync(match, timeout);
+
     public string PortalUrl(ChapCredentials? chap = null) => LibiscsiUrl.Portal(Portal, chap);
 
     public string LunUrl(int lun = FirstLun, ChapCredentials? chap = null) => LibiscsiUrl.Lun(Portal, TargetIqn, lun, chap);

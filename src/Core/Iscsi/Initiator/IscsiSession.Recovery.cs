@@ -311,6 +311,16 @@ public sealed partial class IscsiSession
                 _ = AddConnectionsAsync(_closing.Token); // MC/S: the new session gets its other connections back
                 return;
             }
+            catch (IscsiLoginException e) when (e.Status is { StatusClass: 0x02 } && !_closing.IsCancellationRequested)
+            {
+                // Status class 2 (RFC 7143 §11.13.5): the target refuses this initiator (authentication, authorization,
+                // target gone); asking again the same way cannot succeed, so the session ends now, saying why.
+                var refused = new IscsiConnectionException(
+                    $"The connection to {TargetName} at {Portal} was lost ({reason}) and the target refused a new login: {e.Message}", e);
+                _logger.LogError("{Message}", refused.Message);
+                FailSession(refused, IscsiSessionState.Failed);
+                return;
+            }
             catch (Exception e) when (!_closing.IsCancellationRequested)
             {
                 lastError = e.Message;

@@ -226,6 +226,23 @@ public sealed class IscsiTarget : IAsyncDisposable
     }
 
     /// <summary>
+    /// Ends every session of <paramref name="node"/> whose initiator the node's access list no longer allows (after it
+    /// changed at run time); sessions still allowed carry on. Returns how many were ended.
+    /// </summary>
+    public async Task<int> CloseSessionsNotAllowedAsync(TargetNode node)
+    {
+        TargetSession[] refused;
+        lock (_sessionGate) refused = _sessions.Values.Where(s => ReferenceEquals(s.Node, node) && !node.Allows(s.InitiatorName)).ToArray();
+        foreach (var session in refused)
+        {
+            Logger.LogInformation("Ending session {Session}: its initiator is no longer in {Target}'s access list", session.Describe(), node.Iqn);
+            foreach (var connection in session.Connections)
+                await connection.CloseAsync("the initiator is no longer allowed by the target's access list").ConfigureAwait(false);
+        }
+        return refused.Length;
+    }
+
+    /// <summary>
     /// The session ends: it leaves the table, its nexus is released, and what it still held for recovery goes (tasks
     /// retained for TASK REASSIGN, PDUs waiting in its CmdSN order).
     /// </summary>

@@ -66,6 +66,24 @@ public sealed class TargetNode
         return LunAddressing.TryDecode(lunField, out int lun) && _luns.TryGetValue(lun, out var unit) ? unit : null;
     }
 
-    public bool Allows(string initiatorName) =>
-        AllowedInitiators.Count == 0 || AllowedInitiators.Exists(a => string.Equals(a, initiatorName, StringComparison.OrdinalIgnoreCase));
+    public bool Allows(string initiatorName)
+    {
+        lock (AllowedInitiators)
+            return AllowedInitiators.Count == 0 || AllowedInitiators.Exists(a => string.Equals(a, initiatorName, StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>
+    /// Replaces the access list of a running target (a configuration reload) in one step, so a login never sees half of
+    /// it. Sessions already logged in are not touched here: <see cref="IscsiTarget.CloseSessionsNotAllowedAsync"/> ends
+    /// the ones the new list refuses.
+    /// </summary>
+    public void SetAllowedInitiators(IEnumerable<string> initiatorNames)
+    {
+        var names = initiatorNames.ToList();
+        lock (AllowedInitiators)
+        {
+            AllowedInitiators.Clear();
+            AllowedInitiators.AddRange(names);
+        }
+    }
 }

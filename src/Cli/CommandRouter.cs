@@ -111,6 +111,7 @@ internal static class CommandRouter
                          --max-connections N (connections per session offered, default 8)
                          --iser (each portal also accepts iSER)   --iser-nop-interval SECONDS (default 5, 0 = off)
                          --log-level trace|debug|information|warning|error
+                         --log CATEGORY=LEVEL,... (e.g. Iser.Target.Login=debug,Iser.Initiator.Pdu=trace)
               discover PORTAL            targets and portals a portal offers (SendTargets)
               ls PORTAL                  targets, LUNs, device types and sizes
               inq URL                    standard INQUIRY and VPD pages 0x80, 0x83, 0xB0, decoded

@@ -6,22 +6,44 @@ namespace Iser.Cli;
 /// <summary>Console logging to stderr, so stdout carries only the command's own output.</summary>
 internal static class Logging
 {
-    public static ILoggerFactory Create(string? level)
+    /// <param name="level">--log-level: the minimum level for every category (default warning).</param>
+    /// <param name="categories">
+    /// --log: per-category levels, e.g. "Iser.Initiator.Pdu=trace,Iser.Target.Login=debug" (a category covers the
+    /// ones under it); a bare level in the list sets the minimum for the rest.
+    /// </param>
+    public static ILoggerFactory Create(string? level, string? categories = null)
     {
-        var min = level?.ToLowerInvariant() switch
+        var min = level is null ? LogLevel.Warning : Parse(level, "--log-level");
+        var filters = new List<(string Category, LogLevel Level)>();
+        foreach (var entry in (categories ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            null => LogLevel.Warning,
-            "trace" => LogLevel.Trace,
-            "debug" => LogLevel.Debug,
-            "information" or "info" => LogLevel.Information,
-            "warning" or "warn" => LogLevel.Warning,
-            "error" => LogLevel.Error,
-            "none" => LogLevel.None,
-            _ => throw new UsageException($"--log-level must be trace, debug, information, warning, error or none, not '{level}'."),
-        };
-        return LoggerFactory.Create(b => b
-            .SetMinimumLevel(min)
-            .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; })
-            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+            int equals = entry.IndexOf('=');
+            if (equals < 0)
+            {
+                min = Parse(entry, "--log");
+                continue;
+            }
+            string category = entry[..equals].Trim();
+            if (category.Length == 0) throw new UsageException($"--log: '{entry}' names no category (CATEGORY=LEVEL, e.g. Iser.Initiator.Pdu=trace).");
+            filters.Add((category, Parse(entry[(equals + 1)..].Trim(), $"--log {category}")));
+        }
+        return LoggerFactory.Create(b =>
+        {
+            b.SetMinimumLevel(min)
+                .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; })
+                .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+            foreach (var (category, categoryLevel) in filters) b.AddFilter(category, categoryLevel);
+        });
     }
+
+    private static LogLevel Parse(string level, string option) => level.ToLowerInvariant() switch
+    {
+        "trace" => LogLevel.Trace,
+        "debug" => LogLevel.Debug,
+        "information" or "info" => LogLevel.Information,
+        "warning" or "warn" => LogLevel.Warning,
+        "error" => LogLevel.Error,
+        "none" => LogLevel.None,
+        _ => throw new UsageException($"{option} must be trace, debug, information, warning, error or none, not '{level}'."),
+    };
 }

@@ -21,6 +21,7 @@ internal sealed class ClientOptions : IDisposable
         "             --error-recovery-level 0|1|2 (highest offered; the target's offer may lower it)\n" +
         "             --max-connections N (connections in the session, MC/S; the target's offer may lower it; default 1)\n" +
         "             --transport auto|tcp|iser   --log-level trace|debug|information|warning|error (default error)\n" +
+        "             --log CATEGORY=LEVEL,... (per category, e.g. Iser.Initiator.Pdu=trace,Iser.Initiator.Login=debug)\n" +
         "             --completions threadpool|inline|poll|inline+poll (where completions run; poll keeps a core busy)";
 
     private string? _initiatorName;
@@ -42,7 +43,7 @@ internal sealed class ClientOptions : IDisposable
     public static ClientOptions Read(ArgumentReader args)
     {
         // Errors reach the user as the command's one sentence; the library's own warnings would say it twice.
-        var options = new ClientOptions(Logging.Create(args.Value("--log-level") ?? "error"));
+        var options = new ClientOptions(Logging.Create(args.Value("--log-level") ?? "error", args.Value("--log")));
         options._initiatorName = args.Value("--initiator-name");
         options._chap = Credentials(args, "--chap-user", "--chap-secret");
         options._mutual = Credentials(args, "--mutual-user", "--mutual-secret");

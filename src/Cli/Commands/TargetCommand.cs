@@ -61,7 +61,7 @@ internal static class TargetCommand
         bool iser = args.Flag("--iser");
         double? iserNop = args.Double("--iser-nop-interval");
         var metrics = args.Value("--metrics");
-        using var loggerFactory = Logging.Create(args.Value("--log-level"));
+        using var loggerFactory = Logging.Create(args.Value("--log-level"), args.Value("--log"));
         args.EnsureAllUsed();
         using var meterProvider = metrics is null ? null : MetricsEndpoint.Start(metrics);
         if (metrics is not null) Console.WriteLine($"metrics http://{metrics}/metrics");

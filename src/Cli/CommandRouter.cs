@@ -121,6 +121,7 @@ internal static class CommandRouter
               perf URL   [--mode randread|randwrite|read|write|randrw] [--mix 70] [--block-size 4k]
                          [--queue-depth 32] [--duration 10s] [--ramp 0s] [--size LIMIT] [--json] [--quiet]
                          [--allocations] (which types the process allocates during the run, sampled)
+                         [--compare tcp,iser] (the same load over each transport, one side-by-side table)
 
               PORTAL is HOST[:PORT]; URL is iscsi://[USER%SECRET@]HOST[:PORT]/IQN/LUN (iser:// for iSER).
               Options of the client commands:

@@ -30,6 +30,7 @@ internal static class PerfCommand
         bool json = args.Flag("--json");
         bool quiet = args.Flag("--quiet");
         bool allocations = args.Flag("--allocations");
+        var compare = args.Value("--compare");
         var url = PortalAddress.ParseLunUrl(DiscoverCommand.SinglePositional(args, "URL"));
         args.EnsureAllUsed();
 
@@ -37,17 +38,19 @@ internal static class PerfCommand
         {
             Mode = mode, ReadPercent = mix, TransferBytes = (int)blockSize, QueueDepth = depth, Duration = duration, RegionBytes = region,
         };
+        var rampLoad = ramp > TimeSpan.Zero ? workload with { Duration = ramp } : null;
+        if (compare is not null)
+        {
+            if (json || allocations) throw new UsageException("--compare prints one table for every transport; --json and --allocations take a single run.");
+            return await PerfComparison.RunAsync(client, url, ParseTransports(compare), workload, rampLoad, quiet, console, ct).ConfigureAwait(false);
+        }
         var session = await ClientConnection.ConnectAsync(client, url, console, ct).ConfigureAwait(false);
         await using (session.ConfigureAwait(false))
         {
             var lun = await ClientConnection.OpenLunAsync(session, url, ct).ConfigureAwait(false);
-            if (ramp > TimeSpan.Zero)
+            if (rampLoad is not null)
             {
                 if (!quiet) console.Error.WriteLine($"ramp: {ramp.TotalSeconds:0.###} s of the same load, not counted ...");
-                var rampLoad = new PerfWorkload
-                {
-                    Mode = mode, ReadPercent = mix, TransferBytes = (int)blockSize, QueueDepth = depth, Duration = ramp, RegionBytes = region,
-                };
                 await new PerfRunner(session, url.Lun, lun.BlockCount, lun.BlockSize, rampLoad).RunAsync(null, ct).ConfigureAwait(false);
             }
             var runner = new PerfRunner(session, url.Lun, lun.BlockCount, lun.BlockSize, workload);
@@ -67,6 +70,24 @@ internal static class PerfCommand
             }
         }
         return 0;
+    }
+
+    /// <summary>--compare tcp,iser: the transports to run the same workload over, in that order.</summary>
+    internal static IReadOnlyList<TransportChoice> ParseTransports(string text)
+    {
+        var list = new List<TransportChoice>();
+        foreach (var name in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var choice = name.ToLowerInvariant() switch
+            {
+                "tcp" => TransportChoice.Tcp,
+                "iser" => TransportChoice.Iser,
+                _ => throw new UsageException($"--compare takes transports from tcp and iser (e.g. tcp,iser), not '{name}'."),
+            };
+            if (!list.Contains(choice)) list.Add(choice);
+        }
+        if (list.Count == 0) throw new UsageException("--compare needs at least one transport (e.g. tcp,iser).");
+        return list;
     }
 
     /// <summary>One line a second; on a terminal it rewrites itself in place.</summary>

@@ -178,6 +178,33 @@ public sealed class ClientCommandTests(CliTargetFixture target) : IClassFixture<
     }
 
     [Fact]
+    public async Task Perf_compare_runs_the_workload_over_each_transport_into_one_table()
+    {
+        var run = await CliRun.RunAsync("perf", target.Url, "--mode", "randread", "-q", "4", "--duration", "1s", "--compare", "tcp,iser", "--quiet");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var lines = run.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()).ToList();
+        Assert.StartsWith("randread, 4 KiB, 4 in flight, 1 s per transport", lines[0]);
+        Assert.StartsWith("transport", lines[1]);
+        var tcp = lines.Single(l => l.StartsWith("tcp ", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(double.Parse(tcp[1], CultureInfo.InvariantCulture) > 0, run.ToString()); // IOPS
+        Assert.Equal("1.00", tcp[^1]); // the first transport is the baseline
+        // iSER runs where an RDMA device exists (the lab); elsewhere its row says why it did not.
+        var iser = lines.Single(l => l.StartsWith("iser ", StringComparison.Ordinal));
+        Assert.True(iser.Contains("did not run: iSER is not available: ", StringComparison.Ordinal)
+            || double.Parse(iser.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) > 0, run.ToString());
+    }
+
+    [Theory]
+    [InlineData("tcp,udp", "not 'udp'")]
+    [InlineData(",", "at least one transport")]
+    public async Task Perf_compare_refuses_unknown_transports_in_words(string transports, string words)
+    {
+        var run = await CliRun.RunAsync("perf", target.Url, "--compare", transports);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains(words, run.Error);
+    }
+
+    [Fact]
     public async Task Ctrl_c_ends_perf_early_with_the_figures_so_far_and_exit_code_130()
     {
         var run = await CliRun.RunAsync(TimeSpan.FromSeconds(2), "perf", target.Url, "-q", "4", "--duration", "60s", "--json", "--quiet");

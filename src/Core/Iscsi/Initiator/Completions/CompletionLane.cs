@@ -36,6 +36,7 @@ internal sealed class CompletionLane
     private CompletionBatch? _current;        // the batch the lane's drainer runs (for a rescue)
     private long _oldestDeferred;             // Stopwatch timestamp of the first result in _filling; 0 when empty
     private bool _ended;                      // under _gate: nothing more is deferred; leave the watchdog once drained
+    private int _superseded;                  // drainers replaced by a rescue and not yet back from their continuation
 
     public CompletionLane(IInitiatorDatamover datamover)
     {
@@ -73,7 +74,6 @@ internal sealed class CompletionLane
         else ThreadPool.UnsafeQueueUserWorkItem(drainer, preferLocal: false);
     }
 
-
     /// <summary>
     /// Receive thread, after each PDU: a result deferred longer than <see cref="MaxHoldMicroseconds"/> goes to the pool
     /// now. The transport is idle only when its socket or queue runs dry, which a stream of large reads may not let
@@ -101,6 +101,9 @@ internal sealed class CompletionLane
     /// <summary>Watchdog: moves the work off a drainer that has run one continuation past the limit.</summary>
     public void CheckStall(long now)
     {
+        // A superseded drainer still inside its continuation holds what that continuation sends (its thread's batch
+        // is open): those PDUs must not wait for it to return.
+        if (Volatile.Read(ref _superseded) > 0) _datamover.FlushSends();
         var stuck = Volatile.Read(ref _drainer);
         long since = Volatile.Read(ref stuck.Since);
         if (since == 0 || now - since <= StallLimitMilliseconds) return;
@@ -112,6 +115,7 @@ internal sealed class CompletionLane
             if (_current is { } batch && batch.TryEnter()) fresh.Resume = batch;
             _drainer = fresh;
             Rescues++;
+            Interlocked.Increment(ref _superseded);
         }
         _datamover.FlushSends();
         ThreadPool.UnsafeQueueUserWorkItem(fresh, preferLocal: false);
@@ -127,7 +131,11 @@ internal sealed class CompletionLane
             {
                 lock (_gate)
                 {
-                    if (!ReferenceEquals(_drainer, me)) return;
+                    if (!ReferenceEquals(_drainer, me))
+                    {
+                        Interlocked.Decrement(ref _superseded); // superseded after its last continuation returned
+                        return;
+                    }
                     if (_filling.Count == 0)
                     {
                         _scheduled = false;
@@ -148,7 +156,11 @@ internal sealed class CompletionLane
                 batch.Clear();
                 lock (_gate) _spare ??= batch;
             }
-            if (superseded) return;
+            if (superseded)
+            {
+                Interlocked.Decrement(ref _superseded);
+                return;
+            }
             batch = null;
         }
     }

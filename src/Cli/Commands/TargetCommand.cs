@@ -104,28 +104,32 @@ internal static class TargetCommand
         }
         Console.WriteLine("ready");
         Console.Out.Flush();
+        using var systemd = new SystemdNotify();
+        systemd.Ready();
 
         // SIGHUP: read the config file again and apply it (LUNs, access lists, CHAP) without dropping allowed sessions.
         var reloading = new SemaphoreSlim(1, 1);
         using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
         {
             c.Cancel = true;
-            _ = ReloadAsync(nodes, configPath, reloading);
+            _ = ReloadAsync(nodes, configPath, reloading, systemd);
         });
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
         await stop.Task.ConfigureAwait(false);
         Console.WriteLine("stopping");
+        systemd.Stopping();
         await target.StopAsync().ConfigureAwait(false);
         Console.WriteLine("stopped");
         return 0;
     }
 
     /// <summary>One reload at a time; says on standard output what changed, or why nothing did.</summary>
-    private static async Task ReloadAsync(ConfiguredNodes nodes, string? configPath, SemaphoreSlim reloading)
+    private static async Task ReloadAsync(ConfiguredNodes nodes, string? configPath, SemaphoreSlim reloading, SystemdNotify systemd)
     {
         await reloading.WaitAsync().ConfigureAwait(false);
+        systemd.Reloading();
         try
         {
             if (configPath is null)
@@ -152,6 +156,7 @@ internal static class TargetCommand
         }
         finally
         {
+            systemd.Ready();
             reloading.Release();
             Console.Out.Flush();
         }

@@ -21,6 +21,9 @@ public sealed record OurTargetOptions
     /// <summary>Also listen on 127.0.0.2 (same port): a second path to the same LUNs, for multipath tests.</summary>
     public bool SecondLoopbackPortal { get; init; }
 
+    /// <summary>Environment variables for the process (beside the inherited ones).</summary>
+    public IReadOnlyDictionary<string, string>? Environment { get; init; }
+
     /// <summary>How long to wait for the "ready" line.</summary>
     public TimeSpan ReadyTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }

@@ -75,7 +75,7 @@ public sealed class OurTargetProcess : IAsyncDisposable
                 arguments.AddRange(new[] { "--config", config });
             arguments.AddRange(options.ExtraArguments);
 
-            var process = ExternalProcess.Start(IserCli.DotnetHost, arguments);
+            var process = ExternalProcess.Start(IserCli.DotnetHost, arguments, environment: options.Environment);
             try
             {
                 await process.WaitForLineAsync(line => line.Trim() == "ready", options.ReadyTimeout, cancellationToken)

@@ -395,6 +395,31 @@ public sealed class NetworkFuzzTests
         Assert.Equal((0, 0), (target.Target.ConnectionCount, target.Target.SessionCount));
     }
 
+    [Fact]
+    public async Task ResetInsideALargeDataSegmentIsALostConnectionNotAnInternalError()
+    {
+        // Found by the network fuzzer: a reset while a data segment of 64 KiB or more was read straight into its buffer
+        // escaped as a SocketException, and the target logged "connection failed" as an error ("internal error").
+        var log = new CapturedLog(LogLevel.Information);
+        await using var target = InProcessTarget.Start(loggerFactory: log.Factory);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(IPAddress.Loopback, target.Port);
+        socket.Send(Encode(Login(0x87, 0x400001234567, 1, 0, TextKeyValueCodec.Encode(
+            new TextKeyValue("InitiatorName", "iqn.2026-11.org.iser.test:netfuzz"), new TextKeyValue("TargetName", InProcessTarget.Iqn)))));
+        var response = await ReceiveAsync(new TcpPduReader(socket), TimeSpan.FromSeconds(5));
+        Assert.True(response is { } r && r.Bhs[36] == 0, $"login failed: {response}");
+        // NOP-Out announcing 128 KiB of ping data, of which 8 bytes come before the reset.
+        socket.Send(Convert.FromHexString("40800000000200000000000000000000" + "00000001FFFFFFFF0000000100000000" + "00000000000000000000000000000000" + "0102030405060708"));
+        await Task.Delay(100);
+        socket.LingerState = new LingerOption(true, 0);
+        socket.Close();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (target.Target.ConnectionCount != 0 && DateTime.UtcNow < deadline) await Task.Delay(10);
+        Assert.Equal(0, target.Target.ConnectionCount);
+        Assert.DoesNotContain(log.Lines, l => l.Contains(" Error "));
+        Assert.Contains(log.Lines, l => l.Contains("Connection lost while reading"));
+    }
+
     private static Pdu Raw(string bhsHex)
     {
         var pdu = new Pdu();

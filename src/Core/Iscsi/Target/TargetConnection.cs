@@ -79,7 +79,8 @@ internal sealed partial class TargetConnection : IDatamoverHost
             _ = _keepAlive.RunAsync(linked.Token);
             reason = await FullFeatureLoopAsync(linked.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (linked.IsCancellationRequested)
+        // Closed from elsewhere (a cold reset, reinstatement): the read pending then may fail on the disposed socket instead.
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException && linked.IsCancellationRequested)
         {
             reason = _closeReason ?? "target stopping";
         }

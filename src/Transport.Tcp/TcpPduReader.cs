@@ -139,7 +139,16 @@ internal sealed class TcpPduReader
         // Large remainders go straight from the socket into the destination.
         while (length - copied >= _buffer.Length / 4)
         {
-            int n = await ReceiveAsync(destination[copied..], ct).ConfigureAwait(false);
+            int n;
+            try
+            {
+                n = await ReceiveAsync(destination[copied..], ct).ConfigureAwait(false);
+            }
+            catch (SocketException e)
+            {
+                // As in FillAsync: a reset peer is a lost connection, not an internal error of whoever reads.
+                throw new DatamoverException($"Connection lost while reading: {e.Message}", e);
+            }
             if (n == 0) throw new DatamoverException("Connection closed by peer in the middle of a data segment.");
             copied += n;
         }

@@ -63,6 +63,8 @@ public sealed class IscsiTarget : IAsyncDisposable
     /// <summary>StopAsync or DisposeAsync began: connections end with their tasks.</summary>
     internal bool IsStopping => _stopping.IsCancellationRequested;
     public int SessionCount { get { lock (_sessionGate) return _sessions.Count; } }
+    /// <summary>Connections accepted and not yet shut down (login phase included).</summary>
+    internal int ConnectionCount => _connections.Count;
 
     /// <summary>
     /// ErrorRecoveryLevel 1: tasks kept after their status until the initiator acknowledges it, and the read data they

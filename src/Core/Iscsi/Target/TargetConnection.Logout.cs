@@ -58,7 +58,8 @@ internal sealed partial class TargetConnection
     {
         var session = Session!;
         var deadline = Environment.TickCount64 + 30_000;
-        while (Environment.TickCount64 < deadline && !_forRecovery)
+        // A connection closed meanwhile (peer gone, reinstated, target stopping) ends its tasks in its shutdown: no waiting.
+        while (Environment.TickCount64 < deadline && !_forRecovery && !_closing.IsCancellationRequested && !_target.IsStopping)
         {
             if (wholeSession ? session.Connections.All(c => c.Tasks.Count == 0) : Tasks.Count == 0) break;
             await Task.Delay(5).ConfigureAwait(false);

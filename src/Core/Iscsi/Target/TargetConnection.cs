@@ -79,7 +79,8 @@ internal sealed partial class TargetConnection : IDatamoverHost
             _ = _keepAlive.RunAsync(linked.Token);
             reason = await FullFeatureLoopAsync(linked.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (linked.IsCancellationRequested)
+        // Closed from elsewhere (a cold reset, reinstatement): the read pending then may fail on the disposed socket instead.
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException && linked.IsCancellationRequested)
         {
             reason = _closeReason ?? "target stopping";
         }
@@ -192,10 +193,44 @@ internal sealed partial class TargetConnection : IDatamoverHost
             {
                 // A Logout is answered once the connection's tasks have finished: returning now would tear the connection
                 // down under them and under the Logout Response (seen with libiscsi's LogoutDuringIOAsync over iSER).
-                if (_logoutCompletion is { } logout) await logout.ConfigureAwait(false);
+                if (_logoutCompletion is { } logout) await WaitForLogoutAsync(logout, ct).ConfigureAwait(false);
                 return _closeReason ?? "logged out";
             }
         }
+    }
+
+    /// <summary>
+    /// Keeps reading while an accepted Logout waits for the connection's tasks: their Data-Out still has to be received
+    /// (over TCP it is taken in inside ReceiveControlAsync), and a peer that closes or breaks the connection ends the wait
+    /// instead of holding the connection, its session and its tasks for the logout's 30 s. Other PDUs are dropped.
+    /// </summary>
+    private async Task WaitForLogoutAsync(Task logout, CancellationToken ct)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        while (!logout.IsCompleted)
+        {
+            var receive = Datamover.ReceiveControlAsync(stop.Token).AsTask();
+            if (await Task.WhenAny(logout, receive).ConfigureAwait(false) == logout)
+            {
+                stop.Cancel();
+                try { if (await receive.ConfigureAwait(false) is { } late) PduPool.Return(late); }
+                catch (Exception) { } // the connection closes after the Logout Response anyway
+                break;
+            }
+            Pdu? pdu;
+            try { pdu = await receive.ConfigureAwait(false); }
+            catch (Exception e) when (e is not OperationCanceledException) { pdu = null; _closeReason ??= e.Message; }
+            catch (OperationCanceledException) { pdu = null; }
+            if (pdu is null)
+            {
+                _closeReason ??= "connection closed by initiator during logout";
+                try { _closing.Cancel(); } catch (ObjectDisposedException) { } // CompleteLogoutAsync stops waiting
+                break;
+            }
+            _logger.LogDebug("{Remote}: {Opcode} after an accepted Logout dropped", Datamover.RemoteEndPoint, pdu.Opcode);
+            PduPool.Return(pdu);
+        }
+        await logout.ConfigureAwait(false);
     }
 
     /// <summary>

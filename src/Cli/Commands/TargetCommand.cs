@@ -102,13 +102,11 @@ internal static class TargetCommand
             target.SetAccessState(alua.Group, alua.State);
             Console.WriteLine($"portal group {alua.Group} {alua.State.Name()}");
         }
-        Console.WriteLine("ready");
-        Console.Out.Flush();
+        // The signals are handled before "ready" and READY=1 go out: a reload or stop sent the moment the target says
+        // it serves (systemd's ExecReload, a script) must find them in place, not the default action (exit).
         using var systemd = new SystemdNotify();
-        systemd.Ready();
-
-        // SIGHUP: read the config file again and apply it (LUNs, access lists, CHAP) without dropping allowed sessions.
         var reloading = new SemaphoreSlim(1, 1);
+        // SIGHUP: read the config file again and apply it (LUNs, access lists, CHAP) without dropping allowed sessions.
         using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
         {
             c.Cancel = true;
@@ -117,6 +115,9 @@ internal static class TargetCommand
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
+        Console.WriteLine("ready");
+        Console.Out.Flush();
+        systemd.Ready();
         await stop.Task.ConfigureAwait(false);
         Console.WriteLine("stopping");
         systemd.Stopping();

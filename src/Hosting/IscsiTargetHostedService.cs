@@ -1,8 +1,6 @@
 using System.Net;
 using Iser.Core.Iscsi.Login;
 using Iser.Core.Iscsi.Target;
-using Iser.Core.Scsi.Target;
-using Iser.Core.Scsi.Target.Stores;
 using Iser.Transport.Tcp;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -72,19 +70,8 @@ public sealed class IscsiTargetHostedService(IOptions<IscsiTargetHostOptions> op
         node.SetAllowedInitiators(entry.AllowedInitiators);
         if (entry.Chap is { } chap) node.InitiatorChap = new ChapCredentials(chap.User, chap.Secret);
         if (entry.MutualChap is { } mutual) node.TargetChap = new ChapCredentials(mutual.User, mutual.Secret);
-        for (int lun = 0; lun < entry.Luns.Count; lun++)
-        {
-            var store = BackingStoreSpec.Parse(entry.Luns[lun]);
-            var unit = new BlockDeviceLogicalUnit(store, new BlockDeviceOptions
-            {
-                BlockSize = blockSize,
-                Identity = $"{entry.Iqn}/{lun}",
-                LunList = () => node.Luns.Keys.Select(k => (ulong)k).ToList(),
-                // APTPL: a file-backed LUN keeps its persistent reservations beside its data.
-                PersistentReservationFile = store is FileBackingStore file ? file.Path + ".pr" : null,
-            }, loggerFactory.CreateLogger("Iser.Target.Lun"));
-            node.AddLun(lun, unit);
-        }
+        var lunLogger = loggerFactory.CreateLogger("Iser.Target.Lun");
+        for (int lun = 0; lun < entry.Luns.Count; lun++) node.AddLun(lun, LunSpec.Open(entry.Luns[lun], node, lun, blockSize, lunLogger));
         return node;
     }
 }

@@ -2,7 +2,6 @@ using Iser.Cli.Config;
 using Iser.Core.Iscsi.Login;
 using Iser.Core.Iscsi.Target;
 using Iser.Core.Scsi.Target;
-using Iser.Core.Scsi.Target.Stores;
 using Microsoft.Extensions.Logging;
 
 namespace Iser.Cli.Commands;
@@ -119,35 +118,13 @@ internal sealed class ConfiguredNodes(IscsiTarget target, int blockSize, ILogger
 
     private BlockDeviceLogicalUnit CreateUnit(TargetNode node, int lun, string spec)
     {
-        // Unit flags follow the store after commas: ",ro" (write-protected), ",removable" (an ejectable medium).
-        var parts = spec.Split(',');
-        var flags = parts.Skip(1).Select(f => f.Trim().ToLowerInvariant()).ToArray();
-        foreach (var flag in flags)
-            if (flag is not ("ro" or "removable")) throw new UsageException($"--lun {spec}: unknown flag '{flag}' (ro, removable).");
-        IBackingStore store;
-        try { store = BackingStoreSpec.Parse(parts[0]); }
-        catch (Exception e) when (e is FormatException or ArgumentException or IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"--lun {spec}: {e.Message}");
-        }
-        var unitOptions = new BlockDeviceOptions
-        {
-            BlockSize = blockSize,
-            Identity = $"{node.Iqn}/{lun}",
-            LunList = () => node.Luns.Keys.Select(k => (ulong)k).ToList(),
-            // APTPL: a file-backed LUN keeps its persistent reservations beside its data.
-            PersistentReservationFile = store is FileBackingStore file ? file.Path + ".pr" : null,
-            ReadOnly = flags.Contains("ro"),
-            Removable = flags.Contains("removable"),
-        };
         try
         {
-            return new BlockDeviceLogicalUnit(store, unitOptions, loggerFactory.CreateLogger("Iser.Target.Lun"));
+            return LunSpec.Open(spec, node, lun, blockSize, loggerFactory.CreateLogger("Iser.Target.Lun"));
         }
-        catch (InvalidDataException e)
+        catch (FormatException e)
         {
-            store.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            throw new UsageException($"--lun {spec}: persistent reservation file {e.Message}");
+            throw new UsageException($"--lun {e.Message}");
         }
     }
 }

@@ -6,6 +6,9 @@
 #   bench/peers/run-initiator-bench.sh [--seconds N] [--size-mib N] [--rounds N] [--targets "tgtd ours"]
 #                                      [--modes "threadpool inline poll inline+poll"] [--out FILE]
 #
+# A mode may name the TCP receive path after a slash: "threadpool/pool" runs `--completions threadpool --tcp-receive
+# pool` (the runtime's async sockets); without one, the default (a receive thread per connection on Linux).
+#
 # Workloads: 4 KiB random read at 1 and 32 in flight, 4 KiB random write at 1, 128 KiB sequential read at 8. Per
 # round the clients take turns in an order that rotates by one each round; the tables show medians over rounds of
 # IOPS, p50/p99 latency (ours only: iscsi-perf prints none) and CPU time per command of the client process (user +
@@ -106,9 +109,11 @@ run_client() { # client url bytes depth mode blocksize
         [ "$mode" = randread ] && args+=(-r)
         python3 "$CLIENT_RUN" libiscsi "$SECONDS_PER_RUN" -- iscsi-perf "${args[@]}" "$url" 2>"$WORK/client.err" || true
     else
+        local completions=${client#ours:} receive=()
+        if [[ $completions == */* ]]; then receive=(--tcp-receive "${completions#*/}"); completions=${completions%%/*}; fi
         python3 "$CLIENT_RUN" ours "$SECONDS_PER_RUN" -- dotnet "$ISER_DLL" perf "$url" --initiator-name "$INITIATOR" \
             --mode "$mode" --block-size "$bytes" --queue-depth "$depth" --duration "${SECONDS_PER_RUN}s" --ramp 1s \
-            --completions "${client#ours:}" --json --quiet 2>"$WORK/client.err" || true
+            --completions "$completions" "${receive[@]}" --json --quiet 2>"$WORK/client.err" || true
     fi
 }
 

@@ -17,7 +17,16 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
     private int _terminated;
     private string _terminateReason = "";
 
-    private protected TcpDatamoverConnection(Socket socket, ILogger logger)
+    // With a receive thread of its own (see TcpInitiatorOptions.ReceiveThread): the thread, and the waiter that resumes
+    // the writer when the socket's buffer is full. Both null: the runtime's asynchronous socket calls.
+    private readonly TcpReceiveThread? _receiveThread;
+    private readonly SocketWritableWaiter? _writable;
+
+    /// <param name="ownThread">
+    /// Read the socket on a thread of this connection's own, blocking in recv(2), and send without ever waiting
+    /// (Linux; the socket must never have been used asynchronously, i.e. connected with a blocking connect).
+    /// </param>
+    private protected TcpDatamoverConnection(Socket socket, ILogger logger, bool ownThread = false)
     {
         Socket = socket;
         Logger = logger;
@@ -25,8 +34,18 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
         LocalEndPoint = socket.LocalEndPoint?.ToString() ?? "?";
         RemoteEndPoint = socket.RemoteEndPoint?.ToString() ?? "?";
         Reader = new TcpPduReader(socket);
-        Writer = new TcpPduWriter(socket, logger);
+        if (ownThread)
+        {
+            if (!SocketSyscalls.IsSupported) throw new PlatformNotSupportedException("A TCP receive thread of its own needs Linux.");
+            Reader.Wait = ReadWait.Blocking;
+            _writable = new SocketWritableWaiter(socket, RemoteEndPoint);
+            _receiveThread = new TcpReceiveThread(this, RemoteEndPoint);
+        }
+        Writer = new TcpPduWriter(socket, logger, _writable);
     }
+
+    /// <summary>True when a thread of this connection's own reads it (see the constructor).</summary>
+    public bool HasReceiveThread => _receiveThread is not null;
 
     public string TransportName => "tcp";
     public string LocalEndPoint { get; }
@@ -43,21 +62,38 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
         return ValueTask.CompletedTask;
     }
 
-    public abstract ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default);
+    public ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default) =>
+        _receiveThread is { } thread ? thread.PullAsync(cancellationToken) : ReadPduAsync(cancellationToken);
+
+    /// <summary>Reads the next PDU (its data placed where it belongs); null at a clean close between PDUs.</summary>
+    private protected abstract ValueTask<Pdu?> ReadPduAsync(CancellationToken cancellationToken);
+
+    /// <summary>One PDU, on the calling thread: the reads of a connection with its own thread never go pending.</summary>
+    internal Pdu? ReadOne()
+    {
+        var pending = ReadPduAsync(CancellationToken.None);
+        return pending.IsCompleted ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
+    }
 
     /// <summary>
-    /// Push delivery. By default reads complete on the thread pool (the runtime's socket engine wakes a worker for each
-    /// readable socket) and each PDU goes to the receiver on that worker; once a read finds the socket empty, the next
-    /// read is left pending (it completes on another worker) and this worker, free, tells the receiver so
-    /// (<see cref="IPduReceiver.OnReceiveIdle"/>), which may run its callers' continuations on it. With
-    /// <paramref name="busyPoll"/> a thread of this connection's own reads the socket directly and spins on it
-    /// (<see cref="TcpPduReader.BusyPoll"/>): a response is handled the moment it lands, with no epoll wake-up and no
-    /// thread-pool hop, and one core stays busy until the connection closes.
-    /// (A receive thread sleeping in poll(2) instead measured no better than the async loop: the socket stays
-    /// registered with the runtime's epoll thread, which wakes for every segment either way; bench/README.md.)
+    /// Push delivery. With a receive thread of its own (<see cref="HasReceiveThread"/>) that thread, blocked in recv(2)
+    /// until bytes arrive, hands each PDU to the receiver and tells it when the socket is drained
+    /// (<see cref="IPduReceiver.OnReceiveIdle"/>, thread not free); with <paramref name="busyPoll"/> it spins on a
+    /// non-blocking recv instead of sleeping: a response is handled the moment it lands, and one core stays busy until
+    /// the connection closes.
+    /// Without one (the target, or other systems), reads complete on the thread pool (the runtime's socket engine wakes
+    /// a worker for each readable socket) and each PDU goes to the receiver on that worker; once a read finds the
+    /// socket empty, the next read is left pending (it completes on another worker) and this worker, free, tells the
+    /// receiver so, which may run its callers' continuations on it. Busy polling then starts a thread that spins.
     /// </summary>
     public void StartReceiving(IPduReceiver receiver, bool busyPoll = false)
     {
+        if (_receiveThread is { } thread)
+        {
+            if (busyPoll) Reader.Wait = ReadWait.Spinning; // read by the thread only after Push's barrier
+            thread.Push(receiver, relay: !busyPoll);
+            return;
+        }
         if (!busyPoll)
         {
             _pushReceiver = receiver;
@@ -66,8 +102,8 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
             return;
         }
         Socket.Blocking = false;
-        Reader.BusyPoll = true;
-        new Thread(() => ReceiveLoop(receiver)) { IsBackground = true, Name = $"iscsi-tcp-poll {RemoteEndPoint}" }.Start();
+        Reader.Wait = ReadWait.Spinning;
+        new TcpReceiveThread(this, RemoteEndPoint).Push(receiver, relay: false);
     }
 
     private IPduReceiver? _pushReceiver;
@@ -82,7 +118,7 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
         {
             while (true)
             {
-                var read = ReceiveControlAsync();
+                var read = ReadPduAsync(CancellationToken.None);
                 if (!read.IsCompleted)
                 {
                     _pendingRead = read;
@@ -126,34 +162,18 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
         Pump();
     }
 
-    private void ReceiveLoop(IPduReceiver receiver)
-    {
-        Exception? error = null;
-        try
-        {
-            while (true)
-            {
-                // Every read spins until its bytes are there, so the ValueTask has always completed by now.
-                var pending = ReceiveControlAsync();
-                var pdu = pending.IsCompleted ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
-                if (pdu is null) break;
-                Deliver(receiver, pdu);
-                if (!Reader.HasBufferedHeader) receiver.OnReceiveIdle(threadFree: false);
-            }
-        }
-        catch (Exception e)
-        {
-            error = e is ObjectDisposedException && Volatile.Read(ref _terminated) != 0
-                ? new DatamoverException($"Connection terminated: {_terminateReason}") : e;
-        }
-        receiver.OnReceiveEnded(error);
-    }
+    /// <summary>What a receive thread reports when its reads end: a socket closed by <see cref="TerminateAsync"/> says why.</summary>
+    internal Exception ReceiveError(Exception e) =>
+        e is ObjectDisposedException && Volatile.Read(ref _terminated) != 0 ? new DatamoverException($"Connection terminated: {_terminateReason}") : e;
+
+    /// <summary>True when a whole BHS is already buffered: the next read will not wait.</summary>
+    internal bool HasBufferedHeader => Reader.HasBufferedHeader;
 
     /// <summary>
     /// Hands one PDU to the receiver with the writer corked: PDUs this thread queues meanwhile (an inline continuation's
     /// next command) wait until the PDUs already read are dispatched, and then leave in one send.
     /// </summary>
-    private void Deliver(IPduReceiver receiver, Pdu pdu)
+    internal void Deliver(IPduReceiver receiver, Pdu pdu)
     {
         Writer.Cork();
         try
@@ -200,6 +220,9 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
         }
+        var closed = new DatamoverException($"Connection terminated: {reason}");
+        _writable?.Stop();
+        _receiveThread?.Stop(closed);
         Socket.Dispose();
     }
 

@@ -17,7 +17,8 @@ public sealed class TcpInitiatorDatamover : TcpDatamoverConnection, IInitiatorDa
 {
     private readonly Dictionary<uint, DataTask> _tasks = new();
 
-    public TcpInitiatorDatamover(Socket socket, ILogger logger) : base(socket, logger) { }
+    /// <param name="ownThread">Read by a thread of the connection's own, blocking in recv(2) (see <see cref="TcpInitiatorOptions.ReceiveThread"/>).</param>
+    public TcpInitiatorDatamover(Socket socket, ILogger logger, bool ownThread = false) : base(socket, logger, ownThread) { }
 
     // The receive loop tells the receiver each time its buffer is empty; a send batch is the writer's cork.
     public bool ReportsReceiveIdle => true;
@@ -25,7 +26,7 @@ public sealed class TcpInitiatorDatamover : TcpDatamoverConnection, IInitiatorDa
     public void EndSendBatch() => Writer.Uncork(flush: true);
     public void FlushSends() => Writer.Flush();
 
-    public override async ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default)
+    private protected override async ValueTask<Pdu?> ReadPduAsync(CancellationToken cancellationToken)
     {
         var pdu = PduPool.Rent();
         try

@@ -10,8 +10,13 @@ namespace Iser.Transport.Tcp;
 public sealed class TcpInitiatorTransport : IInitiatorTransport
 {
     private readonly ILogger _logger;
+    private readonly bool _receiveThread;
 
-    public TcpInitiatorTransport(ILogger? logger = null) => _logger = logger ?? NullLogger.Instance;
+    public TcpInitiatorTransport(ILogger? logger = null, TcpInitiatorOptions? options = null)
+    {
+        _logger = logger ?? NullLogger.Instance;
+        _receiveThread = (options ?? new TcpInitiatorOptions()).ReceiveThread && SocketSyscalls.IsSupported;
+    }
 
     public string TransportName => "tcp";
 
@@ -24,12 +29,15 @@ public sealed class TcpInitiatorTransport : IInitiatorTransport
             if (IPAddress.TryParse(literal, out var address))
             {
                 socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-                await socket.ConnectAsync(new IPEndPoint(address, port), cancellationToken).ConfigureAwait(false);
+                var endPoint = new IPEndPoint(address, port);
+                if (_receiveThread) await ConnectBlockingAsync(socket, s => s.Connect(endPoint), cancellationToken).ConfigureAwait(false);
+                else await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
             }
             else
             {
                 socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
-                await socket.ConnectAsync(literal, port, cancellationToken).ConfigureAwait(false);
+                if (_receiveThread) await ConnectBlockingAsync(socket, s => s.Connect(literal, port), cancellationToken).ConfigureAwait(false);
+                else await socket.ConnectAsync(literal, port, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (SocketException e)
@@ -42,6 +50,41 @@ public sealed class TcpInitiatorTransport : IInitiatorTransport
             socket?.Dispose();
             throw;
         }
-        return new TcpInitiatorDatamover(socket, _logger);
+        return new TcpInitiatorDatamover(socket, _logger, _receiveThread);
+    }
+
+    /// <summary>
+    /// A blocking connect on a short-lived thread of its own: an asynchronous one would register the socket with the
+    /// runtime's epoll thread for good (see <see cref="TcpInitiatorOptions.ReceiveThread"/>). Cancelling closes the socket,
+    /// which ends the connect.
+    /// </summary>
+    private static async Task ConnectBlockingAsync(Socket socket, Action<Socket> connect, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                connect(socket);
+                done.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                done.TrySetException(e);
+            }
+        }) { IsBackground = true, Name = "iscsi-tcp-connect" };
+        thread.Start();
+        await using (cancellationToken.UnsafeRegister(static s => ((Socket)s!).Dispose(), socket).ConfigureAwait(false))
+        {
+            try
+            {
+                await done.Task.ConfigureAwait(false);
+            }
+            catch (Exception e) when (cancellationToken.IsCancellationRequested && e is SocketException or ObjectDisposedException)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
+        }
     }
 }

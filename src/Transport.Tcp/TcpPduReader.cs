@@ -49,11 +49,12 @@ internal sealed class TcpPduReader
     public bool DataDigest { get; set; }
 
     /// <summary>
-    /// Reads run on the calling thread (a polling thread of the connection's own) straight on the non-blocking socket,
-    /// spinning until bytes arrive, so every read completes synchronously and no epoll wake-up or thread-pool hop stands
-    /// between the wire and the receiver. Off: ReceiveAsync, resumed on the thread pool.
+    /// How reads wait for bytes. <see cref="ReadWait.Async"/>: ReceiveAsync, resumed on the thread pool by the runtime's
+    /// epoll thread. The others run on the calling thread (one of the connection's own) and complete synchronously, so
+    /// no epoll wake-up or thread-pool hop stands between the wire and the receiver: <see cref="ReadWait.Blocking"/>
+    /// sleeps in recv(2); <see cref="ReadWait.Spinning"/> spins on a non-blocking read (busy polling).
     /// </summary>
-    public bool BusyPoll { get; set; }
+    public ReadWait Wait { get; set; }
 
     /// <summary>True when a whole BHS is already buffered: the next header read will not touch the socket.</summary>
     public bool HasBufferedHeader => _end - _start >= Pdu.BhsLength;
@@ -221,19 +222,43 @@ internal sealed class TcpPduReader
         return true;
     }
 
-    private ValueTask<int> ReceiveAsync(Memory<byte> destination, CancellationToken ct) =>
-        BusyPoll ? ValueTask.FromResult(ReceiveSpinning(destination.Span)) : _socket.ReceiveAsync(destination, SocketFlags.None, ct);
+    private ValueTask<int> ReceiveAsync(Memory<byte> destination, CancellationToken ct) => Wait switch
+    {
+        ReadWait.Blocking => ValueTask.FromResult(SocketSyscalls.Receive(_socket.SafeHandle, destination.Span, dontWait: false)),
+        ReadWait.Spinning => ValueTask.FromResult(ReceiveSpinning(destination.Span)),
+        _ => _socket.ReceiveAsync(destination, SocketFlags.None, ct),
+    };
 
     private int ReceiveSpinning(Span<byte> destination)
     {
         var spinner = new SpinWait();
         while (true)
         {
-            int n = _socket.Receive(destination, SocketFlags.None, out SocketError error);
-            if (error == SocketError.Success) return n;
-            if (error != SocketError.WouldBlock) throw new SocketException((int)error);
+            int n;
+            if (SocketSyscalls.IsSupported)
+            {
+                n = SocketSyscalls.Receive(_socket.SafeHandle, destination, dontWait: true);
+            }
+            else
+            {
+                n = _socket.Receive(destination, SocketFlags.None, out SocketError error);
+                if (error == SocketError.WouldBlock) n = -1;
+                else if (error != SocketError.Success) throw new SocketException((int)error);
+            }
+            if (n >= 0) return n;
             // Yield to other runnable threads now and then, never sleep: a sleep would cost the latency polling buys.
             spinner.SpinOnce(sleep1Threshold: -1);
         }
     }
+}
+
+/// <summary>How a <see cref="TcpPduReader"/> waits for bytes.</summary>
+internal enum ReadWait
+{
+    /// <summary>ReceiveAsync: the runtime's epoll thread wakes a pool worker when bytes arrive.</summary>
+    Async,
+    /// <summary>recv(2) blocking on the calling thread, the connection's own (Linux).</summary>
+    Blocking,
+    /// <summary>A non-blocking read in a loop on the calling thread, the connection's own: one core kept busy.</summary>
+    Spinning,
 }

@@ -29,10 +29,15 @@ internal sealed class TcpPduWriter
     private volatile bool _completing;
     private Exception? _failure;
 
-    public TcpPduWriter(Socket socket, ILogger logger)
+    // Set when sends go straight to send(2) and never wait (a connection with a receive thread of its own); null: the
+    // runtime's SendAsync.
+    private readonly SocketWritableWaiter? _writable;
+
+    public TcpPduWriter(Socket socket, ILogger logger, SocketWritableWaiter? directSends = null)
     {
         _socket = socket;
         _logger = logger;
+        _writable = directSends;
     }
 
     public IDatamoverHost? Host { get; set; }
@@ -165,7 +170,30 @@ internal sealed class TcpPduWriter
         _inFlight.Clear();
     }
 
-    private async ValueTask SendAsync(ReadOnlyMemory<byte> data)
+    private ValueTask SendAsync(ReadOnlyMemory<byte> data)
+    {
+        if (_writable is null) return SendThroughRuntimeAsync(data);
+        while (!data.IsEmpty)
+        {
+            int n = SocketSyscalls.TrySend(_socket.SafeHandle, data.Span);
+            if (n < 0) return SendWhenWritableAsync(data);
+            data = data[n..];
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendWhenWritableAsync(ReadOnlyMemory<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            await _writable!.WaitAsync().ConfigureAwait(false);
+            int n;
+            while (!data.IsEmpty && (n = SocketSyscalls.TrySend(_socket.SafeHandle, data.Span)) >= 0) data = data[n..];
+        }
+    }
+
+    private async ValueTask SendThroughRuntimeAsync(ReadOnlyMemory<byte> data)
     {
         while (!data.IsEmpty)
         {

@@ -18,7 +18,7 @@ public sealed class TcpTargetDatamover : TcpDatamoverConnection, ITargetDatamove
 
     public TcpTargetDatamover(Socket socket, ILogger logger) : base(socket, logger) { }
 
-    public override async ValueTask<Pdu?> ReceiveControlAsync(CancellationToken cancellationToken = default)
+    private protected override async ValueTask<Pdu?> ReadPduAsync(CancellationToken cancellationToken)
     {
         while (true)
         {

@@ -22,7 +22,8 @@ internal sealed class ClientOptions : IDisposable
         "             --max-connections N (connections in the session, MC/S; the target's offer may lower it; default 1)\n" +
         "             --transport auto|tcp|iser   --log-level trace|debug|information|warning|error (default error)\n" +
         "             --log CATEGORY=LEVEL,... (per category, e.g. Iser.Initiator.Pdu=trace,Iser.Initiator.Login=debug)\n" +
-        "             --completions threadpool|inline|poll|inline+poll (where completions run; poll keeps a core busy)";
+        "             --completions threadpool|inline|poll|inline+poll (where completions run; poll keeps a core busy)\n" +
+        "             --tcp-receive thread|pool (TCP: a receive thread per connection, the default on Linux, or the runtime's async sockets)";
 
     private string? _initiatorName;
     private ChapCredentials? _chap;
@@ -34,6 +35,7 @@ internal sealed class ClientOptions : IDisposable
     private int? _errorRecoveryLevel;
     private int? _maxConnections;
     private CompletionOptions _completions = new();
+    private TcpInitiatorOptions _tcp = new();
 
     private ClientOptions(ILoggerFactory loggerFactory) => LoggerFactory = loggerFactory;
 
@@ -73,6 +75,13 @@ internal sealed class ClientOptions : IDisposable
             "inline+poll" or "poll+inline" => new CompletionOptions { Inline = true, BusyPoll = true },
             var other => throw new UsageException($"--completions must be threadpool, inline, poll or inline+poll, not '{other}'."),
         };
+        options._tcp = args.Value("--tcp-receive")?.ToLowerInvariant() switch
+        {
+            null => new TcpInitiatorOptions(),
+            "thread" => new TcpInitiatorOptions { ReceiveThread = true },
+            "pool" => new TcpInitiatorOptions { ReceiveThread = false },
+            var other => throw new UsageException($"--tcp-receive must be thread or pool, not '{other}'."),
+        };
         return options;
     }
 
@@ -111,12 +120,12 @@ internal sealed class ClientOptions : IDisposable
             IscsiTransportKind.Auto => TransportChoice.Auto,
             _ => TransportChoice.Tcp,
         };
-        return Create(choice, error, LoggerFactory);
+        return Create(choice, error, LoggerFactory, _tcp);
     }
 
-    public static IInitiatorTransport Create(TransportChoice choice, TextWriter error, ILoggerFactory loggerFactory)
+    public static IInitiatorTransport Create(TransportChoice choice, TextWriter error, ILoggerFactory loggerFactory, TcpInitiatorOptions? tcp = null)
     {
-        if (choice == TransportChoice.Tcp) return new TcpInitiatorTransport(loggerFactory.CreateLogger("Iser.Transport.Tcp"));
+        if (choice == TransportChoice.Tcp) return new TcpInitiatorTransport(loggerFactory.CreateLogger("Iser.Transport.Tcp"), tcp);
         string? reason = IserAvailability.NotAvailableReason();
         // With an RDMA device, "auto" still falls back to TCP (with the reason logged) when the portal has no route or
         // refuses iSER; "iser" does not.
@@ -124,7 +133,7 @@ internal sealed class ClientOptions : IDisposable
             return InitiatorTransports.Create(choice == TransportChoice.Iser ? TransportKind.Iser : TransportKind.Auto, loggerFactory);
         if (choice == TransportChoice.Iser) throw new InvalidOperationException($"iSER is not available: {reason}.");
         error.WriteLine($"iSER not available: {reason}; using TCP.");
-        return new TcpInitiatorTransport(loggerFactory.CreateLogger("Iser.Transport.Tcp"));
+        return new TcpInitiatorTransport(loggerFactory.CreateLogger("Iser.Transport.Tcp"), tcp);
     }
 
     private static ChapCredentials? Credentials(ArgumentReader args, string userFlag, string secretFlag)

@@ -22,6 +22,13 @@ public interface IPduReceiver
     void OnReceiveIdle(bool threadFree);
 
     /// <summary>
+    /// True when <see cref="OnReceiveIdle"/> with a free thread would run work on it (the initiator's deferred
+    /// thread-pool completions): a transport that can free a thread only at a price (waking another to read in its
+    /// place) asks first. A wrapper must forward it.
+    /// </summary>
+    bool HasIdleWork { get; }
+
+    /// <summary>
     /// No PDU follows: null when the peer closed the connection cleanly, otherwise why it broke (or was terminated on
     /// this side). Called once, after the last <see cref="OnPduReceived"/>.
     /// </summary>

@@ -18,7 +18,7 @@ namespace Iser.Transport.Iser.Datamover;
 /// Every posted work request holds a connection reference; the QP, CQ and registered memory are freed only when
 /// the last completion (flushes included) has arrived after disconnect.
 /// </summary>
-public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner
+public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, ICompletionIdleHandler
 {
     private protected readonly RdmaConnection Rdma;
     private protected readonly IserOptions Options;
@@ -77,7 +77,7 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner
         if (isTarget) _data = new TargetDataTransfers(this, pd, options, _sendQueue, _references);
         IserConnectionCounters.ConnectionCreated();
         _poller = new CompletionQueuePoller(rdma.CompletionQueue, OnCompletions, OnPollerError, batchSize: 32, batchesPerWakeup: 4,
-            threadName: $"iser-cq {RemoteEndPoint}");
+            threadName: $"iser-cq {RemoteEndPoint}", idle: this);
         _eventThread = new Thread(WatchEvents) { IsBackground = true, Name = $"iser-cm {RemoteEndPoint}" };
         PostReceives(options.LoginReceiveBuffers);
         ReportRegisteredMemory();
@@ -316,8 +316,10 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner
         {
             _sendQueue.EndBatch();
         }
-        _received.Idle();
     }
+
+    bool ICompletionIdleHandler.HasIdleWork => _received.HasIdleWork;
+    void ICompletionIdleHandler.OnIdle(bool threadFree) => _received.Idle(threadFree);
 
     private void HandleCompletions(ReadOnlySpan<IbvWc> completions)
     {

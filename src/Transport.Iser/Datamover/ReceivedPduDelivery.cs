@@ -47,11 +47,14 @@ internal sealed class ReceivedPduDelivery
         }
     }
 
-    /// <summary>CQ thread, after a completion batch: a receiver hears that everything received so far was delivered.</summary>
-    public void Idle()
+    /// <summary>CQ thread, the CQ found empty: a receiver hears that everything received so far was delivered.</summary>
+    public void Idle(bool threadFree)
     {
-        if (_pushing) _receiver!.OnReceiveIdle(threadFree: false);
+        if (_pushing) _receiver!.OnReceiveIdle(threadFree);
     }
+
+    /// <summary>True when the receiver would run work on a thread freed for it (see <see cref="IPduReceiver.HasIdleWork"/>).</summary>
+    public bool HasIdleWork => _pushing && _receiver!.HasIdleWork;
 
     /// <summary>Nothing more will be delivered: the queue's reader sees the end, a receiver is told once.</summary>
     public void Complete()

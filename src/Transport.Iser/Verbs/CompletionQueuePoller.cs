@@ -1,7 +1,22 @@
+using Iser.Core.Threading;
+
 namespace Iser.Transport.Iser.Verbs;
 
 /// <summary>Receives a batch of work completions. The span is only valid during the call.</summary>
 public delegate void CompletionBatchHandler(ReadOnlySpan<IbvWc> completions);
+
+/// <summary>What a poller tells its owner when the CQ runs dry, and the work the owner held back until then.</summary>
+public interface ICompletionIdleHandler
+{
+    /// <summary>True when <see cref="OnIdle"/> with a free thread would run work on it.</summary>
+    bool HasIdleWork { get; }
+
+    /// <summary>
+    /// The CQ is empty and everything taken from it was handled. <paramref name="threadFree"/>: another thread polls
+    /// now (the poller passed its turn), so the owner may run its held-back work here; false on the polling thread.
+    /// </summary>
+    void OnIdle(bool threadFree);
+}
 
 /// <summary>
 /// Drains one CQ on a dedicated thread that sleeps on the CQ's completion channel:
@@ -9,6 +24,9 @@ public delegate void CompletionBatchHandler(ReadOnlySpan<IbvWc> completions);
 /// ibv_req_notify_cq, poll once more to catch completions that slipped in before the arm, then
 /// wait. The wait is poll(2) on the channel fd with a timeout, so <see cref="Dispose"/> stops the
 /// thread within that timeout. No allocation per completion: the batch buffer is allocated once.
+/// With an <see cref="ICompletionIdleHandler"/>, the owner hears each time the CQ runs dry; when it has work held back
+/// for then (the initiator's thread-pool completions), this thread passes the polling to a partner thread
+/// (<see cref="TurnRelay"/>) and runs that work itself: no hand-off between a completion and its continuation.
 /// </summary>
 public sealed class CompletionQueuePoller : IDisposable
 {
@@ -20,6 +38,8 @@ public sealed class CompletionQueuePoller : IDisposable
     private readonly int _batchesPerWakeup;
     private readonly int _waitTimeoutMs;
     private readonly Thread _thread;
+    private readonly ICompletionIdleHandler? _idle;
+    private readonly TurnRelay? _turns;
     private volatile bool _stopping;
     private volatile bool _busyPoll;
     private long _completions;
@@ -39,7 +59,8 @@ public sealed class CompletionQueuePoller : IDisposable
         int batchSize = 32,
         int batchesPerWakeup = 8,
         int waitTimeoutMs = 50,
-        string? threadName = null)
+        string? threadName = null,
+        ICompletionIdleHandler? idle = null)
     {
         ArgumentNullException.ThrowIfNull(queue);
         ArgumentNullException.ThrowIfNull(handler);
@@ -52,6 +73,9 @@ public sealed class CompletionQueuePoller : IDisposable
         _batch = GC.AllocateArray<IbvWc>(batchSize, pinned: true);
         _batchesPerWakeup = batchesPerWakeup;
         _waitTimeoutMs = waitTimeoutMs;
+        _idle = idle;
+        // Idle work runs on the thread that polled once a partner polls in its place (see TurnRelay), not on the pool.
+        if (idle is not null) _turns = new TurnRelay(Run, $"{threadName ?? "rdma-cq-poller"}+");
         _thread = new Thread(Run) { IsBackground = true, Name = threadName ?? "rdma-cq-poller" };
         _thread.Start();
     }
@@ -78,6 +102,9 @@ public sealed class CompletionQueuePoller : IDisposable
     /// <summary>The exception that stopped the thread, if any.</summary>
     public Exception? Fault { get; private set; }
 
+    // Completions handled since the owner last heard the CQ was empty (only the thread holding the turn touches it).
+    private bool _handledSinceIdle;
+
     private void Run()
     {
         try
@@ -88,6 +115,18 @@ public sealed class CompletionQueuePoller : IDisposable
                 {
                     Thread.Yield(); // budget used up: more may be queued; give others a turn, then continue without waiting
                     continue;
+                }
+
+                if (_handledSinceIdle && _idle is { } idle)
+                {
+                    _handledSinceIdle = false;
+                    if (!_busyPoll && idle.HasIdleWork && _turns!.TryPass())
+                    {
+                        idle.OnIdle(threadFree: true);
+                        if (!_turns.AwaitTurn()) return; // stopped meanwhile
+                        continue;
+                    }
+                    idle.OnIdle(threadFree: false);
                 }
 
                 if (_busyPoll)
@@ -132,6 +171,11 @@ public sealed class CompletionQueuePoller : IDisposable
             int n = _queue.Poll(_batch);
             if (n == 0)
             {
+                if (_handledSinceIdle && _idle is { } idle)
+                {
+                    _handledSinceIdle = false;
+                    idle.OnIdle(threadFree: false);
+                }
                 spinner.SpinOnce(sleep1Threshold: -1);
                 continue;
             }
@@ -164,6 +208,7 @@ public sealed class CompletionQueuePoller : IDisposable
     private void Handle(int n)
     {
         Interlocked.Add(ref _completions, n);
+        _handledSinceIdle = true;
         try
         {
             _handler(new ReadOnlySpan<IbvWc>(_batch, 0, n));
@@ -178,9 +223,14 @@ public sealed class CompletionQueuePoller : IDisposable
     public void Dispose()
     {
         _stopping = true;
+        _turns?.End(); // a thread waiting for its turn leaves; the one polling sees _stopping within the wait timeout
         if (Thread.CurrentThread != _thread)
         {
             _thread.Join();
+        }
+        if (_turns?.Partner is { } partner && Thread.CurrentThread != partner && (partner.ThreadState & ThreadState.Unstarted) == 0)
+        {
+            partner.Join();
         }
     }
 }

@@ -106,10 +106,10 @@ public sealed class PduReaderFuzzTests : IDisposable
         using var receiver = _listener.Accept();
         sender.Send(input.Wire);
         sender.Shutdown(SocketShutdown.Send);
-        // Busy-poll reads run synchronously on this thread, so the campaign's per-thread allocation count sees them.
+        // Blocking reads run synchronously on this thread, so the campaign's per-thread allocation count sees them.
         var reader = new TcpPduReader(receiver, bufferSize: 16 * 1024)
         {
-            HeaderDigest = input.HeaderDigest, DataDigest = input.DataDigest, DiscardCorruptHeaders = input.Discard, BusyPoll = true,
+            HeaderDigest = input.HeaderDigest, DataDigest = input.DataDigest, DiscardCorruptHeaders = input.Discard, Wait = ReadWait.Blocking,
         };
         var read = new List<Frame>();
         var pdu = new Pdu();

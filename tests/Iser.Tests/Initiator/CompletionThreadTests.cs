@@ -5,11 +5,12 @@ namespace Iser.Tests.Initiator;
 
 /// <summary>
 /// Where a command's continuation runs (CompletionOptions), over TCP against our target: on the thread pool by
-/// default, inside the transport's delivery with Inline, and what happens when an inline continuation blocks.
+/// default, inside the transport's delivery with Inline, and what happens when an inline continuation blocks. Run once
+/// per TCP receive path: a thread of the connection's own (the default on Linux), and the runtime's async sockets.
 /// </summary>
-public class CompletionThreadTests
+public abstract class CompletionThreadTests(bool receiveThread)
 {
-    private static readonly DeliveryMarkingTransport Transport = new(new TcpInitiatorTransport());
+    private readonly DeliveryMarkingTransport Transport = new(new TcpInitiatorTransport(options: new TcpInitiatorOptions { ReceiveThread = receiveThread }));
 
     [Theory]
     [InlineData(CompletionMode.ThreadPool, false)]
@@ -122,3 +123,7 @@ public class CompletionThreadTests
         return (inside, finished, clock.Elapsed);
     }
 }
+
+public sealed class CompletionThreadTestsOverReceiveThread() : CompletionThreadTests(receiveThread: true);
+
+public sealed class CompletionThreadTestsOverRuntimeSockets() : CompletionThreadTests(receiveThread: false);

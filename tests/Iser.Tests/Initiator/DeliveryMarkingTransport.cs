@@ -34,6 +34,7 @@ internal sealed class DeliveryMarkingTransport(IInitiatorTransport inner) : IIni
         }
 
         public void OnReceiveIdle(bool threadFree) => inner.OnReceiveIdle(threadFree);
+        public bool HasIdleWork => inner.HasIdleWork;
 
         public void OnReceiveEnded(Exception? error) => inner.OnReceiveEnded(error);
     }

@@ -69,6 +69,7 @@ internal sealed class FaultInjectingDatamover(IInitiatorDatamover inner, FaultPl
         }
 
         public void OnReceiveIdle(bool threadFree) => receiver.OnReceiveIdle(threadFree);
+        public bool HasIdleWork => receiver.HasIdleWork;
 
         public void OnReceiveEnded(Exception? error)
         {

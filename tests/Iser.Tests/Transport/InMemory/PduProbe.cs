@@ -31,6 +31,7 @@ internal sealed class PduProbe : IDatamoverHost, IPduSentNotification, IPduRecei
     }
 
     public void OnReceiveIdle(bool threadFree) { }
+    public bool HasIdleWork => false;
 
     public void OnReceiveEnded(Exception? error) => _ended.TrySetResult(error);
 }

@@ -57,6 +57,15 @@ internal sealed class CompletionLane
         }
     }
 
+    /// <summary>True when a <see cref="Flush"/> now would run or queue a batch (results wait and no drainer runs).</summary>
+    public bool HasWork
+    {
+        get
+        {
+            lock (_gate) return !_scheduled && _filling.Count > 0;
+        }
+    }
+
     /// <summary>
     /// Receive side, when the transport is idle: what was deferred goes to the thread pool, or runs on this thread when
     /// <paramref name="runHere"/> (a pool thread the transport has let go: its next read completes elsewhere).

@@ -8,12 +8,13 @@ namespace Iser.Core.Iscsi.Initiator;
 public sealed class CompletionOptions
 {
     /// <summary>
-    /// False (the default): the caller's continuation runs on the thread pool, never on the thread that reaped the
-    /// response, at most one hand-off per command and usually fewer: the commands answered by one read (one socket
-    /// read, one completion-queue batch) are completed by one work item, in turn, with the sends they issue held so
-    /// they leave together (<see cref="CompletionLane"/>). Over TCP that work item is the receiving pool thread itself
-    /// once its next read is pending. A continuation that blocks there holds the rest of its batch for at most
-    /// <see cref="CompletionLane.StallLimitMilliseconds"/> (then they move to another thread) and never the receive.
+    /// False (the default): the caller's continuation never runs on a thread that is reading the connection, with no
+    /// hand-off on the way to it: the commands answered by one read (one socket read, one completion-queue batch) are
+    /// completed together, in order, with the sends they issue held so they leave together (<see cref="CompletionLane"/>),
+    /// by the thread that read them once a partner thread reads in its place (<see cref="Iser.Core.Threading.TurnRelay"/>), or
+    /// by one thread-pool work item when the partner is still busy. A continuation that blocks there holds the rest of
+    /// its batch for at most <see cref="CompletionLane.StallLimitMilliseconds"/> (then they move to the thread pool)
+    /// and never the reads.
     /// True: it runs at once on the completion thread, no hand-off at all. The continuation then owns that thread, and
     /// every later completion of the connection waits for it, so opting in forbids blocking in it: no
     /// <c>Task.Wait()</c>, <c>.Result</c>, <c>Thread.Sleep</c>, synchronous file or network I/O, lock waits or long

@@ -65,6 +65,8 @@ internal sealed class ConnectionReceiver(IscsiSession session, InitiatorConnecti
 
     public void OnReceiveIdle(bool threadFree) => _lane?.Flush(runHere: threadFree);
 
+    public bool HasIdleWork => _lane?.HasWork ?? false;
+
     public void OnReceiveEnded(Exception? error)
     {
         if (_lane is { } lane && !_laneEnded)

@@ -25,6 +25,7 @@ public abstract class DelegatingInitiatorDatamover(IInitiatorDatamover inner) : 
     public virtual ValueTask<bool> RetryCommandAsync(DataTask task, Pdu command) => Inner.RetryCommandAsync(task, command);
     public virtual bool AdoptTask(DataTask task, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeBuffer) => Inner.AdoptTask(task, readBuffer, writeBuffer);
     public virtual bool ReportsReceiveIdle => Inner.ReportsReceiveIdle;
+    public virtual bool ReceiveIdleIsBounded => Inner.ReceiveIdleIsBounded;
     public virtual void BeginSendBatch() => Inner.BeginSendBatch();
     public virtual void EndSendBatch() => Inner.EndSendBatch();
     public virtual void FlushSends() => Inner.FlushSends();

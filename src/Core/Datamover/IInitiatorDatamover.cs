@@ -39,6 +39,15 @@ public interface IInitiatorDatamover : IDatamoverConnection
     bool ReportsReceiveIdle => false;
 
     /// <summary>
+    /// True when the idle moments of <see cref="ReportsReceiveIdle"/> come after a bounded amount of work however busy
+    /// the link is (iSER: the CQ poller reports idle at the latest after its per-wake-up budget of completions). False
+    /// when a steady stream can keep the reader from ever going idle (a TCP socket that never drains): the core then
+    /// also publishes results held longer than <see cref="Iscsi.Initiator.CompletionLane.MaxHoldMicroseconds"/>
+    /// without waiting for idle, a rule that on a slow machine would cut every batch short where it is not needed.
+    /// </summary>
+    bool ReceiveIdleIsBounded => false;
+
+    /// <summary>
     /// Until <see cref="EndSendBatch"/>, PDUs this thread sends may be held so they leave together (one system call, one
     /// doorbell). Calls pair, on the same thread; the core uses them around a run of completions whose continuations
     /// may each send a command.

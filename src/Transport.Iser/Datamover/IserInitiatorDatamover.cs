@@ -26,6 +26,7 @@ public sealed class IserInitiatorDatamover : IserConnection, IInitiatorDatamover
 
     // The CQ thread tells the receiver after each completion batch; a send batch stages SENDs for one doorbell.
     public bool ReportsReceiveIdle => true;
+    public bool ReceiveIdleIsBounded => true; // the poller's budget per wake-up: 4 batches of 32 completions
     public void BeginSendBatch() => Sends.BeginBatch();
     public void EndSendBatch() => Sends.EndBatch();
     public void FlushSends() => Sends.Flush();

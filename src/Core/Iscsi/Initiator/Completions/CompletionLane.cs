@@ -23,7 +23,7 @@ internal sealed class CompletionLane
     /// <summary>A continuation running this long is taken to block; the rest of its batch moves to another thread.</summary>
     public const int StallLimitMilliseconds = 20;
 
-    /// <summary>How long a deferred result may wait for the transport to go idle.</summary>
+    /// <summary>How long a deferred result may wait for the transport to go idle (where its idle moments are not bounded).</summary>
     public const int MaxHoldMicroseconds = 100;
     private static readonly long s_maxHoldTicks = Stopwatch.Frequency * MaxHoldMicroseconds / 1_000_000;
 

@@ -14,6 +14,7 @@ internal sealed class ConnectionReceiver(IscsiSession session, InitiatorConnecti
     // Thread-pool completions batched per read, when the datamover says when a read is done; made at the first one.
     private CompletionLane? _lane;
     private bool _laneEnded;
+    private readonly bool _idleIsBounded = connection.Datamover.ReceiveIdleIsBounded;
 
     // Environment.TickCount64 when the dispatch now running began; 0 when none runs.
     private long _dispatchStarted;
@@ -30,7 +31,7 @@ internal sealed class ConnectionReceiver(IscsiSession session, InitiatorConnecti
         if (!session.InlineCompletions)
         {
             session.OnPduReceived(connection, pdu);
-            _lane?.FlushIfHeldTooLong();
+            if (!_idleIsBounded) _lane?.FlushIfHeldTooLong();
             return;
         }
         Volatile.Write(ref _dispatchStarted, Math.Max(1, Environment.TickCount64));

@@ -133,7 +133,7 @@ internal sealed class TcpReceiveThread
                 if (pdu is null) break;
                 _connection.Deliver(receiver, pdu);
                 if (_connection.HasBufferedHeader) continue;
-                if (_turns is { } turns && receiver.HasIdleWork && turns.TryPass())
+                if (_turns is { } turns && receiver.HasIdleWork && turns.TryPass(partnerIsReturning: true))
                 {
                     receiver.OnReceiveIdle(threadFree: true);
                     if (!turns.AwaitTurn()) return; // the partner saw the end and told the receiver

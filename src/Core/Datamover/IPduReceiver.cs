@@ -23,8 +23,9 @@ public interface IPduReceiver
 
     /// <summary>
     /// True when <see cref="OnReceiveIdle"/> with a free thread would run work on it (the initiator's deferred
-    /// thread-pool completions): a transport that can free a thread only at a price (waking another to read in its
-    /// place) asks first. A wrapper must forward it.
+    /// thread-pool completions), which also means no run of such work is under way: a transport that can free a thread
+    /// only at a price (waking another to read in its place) asks first, and knows a partner that ran the last batch
+    /// is on its way back. A wrapper must forward it.
     /// </summary>
     bool HasIdleWork { get; }
 

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Iser.Core.Threading;
 
 /// <summary>
@@ -34,8 +36,28 @@ public sealed class TurnRelay
         _partnerName = partnerName;
     }
 
-    /// <summary>Holder: gives the turn to the partner if it waits for one (starting it the first time). False if it is busy.</summary>
-    public bool TryPass()
+    /// <summary>How long <see cref="TryPass"/> waits for a partner that is on its way back (see there).</summary>
+    private static readonly long s_arrivalTicks = Stopwatch.Frequency * 20 / 1_000_000;
+
+    /// <summary>
+    /// Holder: gives the turn to the partner if it waits for one (starting it the first time). False if it is busy.
+    /// With <paramref name="partnerIsReturning"/> (the caller knows the partner's work is done, e.g. no batch of its runs)
+    /// a partner not yet waiting is given up to 20 µs to get there: it is between the end of its work and
+    /// <see cref="AwaitTurn"/>, and missing it sends the caller's work to the thread pool instead.
+    /// </summary>
+    public bool TryPass(bool partnerIsReturning = false)
+    {
+        if (partnerIsReturning && Volatile.Read(ref _partnerStarted) && !Volatile.Read(ref _partnerWaiting))
+        {
+            long until = Stopwatch.GetTimestamp() + s_arrivalTicks;
+            var spinner = new SpinWait();
+            while (!Volatile.Read(ref _partnerWaiting) && !Volatile.Read(ref _ended) && Stopwatch.GetTimestamp() < until)
+                spinner.SpinOnce(sleep1Threshold: -1);
+        }
+        return TryPassNow();
+    }
+
+    private bool TryPassNow()
     {
         lock (_gate)
         {

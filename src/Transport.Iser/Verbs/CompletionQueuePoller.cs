@@ -120,7 +120,7 @@ public sealed class CompletionQueuePoller : IDisposable
                 if (_handledSinceIdle && _idle is { } idle)
                 {
                     _handledSinceIdle = false;
-                    if (!_busyPoll && idle.HasIdleWork && _turns!.TryPass())
+                    if (!_busyPoll && idle.HasIdleWork && _turns!.TryPass(partnerIsReturning: true))
                     {
                         idle.OnIdle(threadFree: true);
                         if (!_turns.AwaitTurn()) return; // stopped meanwhile

@@ -1,6 +1,7 @@
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Initiator;
 using Iser.Tests.Initiator;
+using Iser.Tests.Verbs;
 using Iser.Transport.Iser.Fallback;
 using Iser.Transport.Iser.Verbs;
 using Iser.Transport.Tcp;
@@ -49,10 +50,9 @@ public sealed class AutoTransportTests
         Assert.Contains("REJECTED", auto.LastFallbackReason);
     }
 
-    [Fact]
+    [NoRdmaFact]
     public async Task FactoryAutoOnAMachineWithoutRdmaUsesTcpAndSaysWhy()
     {
-        if (RdmaRuntime.IsSupported) return; // inside the lab the iSER path is covered by the lab tests
         await using var target = InProcessTarget.Start();
         var transport = InitiatorTransports.Create(TransportKind.Auto);
         await using var session = await IscsiSession.ConnectAsync(target.SessionOptions(), transport);
@@ -60,10 +60,9 @@ public sealed class AutoTransportTests
         Assert.Equal(RdmaRuntime.NotSupportedReason, ((AutoInitiatorTransport)transport).LastFallbackReason);
     }
 
-    [Fact]
+    [NoRdmaFact]
     public async Task FactoryIserOnAMachineWithoutRdmaFailsWithTheRuntimeReason()
     {
-        if (RdmaRuntime.IsSupported) return;
         var transport = InitiatorTransports.Create(TransportKind.Iser);
         var e = await Assert.ThrowsAsync<DatamoverException>(async () => await transport.ConnectAsync("127.0.0.1", 3260, CancellationToken.None));
         Assert.Contains(RdmaRuntime.NotSupportedReason!, e.Message);
@@ -71,10 +70,9 @@ public sealed class AutoTransportTests
         Assert.False(InitiatorTransports.TryParse("rdma", out _));
     }
 
-    [Fact]
+    [NoRdmaFact]
     public void IserListenerOnAMachineWithoutRdmaRefusesWithTheReason()
     {
-        if (RdmaRuntime.IsSupported) return;
         var e = Assert.Throws<DatamoverException>(() => new global::Iser.Transport.Iser.Datamover.IserDatamoverListener(
             new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0)));
         Assert.Contains("Cannot listen for iSER on 127.0.0.1:0", e.Message);

@@ -21,10 +21,9 @@ public sealed class IserAgainstTgtdLabTests(ITestOutputHelper output)
     // Found in the lab: tgtd's final iSER Login Response says ExpCmdSN=2 while its session expects CmdSN 1 (its NOP-Ins
     // say ExpCmdSN=1); the initiator core starts at the login response's ExpCmdSN, so its first command waits in tgtd's
     // CmdSN queue forever (READ CAPACITY times out after 60 s). Login, NOP-In and TMF over iSER with tgtd do work.
-    [LabFact]
+    [LabFact(Needs = ["tgtd", "tgtadm"])]
     public async Task OurInitiatorWritesAndReadsBackThroughTgtdOverIser()
     {
-        if (!File.Exists("/usr/sbin/tgtd")) return; // tgt is part of the lab image
         string control = Random.Shared.Next(100, 900).ToString();
         string disk = Path.Combine(Path.GetTempPath(), $"tgtd-iser-{control}.img");
         await using (var f = File.Create(disk)) f.SetLength(32L << 20);

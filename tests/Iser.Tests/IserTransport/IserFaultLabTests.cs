@@ -68,10 +68,9 @@ public sealed class IserFaultLabTests(ITestOutputHelper output)
 
     // ---------------------------------------------------------------- 1. initiator process killed mid-I/O
 
-    [LabFact]
+    [LabFact(Needs = ["iscsi-perf"])]
     public async Task KillingLibiscsiPerfMidReadLeavesNothingOnTheTargetAndItStillServes()
     {
-        if (!File.Exists("/usr/bin/iscsi-perf")) return; // libiscsi-bin is part of the lab image
         await using var lab = Start();
         // 32 random reads of 8 blocks in flight, forever (until killed).
         await KillMidIoAndCheckAsync(lab, "iscsi-perf", ["-i", PerfInitiatorIqn, "-m", "32", "-b", "8", "-r", lab.LunUrl]);

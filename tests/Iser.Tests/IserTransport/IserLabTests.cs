@@ -392,10 +392,9 @@ public abstract class IserLabTests(ITestOutputHelper output, CompletionMode mode
         await WaitUntil(() => IserConnectionCounters.LiveConnections == 0, TimeSpan.FromSeconds(20), "freeing both iSER connections");
     }
 
-    [LabFact]
+    [LabFact(Needs = ["iscsi-inq"])]
     public async Task LibiscsiInquiresOurTargetOverIser()
     {
-        if (!File.Exists("/usr/bin/iscsi-inq")) return; // libiscsi-bin is part of the lab image; nothing to prove without it
         await using var lab = Start();
         string url = lab.LunUrl;
         var psi = new ProcessStartInfo("iscsi-inq", $"-i iqn.2026-11.org.example:libiscsi {url}") { RedirectStandardError = true, RedirectStandardOutput = true };

@@ -24,10 +24,9 @@ public sealed class LibiscsiPerfOverIserLabTests(ITestOutputHelper output)
     /// </summary>
     private const string Libiscsi119PollTimeout = "revents is not POLLIN";
 
-    [LabFact]
+    [LabFact(Needs = ["iscsi-perf"])]
     public async Task IscsiPerfReadsRandom4KiBBlocksFromOurTargetOverIser()
     {
-        if (PeerTools.Find("iscsi-perf") is null) return; // libiscsi-bin is part of the lab image; nothing to prove without it
         await using var target = InProcessIserTarget.Start();
         await target.WarmUpAsync();
 

@@ -8,7 +8,9 @@
 #              (user + system over its commands, bench/lib/client-run.py)
 #   floor:     at depth 1, the verbs of one 4 KiB iSER read and nothing else (`Iser.VerbsBench serve-bw --size 4096
 #              --depth 1`: request SEND -> 4 KiB RDMA WRITE + response SEND), its client sleeping on its completion
-#              channel (--client-waits 1) and busy-polling (--client-waits 0); shown as µs per exchange.
+#              channel (--client-waits 1) and busy-polling (--client-waits 0); shown as µs per exchange. And one
+#              thread hand-off through a futex (bench/lab/wakeup-floor.c), what a default-mode completion pays once per
+#              batch to leave the thread that reaped it.
 # Clients take turns in an order that rotates each round; medians over rounds.
 #
 #   bench/lab/run-initiator-iser-bench.sh      builds on the host, boots the guest, prints the tables and records them
@@ -24,6 +26,7 @@ cli_dir=$repo/bench/.out/iser-cli-r2r
 cli_dll=$cli_dir/iser.dll
 verbs_dll=$repo/bench/Iser.VerbsBench/bin/Release/net10.0/Iser.VerbsBench.dll
 client_run=$repo/bench/lib/client-run.py
+handoff_bin=$repo/bench/.out/wakeup-floor
 
 if [ "${LAB_GUEST:-0}" != 1 ]; then
   cd "$repo"
@@ -31,6 +34,8 @@ if [ "${LAB_GUEST:-0}" != 1 ]; then
     || { echo "run-initiator-iser-bench: publishing the CLI failed" >&2; exit 1; }
   dotnet build bench/Iser.VerbsBench -c Release -v q -nologo </dev/null >/dev/null \
     || { echo "run-initiator-iser-bench: building bench/Iser.VerbsBench failed" >&2; exit 1; }
+  gcc -O2 -pthread -o "$handoff_bin" "$script_dir/wakeup-floor.c" \
+    || { echo "run-initiator-iser-bench: compiling bench/lab/wakeup-floor.c failed (needs gcc)" >&2; exit 1; }
   . "$script_dir/lib-host.sh"
   lab_bench_host_run initiator-iser-bench "Initiators over iSER: ours (per completion mode) and libiscsi, against ours and tgtd" \
     "$script_dir/run-initiator-iser-bench.sh" \
@@ -117,7 +122,7 @@ for t in $bench_targets; do
 done
 
 n=${#clients[@]}
-floor_sleep=() floor_poll=()
+floor_sleep=() floor_poll=() floor_handoff=()
 for ((r = 1; r <= rounds; r++)); do
   for t in $bench_targets; do
     url=$(url_of "$t")
@@ -150,9 +155,17 @@ for ((r = 1; r <= rounds; r++)); do
       echo "round $r: the verbs floor (client-waits $cw) gave no figure" >&2
     fi
   done
+  handoff=$(timeout 120 "$handoff_bin" 3000 | sed -n 's/.*median_ns=\([0-9]*\).*/\1/p')
+  if [ -n "$handoff" ]; then
+    floor_handoff+=("$(awk -v n="$handoff" 'BEGIN { printf "%.1f", n / 1000 }')")
+    echo "round $r: one thread hand-off (futex): ${floor_handoff[-1]} µs" >&2
+  else
+    echo "round $r: the hand-off floor (bench/.out/wakeup-floor) gave no figure" >&2
+  fi
 done
 
 fs=$(printf '%s\n' "${floor_sleep[@]}" | median); fp=$(printf '%s\n' "${floor_poll[@]}" | median)
+fh=$(printf '%s\n' "${floor_handoff[@]}" | median)
 labels=(); for w in "${workloads[@]}"; do labels+=("${w%%|*}"); done
 for t in $bench_targets; do
   echo
@@ -162,3 +175,4 @@ for t in $bench_targets; do
 done
 echo
 echo "Verbs-only floor at depth 1 (request SEND -> 4 KiB RDMA WRITE + response SEND; median µs per exchange): client sleeping ${fs}, client polling ${fp}."
+echo "One thread hand-off through a futex (what a default-mode completion pays to leave the reaping thread; median µs): ${fh}."

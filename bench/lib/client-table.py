@@ -5,7 +5,9 @@
 
 DIR/TARGET.I.KEY holds the lines client-run.py printed for workload I (0-based, in --workloads order) and one
 client (KEY: the client name with every character other than a letter or digit as "_"), one line per round:
-"IOPS P50_US P99_US CPU_US_PER_COMMAND" ("-" where a client reports no percentile). The libiscsi client is the
+"IOPS P50_US P99_US CPU_US_PER_COMMAND [TARGET_BUSIEST_THREAD_PERCENT TARGET_PERCENT]" ("-" where a client reports
+no percentile; the last two, where the bench script sampled them, are how busy the target's busiest thread and the
+whole target process were during the run, in percent of one CPU). The libiscsi client is the
 reference of the two ratio columns unless --reference names another. Clients with no run for a workload get no row.
 """
 import argparse, os, re, statistics
@@ -23,7 +25,7 @@ def runs(i, client):
     path = os.path.join(args.dir, f"{args.target}.{i}.{re.sub(r'[^A-Za-z0-9]', '_', client)}")
     if not os.path.exists(path):
         return []
-    return [line.split() for line in open(path) if len(line.split()) == 4]
+    return [line.split() + ['-'] * (6 - len(line.split())) for line in open(path) if len(line.split()) in (4, 6)]
 
 
 def median(rows, column):
@@ -36,8 +38,10 @@ def text(value, digits=1):
 
 
 ref_name = args.reference.replace("ours:", "")
-print(f"| workload | client | IOPS | p50 µs | p99 µs | CPU µs/cmd | IOPS / {ref_name} | CPU / {ref_name} |")
-print("|---|---|---:|---:|---:|---:|---:|---:|")
+with_target = any(r[4] != "-" for i in range(len(args.workloads)) for c in args.clients for r in runs(i, c))
+extra_head, extra_rule = (" target's busiest thread % | target % |", "---:|---:|") if with_target else ("", "")
+print(f"| workload | client | IOPS | p50 µs | p99 µs | CPU µs/cmd | IOPS / {ref_name} | CPU / {ref_name} |{extra_head}")
+print(f"|---|---|---:|---:|---:|---:|---:|---:|{extra_rule}")
 for i, workload in enumerate(args.workloads):
     reference = runs(i, args.reference)
     ref_iops, ref_cpu = median(reference, 0), median(reference, 3)
@@ -50,4 +54,5 @@ for i, workload in enumerate(args.workloads):
         if client != args.reference and ref_iops and ref_cpu:
             ratio_iops, ratio_cpu = f"{iops / ref_iops:.2f}", f"{cpu / ref_cpu:.2f}"
         print(f"| {workload} | {client.replace('ours:', 'ours, ')} | {text(iops, 0)} | {text(median(rows, 1))} | "
-              f"{text(median(rows, 2))} | {text(cpu)} | {ratio_iops} | {ratio_cpu} |")
+              f"{text(median(rows, 2))} | {text(cpu)} | {ratio_iops} | {ratio_cpu} |"
+              + (f" {text(median(rows, 4), 0)} | {text(median(rows, 5), 0)} |" if with_target else ""))

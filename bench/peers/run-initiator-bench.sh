@@ -136,9 +136,14 @@ bench_target() { # target
         IFS='|' read -r name bytes depth mode <<<"$workload"
         for round in $(seq "$ROUNDS"); do
             for k in $(seq 0 $(( n - 1 ))); do
-                local client=${CLIENTS[$(( (k + round + i) % n ))]} result
-                result=$(run_client "$client" "$url" "$bytes" "$depth" "$mode" "$bs")
+                local client=${CLIENTS[$(( (k + round + i) % n ))]} result target_pid
                 [ "$client" = libiscsi ] && [ "$mode" = randwrite ] && continue
+                target_pid=$([ "$target" = tgtd ] && echo "$TGTD_PID" || echo "$OURS_PID")
+                python3 bench/lib/thread-cpu.py snapshot "$target_pid" "$WORK/target.cpu"
+                result=$(run_client "$client" "$url" "$bytes" "$depth" "$mode" "$bs")
+                # How busy the target's busiest thread was over the run (client start and ramp included): near 100 %
+                # the target is the limit and no client can go faster.
+                [ -n "$result" ] && result="$result $(python3 bench/lib/thread-cpu.py busiest "$target_pid" "$WORK/target.cpu")"
                 if [ -n "$result" ]; then
                     echo "$result" >> "$WORK/$target.$i.$(key "$client")"
                     echo "  $target, $name, round $round: $client $result (IOPS p50 p99 CPU-µs/cmd)" >&2
@@ -158,8 +163,25 @@ table() { # target
     python3 bench/lib/client-table.py "$WORK" "$1" --workloads "${labels[@]}" --clients "${CLIENTS[@]}"
 }
 
-for target in $TARGETS; do bench_target "$target"; done
-report=$(for target in $TARGETS; do echo; echo "Target: $target"; echo; table "$target"; done)
+# One thread hand-off through a futex, on this machine: what a default-mode completion pays once per batch to leave
+# the thread that read it (bench/lab/wakeup-floor.c), measured between the targets' runs.
+HANDOFF=""
+if gcc -O2 -pthread -o "$WORK/wakeup-floor" bench/lab/wakeup-floor.c 2>"$WORK/gcc.err"; then
+    handoff() { "$WORK/wakeup-floor" 20000 | sed -n 's/.*median_ns=\([0-9]*\).* cpu_ns_per_handoff=\([0-9]*\).*/\1 \2/p'; }
+else
+    echo "Compiling bench/lab/wakeup-floor.c failed; the hand-off floor is left out:" >&2; cat "$WORK/gcc.err" >&2
+    handoff() { :; }
+fi
+HANDOFFS=()
+for target in $TARGETS; do HANDOFFS+=("$(handoff)"); bench_target "$target"; done
+HANDOFFS+=("$(handoff)")
+HANDOFF=$(printf '%s\n' "${HANDOFFS[@]}" | python3 -c '
+import statistics, sys
+rows = [l.split() for l in sys.stdin if len(l.split()) == 2]
+if rows:
+    print(f"{statistics.median(int(r[0]) for r in rows) / 1000:.1f} µs wall, {statistics.median(int(r[1]) for r in rows) / 1000:.1f} µs CPU (median of {len(rows)})")')
+report=$(for target in $TARGETS; do echo; echo "Target: $target"; echo; table "$target"; done
+    [ -n "$HANDOFF" ] && { echo; echo "One thread hand-off through a futex on this machine (what a default-mode completion pays once per batch to leave the reading thread): $HANDOFF."; })
 echo "$report"
 if [ -n "$OUT" ]; then
     {

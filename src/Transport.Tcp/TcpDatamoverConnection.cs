@@ -175,6 +175,14 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
     /// </summary>
     internal void Deliver(IPduReceiver receiver, Pdu pdu)
     {
+        // A connection terminated meanwhile (the core or a test found it dead) delivers nothing more: its tasks were let
+        // go, so a Data-In read after that point was skipped, and passing its header up (status included) would
+        // complete a read whose data never landed. The commands are recovered on another connection.
+        if (Volatile.Read(ref _terminated) != 0)
+        {
+            PduPool.Return(pdu);
+            return;
+        }
         Writer.Cork();
         try
         {

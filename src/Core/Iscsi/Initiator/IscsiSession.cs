@@ -262,8 +262,10 @@ public sealed partial class IscsiSession : IAsyncDisposable
                     if (reserved) connection.ReleaseUnusedSlot();
                     if (_table.Failure is { } failure) throw Wrap(failure);
                     if (task.Generation != generation || task.IsCompleted) return;
-                    // Another live connection of the session (MC/S) can carry it, or recovery will bring one.
-                    canRetry = _options.Reconnect.Enabled || _connections.Exists(c => c.Failure is null && !ReferenceEquals(c, connection));
+                    // Another live connection of the session (MC/S) can carry it, or recovery will bring one: session
+                    // recovery (a new login), or at ERL 2 connection recovery (a new connection into this session).
+                    canRetry = _options.Reconnect.Enabled || Negotiated.ErrorRecoveryLevel >= 2
+                        || _connections.Exists(c => c.Failure is null && !ReferenceEquals(c, connection));
                 }
                 if (!canRetry) throw Wrap(e);
                 failedOn = connection;

@@ -25,6 +25,13 @@ public sealed class FaultPlan
         lock (_gate) _rules.Add((rule, false));
     }
 
+    /// <summary>How many PDUs with <paramref name="opcode"/> went <paramref name="target"/> way so far: a rule for the
+    /// n-th from now has Nth = Seen + n.</summary>
+    public int Seen(FaultTarget target, IscsiOpcode opcode)
+    {
+        lock (_gate) return _counts.GetValueOrDefault((target, opcode));
+    }
+
     public bool Fired(FaultRule rule)
     {
         lock (_gate) return _rules.Any(r => ReferenceEquals(r.Rule, rule) && r.Fired);

@@ -28,6 +28,7 @@ host_packages=(
   qemu-system-x86 busybox-static kmod cpio gzip iproute2
   rdma-core ibverbs-utils rdmacm-utils perftest ibverbs-providers libibverbs1 librdmacm1
   libibverbs-dev librdmacm-dev nftables iptables
+  open-iscsi sg3-utils
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

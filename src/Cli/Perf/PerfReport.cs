@@ -56,6 +56,7 @@ internal static class PerfReport
             json.WriteNumber("allocatedBytesPerCommand", Math.Round(r.AllocatedBytesPerCommand, 1));
             json.WriteNumber("cpuMicrosecondsPerCommand", Math.Round(r.CpuMicrosecondsPerCommand, 1));
             json.WriteNumber("gen0Collections", r.Gen0Collections);
+            json.WriteNumber("threadPoolWorkItemsPerCommand", Math.Round(r.ThreadPoolWorkItemsPerCommand, 3));
             json.WriteEndObject();
         }
         o.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));

@@ -67,6 +67,7 @@ internal sealed class PerfRunner
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
         int gen0Before = GC.CollectionCount(0);
         var cpuBefore = Environment.CpuUsage.TotalTime;
+        long poolItemsBefore = ThreadPool.CompletedWorkItemCount;
         var clock = Stopwatch.StartNew();
         var tasks = new Task[_workers.Length];
         for (int i = 0; i < _workers.Length; i++)
@@ -96,6 +97,7 @@ internal sealed class PerfRunner
         await all.ConfigureAwait(false); // rethrows the first worker failure
         var elapsed = clock.Elapsed;
         var cpu = Environment.CpuUsage.TotalTime - cpuBefore;
+        long poolItems = ThreadPool.CompletedWorkItemCount - poolItemsBefore;
         var histogram = new LatencyHistogram();
         long reads = 0, writes = 0;
         foreach (var w in _workers)
@@ -110,6 +112,7 @@ internal sealed class PerfRunner
             AllocatedBytesPerCommand = (GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore) / (double)commandsDone,
             Gen0Collections = GC.CollectionCount(0) - gen0Before,
             CpuTime = cpu,
+            ThreadPoolWorkItemsPerCommand = poolItems / (double)commandsDone,
         };
     }
 

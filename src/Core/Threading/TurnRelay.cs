@@ -12,6 +12,7 @@ namespace Iser.Core.Threading;
 ///   A: read ─ work found ─ TryPass ─ run work ─ AwaitTurn ···················· read ...
 ///   B: (started) ────────────────── read ─ work found ─ TryPass ─ run work ─ AwaitTurn ...
 ///   TryPass is false while the partner still runs its own work: the holder keeps reading, and the work goes elsewhere.
+///   A partner past its work but not yet waiting takes a turn passed meanwhile on arrival, without sleeping.
 /// </code>
 /// The waiting thread sleeps on a futex where there is one: the runtime's Monitor spins before it sleeps and after it
 /// wakes, which, once per batch of responses, costs more CPU than the pass itself.
@@ -36,28 +37,14 @@ public sealed class TurnRelay
         _partnerName = partnerName;
     }
 
-    /// <summary>How long <see cref="TryPass"/> waits for a partner that is on its way back (see there).</summary>
-    private static readonly long s_arrivalTicks = Stopwatch.Frequency * 20 / 1_000_000;
-
     /// <summary>
     /// Holder: gives the turn to the partner if it waits for one (starting it the first time). False if it is busy.
-    /// With <paramref name="partnerIsReturning"/> (the caller knows the partner's work is done, e.g. no batch of its runs)
-    /// a partner not yet waiting is given up to 20 µs to get there: it is between the end of its work and
-    /// <see cref="AwaitTurn"/>, and missing it sends the caller's work to the thread pool instead.
+    /// With <paramref name="partnerIsReturning"/> (the caller knows the partner's work is done, e.g. no batch of its runs
+    /// and none stuck) a partner not yet waiting gets the turn without a wake-up: it is between the end of its work and
+    /// <see cref="AwaitTurn"/>, where it finds the turn and reads on without sleeping. Reads pause only for that short
+    /// way back, which runs no caller code, and the holder's work never goes to the thread pool for it.
     /// </summary>
     public bool TryPass(bool partnerIsReturning = false)
-    {
-        if (partnerIsReturning && Volatile.Read(ref _partnerStarted) && !Volatile.Read(ref _partnerWaiting))
-        {
-            long until = Stopwatch.GetTimestamp() + s_arrivalTicks;
-            var spinner = new SpinWait();
-            while (!Volatile.Read(ref _partnerWaiting) && !Volatile.Read(ref _ended) && Stopwatch.GetTimestamp() < until)
-                spinner.SpinOnce(sleep1Threshold: -1);
-        }
-        return TryPassNow();
-    }
-
-    private bool TryPassNow()
     {
         lock (_gate)
         {
@@ -71,7 +58,13 @@ public sealed class TurnRelay
                 partner.Start();
                 return true;
             }
-            if (!_partnerWaiting) return false;
+            if (!_partnerWaiting)
+            {
+                if (!partnerIsReturning) return false;
+                Debug.Assert(!_turnPassed, "a turn is pending while its holder passes it again");
+                _turnPassed = true; // taken in AwaitTurn, on its way
+                return true;
+            }
             _partnerWaiting = false;
             _turnPassed = true;
             if (_changed is null) Monitor.PulseAll(_gate);

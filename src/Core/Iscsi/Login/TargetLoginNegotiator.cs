@@ -169,7 +169,9 @@ public sealed class TargetLoginNegotiator
                 inheritedRdma: !IsLeadingConnection && _policy.IsIserConnection);
             IsComplete = true;
             _logger.LogInformation("Login of {Initiator} to {Target} complete ({Auth}, {Kind} session).",
-                InitiatorName, TargetName ?? "discovery", _authMethod, IsDiscovery ? "discovery" : "normal");
+                InitiatorName, TargetName ?? "discovery",
+                _chap is { } chap ? $"CHAP {ChapAlgorithms.Name(chap.Algorithm)}{(chap.MutualPerformed ? ", mutual" : "")}" : _authMethod,
+                IsDiscovery ? "discovery" : "normal");
         }
         return frame;
     }

@@ -59,9 +59,9 @@ public sealed class IscsiTarget : IAsyncDisposable
         foreach (var node in _nodes.Values)
             foreach (var unit in node.Luns.Values) unit.OnAsymmetricAccessStateChanged(except);
     }
-    /// <summary>Sessions currently logged in (normal and discovery).</summary>
     /// <summary>StopAsync or DisposeAsync began: connections end with their tasks.</summary>
     internal bool IsStopping => _stopping.IsCancellationRequested;
+    /// <summary>Sessions currently logged in (normal and discovery).</summary>
     public int SessionCount { get { lock (_sessionGate) return _sessions.Count; } }
     /// <summary>Connections accepted and not yet shut down (login phase included).</summary>
     internal int ConnectionCount => _connections.Count;

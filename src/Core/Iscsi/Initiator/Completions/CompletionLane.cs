@@ -57,12 +57,15 @@ internal sealed class CompletionLane
         }
     }
 
-    /// <summary>True when a <see cref="Flush"/> now would run or queue a batch (results wait and no drainer runs).</summary>
+    /// <summary>
+    /// True when a <see cref="Flush"/> now would run or queue a batch (results wait and no drainer runs), and no drainer
+    /// superseded by a rescue is still inside a continuation: so the thread that ran the lane's last batch is past it.
+    /// </summary>
     public bool HasWork
     {
         get
         {
-            lock (_gate) return !_scheduled && _filling.Count > 0;
+            lock (_gate) return !_scheduled && _filling.Count > 0 && Volatile.Read(ref _superseded) == 0;
         }
     }
 

@@ -394,4 +394,47 @@ public sealed class PersistentReservationLogicalUnitTests
             catch (IOException) { }
         }
     }
+
+    /// <summary>REGISTER AND MOVE names its destination's relative target port; in a target those are its portal
+    /// groups (the ALUA groups), so a port the target does not have is refused and one it has is taken.</summary>
+    [Fact]
+    public async Task Register_and_move_to_a_target_port_the_target_lacks_is_refused_and_to_one_it_has_is_taken()
+    {
+        await using var lu = RamLu();
+        var ports = new Iser.Core.Scsi.Target.Alua.AsymmetricAccessStates();
+        ports.AddGroup(1);
+        ports.AddGroup(2);
+        async Task<ScsiCommandResult> Move(ushort port)
+        {
+            byte[] list = RegisterAndMoveList(KeyA, KeyB, port, $"{B.InitiatorName},i,0x{B.Isid:x12}");
+            var task = new FakeScsiTask(PrOutCdb(0x07, WriteExclusive, list.Length), dataOut: list, nexus: A) { AccessStates = ports };
+            return await lu.ExecuteAsync(task, CancellationToken.None);
+        }
+        AssertGood(await Register(lu, A, KeyA));
+        AssertGood(await Reserve(lu, A, KeyA, WriteExclusive));
+
+        var refused = await Move(3);
+        Assert.Equal(ScsiStatus.CheckCondition, refused.Status);
+        var sense = SenseData.Parse(refused.Sense.Span);
+        Assert.Equal((0x26, 0x00), (sense.Asc, sense.Ascq)); // INVALID FIELD IN PARAMETER LIST
+        AssertGood(await Move(2));
+        // B's port behind group 2 now holds the reservation with B's key; A is still registered (no UNREG).
+        var (_, held) = await RunIn(lu, A, PrInCdb(0x01), 1024);
+        Assert.Equal(KeyB, BinaryPrimitives.ReadUInt64BigEndian(held.AsSpan(8)));
+    }
+
+    /// <summary>REGISTER AND MOVE's parameter list (SPC-4 §6.16.4): keys, RTPI, one iSCSI TransportID of format 01b.</summary>
+    private static byte[] RegisterAndMoveList(ulong key, ulong serviceActionKey, ushort relativeTargetPort, string initiatorPort)
+    {
+        int nameLength = (System.Text.Encoding.ASCII.GetByteCount(initiatorPort) + 1 + 3) / 4 * 4; // null-terminated, padded to 4
+        var list = new byte[24 + 4 + nameLength];
+        BinaryPrimitives.WriteUInt64BigEndian(list, key);
+        BinaryPrimitives.WriteUInt64BigEndian(list.AsSpan(8), serviceActionKey);
+        BinaryPrimitives.WriteUInt16BigEndian(list.AsSpan(18), relativeTargetPort);
+        BinaryPrimitives.WriteUInt32BigEndian(list.AsSpan(20), (uint)(4 + nameLength));
+        list[24] = 0x45; // format 01b, protocol 5h (iSCSI)
+        BinaryPrimitives.WriteUInt16BigEndian(list.AsSpan(26), (ushort)nameLength);
+        System.Text.Encoding.ASCII.GetBytes(initiatorPort, list.AsSpan(28));
+        return list;
+    }
 }

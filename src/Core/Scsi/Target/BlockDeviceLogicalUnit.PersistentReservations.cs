@@ -67,7 +67,10 @@ public sealed partial class BlockDeviceLogicalUnit
             return error.ToCommandResult(length);
 
         var nexus = task.Nexus;
-        var outcome = _reservations.Out(nexus, cdb.ServiceAction, cdb.Type, parameters);
+        // The target's ports are its portal groups (relative target port identifier = TPGT), which the target's
+        // ALUA states list; a unit outside a target takes any nonzero identifier.
+        var ports = task.AccessStates;
+        var outcome = _reservations.Out(nexus, cdb.ServiceAction, cdb.Type, parameters, ports is null ? null : ports.Contains);
         _logger.LogDebug("PERSISTENT RESERVE OUT {Action} type {Type} from {Nexus}: {Outcome}; now {State}.",
             cdb.ServiceAction, cdb.Type, nexus, outcome, _reservations);
         if (outcome.UnitAttentions.Count > 0) _unitAttentions.Establish(outcome.UnitAttentions);

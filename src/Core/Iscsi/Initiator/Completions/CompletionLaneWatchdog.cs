@@ -1,8 +1,11 @@
 namespace Iser.Core.Iscsi.Initiator;
 
 /// <summary>
-/// One timer for the whole process that looks at every <see cref="CompletionLane"/> for a continuation that blocked
-/// (see <see cref="CompletionLane.CheckStall"/>). It runs only while some lane exists.
+/// One thread for the whole process that looks at every <see cref="CompletionLane"/> for a continuation that blocked
+/// (see <see cref="CompletionLane.CheckStall"/>). It runs only while some lane exists, and leaves with the last one.
+/// A thread of its own rather than a <see cref="Timer"/>: a timer's callback takes a thread-pool worker 100 times a
+/// second, and a worker that finishes spins a while for more work before it sleeps; measured in the soft-RoCE guest,
+/// that made the default completion mode use the pool about once per command at depth 1.
 /// </summary>
 internal static class CompletionLaneWatchdog
 {
@@ -10,7 +13,7 @@ internal static class CompletionLaneWatchdog
     private static readonly Lock s_gate = new();
     private static readonly List<CompletionLane> s_lanes = [];
     private static CompletionLane[] s_snapshot = [];
-    private static Timer? s_timer;
+    private static Thread? s_thread; // under s_gate: the running watchdog, null when none
 
     public static void Register(CompletionLane lane)
     {
@@ -18,8 +21,9 @@ internal static class CompletionLaneWatchdog
         {
             s_lanes.Add(lane);
             s_snapshot = [.. s_lanes];
-            s_timer ??= new Timer(static _ => Check(), null, Timeout.Infinite, Timeout.Infinite);
-            if (s_lanes.Count == 1) s_timer.Change(PeriodMilliseconds, PeriodMilliseconds);
+            if (s_thread is not null) return;
+            s_thread = new Thread(Run) { IsBackground = true, Name = "Iser completion watchdog" };
+            s_thread.Start();
         }
     }
 
@@ -29,13 +33,24 @@ internal static class CompletionLaneWatchdog
         {
             if (!s_lanes.Remove(lane)) return;
             s_snapshot = [.. s_lanes];
-            if (s_lanes.Count == 0) s_timer?.Change(Timeout.Infinite, Timeout.Infinite);
         }
     }
 
-    private static void Check()
+    private static void Run()
     {
-        long now = Environment.TickCount64;
-        foreach (var lane in Volatile.Read(ref s_snapshot)) lane.CheckStall(now);
+        while (true)
+        {
+            Thread.Sleep(PeriodMilliseconds);
+            lock (s_gate)
+            {
+                if (s_lanes.Count == 0)
+                {
+                    s_thread = null; // a Register from now on starts another
+                    return;
+                }
+            }
+            long now = Environment.TickCount64;
+            foreach (var lane in Volatile.Read(ref s_snapshot)) lane.CheckStall(now);
+        }
     }
 }

@@ -8,7 +8,9 @@ public sealed partial class PersistentReservations
     /// fails changes nothing. The caller establishes the outcome's unit attentions, aborts its tasks, saves the image
     /// when <see cref="PrOutcome.PersistentStateChanged"/>, and only then completes the command.
     /// </summary>
-    public PrOutcome Out(in ItNexus nexus, PrOutServiceAction action, PrType type, in PrOutParameters p)
+    /// <param name="targetPortExists">Whether a relative target port identifier names a port of the target the command
+    /// came through (REGISTER AND MOVE's destination); null falls back to <see cref="PersistentReservationOptions.TargetPortExists"/>.</param>
+    public PrOutcome Out(in ItNexus nexus, PrOutServiceAction action, PrType type, in PrOutParameters p, Func<ushort, bool>? targetPortExists = null)
     {
         if (!Enum.IsDefined(action)) return PrOutcome.InvalidFieldInCdb(1, 4);
         bool typed = action is PrOutServiceAction.Reserve or PrOutServiceAction.Preempt or PrOutServiceAction.PreemptAndAbort;
@@ -33,7 +35,7 @@ public sealed partial class PersistentReservations
                 PrOutServiceAction.Clear => Clear(nexus, p),
                 PrOutServiceAction.Preempt => Preempt(nexus, type, p, abort: false),
                 PrOutServiceAction.PreemptAndAbort => Preempt(nexus, type, p, abort: true),
-                _ => RegisterAndMove(nexus, p),
+                _ => RegisterAndMove(nexus, p, targetPortExists ?? _options.TargetPortExists),
             };
             // RESERVE and RELEASE leave PRgeneration alone; the others bump it whenever they complete (SPC-4 §6.15.2).
             if (outcome.IsGood && action is not (PrOutServiceAction.Reserve or PrOutServiceAction.Release)) _generation++;
@@ -198,7 +200,7 @@ public sealed partial class PersistentReservations
     /// REGISTER AND MOVE (SPC-4 §5.13.8): the holder registers the nexus a TransportID and relative target port name
     /// with the service action key, hands it the reservation (same type), and with UNREG unregisters itself.
     /// </summary>
-    private PrOutcome RegisterAndMove(in ItNexus nexus, in PrOutParameters p)
+    private PrOutcome RegisterAndMove(in ItNexus nexus, in PrOutParameters p, Func<ushort, bool>? targetPortExists)
     {
         var source = FindRegistration(nexus);
         if (source is null || source.Key != p.ReservationKey) return PrOutcome.ReservationConflict;
@@ -211,7 +213,7 @@ public sealed partial class PersistentReservations
         var id = p.TransportIds[0];
         if (string.Equals(id.Name, nexus.InitiatorName, StringComparison.OrdinalIgnoreCase) && (id.Isid is null || id.Isid == nexus.Isid))
             return PrOutcome.InvalidFieldInParameterList(PrOutParameterParser.BasicLength); // the issuing port itself
-        if (p.RelativeTargetPortId == 0 || !(_options.TargetPortExists?.Invoke(p.RelativeTargetPortId) ?? true))
+        if (p.RelativeTargetPortId == 0 || !(targetPortExists?.Invoke(p.RelativeTargetPortId) ?? true))
             return PrOutcome.InvalidFieldInParameterList(18);
 
         var destination = new ItNexusPattern(id.Name, id.Isid, p.RelativeTargetPortId);

@@ -73,7 +73,11 @@ public sealed class TurnRelay
         return true;
     }
 
-    /// <summary>After a pass: waits until the turn comes back. False when the job ended meanwhile (the thread should leave).</summary>
+    /// <summary>
+    /// After a pass: waits until the turn comes back. False when the job ended meanwhile (the thread should leave).
+    /// A pending turn goes to whichever thread asks first: right after the first pass the passer may take it back before
+    /// the new partner runs, which then waits in its place. Both threads run the same loop, so the roles just swap.
+    /// </summary>
     public bool AwaitTurn()
     {
         while (true)

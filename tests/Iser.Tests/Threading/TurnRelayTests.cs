@@ -84,6 +84,59 @@ public class TurnRelayTests
         Assert.False(relay.AwaitTurn()); // ended: a thread asking for the turn leaves at once
     }
 
+    /// <summary>
+    /// A partner that passed the turn back and is past its work but not yet waiting (on its way back, where no caller
+    /// code runs) is refused a plain pass, given one that says it is returning, and takes that turn on arrival
+    /// without sleeping for it: its AwaitTurn returns at once and it reads on.
+    /// </summary>
+    [Fact]
+    public void A_returning_partner_takes_a_turn_passed_before_it_arrives_without_waiting_for_a_wake_up()
+    {
+        var partnerReading = new ManualResetEventSlim();
+        var partnerPassedBack = new ManualResetEventSlim();
+        var partnerMayReturn = new ManualResetEventSlim();
+        var partnerReadsAgain = new ManualResetEventSlim();
+        TurnRelay? relay = null;
+        bool? partnerGotTurn = null;
+        long awaitTicks = 0;
+        relay = new TurnRelay(() =>
+        {
+            // The partner holds the turn: it passes it back to the first thread (waiting by now) and runs "work".
+            partnerReading.Set();
+            while (!relay!.TryPass()) Thread.Sleep(1);
+            partnerPassedBack.Set();
+            partnerMayReturn.Wait();
+            // Past its work: back to the turn, which the first thread already passed to it.
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            partnerGotTurn = relay.AwaitTurn();
+            awaitTicks = System.Diagnostics.Stopwatch.GetTimestamp() - started;
+            partnerReadsAgain.Set();
+        }, "relay-test-returning");
+
+        bool? plainPass = null, returningPass = null, firstAwait = null;
+        var first = new Thread(() =>
+        {
+            Assert.True(relay.TryPass()); // starts the partner, which holds the turn
+            Assert.True(partnerReading.Wait(TimeSpan.FromSeconds(10)));
+            firstAwait = relay.AwaitTurn(); // back from the partner
+            Assert.True(partnerPassedBack.Wait(TimeSpan.FromSeconds(10)));
+            plainPass = relay.TryPass();                             // the partner is not waiting: refused
+            returningPass = relay.TryPass(partnerIsReturning: true); // it is on its way back: the turn waits for it
+            partnerMayReturn.Set();
+        }) { IsBackground = true };
+        first.Start();
+        Assert.True(first.Join(TimeSpan.FromSeconds(20)));
+        Assert.True(partnerReadsAgain.Wait(TimeSpan.FromSeconds(10)), "the returning partner never got its turn");
+        Assert.True(firstAwait);
+        Assert.False(plainPass);
+        Assert.True(returningPass);
+        Assert.True(partnerGotTurn);
+        // Taken on arrival: no sleep on the futex for a wake-up that would never come (nobody signals it).
+        Assert.True(awaitTicks < System.Diagnostics.Stopwatch.Frequency, $"AwaitTurn took {awaitTicks * 1000 / System.Diagnostics.Stopwatch.Frequency} ms");
+        relay.End();
+        Assert.True(relay.Partner!.Join(TimeSpan.FromSeconds(10)));
+    }
+
     private static void InterlockedMax(ref int target, int value)
     {
         int seen;

@@ -44,9 +44,6 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
         Writer = new TcpPduWriter(socket, logger, _writable);
     }
 
-    /// <summary>True when a thread of this connection's own reads it (see the constructor).</summary>
-    public bool HasReceiveThread => _receiveThread is not null;
-
     public string TransportName => "tcp";
     public string LocalEndPoint { get; }
     public string RemoteEndPoint { get; }
@@ -76,7 +73,7 @@ public abstract class TcpDatamoverConnection : IDatamoverConnection
     }
 
     /// <summary>
-    /// Push delivery. With a receive thread of its own (<see cref="HasReceiveThread"/>) that thread, blocked in recv(2)
+    /// Push delivery. With a receive thread of its own (see the constructor) that thread, blocked in recv(2)
     /// until bytes arrive, hands each PDU to the receiver and tells it when the socket is drained
     /// (<see cref="IPduReceiver.OnReceiveIdle"/>, thread not free); with <paramref name="busyPoll"/> it spins on a
     /// non-blocking recv instead of sleeping: a response is handled the moment it lands, and one core stays busy until

@@ -29,15 +29,7 @@ public static class InitiatorMetrics
         "Keep-alive pings the target did not answer in time (the connection was given up).");
 
     /// <summary>One command answered (or failed): its duration and, on success, the bytes it moved.</summary>
-    internal static void CommandEnded(byte opcode, int lun, long startTimestamp, int transferred, bool isRead)
-    {
-        if (CommandDuration.Enabled)
-        {
-            CommandDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds,
-                new KeyValuePair<string, object?>(ScsiMetricTags.Operation, ScsiMetricTags.OperationOf(opcode)),
-                new KeyValuePair<string, object?>(ScsiMetricTags.Lun, ScsiMetricTags.LunValue(lun)));
-        }
-        if (transferred > 0 && Bytes.Enabled)
-            Bytes.Add(transferred, new KeyValuePair<string, object?>(ScsiMetricTags.Direction, isRead ? ScsiMetricTags.Read : ScsiMetricTags.Write));
-    }
+    internal static void CommandEnded(byte opcode, int lun, long startTimestamp, int transferred, bool isRead) =>
+        ScsiCommandMetrics.CommandEnded(CommandDuration, Bytes, opcode, lun, startTimestamp,
+            dataIn: isRead ? transferred : 0, dataOut: isRead ? 0 : transferred);
 }

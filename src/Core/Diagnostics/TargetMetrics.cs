@@ -28,18 +28,9 @@ public static class TargetMetrics
     internal static readonly Counter<long> KeepAlivesMissed = s_meter.CreateCounter<long>("iser.target.nop.missed", "{ping}",
         "NOP-In heartbeats not answered in time (the connection was dropped).");
 
-    internal static void CommandEnded(byte opcode, int lun, long startTimestamp, long dataIn, long dataOut)
-    {
-        if (CommandDuration.Enabled)
-        {
-            CommandDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds,
-                new KeyValuePair<string, object?>(ScsiMetricTags.Operation, ScsiMetricTags.OperationOf(opcode)),
-                new KeyValuePair<string, object?>(ScsiMetricTags.Lun, ScsiMetricTags.LunValue(lun)));
-        }
-        if (!Bytes.Enabled) return;
-        if (dataIn > 0) Bytes.Add(dataIn, new KeyValuePair<string, object?>(ScsiMetricTags.Direction, ScsiMetricTags.Read));
-        if (dataOut > 0) Bytes.Add(dataOut, new KeyValuePair<string, object?>(ScsiMetricTags.Direction, ScsiMetricTags.Write));
-    }
+    /// <summary>One command answered: its duration and the bytes it moved each way.</summary>
+    internal static void CommandEnded(byte opcode, int lun, long startTimestamp, long dataIn, long dataOut) =>
+        ScsiCommandMetrics.CommandEnded(CommandDuration, Bytes, opcode, lun, startTimestamp, dataIn, dataOut);
 
     internal static void LoginEnded(string result) => Logins.Add(1, new KeyValuePair<string, object?>("iser.login.result", result));
 }

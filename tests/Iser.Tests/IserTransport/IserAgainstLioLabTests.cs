@@ -1,7 +1,5 @@
-using System.Text;
 using Iser.Core.Iscsi.Initiator;
 using Iser.Tests.Initiator;
-using Iser.Tests.Peers;
 using Iser.Tests.Verbs;
 using Iser.Transport.Iser.Datamover;
 using Iser.Transport.Iser.Fallback;
@@ -27,9 +25,8 @@ public sealed class IserAgainstLioLabTests(ITestOutputHelper output)
     [LabFact]
     public async Task OurInitiatorWritesAndReadsBackThroughLinuxLioOverIser()
     {
-        string script = Path.Combine(IserCli.RepositoryRoot ?? throw new InvalidOperationException(
-            "The repository root (holding Iser.sln) was not found above the test output; native/lab/lio-iser-target.py lives there."),
-            "native", "lab", "lio-iser-target.py");
+        var host = new LabCommands(output);
+        string script = LabCommands.Script("lio-iser-target.py");
         Assert.True(Directory.Exists("/usr/lib/python3/dist-packages/rtslib_fb"),
             "python3-rtslib-fb is not installed on the host (the guest sees the host's root): `apt-get install python3-rtslib-fb`.");
         Assert.True(Directory.Exists("/sys/kernel/config/target"),
@@ -40,7 +37,7 @@ public sealed class IserAgainstLioLabTests(ITestOutputHelper output)
         bool passed = false;
         try
         {
-            var setup = await RunScriptAsync(script, $"setup --iqn {TargetIqn} --address {address} --port {Port} --size-mb {SizeMiB}");
+            var setup = await host.RunPythonAsync(script, $"setup --iqn {TargetIqn} --address {address} --port {Port} --size-mb {SizeMiB}");
             Assert.True(setup.ExitCode == 0, $"Setting up LIO failed:\n{setup}");
             Assert.True(Directory.Exists("/sys/module/ib_isert"), "ib_isert is not loaded although the portal accepted iSER.");
 
@@ -105,35 +102,14 @@ public sealed class IserAgainstLioLabTests(ITestOutputHelper output)
         }
         finally
         {
-            var teardown = await RunScriptAsync(script, $"teardown --iqn {TargetIqn}");
+            var teardown = await host.RunPythonAsync(script, $"teardown --iqn {TargetIqn}");
             if (!passed)
             {
                 foreach (string line in log.Lines) output.WriteLine(line);
-                output.WriteLine("kernel log (dmesg, last 150 lines):\n" + await DmesgTailAsync(150));
+                output.WriteLine("kernel log (dmesg, last 150 lines):\n" + await LabCommands.DmesgTailAsync(150));
             }
             Assert.True(teardown.ExitCode == 0, $"Tearing LIO down failed:\n{teardown}");
             Assert.False(Directory.Exists($"/sys/kernel/config/target/iscsi/{TargetIqn}"), "LIO's target is still configured after the teardown.");
-        }
-    }
-
-    private async Task<ProcessResult> RunScriptAsync(string script, string arguments)
-    {
-        var result = await ExternalProcess.RunAsync("python3", [script, .. arguments.Split(' ')], TimeSpan.FromSeconds(120));
-        output.WriteLine(result.ToString());
-        return result;
-    }
-
-    private static async Task<string> DmesgTailAsync(int lines)
-    {
-        try
-        {
-            var result = await ExternalProcess.RunAsync("dmesg", [], TimeSpan.FromSeconds(30));
-            var all = result.Stdout.Split('\n');
-            return new StringBuilder().AppendJoin('\n', all.Skip(Math.Max(0, all.Length - lines))).ToString();
-        }
-        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
-        {
-            return $"(dmesg could not be read: {e.Message})";
         }
     }
 }

@@ -1,10 +1,8 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
-using System.Text;
 using Iser.Core.Iscsi.Initiator;
 using Iser.Core.Iscsi.Pdus;
 using Iser.Tests.Initiator;
-using Iser.Tests.Peers;
 using Iser.Tests.Recovery;
 using Iser.Tests.Verbs;
 using Iser.Transport.Tcp;
@@ -58,9 +56,8 @@ public sealed class LioErrorRecoveryLabTests(ITestOutputHelper output)
     [LioErrorRecoveryFact]
     public async Task OurInitiatorAtErl2SurvivesAConnectionKilledUnderLoadAgainstLinuxLioOverTcp()
     {
-        string script = Path.Combine(IserCli.RepositoryRoot ?? throw new InvalidOperationException(
-            "The repository root (holding Iser.sln) was not found above the test output; native/lab/lio-iser-target.py lives there."),
-            "native", "lab", "lio-iser-target.py");
+        var host = new LabCommands(output);
+        string script = LabCommands.Script("lio-iser-target.py");
         Assert.True(Directory.Exists("/usr/lib/python3/dist-packages/rtslib_fb"),
             "python3-rtslib-fb is not installed on the host (the guest sees the host's root): `apt-get install python3-rtslib-fb`.");
         Assert.True(Directory.Exists("/sys/kernel/config/target"),
@@ -74,7 +71,7 @@ public sealed class LioErrorRecoveryLabTests(ITestOutputHelper output)
         try
         {
             // The proxy relays to 127.0.0.1, so LIO listens there too; the lab address keeps the portal the other LIO test uses.
-            var setup = await RunScriptAsync(script,
+            var setup = await host.RunPythonAsync(script,
                 $"setup --iqn {TargetIqn} --address {address} --address 127.0.0.1 --port {Port} --size-mb {SizeMiB} --name {Backstore} " +
                 "--tcp --erl 2 --time2wait 1 --time2retain 20");
             Assert.True(setup.ExitCode == 0, $"Setting up LIO failed:\n{setup}");
@@ -171,12 +168,12 @@ public sealed class LioErrorRecoveryLabTests(ITestOutputHelper output)
         finally
         {
             if (proxy is not null) await proxy.DisposeAsync();
-            var teardown = await RunScriptAsync(script, $"teardown --iqn {TargetIqn} --name {Backstore}");
+            var teardown = await host.RunPythonAsync(script, $"teardown --iqn {TargetIqn} --name {Backstore}");
             if (!passed)
             {
                 output.WriteLine("initiator log:");
                 foreach (string line in log.Lines) output.WriteLine(line);
-                output.WriteLine("kernel log (dmesg, last 200 lines):\n" + await DmesgTailAsync(200));
+                output.WriteLine("kernel log (dmesg, last 200 lines):\n" + await LabCommands.DmesgTailAsync(200));
             }
             Assert.True(teardown.ExitCode == 0, $"Tearing LIO down failed:\n{teardown}");
             Assert.False(Directory.Exists($"/sys/kernel/config/target/iscsi/{TargetIqn}"), "LIO's target is still configured after the teardown.");
@@ -259,29 +256,6 @@ public sealed class LioErrorRecoveryLabTests(ITestOutputHelper output)
         output.WriteLine("recovery (initiator log, Information and up, and the reassignments):");
         foreach (string line in log.Lines.Where(l => !l.Contains(" Trace ") && (!l.Contains(" Debug ") || l.Contains("reassign") || l.Contains("TASK REASSIGN"))))
             output.WriteLine("  " + line);
-    }
-
-    private async Task<ProcessResult> RunScriptAsync(string script, string arguments)
-    {
-        // /usr/bin/python3 carries python3-rtslib-fb; a python3 earlier on PATH (pyenv and the like) may not.
-        string python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-        var result = await ExternalProcess.RunAsync(python, [script, .. arguments.Split(' ')], TimeSpan.FromSeconds(120));
-        output.WriteLine(result.ToString());
-        return result;
-    }
-
-    private static async Task<string> DmesgTailAsync(int lines)
-    {
-        try
-        {
-            var result = await ExternalProcess.RunAsync("dmesg", [], TimeSpan.FromSeconds(30));
-            var all = result.Stdout.Split('\n');
-            return new StringBuilder().AppendJoin('\n', all.Skip(Math.Max(0, all.Length - lines))).ToString();
-        }
-        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
-        {
-            return $"(dmesg could not be read: {e.Message})";
-        }
     }
 }
 

@@ -1,6 +1,5 @@
 using Iser.Core.Iscsi.Initiator;
 using Iser.Core.Iscsi.Login;
-using Iser.Tests.Peers;
 using Iser.Tests.Verbs;
 using Iser.Transport.Tcp;
 using Microsoft.Extensions.Logging;
@@ -35,7 +34,7 @@ public sealed class OpenIscsiLabTests(ITestOutputHelper output)
     [LabFact(Needs = ["iscsiadm", "iscsid"])]
     public async Task OpenIscsiLogsInWithChapSha256AndATargetThatRefusesMd5TurnsAwayMd5()
     {
-        string script = Script();
+        var host = new LabCommands(output);
         await using var lab = InProcessIserTarget.Start(16L << 20, LogLevel.Debug, iqn: Iqn, alsoTcp: true);
         lab.Node.InitiatorChap = new Iser.Core.Iscsi.Login.ChapCredentials("open-iscsi", "a-secret-of-twenty-chars");
         lab.Node.ChapAlgorithms = [ChapAlgorithm.Sha256, ChapAlgorithm.Sha1];
@@ -44,35 +43,26 @@ public sealed class OpenIscsiLabTests(ITestOutputHelper output)
             "--chap", "open-iscsi:a-secret-of-twenty-chars"];
         try
         {
-            var md5 = await RunAsync(script, ["login", .. target, "--chap-algs", "MD5"]);
+            var md5 = await host.OpenIscsiAsync(["login", .. target, "--chap-algs", "MD5"]);
             Assert.True(md5.ExitCode != 0, $"open-iscsi logged in offering MD5 alone to a target that refuses MD5:\n{md5}");
             Assert.Contains(lab.Log.Lines, l => l.Contains("accepts only sha256 (7)"));
             Assert.Equal(0, lab.Target.SessionCount);
-            await RunAsync(script, ["logout", .. target]); // drops the node record that failed
+            await host.OpenIscsiAsync(["logout", .. target]); // drops the node record that failed
 
-            var sha = await RunAsync(script, ["login", .. target, "--chap-algs", "SHA256,MD5"]);
-            Assert.True(sha.ExitCode == 0, $"open-iscsi did not log in with CHAP SHA-256:\n{sha}\n{Tail(lab)}");
+            string disk = await host.LoginAsync([.. target, "--chap-algs", "SHA256,MD5"], "open-iscsi's login with CHAP SHA-256", () => Tail(lab));
             Assert.Contains(lab.Log.Lines, l => l.Contains("complete (CHAP sha256"));
-            string disk = sha.Stdout.Trim().Split('\n')[^1].Trim();
-            var read = await RunAsync("dd", [$"if={disk}", "of=/dev/null", "bs=1M", "count=1", "iflag=direct", "status=none"]);
-            Assert.True(read.ExitCode == 0, $"reading through {disk} failed:\n{read}");
-            var logout = await RunAsync(script, ["logout", .. target]);
-            Assert.True(logout.ExitCode == 0, $"open-iscsi did not log out:\n{logout}");
+            await host.MustAsync("dd", [$"if={disk}", "of=/dev/null", "bs=1M", "count=1", "iflag=direct", "status=none"], $"reading through {disk}");
+            await host.LogoutAsync(target, "open-iscsi's logout");
         }
         finally
         {
-            var stop = await RunAsync(script, ["stop"]);
-            Assert.True(stop.ExitCode == 0, $"stopping open-iscsi failed:\n{stop}");
+            LabCommands.AssertStopped(await host.StopAsync());
         }
     }
 
-    private static string Script() => Path.Combine(IserCli.RepositoryRoot ?? throw new InvalidOperationException(
-        "The repository root (holding Iser.sln) was not found above the test output; native/lab/open-iscsi.sh lives there."),
-        "native", "lab", "open-iscsi.sh");
-
     private async Task RunAsync(string transport)
     {
-        string script = Script();
+        var host = new LabCommands(output);
         await using var lab = InProcessIserTarget.Start(64L << 20, LogLevel.Debug, iqn: Iqn, alsoTcp: true);
         var endpoint = transport == "iser" ? lab.Listener.LocalEndPoint : lab.TcpListener!.LocalEndPoint;
         string portal = $"{endpoint.Address}:{endpoint.Port}";
@@ -85,21 +75,17 @@ public sealed class OpenIscsiLabTests(ITestOutputHelper output)
         bool passed = false;
         try
         {
-            var login = await RunAsync(script, ["login", .. target]);
-            Assert.True(login.ExitCode == 0, $"open-iscsi did not log in over {transport}:\n{login}\n{Tail(lab)}");
-            string disk = login.Stdout.Trim().Split('\n')[^1].Trim();
-            Assert.StartsWith("/dev/sd", disk);
+            string disk = await host.LoginAsync(target, $"open-iscsi's login over {transport}", () => Tail(lab));
             Assert.Equal(1, lab.Target.SessionCount);
 
-            var write = await RunAsync("dd", [$"if={pattern}", $"of={disk}", "bs=1M", "oflag=direct", "conv=fsync", "status=none"]);
-            Assert.True(write.ExitCode == 0, $"writing through {disk} failed:\n{write}\n{Tail(lab)}");
-            var read = await RunAsync("dd", [$"if={disk}", $"of={back}", "bs=1M", $"count={Bytes >> 20}", "iflag=direct", "status=none"]);
-            Assert.True(read.ExitCode == 0, $"reading through {disk} failed:\n{read}\n{Tail(lab)}");
+            await host.MustAsync("dd", [$"if={pattern}", $"of={disk}", "bs=1M", "oflag=direct", "conv=fsync", "status=none"],
+                $"writing through {disk}", () => Tail(lab));
+            await host.MustAsync("dd", [$"if={disk}", $"of={back}", "bs=1M", $"count={Bytes >> 20}", "iflag=direct", "status=none"],
+                $"reading through {disk}", () => Tail(lab));
             var readBack = await File.ReadAllBytesAsync(back);
             Assert.True(written.AsSpan().SequenceEqual(readBack), $"{disk} read back other bytes than were written");
 
-            var logout = await RunAsync(script, ["logout", .. target]);
-            Assert.True(logout.ExitCode == 0, $"open-iscsi did not log out:\n{logout}");
+            await host.LogoutAsync(target, "open-iscsi's logout");
             if (transport == "iser") await lab.AssertEverythingFreedAsync(TimeSpan.FromSeconds(40));
             else
             {
@@ -121,19 +107,12 @@ public sealed class OpenIscsiLabTests(ITestOutputHelper output)
         }
         finally
         {
-            var stop = await RunAsync(script, ["stop"]);
+            var stop = await host.StopAsync();
             if (!passed) output.WriteLine(Tail(lab));
             File.Delete(pattern);
             File.Delete(back);
-            Assert.True(stop.ExitCode == 0, $"stopping open-iscsi failed:\n{stop}");
+            LabCommands.AssertStopped(stop);
         }
-    }
-
-    private async Task<ProcessResult> RunAsync(string program, string[] arguments)
-    {
-        var result = await ExternalProcess.RunAsync(program, arguments, TimeSpan.FromSeconds(120));
-        output.WriteLine(result.ToString());
-        return result;
     }
 
     private static string Tail(InProcessIserTarget lab) => string.Join('\n', lab.Log.Lines.TakeLast(60));

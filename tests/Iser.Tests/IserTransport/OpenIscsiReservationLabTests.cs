@@ -1,4 +1,3 @@
-using Iser.Tests.Peers;
 using Iser.Tests.Verbs;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
@@ -21,9 +20,7 @@ public sealed class OpenIscsiReservationLabTests(ITestOutputHelper output)
     [LabFact(Needs = ["iscsiadm", "iscsid", "sg_persist"])]
     public async Task TwoLinuxInitiatorsRegisterReserveAndConflictThroughSgPersist()
     {
-        string script = Path.Combine(IserCli.RepositoryRoot ?? throw new InvalidOperationException(
-            "The repository root (holding Iser.sln) was not found above the test output; native/lab/open-iscsi.sh lives there."),
-            "native", "lab", "open-iscsi.sh");
+        var host = new LabCommands(output);
         await using var lab = InProcessIserTarget.Start(16L << 20, LogLevel.Debug, iqn: Iqn, alsoTcp: true);
         var iser = lab.Listener.LocalEndPoint;
         var tcp = lab.TcpListener!.LocalEndPoint;
@@ -38,65 +35,44 @@ public sealed class OpenIscsiReservationLabTests(ITestOutputHelper output)
         bool passed = false;
         try
         {
-            string diskA = Disk(await Must(script, ["login", .. a], "node A's login over iSER"));
-            string diskB = Disk(await Must(script, ["login", .. b], "node B's login over TCP"));
+            string diskA = await host.LoginAsync(a, "node A's login over iSER");
+            string diskB = await host.LoginAsync(b, "node B's login over TCP");
             Assert.Equal(2, lab.Target.SessionCount);
 
-            await Must("sg_persist", ["--out", "--register", "--param-sark=0xa1", diskA], "A's REGISTER");
-            await Must("sg_persist", ["--out", "--register", "--param-sark=0xb2", diskB], "B's REGISTER");
-            var keys = await Must("sg_persist", ["--in", "--read-keys", diskB], "B's READ KEYS");
+            await host.MustAsync("sg_persist", ["--out", "--register", "--param-sark=0xa1", diskA], "A's REGISTER");
+            await host.MustAsync("sg_persist", ["--out", "--register", "--param-sark=0xb2", diskB], "B's REGISTER");
+            var keys = await host.MustAsync("sg_persist", ["--in", "--read-keys", diskB], "B's READ KEYS");
             Assert.Contains("0xa1", keys.Stdout);
             Assert.Contains("0xb2", keys.Stdout);
 
-            await Must("sg_persist", ["--out", "--reserve", "--param-rk=0xa1", "--prout-type=1", diskA], "A's RESERVE (Write Exclusive)");
-            var held = await Must("sg_persist", ["--in", "--read-reservation", diskB], "B's READ RESERVATION");
+            await host.MustAsync("sg_persist", ["--out", "--reserve", "--param-rk=0xa1", "--prout-type=1", diskA], "A's RESERVE (Write Exclusive)");
+            var held = await host.MustAsync("sg_persist", ["--in", "--read-reservation", diskB], "B's READ RESERVATION");
             Assert.Contains("0xa1", held.Stdout);
             Assert.Contains("Write Exclusive", held.Stdout);
 
-            var writeB = await Run("dd", [$"if={block}", $"of={diskB}", "bs=4096", "count=1", "oflag=direct", "status=none"]);
+            var writeB = await host.RunAsync("dd", [$"if={block}", $"of={diskB}", "bs=4096", "count=1", "oflag=direct", "status=none"]);
             Assert.True(writeB.ExitCode != 0, $"B wrote to a LUN that A holds Write Exclusive:\n{writeB}");
-            await Must("dd", [$"if={diskB}", $"of={back}", "bs=4096", "count=1", "iflag=direct", "status=none"], "B's read under A's Write Exclusive");
+            await host.MustAsync("dd", [$"if={diskB}", $"of={back}", "bs=4096", "count=1", "iflag=direct", "status=none"], "B's read under A's Write Exclusive");
             Assert.True((await File.ReadAllBytesAsync(back)).All(x => x == 0), "B's refused write reached the LUN");
-            await Must("dd", ["if=/dev/zero", $"of={diskA}", "bs=4096", "count=1", "oflag=direct", "status=none"], "A's write under its own reservation");
+            await host.MustAsync("dd", ["if=/dev/zero", $"of={diskA}", "bs=4096", "count=1", "oflag=direct", "status=none"], "A's write under its own reservation");
 
-            await Must("sg_persist", ["--out", "--release", "--param-rk=0xa1", "--prout-type=1", diskA], "A's RELEASE");
-            await Must("dd", [$"if={block}", $"of={diskB}", "bs=4096", "count=1", "oflag=direct", "status=none"], "B's write after A released");
-            await Must("dd", [$"if={diskA}", $"of={back}", "bs=4096", "count=1", "iflag=direct", "status=none"], "A's read of B's write");
+            await host.MustAsync("sg_persist", ["--out", "--release", "--param-rk=0xa1", "--prout-type=1", diskA], "A's RELEASE");
+            await host.MustAsync("dd", [$"if={block}", $"of={diskB}", "bs=4096", "count=1", "oflag=direct", "status=none"], "B's write after A released");
+            await host.MustAsync("dd", [$"if={diskA}", $"of={back}", "bs=4096", "count=1", "iflag=direct", "status=none"], "A's read of B's write");
             var readBack = await File.ReadAllBytesAsync(back);
             Assert.True(bytes.AsSpan().SequenceEqual(readBack), "A did not read back what B wrote");
 
-            await Must(script, ["logout", .. a], "node A's logout");
-            await Must(script, ["logout", .. b], "node B's logout");
+            await host.LogoutAsync(a, "node A's logout");
+            await host.LogoutAsync(b, "node B's logout");
             passed = true;
         }
         finally
         {
-            var stop = await Run(script, ["stop"]);
+            var stop = await host.StopAsync();
             if (!passed) output.WriteLine(string.Join('\n', lab.Log.Lines.TakeLast(80)));
             File.Delete(block);
             File.Delete(back);
-            Assert.True(stop.ExitCode == 0, $"stopping open-iscsi failed:\n{stop}");
+            LabCommands.AssertStopped(stop);
         }
-    }
-
-    private static string Disk(ProcessResult login)
-    {
-        string disk = login.Stdout.Trim().Split('\n')[^1].Trim();
-        Assert.StartsWith("/dev/sd", disk);
-        return disk;
-    }
-
-    private async Task<ProcessResult> Must(string program, string[] arguments, string what)
-    {
-        var result = await Run(program, arguments);
-        Assert.True(result.ExitCode == 0, $"{what} failed:\n{result}");
-        return result;
-    }
-
-    private async Task<ProcessResult> Run(string program, string[] arguments)
-    {
-        var result = await ExternalProcess.RunAsync(program, arguments, TimeSpan.FromSeconds(120));
-        output.WriteLine(result.ToString());
-        return result;
     }
 }

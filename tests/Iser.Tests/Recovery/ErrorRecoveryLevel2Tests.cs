@@ -47,33 +47,16 @@ public class ErrorRecoveryLevel2Tests
         var lun = await session.OpenLunAsync(0);
 
         // 16 writers and 16 readers of 64 KiB each, over their own LBAs; the blocks the readers read were written first.
-        const int Workers = 16, Blocks = 128;
-        var written = new byte[Workers][];
-        for (int i = 0; i < Workers; i++)
-        {
-            written[i] = new byte[Blocks * 512];
-            Random.Shared.NextBytes(written[i]);
-            await lun.WriteAsync(8192 + i * Blocks, written[i]);
-        }
+        const int Workers = 16;
+        var load = await MixedLoad.PrepareAsync(lun, Workers, blocks: 128);
         int writesBefore = Writes(unit), readsBefore = Reads(unit);
         // The connection dies in the middle of the read data, with writes and reads outstanding.
         var kill = new FaultRule(Direction.ToInitiator, Iser.Core.Iscsi.Pdus.IscsiOpcode.DataIn, 6, FaultAction.KillConnection);
         proxy.Add(kill);
-        var fresh = new byte[Workers][];
-        var read = new byte[Workers][];
-        var work = new List<Task>();
-        for (int i = 0; i < Workers; i++)
-        {
-            fresh[i] = new byte[Blocks * 512];
-            Random.Shared.NextBytes(fresh[i]);
-            read[i] = new byte[Blocks * 512];
-            work.Add(lun.WriteAsync(i * Blocks, fresh[i]).AsTask());
-            work.Add(lun.ReadAsync(8192 + i * Blocks, read[i]).AsTask());
-        }
-        var all = Task.WhenAll(work);
-        Assert.True(await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(40))) == all,
-            $"the commands did not complete after the connection was killed\n{string.Join("\n", proxy.Log)}\n{log}");
-        await all;
+        load.Start();
+        await load.WaitAsync(TimeSpan.FromSeconds(40),
+            () => $"the commands did not complete after the connection was killed\n{string.Join("\n", proxy.Log)}\n{log}");
+        await load.All;
 
         Assert.Equal(1, proxy.Fired(kill));
         Assert.Equal(1, session.ConnectionRecoveries);
@@ -84,13 +67,7 @@ public class ErrorRecoveryLevel2Tests
         // Every command ran exactly once in the logical unit, whichever connection carried its answer.
         Assert.Equal(Workers, Writes(unit) - writesBefore);
         Assert.Equal(Workers, Reads(unit) - readsBefore);
-        for (int i = 0; i < Workers; i++)
-        {
-            Assert.True(written[i].AsSpan().SequenceEqual(read[i]), $"read {i} returned other bytes");
-            var back = new byte[Blocks * 512];
-            await lun.ReadAsync(i * Blocks, back);
-            Assert.True(fresh[i].AsSpan().SequenceEqual(back), $"write {i} did not land");
-        }
+        await load.VerifyAsync();
         Assert.Contains(log.Lines, l => l.Contains("reassigned to this connection"));
     }
 

@@ -77,40 +77,18 @@ internal static class RecoveryScenarios
         Assert.Equal(direct ? 1 : 2, rig.Session.Negotiated.ErrorRecoveryLevel);
         Assert.True(rig.Session.ConnectionCount == connections, $"{rig.Session.ConnectionCount} connections\n{rig.Log}");
         ushort tsih = rig.Session.Tsih;
-        const int Workers = 16, Blocks = 64;
-        var written = new byte[Workers][];
-        for (int i = 0; i < Workers; i++)
-        {
-            written[i] = new byte[Blocks * 512];
-            Random.Shared.NextBytes(written[i]);
-            await rig.Lun.WriteAsync(8192 + i * Blocks, written[i]);
-        }
+        const int Workers = 16;
+        var load = await MixedLoad.PrepareAsync(rig.Lun, Workers, blocks: 64);
         int writesBefore = rig.Writes, readsBefore = rig.Reads;
         // Dies when the 6th SCSI Response of the load arrives, with the rest of the writes and reads outstanding.
         var kill = rig.Arm(FaultTarget.Received, IscsiOpcode.ScsiResponse, 6, Fault.KillConnection);
-        var fresh = new byte[Workers][];
-        var read = new byte[Workers][];
-        var work = new List<Task>();
-        for (int i = 0; i < Workers; i++)
-        {
-            fresh[i] = new byte[Blocks * 512];
-            Random.Shared.NextBytes(fresh[i]);
-            read[i] = new byte[Blocks * 512];
-            work.Add(rig.Lun.WriteAsync(i * Blocks, fresh[i]).AsTask());
-            work.Add(rig.Lun.ReadAsync(8192 + i * Blocks, read[i]).AsTask());
-        }
-        var all = Task.WhenAll(work);
+        load.Start();
+        var all = load.All;
         string Story() => $"\n{string.Join("\n", rig.Faults.Plan.Log)}\n{rig.Log}";
-        Assert.True(await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(90))) == all, $"the commands did not complete after the kill{Story()}");
+        await load.WaitAsync(TimeSpan.FromSeconds(90), () => $"the commands did not complete after the kill{Story()}");
         Assert.False(all.IsFaulted, $"{all.Exception?.InnerExceptions.Count} command(s) failed: {all.Exception?.InnerException?.Message}{Story()}");
         Assert.True(rig.Faults.Plan.Fired(kill), $"the kill never fired{Story()}");
-        for (int i = 0; i < Workers; i++)
-        {
-            Assert.True(written[i].AsSpan().SequenceEqual(read[i]), $"read {i} returned other bytes{Story()}");
-            var back = new byte[Blocks * 512];
-            await rig.Lun.ReadAsync(i * Blocks, back);
-            Assert.True(fresh[i].AsSpan().SequenceEqual(back), $"write {i} did not land{Story()}");
-        }
+        await load.VerifyAsync(Story);
         if (direct)
         {
             // Level 1: a new session (reinstatement) took the commands over; re-issued ones may have run twice.

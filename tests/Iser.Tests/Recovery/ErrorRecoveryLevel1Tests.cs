@@ -1,11 +1,8 @@
-using System.Net;
 using Iser.Core.Iscsi.Initiator;
 using Iser.Core.Iscsi.Pdus;
 using Iser.Core.Iscsi.Target;
 using Iser.Core.Scsi;
 using Iser.Core.Scsi.Initiator;
-using Iser.Core.Scsi.Target;
-using Iser.Core.Scsi.Target.Stores;
 using Iser.Tests.Initiator;
 using Iser.Transport.Tcp;
 
@@ -34,13 +31,8 @@ public class ErrorRecoveryLevel1Tests
         public static async Task<Rig> StartAsync(TimeSpan? recoveryTimeout = null, int targetErl = 1, int initiatorErl = 1)
         {
             var log = new CapturedLog();
-            var target = new IscsiTarget(new IscsiTargetOptions { NopInInterval = TimeSpan.Zero, ErrorRecoveryLevel = targetErl }, log.Factory);
-            var unit = new CountingLogicalUnit(new BlockDeviceLogicalUnit(new RamBackingStore(16384 * 512), new BlockDeviceOptions { BlockSize = 512 }));
-            var node = new TargetNode(InProcessTarget.Iqn);
-            node.AddLun(0, unit);
-            target.AddNode(node);
-            var listener = new TcpDatamoverListener(new IPEndPoint(IPAddress.Loopback, 0), log.Factory.CreateLogger("Iser.Tcp"));
-            target.Listen(listener);
+            var target = CountingTarget.Create(new IscsiTargetOptions { NopInInterval = TimeSpan.Zero, ErrorRecoveryLevel = targetErl }, log.Factory, out var unit);
+            var listener = CountingTarget.ListenOnLoopback(target, log.Factory);
             var proxy = new PduFaultProxy(listener.LocalEndPoint.Port);
             var options = new IscsiSessionOptions
             {
@@ -62,8 +54,8 @@ public class ErrorRecoveryLevel1Tests
         }
 
         /// <summary>READ (10) and READ (16) executed by the logical unit; WRITE likewise.</summary>
-        public int Reads => Unit.Executed(0x28) + Unit.Executed(0x88);
-        public int Writes => Unit.Executed(0x2a) + Unit.Executed(0x8a);
+        public int Reads => Unit.Reads;
+        public int Writes => Unit.Writes;
 
         public string Show() => $"proxy:\n{string.Join("\n", Proxy.Log)}\nlog:\n{Log}";
 

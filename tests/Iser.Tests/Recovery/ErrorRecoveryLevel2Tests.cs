@@ -1,8 +1,5 @@
-using System.Net;
 using Iser.Core.Iscsi.Initiator;
 using Iser.Core.Iscsi.Target;
-using Iser.Core.Scsi.Target;
-using Iser.Core.Scsi.Target.Stores;
 using Iser.Tests.Initiator;
 using Iser.Transport.Tcp;
 
@@ -21,13 +18,8 @@ public class ErrorRecoveryLevel2Tests
     public async Task A_connection_killed_under_mixed_load_is_replaced_and_every_command_completes_once()
     {
         var log = new CapturedLog();
-        await using var target = new IscsiTarget(new IscsiTargetOptions { NopInInterval = TimeSpan.Zero }, log.Factory);
-        var unit = new CountingLogicalUnit(new BlockDeviceLogicalUnit(new RamBackingStore(16384 * 512), new BlockDeviceOptions { BlockSize = 512 }));
-        var node = new TargetNode(InProcessTarget.Iqn);
-        node.AddLun(0, unit);
-        target.AddNode(node);
-        var listener = new TcpDatamoverListener(new IPEndPoint(IPAddress.Loopback, 0), log.Factory.CreateLogger("Iser.Tcp"));
-        target.Listen(listener);
+        await using var target = CountingTarget.Create(new IscsiTargetOptions { NopInInterval = TimeSpan.Zero }, log.Factory, out var unit);
+        var listener = CountingTarget.ListenOnLoopback(target, log.Factory);
         await using var proxy = new PduFaultProxy(listener.LocalEndPoint.Port);
         var options = new IscsiSessionOptions
         {
@@ -49,7 +41,7 @@ public class ErrorRecoveryLevel2Tests
         // 16 writers and 16 readers of 64 KiB each, over their own LBAs; the blocks the readers read were written first.
         const int Workers = 16;
         var load = await MixedLoad.PrepareAsync(lun, Workers, blocks: 128);
-        int writesBefore = Writes(unit), readsBefore = Reads(unit);
+        int writesBefore = unit.Writes, readsBefore = unit.Reads;
         // The connection dies in the middle of the read data, with writes and reads outstanding.
         var kill = new FaultRule(Direction.ToInitiator, Iser.Core.Iscsi.Pdus.IscsiOpcode.DataIn, 6, FaultAction.KillConnection);
         proxy.Add(kill);
@@ -65,8 +57,8 @@ public class ErrorRecoveryLevel2Tests
         Assert.Equal(2, proxy.AcceptedConnections);
         Assert.Equal(1, target.SessionCount);
         // Every command ran exactly once in the logical unit, whichever connection carried its answer.
-        Assert.Equal(Workers, Writes(unit) - writesBefore);
-        Assert.Equal(Workers, Reads(unit) - readsBefore);
+        Assert.Equal(Workers, unit.Writes - writesBefore);
+        Assert.Equal(Workers, unit.Reads - readsBefore);
         await load.VerifyAsync();
         Assert.Contains(log.Lines, l => l.Contains("reassigned to this connection"));
     }
@@ -81,13 +73,8 @@ public class ErrorRecoveryLevel2Tests
         Iser.Core.Iscsi.Pdus.IscsiOpcode opcode, bool statusPdu)
     {
         var log = new CapturedLog();
-        await using var target = new IscsiTarget(new IscsiTargetOptions { NopInInterval = TimeSpan.Zero }, log.Factory);
-        var unit = new CountingLogicalUnit(new BlockDeviceLogicalUnit(new RamBackingStore(16384 * 512), new BlockDeviceOptions { BlockSize = 512 }));
-        var node = new TargetNode(InProcessTarget.Iqn);
-        node.AddLun(0, unit);
-        target.AddNode(node);
-        var listener = new TcpDatamoverListener(new IPEndPoint(IPAddress.Loopback, 0), log.Factory.CreateLogger("Iser.Tcp"));
-        target.Listen(listener);
+        await using var target = CountingTarget.Create(new IscsiTargetOptions { NopInInterval = TimeSpan.Zero }, log.Factory, out var unit);
+        var listener = CountingTarget.ListenOnLoopback(target, log.Factory);
         await using var proxy = new PduFaultProxy(listener.LocalEndPoint.Port);
         var options = new IscsiSessionOptions
         {
@@ -101,7 +88,7 @@ public class ErrorRecoveryLevel2Tests
         var data = new byte[512 * 1024];
         Random.Shared.NextBytes(data);
         if (!write) await lun.WriteAsync(100, data);
-        int before = write ? Writes(unit) : Reads(unit);
+        int before = write ? unit.Writes : unit.Reads;
         var rule = new FaultRule(Direction.ToInitiator, opcode, 1, FaultAction.KillConnection) { Match = statusPdu ? bhs => (bhs.Span[1] & 0x01) != 0 : null };
         proxy.Add(rule);
         var back = new byte[data.Length];
@@ -112,13 +99,10 @@ public class ErrorRecoveryLevel2Tests
 
         Assert.Equal(1, proxy.Fired(rule));
         Assert.Equal(1, session.ConnectionRecoveries);
-        Assert.Equal(1, (write ? Writes(unit) : Reads(unit)) - before);
+        Assert.Equal(1, (write ? unit.Writes : unit.Reads) - before);
         if (write) await lun.ReadAsync(100, back);
         Assert.True(data.AsSpan().SequenceEqual(back), $"the data after recovery at the {at} differs");
         // Taken over by TASK REASSIGN, not run again as a new command.
         Assert.Contains(log.Lines, l => l.Contains("reassigned to this connection"));
     }
-
-    private static int Reads(CountingLogicalUnit unit) => unit.Executed(0x28) + unit.Executed(0x88);
-    private static int Writes(CountingLogicalUnit unit) => unit.Executed(0x2a) + unit.Executed(0x8a);
 }

@@ -1,9 +1,6 @@
-using System.Net;
 using Iser.Core.Iscsi.Initiator;
 using Iser.Core.Iscsi.Pdus;
 using Iser.Core.Iscsi.Target;
-using Iser.Core.Scsi.Target;
-using Iser.Core.Scsi.Target.Stores;
 using Iser.Tests.Initiator;
 using Iser.Transport.Tcp;
 
@@ -203,19 +200,14 @@ public class MultipleConnectionsTests
         public required IscsiSession Session { get; init; }
         public required CountingLogicalUnit Unit { get; init; }
         public required CapturedLog Log { get; init; }
-        public int Reads => Unit.Executed(0x28) + Unit.Executed(0x88);
-        public int Writes => Unit.Executed(0x2a) + Unit.Executed(0x8a);
+        public int Reads => Unit.Reads;
+        public int Writes => Unit.Writes;
 
         public static async Task<Rig> StartAsync(int offered, int targetMax, int erl, bool reconnect = false)
         {
             var log = new CapturedLog();
-            var target = new IscsiTarget(new IscsiTargetOptions { NopInInterval = TimeSpan.Zero, MaxConnections = targetMax }, log.Factory);
-            var unit = new CountingLogicalUnit(new BlockDeviceLogicalUnit(new RamBackingStore(16384 * 512), new BlockDeviceOptions { BlockSize = 512 }));
-            var node = new TargetNode(InProcessTarget.Iqn);
-            node.AddLun(0, unit);
-            target.AddNode(node);
-            var listener = new TcpDatamoverListener(new IPEndPoint(IPAddress.Loopback, 0), log.Factory.CreateLogger("Iser.Tcp"));
-            target.Listen(listener);
+            var target = CountingTarget.Create(new IscsiTargetOptions { NopInInterval = TimeSpan.Zero, MaxConnections = targetMax }, log.Factory, out var unit);
+            var listener = CountingTarget.ListenOnLoopback(target, log.Factory);
             var proxy = new PduFaultProxy(listener.LocalEndPoint.Port);
             var options = new IscsiSessionOptions
             {

@@ -3,8 +3,6 @@ using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Initiator;
 using Iser.Core.Iscsi.Pdus;
 using Iser.Core.Iscsi.Target;
-using Iser.Core.Scsi.Target;
-using Iser.Core.Scsi.Target.Stores;
 using Iser.Tests.Initiator;
 using Iser.Tests.Recovery;
 using Iser.Tests.Transport.InMemory;
@@ -121,17 +119,14 @@ internal static class RecoveryScenarios
         public required CountingLogicalUnit Unit { get; init; }
         public required IscsiLun Lun { get; init; }
         public required CapturedLog Log { get; init; }
-        public int Writes => Unit.Executed(0x2a) + Unit.Executed(0x8a);
-        public int Reads => Unit.Executed(0x28) + Unit.Executed(0x88);
+        public int Writes => Unit.Writes;
+        public int Reads => Unit.Reads;
 
         public static async Task<Rig> StartAsync(string transport, int erl, int connections = 1, bool? reconnect = null)
         {
             var log = new CapturedLog();
-            var target = new IscsiTarget(new IscsiTargetOptions { NopInInterval = TimeSpan.Zero, MaxConnections = Math.Max(connections, 2) }, log.Factory);
-            var unit = new CountingLogicalUnit(new BlockDeviceLogicalUnit(new RamBackingStore(16384 * 512), new BlockDeviceOptions { BlockSize = 512 }));
-            var node = new TargetNode(InProcessTarget.Iqn);
-            node.AddLun(0, unit);
-            target.AddNode(node);
+            var target = CountingTarget.Create(new IscsiTargetOptions { NopInInterval = TimeSpan.Zero, MaxConnections = Math.Max(connections, 2) },
+                log.Factory, out var unit);
             IInitiatorTransport inner;
             string host;
             int port;
@@ -143,8 +138,7 @@ internal static class RecoveryScenarios
                     (inner, host, port) = (memory, InMemoryTransport.Host, memory.Port);
                     break;
                 case Tcp:
-                    var tcp = new TcpDatamoverListener(new IPEndPoint(IPAddress.Loopback, 0), log.Factory.CreateLogger("Iser.Tcp"));
-                    target.Listen(tcp);
+                    var tcp = CountingTarget.ListenOnLoopback(target, log.Factory);
                     (inner, host, port) = (new TcpInitiatorTransport(), "127.0.0.1", tcp.LocalEndPoint.Port);
                     break;
                 case Iser:

@@ -28,7 +28,7 @@ host_packages=(
   qemu-system-x86 busybox-static kmod cpio gzip iproute2
   rdma-core ibverbs-utils rdmacm-utils perftest ibverbs-providers libibverbs1 librdmacm1
   libibverbs-dev librdmacm-dev nftables iptables
-  open-iscsi sg3-utils
+  open-iscsi sg3-utils multipath-tools fio udev
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -66,6 +66,7 @@ boot_modules=(
   dummy veth
   ib_core ib_uverbs ib_umad rdma_cm rdma_ucm rdma_rxe
   scsi_mod sd_mod iscsi_tcp ib_iser
+  dm_mod dm_multipath dm_round_robin dm_service_time scsi_dh_alua
   target_core_mod target_core_file target_core_iblock iscsi_target_mod ib_isert
   nfnetlink nf_tables nft_compat nft_reject_inet nft_ct nft_numgen nft_limit
   x_tables ip_tables iptable_filter ip6_tables ip6table_filter xt_tcpudp xt_conntrack xt_statistic

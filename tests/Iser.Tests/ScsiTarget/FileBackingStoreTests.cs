@@ -128,4 +128,27 @@ public sealed class FileBackingStoreTests : IDisposable
         }
         return "";
     }
+    [Fact]
+    public async Task Growing_extends_the_file_keeps_the_data_and_reads_zeros_beyond()
+    {
+        var path = TempFile();
+        await using var store = FileBackingStore.Open(path, 1L << 20);
+        Assert.True(store.CanGrow);
+        var data = LuHarness.Pattern(65536, 5);
+        await store.WriteAsync((1L << 20) - 65536, data);
+
+        await store.GrowAsync(3L << 20);
+        Assert.Equal(3L << 20, store.Size);
+        Assert.Equal(3L << 20, new FileInfo(path).Length);
+        var back = new byte[data.Length];
+        await store.ReadAsync((1L << 20) - 65536, back);
+        Assert.Equal(data, back);
+        var fresh = Enumerable.Repeat((byte)0xEE, 65536).ToArray();
+        await store.ReadAsync(2L << 20, fresh);
+        Assert.All(fresh, b => Assert.Equal(0, b));
+        await store.WriteAsync((3L << 20) - 65536, data);
+        await store.ReadAsync((3L << 20) - 65536, back);
+        Assert.Equal(data, back);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.GrowAsync(1L << 20).AsTask());
+    }
 }

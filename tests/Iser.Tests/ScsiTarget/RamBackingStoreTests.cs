@@ -81,4 +81,55 @@ public class RamBackingStoreTests
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await store.WriteAsync((1 << 20) - 10, new byte[20]));
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await store.ReadAsync(-1, new byte[1]));
     }
+    [Fact]
+    public async Task Growing_keeps_the_data_reads_zeros_in_the_new_space_and_refuses_to_shrink()
+    {
+        await using var store = new RamBackingStore(3 << 19, chunkSize: 1 << 20); // 1.5 MiB: the last chunk half used
+        Assert.True(store.CanGrow);
+        var data = LuHarness.Pattern(1 << 20, 3);
+        await store.WriteAsync(1 << 19, data); // up to the old end
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.WriteAsync(3 << 19, new byte[512]).AsTask());
+
+        await store.GrowAsync(4L << 20);
+        Assert.Equal(4L << 20, store.Size);
+        var back = new byte[data.Length];
+        await store.ReadAsync(1 << 19, back);
+        Assert.Equal(data, back);
+        var fresh = Enumerable.Repeat((byte)0xEE, (int)(4L << 20) - (3 << 19)).ToArray();
+        await store.ReadAsync(3 << 19, fresh);
+        Assert.All(fresh, b => Assert.Equal(0, b));
+
+        var tail = LuHarness.Pattern(8192, 4);
+        await store.WriteAsync((4L << 20) - 8192, tail);
+        var tailBack = new byte[8192];
+        await store.ReadAsync((4L << 20) - 8192, tailBack);
+        Assert.Equal(tail, tailBack);
+
+        var e = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.GrowAsync(1L << 20).AsTask());
+        Assert.Contains("never shrinks", e.Message);
+    }
+
+    [Fact]
+    public async Task Writes_racing_a_growth_all_land()
+    {
+        // Writers allocate chunks while the table is replaced: every chunk they wrote must be in the newest table.
+        await using var store = new RamBackingStore(8L << 20, chunkSize: 4096);
+        var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+        {
+            var block = new byte[4096];
+            for (int i = w; i < 2048; i += 4)
+            {
+                block.AsSpan().Fill((byte)(i % 251 + 1));
+                await store.WriteAsync(i * 4096L, block);
+            }
+        })).ToArray();
+        for (int k = 1; k <= 16; k++) await store.GrowAsync((8L << 20) + k * (1L << 20));
+        await Task.WhenAll(writers);
+        var back = new byte[4096];
+        for (int i = 0; i < 2048; i++)
+        {
+            await store.ReadAsync(i * 4096L, back);
+            Assert.True(back.All(b => b == (byte)(i % 251 + 1)), $"block {i} lost its write during the growth");
+        }
+    }
 }

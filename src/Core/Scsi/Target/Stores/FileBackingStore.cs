@@ -27,7 +27,7 @@ public sealed class FileBackingStore : IBackingStore
     {
         _handle = handle;
         _path = path;
-        Size = size;
+        _size = size;
         DirectIo = directIo;
     }
 
@@ -65,8 +65,24 @@ public sealed class FileBackingStore : IBackingStore
         }
     }
 
-    public long Size { get; }
+    private long _size;
+
+    public long Size => Volatile.Read(ref _size);
     public bool DirectIo { get; }
+    public bool CanGrow => true;
+
+    /// <summary>Extends the file (ftruncate; the new space is a hole that reads as zeros), then takes requests there.</summary>
+    public ValueTask GrowAsync(long newSize, CancellationToken cancellationToken = default)
+    {
+        long size = Size;
+        if (newSize < size) throw new ArgumentOutOfRangeException(nameof(newSize), $"A store never shrinks: {newSize} bytes is less than its {size}.");
+        if (DirectIo && newSize % DirectIoAlignment != 0)
+            throw new ArgumentException($"With direct I/O the size must be a multiple of {DirectIoAlignment} bytes, not {newSize}.", nameof(newSize));
+        cancellationToken.ThrowIfCancellationRequested();
+        if (RandomAccess.GetLength(_handle) < newSize) RandomAccess.SetLength(_handle, newSize);
+        Volatile.Write(ref _size, newSize);
+        return ValueTask.CompletedTask;
+    }
     public bool SupportsDiscard => !_punchUnsupported;
     public string Path => _path;
 

@@ -35,6 +35,16 @@ public interface IBackingStore : IAsyncDisposable
         return new(new StoreExtent(offset, Size - offset, Mapped: true));
     }
 
+    /// <summary>True when <see cref="GrowAsync"/> can enlarge the store while it serves requests.</summary>
+    bool CanGrow => false;
+
+    /// <summary>
+    /// Enlarges the store to <paramref name="newSize"/> bytes while it serves requests; the new space reads as zeros and
+    /// takes requests once this completes. Stores never shrink: a LUN that shrinks under a file system loses its tail.
+    /// </summary>
+    ValueTask GrowAsync(long newSize, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"The store {Describe()} cannot grow.");
+
     /// <summary>A one-line description for logs, e.g. "ram:1 GiB".</summary>
     string Describe();
 }

@@ -21,6 +21,31 @@ public abstract class InitiatorAgainstTargetTests(CompletionMode mode)
 
     [Theory]
     [MemberData(nameof(Transports))]
+    public async Task A_lun_that_grows_is_measured_again_and_serves_its_new_blocks(string transport)
+    {
+        await using var target = InProcessTarget.Start(blocks: 4096, blockDevice: true, transport: transport);
+        await using var session = await IscsiSession.ConnectAsync(target.SessionOptions(), target.InitiatorTransport);
+        var lun = await session.OpenLunAsync(0);
+        Assert.Equal(4096, lun.BlockCount);
+        var data = new byte[512];
+        Random.Shared.NextBytes(data);
+        await lun.WriteAsync(4095, data);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await lun.WriteAsync(4096, data));
+
+        await target.BlockDevice!.GrowAsync(8192);
+        // The next command meets CAPACITY DATA HAS CHANGED: it is sent again, and the capacity read again.
+        await lun.WriteAsync(0, data);
+        Assert.Equal(8192, lun.BlockCount);
+        await lun.WriteAsync(8191, data);
+        var back = new byte[512];
+        await lun.ReadAsync(8191, back);
+        Assert.Equal(data, back);
+        await lun.ReadAsync(4095, back);
+        Assert.Equal(data, back);
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports))]
     public async Task Logs_in_reads_capacity_and_inquiry(string transport)
     {
         await using var target = InProcessTarget.Start(blocks: 4096, blockDevice: true, transport: transport);

@@ -161,6 +161,39 @@ public sealed class UnitAttentionTests
         }
     }
 
+    [Fact]
+    public async Task Growing_the_logical_unit_tells_every_known_nexus_and_serves_the_new_blocks()
+    {
+        await using var lu = RamLu(1L << 20); // 2048 blocks
+        AssertGood(await Run(lu, A, Tur));
+        AssertGood(await Run(lu, B, Tur));
+        var block = Pattern(512, 9);
+        AssertLbaOutOfRange(await Run(lu, A, Cdbs.Write16(4095, 1), block));
+
+        await lu.GrowAsync(4096);
+        Assert.Equal(4096, lu.BlockCount);
+        await AssertAttention(lu, A, 0x2a, 0x09);                          // CAPACITY DATA HAS CHANGED
+        AssertSense((await RunIn(lu, B, Cdbs.ReadCapacity16(), 32)).Result, 0x06, 0x2a, 0x09);
+        var (capacity, data) = await RunIn(lu, B, Cdbs.ReadCapacity16(), 32);
+        AssertGood(capacity);
+        Assert.Equal(4095UL, BinaryPrimitives.ReadUInt64BigEndian(data));  // the last LBA
+        var (capacity10, data10) = await RunIn(lu, B, Cdbs.ReadCapacity10(), 8);
+        AssertGood(capacity10);
+        Assert.Equal(4095U, BinaryPrimitives.ReadUInt32BigEndian(data10));
+
+        AssertGood(await Run(lu, A, Cdbs.Write16(4095, 1), block));
+        var (read, back) = await RunIn(lu, A, Cdbs.Read16(4095, 1), 512);
+        AssertGood(read);
+        Assert.Equal(block, back);
+        AssertLbaOutOfRange(await Run(lu, A, Cdbs.Write16(4096, 1), block));
+
+        var shrink = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => lu.GrowAsync(2048).AsTask());
+        Assert.Contains("not shrink", shrink.Message);
+        await using var fixedSize = new BlockDeviceLogicalUnit(new Iser.Core.Scsi.Target.Stores.NullBackingStore(1L << 20), new BlockDeviceOptions { BlockSize = 512 });
+        var refused = await Assert.ThrowsAsync<NotSupportedException>(() => fixedSize.GrowAsync(4096).AsTask());
+        Assert.Contains("cannot grow", refused.Message);
+    }
+
     private static async Task PowerOnWithRestoredRegistrant(string stateFile)
     {
         var options = new BlockDeviceOptions { BlockSize = 512, Identity = "pr", PersistentReservationFile = stateFile };

@@ -172,13 +172,17 @@ public sealed class IscsiLun
         long lba, uint blocks, CancellationToken ct)
     {
         var response = await pending.ConfigureAwait(false);
+        bool capacityChanged = false;
         for (int attempt = 0; attempt < UnitAttentionRetries && IsUnitAttention(response); attempt++)
         {
+            capacityChanged |= response.Sense is { Asc: 0x2A, Ascq: 0x09 };
             var cdb = new byte[16];
             int length = BuildCdb(operation, lba, blocks, dataOut.Length, cdb);
             response = await _session.ExecuteAsync(Lun, cdb.AsSpan(0, length), dataIn, dataOut, ct).ConfigureAwait(false);
         }
         if (!response.IsGood) throw Failure(response, operation, lba, blocks);
+        // CAPACITY DATA HAS CHANGED (the LUN grew): read the capacity again, as Linux rescans a disk's size.
+        if (capacityChanged) await ReadCapacityAsync(ct).ConfigureAwait(false);
     }
 
     private ScsiCommandException Failure(in ScsiResponse response, BlockOperation operation, long lba, uint blocks)

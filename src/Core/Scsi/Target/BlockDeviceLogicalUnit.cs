@@ -44,7 +44,7 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
         _ownsStore = ownsStore;
         BlockSize = _options.BlockSize;
         _blockShift = System.Numerics.BitOperations.Log2((uint)BlockSize);
-        BlockCount = store.Size >> _blockShift;
+        _blockCount = store.Size >> _blockShift;
         _maxTransferBlocks = _options.MaxTransferBytes >> _blockShift;
         _thin = _options.ThinProvisioning && store.SupportsDiscard;
         _blocksPerPhysical = _options.PhysicalBlockSize / BlockSize;
@@ -63,7 +63,9 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
         }
     }
 
-    public long BlockCount { get; }
+    private long _blockCount; // grows only (GrowAsync)
+
+    public long BlockCount => Volatile.Read(ref _blockCount);
     public int BlockSize { get; }
 
     /// <summary>The stable identity the serial number and designators derive from.</summary>

@@ -22,6 +22,18 @@ internal sealed class LabCommands(ITestOutputHelper output)
         $"The repository root (holding Iser.sln) was not found above the test output; native/lab/{name} lives there."),
         "native", "lab", name);
 
+    /// <summary>native/lab/lio-iser-target.py, which configures Linux's target (LIO) through configfs; fails the test when
+    /// the host lacks what it needs (python3-rtslib-fb, configfs with target_core_mod).</summary>
+    public static string LioTargetScript()
+    {
+        string script = Script("lio-iser-target.py");
+        Assert.True(Directory.Exists("/usr/lib/python3/dist-packages/rtslib_fb"),
+            "python3-rtslib-fb is not installed on the host (the guest sees the host's root): `apt-get install python3-rtslib-fb`.");
+        Assert.True(Directory.Exists("/sys/kernel/config/target"),
+            "/sys/kernel/config/target is missing: configfs is not mounted or target_core_mod is not loaded (the lab's /init does both).");
+        return script;
+    }
+
     /// <summary>Runs a command (killed after 120 s) and writes what it printed to the test's output.</summary>
     public async Task<ProcessResult> RunAsync(string program, IEnumerable<string> arguments)
     {

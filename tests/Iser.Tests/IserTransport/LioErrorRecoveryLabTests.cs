@@ -57,11 +57,7 @@ public sealed class LioErrorRecoveryLabTests(ITestOutputHelper output)
     public async Task OurInitiatorAtErl2SurvivesAConnectionKilledUnderLoadAgainstLinuxLioOverTcp()
     {
         var host = new LabCommands(output);
-        string script = LabCommands.Script("lio-iser-target.py");
-        Assert.True(Directory.Exists("/usr/lib/python3/dist-packages/rtslib_fb"),
-            "python3-rtslib-fb is not installed on the host (the guest sees the host's root): `apt-get install python3-rtslib-fb`.");
-        Assert.True(Directory.Exists("/sys/kernel/config/target"),
-            "/sys/kernel/config/target is missing: configfs is not mounted or target_core_mod is not loaded (the lab's /init does both).");
+        string script = LabCommands.LioTargetScript();
 
         string address = LabEnvironment.Address.ToString();
         var log = new CapturedLog(LogLevel.Trace); // Trace: category Iser.Initiator.Pdu shows every PDU sent and received

@@ -101,7 +101,8 @@ internal static class CommandRouter
                          --portal HOST:PORT[,TPGT] (repeatable, default 127.0.0.1:3260; TPGT = portal group, default 1)
                          --alua GROUP=STATE (repeatable; STATE active-optimized|active-non-optimized|standby|
                                 unavailable|transitioning; every group starts active-optimized)
-                         --iqn IQN   --lun ram:SIZE|file:PATH[:SIZE][:direct]|null:SIZE[,ro][,removable] (repeatable, LUN 0, 1, ...)
+                         --iqn IQN   --lun ram:SIZE|file:PATH[:SIZE][:direct]|null:SIZE[,ro][,removable][,sanitize-time=SECONDS]
+                                (repeatable, LUN 0, 1, ...)
                          --block-size 512|4096   --allow INITIATOR-IQN (repeatable)
                          --chap-user U --chap-secret S   --mutual-user U --mutual-secret S
                          --chap-algorithms sha256,sha3-256,sha1,md5 (accepted; leave md5 out to refuse it)

@@ -60,21 +60,47 @@ public sealed class ConformanceTests
     }
 
     /// <summary>
+    /// The Sanitize family with --allow-sanitize: OVERWRITE, BLOCK ERASE and CRYPTOGRAPHIC ERASE on a thin 64 MiB RAM LUN,
+    /// reserved fields, write protection, reservations, and Reset, which looks for SANITIZE IN PROGRESS some 5 s after
+    /// the sanitize began, across task management resets and a new login: hence a LUN whose sanitize takes 8 s. All 11
+    /// run, none fails, none skips (Reset waits 60 s before its last TEST UNIT READY, so this takes about two minutes).
+    /// </summary>
+    [PeerFact(Peer.LibiscsiTools)]
+    public async Task Sanitize_family_passes()
+    {
+        await using var target = await OurTargetProcess.StartAsync(new OurTargetOptions { Luns = new[] { "ram:64M," + SanitizeTime } });
+        var result = await new LibiscsiTools().TestSuiteAsync(target.LunUrl(), "SCSI.Sanitize", allowSanitize: true);
+        _output.WriteLine(result.Describe());
+
+        Assert.True(result.SummaryFound, $"iscsi-test-cu printed no CUnit summary.\n{result.Output}\nTarget output:\n{target.Transcript}");
+        Assert.Equal(11, result.TestsRun);
+        Assert.True(result.TestsFailed == 0 && result.FailedTests.Count == 0,
+            $"Sanitize: {result.TestsFailed} test(s) failed.\n{result.Describe()}\nTarget output:\n{target.Transcript}");
+        Assert.True(result.SkippedTests.Count == 0, $"Sanitize: {result.SkippedTests.Count} test(s) skipped.\n{result.Describe()}");
+        Assert.Equal(0, result.ExitCode);
+
+        await target.StopAndAssertCleanExitAsync();
+    }
+
+    /// <summary>The least time a sanitize takes on the LUNs the Sanitize tests use (see <see cref="Sanitize_family_passes"/>).</summary>
+    private const string SanitizeTime = "sanitize-time=8";
+
+    /// <summary>
     /// The whole suite (ALL) once on one fresh target, as a user would run it: the first LUN removable (so PreventAllow
     /// and StartStopUnit run), reached through two portals (so MultipathIO runs). No failure but libiscsi's own
-    /// UnmapSingle fault; at most 15 skips, each of a suite explained in docs/testing.md: Sanitize (iscsi-test-cu runs it
-    /// only with --allow-sanitize, and SANITIZE is not offered) and ReadOnly (it needs a write-protected LUN: see the
-    /// next test).
+    /// UnmapSingle fault and Sanitize.Reset's (a reservation libiscsi leaves on the second path); Sanitize runs too
+    /// (--allow-sanitize, the first LUN's sanitize lasting 8 s as in <see cref="Sanitize_family_passes"/>); at most 4 skips, each of a suite explained in docs/testing.md: ReadOnly (it
+    /// needs a write-protected LUN: see the next test).
     /// </summary>
     [PeerFact(Peer.LibiscsiTools)]
     public async Task Whole_suite_has_no_failure_of_ours_and_only_explained_skips()
     {
         await using var target = await OurTargetProcess.StartAsync(new OurTargetOptions
         {
-            Luns = new[] { "ram:64M,removable", "ram:64M" },
+            Luns = new[] { "ram:64M,removable," + SanitizeTime, "ram:64M" },
             SecondLoopbackPortal = true,
         });
-        var result = await new LibiscsiTools().TestSuiteAsync([target.LunUrl(), target.SecondPathLunUrl()], "ALL");
+        var result = await new LibiscsiTools().TestSuiteAsync([target.LunUrl(), target.SecondPathLunUrl()], "ALL", allowSanitize: true);
         _output.WriteLine(result.Describe());
 
         Assert.True(result.SummaryFound, $"iscsi-test-cu printed no CUnit summary.\n{result.Output}\nTarget output:\n{target.Transcript}");
@@ -83,12 +109,14 @@ public sealed class ConformanceTests
         // old nexus's prevention gone; the target drops it when it reads the old connection's end, which under a loaded
         // CI machine can come after that command (a race the test builds in: it passes alone, 3 of 3 here). It is
         // allowed here and listed in docs/scsi-target.md; nothing else may fail.
-        string[] allowedFailures = [ConformanceFamilies.UnmapSingleAssumesOneBlockPerPhysicalBlock, "PreventAllow.ITNexusLoss"];
+        // Sanitize.Reset finds the RESERVE(6) Sanitize.Reservations left on the second path (see the constant).
+        string[] allowedFailures = [ConformanceFamilies.UnmapSingleAssumesOneBlockPerPhysicalBlock, "PreventAllow.ITNexusLoss",
+            ConformanceFamilies.SanitizeResetAfterUnreleasedMultipathReserve];
         Assert.True(result.FailedTests.All(f => allowedFailures.Contains(f)),
             $"{result.TestsFailed} test(s) failed.\n{result.Describe()}\nTarget output:\n{target.Transcript}");
         var skipped = result.SkippedTests.Select(s => $"{s.Suite}.{s.Test}").Distinct().ToArray();
-        Assert.True(skipped.Length <= 15, $"{skipped.Length} tests skipped: {string.Join(", ", skipped)}");
-        string[] explained = ["Sanitize", "ReadOnly"];
+        Assert.True(skipped.Length <= 4, $"{skipped.Length} tests skipped: {string.Join(", ", skipped)}");
+        string[] explained = ["ReadOnly"];
         Assert.All(result.SkippedTests, s => Assert.True(explained.Contains(s.Suite), $"{s.Suite}.{s.Test} skipped: {s.Reason}"));
 
         await target.StopAndAssertCleanExitAsync();

@@ -62,19 +62,23 @@ public sealed class LibiscsiTools
 
     /// <summary>
     /// iscsi-test-cu on <paramref name="lunUrl"/>: <paramref name="test"/> is FAMILY[.SUITE[.TEST]] or null for all.
-    /// Destructive tests are allowed (-d), so give it a LUN whose data may be lost.
+    /// Destructive tests are allowed (-d), so give it a LUN whose data may be lost; with <paramref name="allowSanitize"/>
+    /// the Sanitize family runs too (--allow-sanitize), whose Reset test wants a sanitize that lasts a few seconds
+    /// (a LUN with ",sanitize-time=8").
     /// </summary>
-    public Task<TestCuResult> TestSuiteAsync(string lunUrl, string? test, bool allowDataLoss = true) =>
-        TestSuiteAsync([lunUrl], test, allowDataLoss);
+    public Task<TestCuResult> TestSuiteAsync(string lunUrl, string? test, bool allowDataLoss = true, bool allowSanitize = false) =>
+        TestSuiteAsync([lunUrl], test, allowDataLoss, allowSanitize);
 
     /// <summary>The same with several URLs of one LUN (paths for the multipath tests, libiscsi's second device).</summary>
-    public async Task<TestCuResult> TestSuiteAsync(IReadOnlyList<string> lunUrls, string? test, bool allowDataLoss = true)
+    public async Task<TestCuResult> TestSuiteAsync(IReadOnlyList<string> lunUrls, string? test, bool allowDataLoss = true, bool allowSanitize = false)
     {
         var arguments = new List<string> { "-i", InitiatorIqn, "-I", SecondInitiatorIqn };
         if (test is not null)
             arguments.Add($"--test={test}");
         if (allowDataLoss)
             arguments.Add("--dataloss");
+        if (allowSanitize)
+            arguments.Add("--allow-sanitize");
         arguments.AddRange(lunUrls);
         var result = await RunAsync("iscsi-test-cu", arguments, TestSuiteTimeout).ConfigureAwait(false);
         return TestCuResult.Parse(test ?? "(all)", result.ExitCode, result.Transcript);

@@ -263,7 +263,7 @@ public sealed class BlockDeviceReadWriteTests : IDisposable
     public async Task Unsupported_opcodes_are_invalid_command_operation_code()
     {
         await using var lu = RamLu();
-        foreach (byte op in new byte[] { 0x04, 0x7F, 0xC0, 0x48, 0x3B })
+        foreach (byte op in new byte[] { 0x04, 0x7F, 0xC0, 0x4C, 0x3B })
         {
             var cdb = new byte[16];
             cdb[0] = op;

@@ -30,8 +30,11 @@ public sealed partial class BlockDeviceLogicalUnit
         // Sense is delivered with each CHECK CONDITION (autosense); what may be pending here is a unit attention, which
         // this reports (and clears) instead of a command failing with it (SPC-4 §6.39).
         if ((cdb[1] & 0x01) != 0) return InvalidField(1, 0); // DESC: only fixed format
+        // A running sanitize reports its progress (SBC-4 §4.11); a unit attention waits until it is done.
+        if (SanitizeProgressSense() is { } progress) return SendData(task, progress, cdb[4]);
         var condition = _unitAttentions.Take(task.Nexus)
                         ?? AccessStateCondition(task)
+                        ?? SanitizeFailureCondition
                         ?? (_stopped ? NotReady : SenseCondition.NoSense);
         var sense = SenseBuilder.Fixed(condition);
         return SendData(task, sense, cdb[4]);

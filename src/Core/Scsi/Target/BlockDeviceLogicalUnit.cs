@@ -53,7 +53,7 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
         _maxAtomicBlocks = Math.Min(_maxTransferBlocks, ushort.MaxValue);
         _inquiry = new InquiryPages(new InquiryPages.Geometry(BlockSize, _blocksPerPhysical, _thin, _maxAtomicBlocks), _options, Identity);
         _modes = new ModePages(_options.WriteCacheEnabled);
-        _operations = SupportedOperations.Build(_options.DpoFua);
+        _operations = SupportedOperations.Build(_options.DpoFua, erase: EraseOffered);
         foreach (var op in _operations) _supportedOpcodes[op.Opcode] = true;
         _reservations = LoadReservations(_options.PersistentReservationFile);
         if (_options.PersistentReservationFile is { } prFile && _reservations.PersistThroughPowerLoss)
@@ -88,6 +88,9 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
         if (cdb.IsEmpty) return Done(Check(SenseCondition.InvalidCommandOperationCode));
         byte opcode = cdb[0];
         var nexus = task.Nexus;
+        // While a sanitize runs only INQUIRY, REPORT LUNS and REQUEST SENSE are processed (SBC-4 §4.11); this comes
+        // before a unit attention, which stays pending until the medium is back.
+        if (SanitizeInProgressRefusal(opcode) is { } sanitizing) return Done(sanitizing);
         // A pending unit attention ends any command but these three (SPC-4 §5.14), before the command is even checked.
         switch (opcode)
         {
@@ -111,6 +114,7 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
             return Done(new ScsiCommandResult { Status = ScsiStatus.ReservationConflict });
         // CONTROL byte: NACA and the obsolete LINK bit are not supported (SAM-5 §5.2).
         if ((cdb[^1] & 0x05) != 0) return Done(InvalidField(length - 1, (cdb[^1] & 0x04) != 0 ? 2 : 0));
+        if (SanitizeFailureRefusal(opcode) is { } sanitizeFailed) return Done(sanitizeFailed);
 
         switch (opcode)
         {
@@ -149,6 +153,8 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
                 return WriteSame(task, cdb, cancellationToken);
             case SbcOpcode.Unmap:
                 return Unmap(task, cdb, cancellationToken);
+            case SbcOpcode.Sanitize:
+                return Sanitize(task, cdb, cancellationToken);
             case SbcOpcode.SynchronizeCache10:
             case SbcOpcode.SynchronizeCache16:
                 return SynchronizeCache(cdb, cancellationToken);
@@ -223,6 +229,7 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
 
     public async ValueTask DisposeAsync()
     {
+        await StopSanitizeAsync().ConfigureAwait(false);
         try { await _store.FlushAsync(CancellationToken.None).ConfigureAwait(false); }
         catch (Exception e) when (IsMediumFailure(e)) { _logger.LogWarning(e, "Flushing {Store} at shutdown failed.", _store.Describe()); }
         if (_ownsStore) await _store.DisposeAsync().ConfigureAwait(false);

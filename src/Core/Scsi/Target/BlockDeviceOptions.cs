@@ -63,6 +63,13 @@ public sealed class BlockDeviceOptions
     public bool Removable { get; init; }
 
     /// <summary>
+    /// The least time one SANITIZE operation takes, spread evenly over its progress. A RAM or file medium erases in a
+    /// moment where a disk takes minutes to hours; this lets an initiator (and libiscsi's Sanitize.Reset, which looks for
+    /// a sanitize still running seconds after it began) see one in progress. Zero: as fast as the store goes.
+    /// </summary>
+    public TimeSpan SanitizeMinimumDuration { get; init; }
+
+    /// <summary>
     /// Where the persistent reservation state is kept across restarts (APTPL, SPC-4 §5.13.5): loaded when the logical
     /// unit is constructed, replaced atomically whenever a PERSISTENT RESERVE OUT changes it while APTPL is active,
     /// deleted when APTPL goes off. Null: persist through power loss is not supported (REPORT CAPABILITIES says
@@ -84,6 +91,8 @@ public sealed class BlockDeviceOptions
             throw new ArgumentException($"The maximum COMPARE AND WRITE length must be 1 to 255 blocks, not {MaxCompareAndWriteBlocks}.");
         if (MaxWriteSameBlocks < 1)
             throw new ArgumentException("The maximum WRITE SAME length must be at least one block.");
+        if (SanitizeMinimumDuration < TimeSpan.Zero)
+            throw new ArgumentException("The minimum sanitize duration cannot be negative.");
         if (ProductId.Length > 16 || ProductRevision.Length > 4)
             throw new ArgumentException("The product identification is limited to 16 characters and the revision to 4.");
     }

@@ -37,7 +37,7 @@ internal sealed class InquiryPages
         _vpd[UnitSerialNumberCode] = BuildSerial(SerialNumber);
         _vpd[DeviceIdentificationCode] = BuildDeviceIdentification(NaaIdentifier, SerialNumber);
         _vpd[BlockLimitsCode] = BuildBlockLimits(geometry, options);
-        _vpd[BlockDeviceCharacteristicsCode] = BuildBlockDeviceCharacteristics();
+        _vpd[BlockDeviceCharacteristicsCode] = BuildBlockDeviceCharacteristics(geometry.ThinProvisioned);
         _vpd[LogicalBlockProvisioningCode] = BuildLogicalBlockProvisioning(geometry.ThinProvisioned);
         _vpd[ThirdPartyCopyCode] = BuildThirdPartyCopy();
         _vpd[SupportedPagesCode] = BuildSupportedPages([SupportedPagesCode, .. _vpd.Keys]);
@@ -187,12 +187,16 @@ internal sealed class InquiryPages
         static int RoundUp4(int n) => (n + 3) & ~3;
     }
 
-    private static byte[] BuildBlockDeviceCharacteristics()
+    /// <param name="erase">SANITIZE BLOCK ERASE and CRYPTOGRAPHIC ERASE are offered (on a thin-provisioned unit).</param>
+    private static byte[] BuildBlockDeviceCharacteristics(bool erase)
     {
         var d = new byte[64];
         d[1] = BlockDeviceCharacteristicsCode;
         BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(2, 2), 0x3C);
         BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(4, 2), 0x0001); // MEDIUM ROTATION RATE: non-rotating
+        // WABEREQ and WACEREQ 01b: a read of a block after BLOCK ERASE / CRYPTOGRAPHIC ERASE completes with GOOD
+        // status (SBC-4 §6.6.2); 00b, not specified, where neither is offered.
+        if (erase) d[7] = 0x50;
         return d;
     }
 

@@ -28,6 +28,7 @@ internal static class SbcOpcode
     public const byte Reserve10 = 0x56;
     public const byte Release10 = 0x57;
     public const byte ModeSense10 = 0x5A;
+    public const byte Sanitize = 0x48;
     public const byte Read16 = 0x88;
     public const byte CompareAndWrite = 0x89;
     public const byte Write16 = 0x8A;
@@ -52,6 +53,11 @@ internal static class SbcOpcode
     public const byte Verify12 = 0xAF;
     public const byte ReadDefectData12 = 0xB7;
 
+    /// <summary>SANITIZE service actions (SBC-4 §5.29): OVERWRITE, BLOCK ERASE, CRYPTOGRAPHIC ERASE, EXIT FAILURE MODE.</summary>
+    public const byte SanitizeOverwrite = 0x01;
+    public const byte SanitizeBlockErase = 0x02;
+    public const byte SanitizeCryptographicErase = 0x03;
+    public const byte SanitizeExitFailureMode = 0x1F;
     /// <summary>SERVICE ACTION IN(16) service action READ CAPACITY(16).</summary>
     public const ushort ReadCapacity16Action = 0x10;
     /// <summary>SERVICE ACTION IN(16) service action GET LBA STATUS.</summary>

@@ -18,6 +18,18 @@ public static class SenseBuilder
     /// <summary>Sense data whose INFORMATION field carries <paramref name="information"/> (e.g. a miscompare offset) with VALID set.</summary>
     public static byte[] WithInformation(SenseCondition condition, uint information) => Build(condition, information, null);
 
+    /// <summary>
+    /// Sense data whose sense-key specific bytes carry a PROGRESS INDICATION (SPC-4 §4.5.2.4.4): SKSV set and
+    /// <paramref name="progress"/> out of 65536, e.g. for NOT READY, SANITIZE IN PROGRESS.
+    /// </summary>
+    public static byte[] WithProgress(SenseCondition condition, ushort progress)
+    {
+        var sense = Build(condition, null, null);
+        sense[15] = 0x80;
+        BinaryPrimitives.WriteUInt16BigEndian(sense.AsSpan(16, 2), progress);
+        return sense;
+    }
+
     /// <summary>INVALID FIELD IN CDB (or another ILLEGAL REQUEST) pointing at CDB byte <paramref name="byteIndex"/>, optionally at one bit.</summary>
     public static byte[] CdbField(SenseCondition condition, int byteIndex, int? bit = null) =>
         Build(condition, null, new FieldPointer(true, byteIndex, bit));

@@ -26,6 +26,8 @@ public readonly record struct SenseCondition(byte Key, byte Asc, byte Ascq)
     public static SenseCondition MiscompareDuringVerify => new(KeyMiscompare, 0x1D, 0x00);
     public static SenseCondition WriteProtected => new(KeyDataProtect, 0x27, 0x00);
     public static SenseCondition NotReadyInitializingCommandRequired => new(KeyNotReady, 0x04, 0x02);
+    public static SenseCondition SanitizeInProgress => new(KeyNotReady, 0x04, 0x1B);
+    public static SenseCondition SanitizeCommandFailed => new(KeyMediumError, 0x31, 0x03);
     public static SenseCondition UnrecoveredReadError => new(KeyMediumError, 0x11, 0x00);
     public static SenseCondition WriteError => new(KeyMediumError, 0x0C, 0x00);
 }

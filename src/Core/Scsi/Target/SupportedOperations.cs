@@ -14,14 +14,22 @@ internal static class SupportedOperations
                                  && Opcode is SbcOpcode.MaintenanceIn or SbcOpcode.MaintenanceOut;
     }
 
-    /// <summary>The commands in ascending opcode order. <paramref name="dpoFua"/> decides the DPO/FUA bits.</summary>
-    public static IReadOnlyList<Operation> Build(bool dpoFua)
+    /// <summary>
+    /// The commands in ascending opcode order. <paramref name="dpoFua"/> decides the DPO/FUA bits; <paramref name="erase"/>
+    /// whether SANITIZE offers BLOCK ERASE and CRYPTOGRAPHIC ERASE besides OVERWRITE and EXIT FAILURE MODE.
+    /// </summary>
+    public static IReadOnlyList<Operation> Build(bool dpoFua, bool erase)
     {
         byte rw = (byte)(dpoFua ? 0x1E : 0x06); // DPO, FUA, RARC, FUA_NV (read) — RARC/FUA_NV are accepted and ignored
         byte wr = (byte)(dpoFua ? 0x1A : 0x02); // DPO, FUA, FUA_NV (write)
         byte vf = (byte)(dpoFua ? 0x16 : 0x06); // DPO, BYTCHK
         byte caw = (byte)(dpoFua ? 0x1A : 0x02);
         byte atomic = (byte)(dpoFua ? 0x18 : 0x00); // DPO, FUA (WRITE ATOMIC has no FUA_NV)
+        // SANITIZE: IMMED, AUSE and the service action in byte 1; the PARAMETER LIST LENGTH.
+        static Operation Sanitize(byte action) => new(SbcOpcode.Sanitize, action, [0x48, (byte)(0xA0 | action), 0, 0, 0, 0, 0, 0xFF, 0xFF, 0]);
+        Operation[] sanitize = erase
+            ? [Sanitize(SbcOpcode.SanitizeOverwrite), Sanitize(SbcOpcode.SanitizeBlockErase), Sanitize(SbcOpcode.SanitizeCryptographicErase), Sanitize(SbcOpcode.SanitizeExitFailureMode)]
+            : [Sanitize(SbcOpcode.SanitizeOverwrite), Sanitize(SbcOpcode.SanitizeExitFailureMode)];
         return
         [
             new(SbcOpcode.TestUnitReady, null, [0x00, 0, 0, 0, 0, 0]),
@@ -45,6 +53,7 @@ internal static class SupportedOperations
             new(SbcOpcode.ReadDefectData10, null, [0x37, 0, 0x1F, 0, 0, 0, 0, 0xFF, 0xFF, 0]),
             new(SbcOpcode.WriteSame10, null, [0x41, 0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, 0]),
             new(SbcOpcode.Unmap, null, [0x42, 0, 0, 0, 0, 0, 0x1F, 0xFF, 0xFF, 0]),
+            .. sanitize,
             new(SbcOpcode.ModeSelect10, null, [0x55, 0x11, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0]),
             new(SbcOpcode.Reserve10, null, [0x56, 0x13, 0, 0, 0, 0, 0, 0, 0, 0]), // 3RDPTY, LONGID and EXTENT are refused when set
             new(SbcOpcode.Release10, null, [0x57, 0x13, 0, 0, 0, 0, 0, 0, 0, 0]),

@@ -75,6 +75,7 @@ public static class ScsiCommandClassifier
             case 0x7F: // VARIABLE LENGTH CDB
                 return VariableLength(cdb);
 
+            case 0x48: // SANITIZE: alters every block, so a medium write like any other (SBC-4 allowed-commands table)
             default:
                 return ScsiCommandClass.Write;
         }

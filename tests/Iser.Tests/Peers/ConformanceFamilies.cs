@@ -40,6 +40,16 @@ public static class ConformanceFamilies
     /// </summary>
     public const string SanitizeResetAfterUnreleasedMultipathReserve = "Sanitize.Reset";
 
+    /// <summary>
+    /// libiscsi 1.20's CompareAndWrite.InvalidDataOutSize sends a valid COMPARE AND WRITE and expects ILLEGAL REQUEST: its
+    /// PDU hook should set NUMBER OF LOGICAL BLOCKS to 1 and then 3 in the SCSI Command PDU (4 blocks of Data-Out), but
+    /// since upstream commit b4d59cd (2020, "Simplify this test") the hook's test is inverted (<c>!= ISCSI_PDU_SCSI_REQUEST</c>)
+    /// and it edits every PDU but the command. The command goes out unchanged (2 blocks, 4 blocks of data: valid) and
+    /// its compare misses, so a target answers MISCOMPARE; no correct target can pass it. Our check of a Data-Out length
+    /// that is not 2 x NUMBER OF LOGICAL BLOCKS is tested by our own unit tests (INVALID FIELD IN CDB).
+    /// </summary>
+    public const string CompareAndWriteInvalidDataOutSizeHookInverted = "CompareAndWrite.InvalidDataOutSize";
+
     /// <summary>Families asked for that this libiscsi lacks; kept so the gap stays visible in the record.</summary>
     public static readonly IReadOnlyList<string> MissingFromLibiscsi119 = new[]
     {

@@ -122,6 +122,44 @@ public sealed class ConformanceTests
         await target.StopAndAssertCleanExitAsync();
     }
 
+    /// <summary>
+    /// The whole suite of libiscsi 1.20 (Debian 13's, unpacked by native/lab/libiscsi-trixie.sh: 238 tests, 8 more than
+    /// 1.19's) over TCP, set up as the 1.19 run above. Failures allowed: the three above and
+    /// <see cref="ConformanceFamilies.CompareAndWriteInvalidDataOutSizeHookInverted"/>. Skips allowed, each libiscsi's own:
+    /// ReadOnly (a writable LUN), iSCSICHAP (its tests need a session that logged in with CHAP MD5; our target here asks
+    /// for no authentication) and iSCSITMF's two async tests (1.20 gives that suite no iSCSI context: they skip alone
+    /// against any target, "Not an iSCSI device").
+    /// </summary>
+    [Libiscsi120Fact]
+    public async Task Whole_suite_of_libiscsi_1_20_has_no_failure_of_ours_and_only_explained_skips()
+    {
+        await using var target = await OurTargetProcess.StartAsync(new OurTargetOptions
+        {
+            Luns = new[] { "ram:64M,removable," + SanitizeTime, "ram:64M" },
+            SecondLoopbackPortal = true,
+        });
+        var tools = new LibiscsiTools
+        {
+            TestCuProgram = Iser.Tests.IserTransport.IserCapableLibiscsi.TestCu,
+            TestCuEnvironment = Iser.Tests.IserTransport.IserCapableLibiscsi.RunEnvironment,
+        };
+        var result = await tools.TestSuiteAsync([target.LunUrl(), target.SecondPathLunUrl()], "ALL", allowSanitize: true);
+        _output.WriteLine(result.Describe());
+
+        Assert.True(result.SummaryFound, $"iscsi-test-cu printed no CUnit summary.\n{result.Output}\nTarget output:\n{target.Transcript}");
+        Assert.True(result.TestsRun >= 238, $"only {result.TestsRun} tests ran (libiscsi 1.20 has 238).\n{result.Describe()}");
+        string[] allowedFailures = [ConformanceFamilies.UnmapSingleAssumesOneBlockPerPhysicalBlock, "PreventAllow.ITNexusLoss",
+            ConformanceFamilies.SanitizeResetAfterUnreleasedMultipathReserve, ConformanceFamilies.CompareAndWriteInvalidDataOutSizeHookInverted];
+        Assert.True(result.FailedTests.All(f => allowedFailures.Contains(f)),
+            $"{result.TestsFailed} test(s) failed.\n{result.Describe()}\nTarget output:\n{target.Transcript}");
+        var skipped = result.SkippedTests.Select(s => $"{s.Suite}.{s.Test}").Distinct().ToArray();
+        Assert.True(skipped.Length <= 6, $"{skipped.Length} tests skipped: {string.Join(", ", skipped)}");
+        string[] explained = ["ReadOnly", "iSCSICHAP", "iSCSITMF"];
+        Assert.All(result.SkippedTests, s => Assert.True(explained.Contains(s.Suite), $"{s.Suite}.{s.Test} skipped: {s.Reason}"));
+
+        await target.StopAndAssertCleanExitAsync();
+    }
+
     /// <summary>The ReadOnly family on a write-protected LUN (",ro"): every write refused with DATA PROTECT, none skipped.</summary>
     [PeerFact(Peer.LibiscsiTools)]
     public async Task Read_only_family_passes_on_a_write_protected_lun()
@@ -132,5 +170,15 @@ public sealed class ConformanceTests
         Assert.True(result.TestsRun > 0 && result.TestsFailed == 0, $"{result.Describe()}\nTarget output:\n{target.Transcript}");
         Assert.Empty(result.SkippedTests);
         await target.StopAndAssertCleanExitAsync();
+    }
+}
+
+/// <summary>A peer fact that needs libiscsi 1.20's iscsi-test-cu (the unpacked Debian 13 copy, or an installed 1.20+).</summary>
+public sealed class Libiscsi120FactAttribute : FactAttribute
+{
+    public Libiscsi120FactAttribute()
+    {
+        if (Iser.Tests.IserTransport.IserCapableLibiscsi.TestCu is null)
+            Skip = "needs libiscsi 1.20's iscsi-test-cu: " + Iser.Tests.IserTransport.IserCapableLibiscsi.UnusableReason;
     }
 }

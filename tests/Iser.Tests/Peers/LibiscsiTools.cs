@@ -27,6 +27,11 @@ public sealed class LibiscsiTools
     /// <summary>Upper bound for the one-shot tools (inq, ls, readcapacity16).</summary>
     public TimeSpan QuickToolTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The iscsi-test-cu to run instead of the installed one (e.g. libiscsi 1.20's), with its environment.</summary>
+    public string? TestCuProgram { get; init; }
+
+    public IReadOnlyDictionary<string, string>? TestCuEnvironment { get; init; }
+
     /// <summary>Upper bound for one iscsi-test-cu run (the whole suite takes ~40 s against tgtd on loopback).</summary>
     public TimeSpan TestSuiteTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
@@ -80,7 +85,9 @@ public sealed class LibiscsiTools
         if (allowSanitize)
             arguments.Add("--allow-sanitize");
         arguments.AddRange(lunUrls);
-        var result = await RunAsync("iscsi-test-cu", arguments, TestSuiteTimeout).ConfigureAwait(false);
+        var result = TestCuProgram is { } program
+            ? await ExternalProcess.RunAsync(program, arguments, TestSuiteTimeout, TestCuEnvironment).ConfigureAwait(false)
+            : await RunAsync("iscsi-test-cu", arguments, TestSuiteTimeout).ConfigureAwait(false);
         return TestCuResult.Parse(test ?? "(all)", result.ExitCode, result.Transcript);
     }
 

@@ -56,8 +56,10 @@ internal sealed class InProcessIserTarget : IAsyncDisposable
     /// <param name="address">The RDMA address to listen on; the lab's rxe0 address by default.</param>
     /// <param name="iqn">The target's name.</param>
     /// <param name="alsoTcp">Also listen for TCP on the same address (an ephemeral port of its own).</param>
+    /// <param name="persistentReservationFile">Where LUN 0 keeps its APTPL reservation state (none by default).</param>
     public static InProcessIserTarget Start(long bytes = 64L << 20, LogLevel logLevel = LogLevel.Information,
-        IscsiTargetOptions? options = null, IPAddress? address = null, string iqn = Iqn, bool alsoTcp = false)
+        IscsiTargetOptions? options = null, IPAddress? address = null, string iqn = Iqn, bool alsoTcp = false,
+        string? persistentReservationFile = null)
     {
         var log = new CapturedLog(logLevel);
         var target = new IscsiTarget(options ?? new IscsiTargetOptions(), log.Factory);
@@ -67,6 +69,7 @@ internal sealed class InProcessIserTarget : IAsyncDisposable
             BlockSize = 512,
             Identity = $"{iqn}/0",
             LunList = () => node.Luns.Keys.Select(k => (ulong)k).ToList(),
+            PersistentReservationFile = persistentReservationFile,
         }, log.Factory.CreateLogger("Iser.Target.Lun"));
         node.AddLun(0, unit);
         target.AddNode(node);

@@ -75,4 +75,90 @@ public sealed class OpenIscsiReservationLabTests(ITestOutputHelper output)
             LabCommands.AssertStopped(stop);
         }
     }
+    /// <summary>
+    /// fence_scsi's way of taking a LUN away from a node: B preempts A's registration and reservation with PREEMPT AND
+    /// ABORT, after which A can no longer write; both registered with APTPL, so after the target restarts (same state
+    /// file, new process state) B's registration and reservation are back and still enforced, and B's new session takes
+    /// them over.
+    /// </summary>
+    [LabFact(Needs = ["iscsiadm", "iscsid", "sg_persist"])]
+    public async Task PreemptAndAbortFencesANodeAndAptplStateSurvivesATargetRestart()
+    {
+        var host = new LabCommands(output);
+        string state = Path.Combine(Path.GetTempPath(), $"pr-aptpl-{Environment.ProcessId}.state");
+        File.Delete(state);
+        var lab = InProcessIserTarget.Start(16L << 20, LogLevel.Debug, iqn: Iqn, alsoTcp: true, persistentReservationFile: state);
+        bool passed = false;
+        try
+        {
+            var (a, b) = Nodes(lab);
+            string diskA = await host.LoginAsync(a, "node A's login over iSER");
+            string diskB = await host.LoginAsync(b, "node B's login over TCP");
+            await host.MustAsync("sg_persist", ["--out", "--register", "--param-sark=0xa1", "--param-aptpl", diskA], "A's REGISTER (APTPL)");
+            await host.MustAsync("sg_persist", ["--out", "--register", "--param-sark=0xb2", "--param-aptpl", diskB], "B's REGISTER (APTPL)");
+            await host.MustAsync("sg_persist", ["--out", "--reserve", "--param-rk=0xa1", "--prout-type=1", diskA], "A's RESERVE (Write Exclusive)");
+            await host.MustAsync("dd", ["if=/dev/zero", $"of={diskA}", "bs=4096", "count=1", "oflag=direct", "status=none"], "A's write under its reservation");
+
+            await host.MustAsync("sg_persist", ["--out", "--preempt-abort", "--param-rk=0xb2", "--param-sark=0xa1", "--prout-type=1", diskB],
+                "B's PREEMPT AND ABORT of A");
+            await AssertHeldByB(host, diskB, "after the preemption");
+            var fenced = await host.RunAsync("dd", ["if=/dev/zero", $"of={diskA}", "bs=4096", "count=1", "oflag=direct", "status=none"]);
+            Assert.True(fenced.ExitCode != 0, $"A wrote after B preempted it:\n{fenced}");
+            await host.MustAsync("dd", ["if=/dev/zero", $"of={diskB}", "bs=4096", "count=1", "oflag=direct", "status=none"], "B's write under its reservation");
+            Assert.True(File.Exists(state), $"no APTPL state file at {state}");
+
+            await host.LogoutAsync(a, "node A's logout");
+            await host.LogoutAsync(b, "node B's logout");
+            await lab.DisposeAsync();
+            lab = InProcessIserTarget.Start(16L << 20, LogLevel.Debug, iqn: Iqn, alsoTcp: true, persistentReservationFile: state);
+
+            (a, b) = Nodes(lab);
+            diskA = await host.LoginAsync(a, "node A's login after the restart");
+            diskB = await host.LoginAsync(b, "node B's login after the restart");
+            await AssertHeldByB(host, diskA, "after the restart");
+            fenced = await host.RunAsync("dd", ["if=/dev/zero", $"of={diskA}", "bs=4096", "count=1", "oflag=direct", "status=none"]);
+            Assert.True(fenced.ExitCode != 0, $"A wrote after the restart although B's reservation was restored:\n{fenced}");
+            // open-iscsi gives each new session a new ISID, so B's new session is another initiator port (SPC-4: name +
+            // ISID), not the restored holder: it is refused too until it registers and takes the reservation over, as
+            // fence_scsi does at a node's start (PREEMPT of its own key keeps its new registration, drops the old one).
+            var stranger = await host.RunAsync("dd", ["if=/dev/zero", $"of={diskB}", "bs=4096", "count=1", "oflag=direct", "status=none"]);
+            Assert.True(stranger.ExitCode != 0, $"B's new session (a new ISID) wrote through a reservation restored for its old one:\n{stranger}");
+            await host.MustAsync("sg_persist", ["--out", "--register-ignore", "--param-sark=0xb2", diskB], "B's REGISTER AND IGNORE EXISTING KEY after the restart");
+            await host.MustAsync("sg_persist", ["--out", "--preempt", "--param-rk=0xb2", "--param-sark=0xb2", "--prout-type=1", diskB],
+                "B's PREEMPT of its old session's reservation");
+            await AssertHeldByB(host, diskA, "after B took it over");
+            await host.MustAsync("dd", ["if=/dev/zero", $"of={diskB}", "bs=4096", "count=1", "oflag=direct", "status=none"], "B's write after taking the reservation over");
+
+            await host.MustAsync("sg_persist", ["--out", "--clear", "--param-rk=0xb2", diskB], "B's CLEAR");
+            await host.LogoutAsync(a, "node A's logout");
+            await host.LogoutAsync(b, "node B's logout");
+            passed = true;
+        }
+        finally
+        {
+            var stop = await host.StopAsync();
+            if (!passed) output.WriteLine(string.Join('\n', lab.Log.Lines.TakeLast(80)));
+            await lab.DisposeAsync();
+            File.Delete(state);
+            LabCommands.AssertStopped(stop);
+        }
+    }
+
+    private static (string[] A, string[] B) Nodes(InProcessIserTarget lab)
+    {
+        var iser = lab.Listener.LocalEndPoint;
+        var tcp = lab.TcpListener!.LocalEndPoint;
+        return (["--portal", $"{iser.Address}:{iser.Port}", "--iqn", Iqn, "--transport", "iser", "--initiator-name", "iqn.2026-12.org.example:node-a"],
+                ["--portal", $"{tcp.Address}:{tcp.Port}", "--iqn", Iqn, "--transport", "tcp", "--initiator-name", "iqn.2026-12.org.example:node-b"]);
+    }
+
+    private static async Task AssertHeldByB(LabCommands host, string disk, string when)
+    {
+        var keys = await host.MustAsync("sg_persist", ["--in", "--read-keys", disk], $"READ KEYS {when}");
+        Assert.Contains("0xb2", keys.Stdout);
+        Assert.DoesNotContain("0xa1", keys.Stdout);
+        var held = await host.MustAsync("sg_persist", ["--in", "--read-reservation", disk], $"READ RESERVATION {when}");
+        Assert.Contains("0xb2", held.Stdout);
+        Assert.Contains("Write Exclusive", held.Stdout);
+    }
 }

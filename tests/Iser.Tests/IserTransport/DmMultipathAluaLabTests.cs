@@ -30,10 +30,8 @@ public sealed class DmMultipathAluaLabTests(ITestOutputHelper output)
     [LabFact(Needs = ["iscsiadm", "iscsid", "multipath", "multipathd", "fio", "udevadm"])]
     public async Task FioVerifiesThroughDmMultipathWhileTheOptimizedGroupGoesStandbyUnavailableAndBack()
     {
-        string root = IserCli.RepositoryRoot ?? throw new InvalidOperationException(
-            "The repository root (holding Iser.sln) was not found above the test output; native/lab/ lives there.");
-        string openIscsi = Path.Combine(root, "native", "lab", "open-iscsi.sh");
-        string multipath = Path.Combine(root, "native", "lab", "multipath.sh");
+        var host = new LabCommands(output);
+        string multipath = LabCommands.Script("multipath.sh");
 
         var log = new CapturedLog(LogLevel.Information);
         await using var target = new IscsiTarget(new IscsiTargetOptions(), log.Factory);
@@ -50,15 +48,13 @@ public sealed class DmMultipathAluaLabTests(ITestOutputHelper output)
         string[] pathB = ["--portal", $"{tcp.LocalEndPoint.Address}:{tcp.LocalEndPoint.Port}", "--iqn", Iqn, "--transport", "tcp"];
 
         bool passed = false;
-        await Must(multipath, ["start"], "starting udevd and multipathd");
+        await host.MustAsync(multipath, ["start"], "starting udevd and multipathd");
         try
         {
-            string diskA = LastLine(await Must(openIscsi, ["login", .. pathA], "the login over iSER (portal group 1)"));
-            string diskB = LastLine(await Must(openIscsi, ["login", .. pathB], "the login over TCP (portal group 2)"));
-            Assert.StartsWith("/dev/sd", diskA);
-            Assert.StartsWith("/dev/sd", diskB);
-            var map = await Must(multipath, ["map", diskA, diskB], "building the multipath map");
-            string dm = LastLine(map);
+            string diskA = await host.LoginAsync(pathA, "the login over iSER (portal group 1)");
+            string diskB = await host.LoginAsync(pathB, "the login over TCP (portal group 2)");
+            var map = await host.MustAsync(multipath, ["map", diskA, diskB], "building the multipath map");
+            string dm = map.Stdout.Trim().Split('\n')[^1].Trim();
             // Two path groups: ALUA's priorities, 50 for active/optimized and 10 for active/non-optimized.
             Assert.Contains("hwhandler='1 alua'", map.Stdout);
             Assert.Contains("prio=50", map.Stdout);
@@ -98,45 +94,29 @@ public sealed class DmMultipathAluaLabTests(ITestOutputHelper output)
                 failedBack = Writes(a) > aBack + 100;
             }
             if (!failedBack)
-                Assert.Fail($"writes did not come back to {diskA} within 20 s of group 1 becoming active/optimized again:\n{(await Run(multipath, ["show"])).Stdout}");
+                Assert.Fail($"writes did not come back to {diskA} within 20 s of group 1 becoming active/optimized again:\n{(await host.RunAsync(multipath, ["show"])).Stdout}");
 
             int exit = await fio.WaitForExitAsync(TimeSpan.FromSeconds(120));
             output.WriteLine(fio.Transcript);
             Assert.True(exit == 0, $"fio failed (exit {exit}): an I/O error or a block that did not verify:\n{fio.Transcript}");
             Assert.Contains("err= 0", fio.Transcript);
 
-            await Must(multipath, ["flush"], "flushing the multipath map");
-            await Must(openIscsi, ["logout", .. pathA], "the logout over iSER");
-            await Must(openIscsi, ["logout", .. pathB], "the logout over TCP");
+            await host.MustAsync(multipath, ["flush"], "flushing the multipath map");
+            await host.LogoutAsync(pathA, "the logout over iSER");
+            await host.LogoutAsync(pathB, "the logout over TCP");
             passed = true;
         }
         finally
         {
-            var stopIscsi = await Run(openIscsi, ["stop"]);
-            var stopMultipath = await Run(multipath, ["stop"]);
+            var stopIscsi = await host.StopAsync();
+            var stopMultipath = await host.RunAsync(multipath, ["stop"]);
             if (!passed) output.WriteLine(string.Join('\n', log.Lines.TakeLast(80)));
-            Assert.True(stopIscsi.ExitCode == 0, $"stopping open-iscsi failed:\n{stopIscsi}");
-            Assert.True(stopMultipath.ExitCode == 0, $"stopping multipath failed:\n{stopMultipath}");
+            LabCommands.AssertStopped(stopIscsi);
+            LabCommands.AssertSucceeded(stopMultipath, "stopping multipath (maps, multipathd, udevd, the /etc overlay)");
         }
     }
 
     /// <summary>Writes completed by a disk so far (/sys/block/DISK/stat, field 5).</summary>
     private static long Writes(string disk) =>
         long.Parse(File.ReadAllText($"/sys/block/{disk}/stat").Split(' ', StringSplitOptions.RemoveEmptyEntries)[4]);
-
-    private static string LastLine(ProcessResult result) => result.Stdout.Trim().Split('\n')[^1].Trim();
-
-    private async Task<ProcessResult> Must(string program, string[] arguments, string what)
-    {
-        var result = await Run(program, arguments);
-        Assert.True(result.ExitCode == 0, $"{what} failed:\n{result}");
-        return result;
-    }
-
-    private async Task<ProcessResult> Run(string program, string[] arguments)
-    {
-        var result = await ExternalProcess.RunAsync(program, arguments, TimeSpan.FromSeconds(120));
-        output.WriteLine(result.ToString());
-        return result;
-    }
 }

@@ -104,6 +104,14 @@ public sealed class DmMultipathAluaLabTests(ITestOutputHelper output)
             await host.MustAsync(multipath, ["flush"], "flushing the multipath map");
             await host.LogoutAsync(pathA, "the logout over iSER");
             await host.LogoutAsync(pathB, "the logout over TCP");
+            var freed = System.Diagnostics.Stopwatch.StartNew();
+            while ((target.SessionCount != 0 || IserConnectionCounters.LiveConnections != 0 || IserConnectionCounters.OutstandingWorkRequests != 0)
+                   && freed.Elapsed < TimeSpan.FromSeconds(30))
+                await Task.Delay(50);
+            Assert.Equal(0, target.SessionCount);
+            Assert.Equal(0, IserConnectionCounters.LiveConnections);
+            Assert.True(IserConnectionCounters.OutstandingWorkRequests == 0,
+                $"{IserConnectionCounters.OutstandingWorkRequests} RDMA work request(s) posted and never completed after both logouts");
             passed = true;
         }
         finally

@@ -109,6 +109,7 @@ public sealed class OpenIscsiReservationLabTests(ITestOutputHelper output)
 
             await host.LogoutAsync(a, "node A's logout");
             await host.LogoutAsync(b, "node B's logout");
+            await lab.AssertEverythingFreedAsync(TimeSpan.FromSeconds(30));
             await lab.DisposeAsync();
             lab = InProcessIserTarget.Start(16L << 20, LogLevel.Debug, iqn: Iqn, alsoTcp: true, persistentReservationFile: state);
 
@@ -132,6 +133,7 @@ public sealed class OpenIscsiReservationLabTests(ITestOutputHelper output)
             await host.MustAsync("sg_persist", ["--out", "--clear", "--param-rk=0xb2", diskB], "B's CLEAR");
             await host.LogoutAsync(a, "node A's logout");
             await host.LogoutAsync(b, "node B's logout");
+            await lab.AssertEverythingFreedAsync(TimeSpan.FromSeconds(30));
             passed = true;
         }
         finally

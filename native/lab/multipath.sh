@@ -81,9 +81,19 @@ map() {
   echo "$dm"
 }
 
+# Removes every map, trying again for up to 10 s: right after the last user closes a map, udevd's change-event
+# handling (blkid) may still hold it open for a moment ("map in use").
+flush_maps() {
+  for ((i = 0; i < 20; i++)); do
+    multipath -F >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  multipath -F >/dev/null
+}
+
 stop() {
   local rc=0
-  multipath -F >/dev/null 2>&1 || { multipath -ll >&2; echo "multipath.sh: a map could not be flushed (still open?)" >&2; rc=1; }
+  flush_maps 2>/dev/null || { multipath -ll >&2; echo "multipath.sh: a map could not be flushed (still open?)" >&2; rc=1; }
   pkill -x multipathd 2>/dev/null && for ((i = 0; i < 50; i++)); do pgrep -x multipathd >/dev/null || break; sleep 0.1; done
   pgrep -x systemd-udevd >/dev/null && { udevadm control --exit 2>/dev/null || pkill -x systemd-udevd; }
   if grep -q "^lab-etc /etc overlay " /proc/mounts; then
@@ -98,7 +108,7 @@ case "$command" in
   start) start ;;
   map) map "$@" ;;
   show) multipath -ll ;;
-  flush) multipath -F >/dev/null || { multipath -ll >&2; fail "a map could not be flushed (still open?)"; } ;;
+  flush) flush_maps || { multipath -ll >&2; fail "a map could not be flushed (still open 10 s after the last try)"; } ;;
   stop) stop ;;
   *) fail "usage: multipath.sh start | map DISK... | show | stop" ;;
 esac

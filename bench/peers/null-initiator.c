@@ -1,7 +1,7 @@
 /* The floor of an iSCSI initiator over TCP: the least a client can do per command, to measure what any initiator
  * (ours, libiscsi) could reach against a given target on this machine.
  *
- *   null-initiator HOST PORT TARGET_IQN LUN SECONDS DEPTH BLOCKS [INITIATOR_IQN [sequential]]
+ *   null-initiator HOST PORT TARGET_IQN LUN SECONDS DEPTH BLOCKS [INITIATOR_IQN [sequential|random [relay]]]
  *
  * One connection, one thread, blocking sockets, no library: log in (operational stage only, no authentication,
  * no digests), READ CAPACITY(10), then keep DEPTH READ(10)s of BLOCKS blocks at random LBAs in flight for
@@ -9,12 +9,19 @@
  * loop needs (opcode, flags, ITT, StatSN, MaxCmdSN, data length); data is read and dropped. NOP-Ins asking for an
  * answer are answered. Prints one JSON line in `iser perf --json`'s shape: iops, commands, latency p50/p99 in µs,
  * cpuMicrosecondsPerCommand (getrusage user + system over the measured window).
+ * `relay`: the floor of a client that keeps the caller's code off the thread that reads (our default completion mode):
+ * two threads take turns reading; the one that read a response passes the reads to the other through a futex and
+ * then, off the reading thread, sends the next command. One hand-off per response, as our TurnRelay does.
  * Used by run-initiator-bench.sh beside libiscsi and ours; it is a measuring stick, not an initiator. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +45,7 @@ static double cpu(void) {
 }
 static int after(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
 
+static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER; /* relay: the reader may answer a NOP-In while the other sends */
 static void send_all(const uint8_t *p, size_t n) {
   while (n) { ssize_t k = send(sock, p, n, 0); if (k <= 0) fail("the connection failed while sending"); p += k; n -= k; }
 }
@@ -62,8 +70,10 @@ static uint32_t read_pdu(uint8_t *hdr) {
     uint8_t nop[48] = {0x00 | 0x40, 0x80};
     memcpy(nop + 8, hdr + 8, 8);
     put32(nop + 16, 0xffffffffu); memcpy(nop + 20, hdr + 20, 4);
+    pthread_mutex_lock(&send_lock);
     put32(nop + 24, cmdsn); put32(nop + 28, expstatsn);
     send_all(nop, 48);
+    pthread_mutex_unlock(&send_lock);
   }
   return len;
 }
@@ -102,9 +112,11 @@ static void command(uint32_t itt, uint32_t lun, const uint8_t cdb[16], uint32_t 
   uint8_t hdr[48] = {0x01, 0x80 | 0x40 | 0x01}; /* SCSI Command: F, R, simple */
   hdr[9] = lun;
   put32(hdr + 16, itt); put32(hdr + 20, expected);
-  put32(hdr + 24, cmdsn++); put32(hdr + 28, expstatsn);
   memcpy(hdr + 32, cdb, 16);
+  pthread_mutex_lock(&send_lock);
+  put32(hdr + 24, cmdsn++); put32(hdr + 28, expstatsn);
   send_all(hdr, 48);
+  pthread_mutex_unlock(&send_lock);
 }
 
 static uint32_t next_lba(int sequential, uint32_t last_lba, uint32_t blocks) {
@@ -114,12 +126,64 @@ static uint32_t next_lba(int sequential, uint32_t last_lba, uint32_t blocks) {
   uint32_t lba = next; next += blocks; return lba;
 }
 
+/* The measured loop's state, shared by the two threads of a relay (only the thread holding the reads changes it). */
+static double *issued, *lat, start, end, t_last;
+static size_t done, nlat;
+static int inflight, depth_g, sequential_g;
+static uint32_t lun_g, blocks_g, expected_g, last_lba_g;
+static _Atomic int turn; /* relay: which thread reads */
+static int stopped;
+
+static void futex_wait(_Atomic int *a, int v) { syscall(SYS_futex, a, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0); }
+static void futex_wake(_Atomic int *a) { syscall(SYS_futex, a, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
+static void pass_reads(int to) { atomic_store(&turn, to); futex_wake(&turn); }
+
+/* Reads until one command finishes; returns its slot with the next command's CDB in c, or -1 when the run is over. */
+static int reap_one(uint8_t c[16]) {
+  uint8_t hdr[48];
+  while (inflight) {
+    read_pdu(hdr);
+    uint8_t op = hdr[0] & 0x3f;
+    if (!((op == 0x25 && (hdr[1] & 1)) || op == 0x21)) continue;
+    if (hdr[3]) fail("a READ ended with a status other than GOOD");
+    uint32_t slot = be32(hdr + 16) - 1;
+    if (slot >= (uint32_t)depth_g) fail("a response for an unknown task");
+    double t = t_last = now();
+    if (nlat < (1 << 24)) lat[nlat++] = (t - issued[slot]) * 1e6;
+    done++;
+    if (t >= end) { inflight--; continue; }
+    uint32_t lba = next_lba(sequential_g, last_lba_g, blocks_g);
+    memset(c, 0, 16); c[0] = 0x28; put32(c + 2, lba); c[7] = blocks_g >> 8; c[8] = blocks_g;
+    return (int)slot;
+  }
+  return -1;
+}
+
+static void issue(int slot, const uint8_t c[16]) {
+  issued[slot] = now(); command(slot + 1, lun_g, c, expected_g);
+}
+
+static void *relay_loop(void *arg) {
+  int me = (int)(intptr_t)arg;
+  uint8_t c[16];
+  for (;;) {
+    while (atomic_load(&turn) != me) futex_wait(&turn, !me);
+    if (stopped) { pass_reads(!me); return NULL; }
+    int slot = reap_one(c);
+    if (slot < 0) { stopped = 1; pass_reads(!me); return NULL; }
+    pass_reads(!me);            /* the partner reads the next response... */
+    while (after(cmdsn, maxcmdsn)) sched_yield();
+    issue(slot, c);             /* ...while this thread, no longer reading, sends the next command */
+  }
+}
+
 static int cmp(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
 
 int main(int argc, char **argv) {
-  if (argc < 8) { fprintf(stderr, "usage: null-initiator HOST PORT TARGET_IQN LUN SECONDS DEPTH BLOCKS [INITIATOR_IQN [sequential]]\n"); return 2; }
+  if (argc < 8) { fprintf(stderr, "usage: null-initiator HOST PORT TARGET_IQN LUN SECONDS DEPTH BLOCKS [INITIATOR_IQN [sequential|random [relay]]]\n"); return 2; }
   const char *initiator = argc > 8 ? argv[8] : "iqn.2026-11.org.example:null-initiator";
   int sequential = argc > 9 && !strcmp(argv[9], "sequential");
+  int relay = argc > 10 && !strcmp(argv[10], "relay");
   uint32_t lun = atoi(argv[4]); double seconds = atof(argv[5]); int depth = atoi(argv[6]); uint32_t blocks = atoi(argv[7]);
   if (depth < 1 || depth > 256) fail("DEPTH must be 1 to 256");
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
@@ -147,34 +211,32 @@ int main(int argc, char **argv) {
   }
   if (!block_size || last_lba < blocks) fail("READ CAPACITY returned no usable size");
 
-  double *issued = calloc(depth, sizeof(double)), *lat = malloc(sizeof(double) * (1 << 24));
-  size_t done = 0, nlat = 0; uint32_t expected = blocks * block_size;
+  issued = calloc(depth, sizeof(double)); lat = malloc(sizeof(double) * (1 << 24));
+  depth_g = depth; sequential_g = sequential; lun_g = lun; blocks_g = blocks; last_lba_g = last_lba;
+  expected_g = blocks * block_size;
   srand(getpid());
-  double start = now(), end = start + seconds, cpu0 = cpu();
+  start = now(); end = start + seconds; t_last = start;
+  double cpu0 = cpu();
   for (int i = 0; i < depth; i++) {
     uint32_t lba = next_lba(sequential, last_lba, blocks);
     uint8_t c[16] = {0x28}; put32(c + 2, lba); c[7] = blocks >> 8; c[8] = blocks;
     while (after(cmdsn, maxcmdsn)) read_pdu(hdr);
-    issued[i] = now(); command(i + 1, lun, c, expected);
+    issue(i, c);
   }
-  int inflight = depth; double t = start;
-  while (inflight) {
-    read_pdu(hdr);
-    uint8_t op = hdr[0] & 0x3f;
-    if (!((op == 0x25 && (hdr[1] & 1)) || op == 0x21)) continue;
-    if (hdr[3]) fail("a READ ended with a status other than GOOD");
-    uint32_t slot = be32(hdr + 16) - 1;
-    if (slot >= (uint32_t)depth) fail("a response for an unknown task");
-    t = now();
-    if (nlat < (1 << 24)) lat[nlat++] = (t - issued[slot]) * 1e6;
-    done++;
-    if (t >= end) { inflight--; continue; }
-    uint32_t lba = next_lba(sequential, last_lba, blocks);
-    uint8_t c[16] = {0x28}; put32(c + 2, lba); c[7] = blocks >> 8; c[8] = blocks;
-    while (after(cmdsn, maxcmdsn)) read_pdu(hdr);
-    issued[slot] = now(); command(slot + 1, lun, c, expected);
+  inflight = depth;
+  if (relay) {
+    pthread_t partner;
+    if (pthread_create(&partner, NULL, relay_loop, (void *)(intptr_t)1)) fail("cannot start the relay's second thread");
+    relay_loop((void *)(intptr_t)0);
+    pthread_join(partner, NULL);
+  } else {
+    uint8_t c[16]; int slot;
+    while ((slot = reap_one(c)) >= 0) {
+      while (after(cmdsn, maxcmdsn)) read_pdu(hdr);
+      issue(slot, c);
+    }
   }
-  double elapsed = t - start, used = cpu() - cpu0;
+  double elapsed = t_last - start, used = cpu() - cpu0;
   qsort(lat, nlat, sizeof(double), cmp);
   printf("{\"iops\": %.1f, \"commands\": %zu, \"latencyMicroseconds\": {\"p50\": %.1f, \"p99\": %.1f}, "
          "\"cpuMicrosecondsPerCommand\": %.2f}\n",

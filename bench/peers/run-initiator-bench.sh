@@ -103,11 +103,12 @@ start_ours() { # port
 # Prints "IOPS P50 P99 CPU_US_PER_COMMAND" of one client run, or nothing (the reason goes to $WORK/client.err).
 run_client() { # client url bytes depth mode blocksize
     local client=$1 url=$2 bytes=$3 depth=$4 mode=$5 bs=$6
-    if [ "$client" = floor ]; then
+    if [[ $client == floor* ]]; then
         [ "$mode" = randwrite ] && return 0
         local hostport=${url#iscsi://}; hostport=${hostport%%/*}
-        local rest=${url#iscsi://*/} seq=()
+        local rest=${url#iscsi://*/} seq=(random)
         [ "$mode" = read ] && seq=(sequential)
+        [ "$client" = floor-relay ] && seq+=(relay)
         python3 "$CLIENT_RUN" ours "$SECONDS_PER_RUN" -- "$WORK/null-initiator" "${hostport%:*}" "${hostport##*:}" \
             "${rest%/*}" "${rest##*/}" "$SECONDS_PER_RUN" "$depth" $(( bytes / bs )) "$INITIATOR" "${seq[@]}" 2>"$WORK/client.err" || true
     elif [ "$client" = libiscsi ]; then
@@ -130,7 +131,9 @@ key() { echo "$1" | tr -c 'a-zA-Z0-9\n' '_'; }
 # The floor: the least any initiator can do per command against the same target (bench/peers/null-initiator.c: one
 # thread, blocking sockets, no library). Where it is not above libiscsi by a ratio, no client can be.
 CLIENTS=(libiscsi)
-if gcc -O2 -o "$WORK/null-initiator" bench/peers/null-initiator.c 2>"$WORK/gcc-null.err"; then CLIENTS+=(floor)
+# floor-relay: the same with the reads relayed between two threads, so the code that sends the next command never runs
+# on the thread that reads: the floor of our default completion mode's guarantee (one hand-off per response).
+if gcc -O2 -pthread -o "$WORK/null-initiator" bench/peers/null-initiator.c 2>"$WORK/gcc-null.err"; then CLIENTS+=(floor floor-relay)
 else echo "Compiling bench/peers/null-initiator.c failed; the floor client is left out:" >&2; cat "$WORK/gcc-null.err" >&2; fi
 for m in $MODES; do CLIENTS+=("ours:$m"); done
 echo "Initiator bench: ${SECONDS_PER_RUN} s per run, ${ROUNDS} round(s), ${SIZE_MIB} MiB LUN, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
@@ -148,7 +151,7 @@ bench_target() { # target
         for round in $(seq "$ROUNDS"); do
             for k in $(seq 0 $(( n - 1 ))); do
                 local client=${CLIENTS[$(( (k + round + i) % n ))]} result target_pid
-                [[ $client == libiscsi || $client == floor ]] && [ "$mode" = randwrite ] && continue
+                [[ $client == libiscsi || $client == floor* ]] && [ "$mode" = randwrite ] && continue
                 target_pid=$([ "$target" = tgtd ] && echo "$TGTD_PID" || echo "$OURS_PID")
                 python3 bench/lib/thread-cpu.py snapshot "$target_pid" "$WORK/target.cpu"
                 result=$(run_client "$client" "$url" "$bytes" "$depth" "$mode" "$bs")
@@ -202,6 +205,7 @@ if [ -n "$OUT" ]; then
         echo "Targets: tgtd $(dpkg-query -W -f='${Version}' tgt 2>/dev/null || echo '?') (LUN 1 = ${SIZE_MIB} MiB allocated file in /dev/shm) and ours (ram:${SIZE_MIB}M). libiscsi-bin $(dpkg-query -W -f='${Version}' libiscsi-bin 2>/dev/null || echo '?')."
         echo "Machine: $(nproc) CPUs shared with other work, load average at start $(cut -d' ' -f1-3 /proc/loadavg). CPU µs/cmd = the client process's user + system time / its commands."
         echo "floor = bench/peers/null-initiator.c, the least an initiator can do per command (one thread, blocking sockets, no library): no client can beat libiscsi by more than floor / libiscsi."
+        echo "floor-relay = the same with two threads taking turns to read, the next command sent by the thread that just passed the reads on: the least a client can do that keeps callers' code off the reading thread (our default mode, threadpool)."
         echo "Command: \`bench/peers/run-initiator-bench.sh --seconds $SECONDS_PER_RUN --size-mib $SIZE_MIB --rounds $ROUNDS --targets \"$TARGETS\" --modes \"$MODES\"\` ($CONFIGURATION build)"
         echo "$report"
     } > "$OUT"

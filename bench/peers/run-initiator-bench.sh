@@ -152,6 +152,8 @@ bench_target() { # target
             for k in $(seq 0 $(( n - 1 ))); do
                 local client=${CLIENTS[$(( (k + round + i) % n ))]} result target_pid
                 [[ $client == libiscsi || $client == floor* ]] && [ "$mode" = randwrite ] && continue
+                # The relay floor hands off once per response (ours, once per batch): a floor at depth 1 only.
+                [ "$client" = floor-relay ] && [ "$depth" != 1 ] && continue
                 target_pid=$([ "$target" = tgtd ] && echo "$TGTD_PID" || echo "$OURS_PID")
                 python3 bench/lib/thread-cpu.py snapshot "$target_pid" "$WORK/target.cpu"
                 result=$(run_client "$client" "$url" "$bytes" "$depth" "$mode" "$bs")

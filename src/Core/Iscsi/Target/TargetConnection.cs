@@ -177,6 +177,19 @@ internal sealed partial class TargetConnection : IDatamoverHost
                 orphans.Adopt(task, resultKnown: true, remote);
     }
 
+    /// <summary>
+    /// The initiator closed the session's only connection (ERL below 2, so nothing waits for it to come back): its nexus
+    /// goes now, on the thread that read the close, before the teardown. An initiator that drops its socket and logs in
+    /// at once as a new nexus sends its first command about a millisecond later, and must not find what the old nexus
+    /// held (a prevention, a RESERVE): libiscsi's PreventAllow.ITNexusLoss. <see cref="ShutdownAsync"/> releases it
+    /// otherwise; the release happens once either way.
+    /// </summary>
+    private void ReleaseNexusAtPeerClose()
+    {
+        if (Session is { IsDiscovery: false, RecoversConnections: false } session && session.ConnectionCount == 1)
+            _target.ReleaseNexus(session);
+    }
+
     private async Task<string> FullFeatureLoopAsync(CancellationToken ct)
     {
         if (Session is { IsDiscovery: false } s && s.Negotiated.ErrorRecoveryLevel >= 1)
@@ -184,7 +197,11 @@ internal sealed partial class TargetConnection : IDatamoverHost
         while (true)
         {
             var pdu = await Datamover.ReceiveControlAsync(ct).ConfigureAwait(false);
-            if (pdu is null) return "connection closed by initiator";
+            if (pdu is null)
+            {
+                ReleaseNexusAtPeerClose();
+                return "connection closed by initiator";
+            }
             Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
             if (_pduLogger.IsEnabled(LogLevel.Trace)) _pduLogger.LogTrace("<- {Pdu}", pdu);
             // Every initiator PDU here carries ExpStatSN (Data-Out stays in the datamover): kept statuses below it are done.

@@ -21,7 +21,9 @@ internal static class MetricsEndpoint
         try
         {
             return Sdk.CreateMeterProviderBuilder()
-                .AddMeter(TargetMetrics.MeterName, InitiatorMetrics.MeterName, IserConnectionCounters.MeterName)
+                // System.Runtime: the runtime's own meter (GC heap and pauses, working set, thread pool), so memory per
+                // session can be told apart from the process's other memory.
+                .AddMeter(TargetMetrics.MeterName, InitiatorMetrics.MeterName, IserConnectionCounters.MeterName, "System.Runtime")
                 .AddPrometheusHttpListener(o =>
                 {
                     o.Host = host;

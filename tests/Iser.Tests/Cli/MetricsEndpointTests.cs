@@ -27,5 +27,7 @@ public class MetricsEndpointTests
         Assert.Contains("iser_target_sessions{", text);
         Assert.Matches(@"iser_target_io_bytes_total\{[^}]*iser_io_direction=""write""[^}]*\} 4096", text);
         Assert.Matches(@"iser_target_logins_total\{[^}]*iser_login_result=""success""[^}]*\} 1", text);
+        // The runtime's own meter rides along, so an operator can set GC heap against the session count.
+        Assert.Matches(@"dotnet_gc_heap_total_allocated_bytes_total(\{[^}]*\})? [1-9]", text);
     }
 }

@@ -16,11 +16,12 @@ namespace Iser.Transport.Tcp;
 /// </summary>
 internal sealed class TcpPduWriter
 {
-    private const int CoalesceLimit = 128 * 1024;
+    private const int CoalesceLimit = CoalescingBufferPool.CoalesceLimit;
     private readonly Socket _socket;
     private readonly ILogger _logger;
     private readonly ConcurrentQueue<Pdu> _queue = new();
-    private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(CoalesceLimit + 4096, pinned: true);
+    // Held only while draining (rented from the process's pool): idle connections keep no send buffer.
+    private byte[] _buffer = Array.Empty<byte>();
     private readonly List<Pdu> _inFlight = new(64);
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _draining;
@@ -95,6 +96,7 @@ internal sealed class TcpPduWriter
             while (true)
             {
                 int used = 0;
+                _buffer = CoalescingBufferPool.Rent();
                 while (_queue.TryDequeue(out var pdu))
                 {
                     Host?.OnSending(pdu);
@@ -128,6 +130,7 @@ internal sealed class TcpPduWriter
                     }
                 }
                 await FlushAsync(used).ConfigureAwait(false);
+                ReturnBuffer();
                 Volatile.Write(ref _draining, 0);
                 // A producer may have enqueued after our last look but before we let go: take the job back.
                 if (_queue.IsEmpty || Interlocked.CompareExchange(ref _draining, 1, 0) != 0) break;
@@ -139,6 +142,7 @@ internal sealed class TcpPduWriter
             _failure = e is DatamoverException ? e : new DatamoverException($"Connection lost while writing: {e.Message}", e);
             _logger.LogDebug(e, "PDU writer stopped");
             FailInFlight(_failure);
+            ReturnBuffer(); // every send on it has ended (completed or failed)
             while (_queue.TryDequeue(out var left))
             {
                 left.SentNotification?.OnPduSent(left, _failure);
@@ -146,6 +150,13 @@ internal sealed class TcpPduWriter
             }
             _drained.TrySetResult();
         }
+    }
+
+    private void ReturnBuffer()
+    {
+        if (_buffer.Length == 0) return;
+        CoalescingBufferPool.Return(_buffer);
+        _buffer = Array.Empty<byte>();
     }
 
     private async ValueTask<int> FlushAsync(int used)

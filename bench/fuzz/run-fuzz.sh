@@ -4,6 +4,7 @@
 # writes bench/results/fuzz-<date>.md.
 #   bench/fuzz/run-fuzz.sh                    # ten million inputs per target
 #   ISER_FUZZ_ITERATIONS=200000 bench/fuzz/run-fuzz.sh
+#   ISER_FUZZ_CLASSES="ChapFuzzTests LogicalUnitFuzzTests" bench/fuzz/run-fuzz.sh   # some test classes only
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -20,6 +21,7 @@ echo "logs and per-target report in ${logdir}"
 nice -n 19 dotnet build -c Release tests/Iser.Tests >/dev/null
 
 classes=(PduReaderFuzzTests TextCodecFuzzTests LoginNegotiatorFuzzTests ChapFuzzTests IserCodecFuzzTests LogicalUnitFuzzTests ScsiDataFuzzTests NetworkFuzzTests)
+if [ -n "${ISER_FUZZ_CLASSES:-}" ]; then read -r -a classes <<<"$ISER_FUZZ_CLASSES"; fi
 started=$(date +%s)
 status=0
 for class in "${classes[@]}"; do
@@ -39,7 +41,7 @@ elapsed=$(( $(date +%s) - started ))
 {
   echo "# Fuzz campaign, $(date -u '+%Y-%m-%d %H:%M') UTC"
   echo
-  echo "ISER_FUZZ_ITERATIONS=${iterations} per target (network-target: ${network_iterations}); one test class at a time under nice -n 19; $(nproc) CPUs, shared."
+  echo "ISER_FUZZ_ITERATIONS=${iterations} per target (network-target: ${network_iterations}); test classes: ${classes[*]}; one at a time under nice -n 19; $(nproc) CPUs, shared."
   echo "Commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src tests || echo ' (with uncommitted changes)'); total ${elapsed} s."
   echo
   echo "| target | inputs | seconds | inputs/s | failures | what the inputs led to (most frequent first) |"

@@ -65,6 +65,8 @@ public static class IserConnectionCounters
         Interlocked.Increment(ref _completedWorkRequests);
         Interlocked.Decrement(ref _outstandingWorkRequests);
     }
+    /// <summary>Work requests a forced teardown discarded with their QP: posted, never to complete.</summary>
+    internal static void Abandoned(int count) => Interlocked.Add(ref _outstandingWorkRequests, -count);
     internal static void SendQueuePosted() => Interlocked.Increment(ref _sendQueuePosts);
     internal static void CompletionPolled(bool receive) => Interlocked.Increment(ref receive ? ref _receiveCompletions : ref _sendQueueCompletions);
     internal static void Registered(long bytes) => Interlocked.Add(ref _registeredBytes, bytes);

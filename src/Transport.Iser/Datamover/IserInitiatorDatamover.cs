@@ -103,5 +103,5 @@ public sealed class IserInitiatorDatamover : IserConnection, IInitiatorDatamover
         }
     }
 
-    private protected override void OnResourcesFreed() => _registrations.Dispose();
+    internal override void OnResourcesFreed() => _registrations.Dispose();
 }

@@ -6,14 +6,14 @@ namespace Iser.Transport.Iser.Datamover;
 
 /// <summary>
 /// Where a connection's received control PDUs go. Until <see cref="StartPushing"/> they wait in a channel that
-/// <see cref="IserConnection.ReceiveControlAsync"/> reads (the login, the target's command loop); after it, the CQ
+/// <see cref="ReadAsync"/> reads (the login, the target's command loop); after it, the CQ
 /// thread hands each one straight to the receiver, with no queue and no thread hop. The switch keeps wire order:
 /// PDUs already queued are handed over first, under a gate that a racing delivery waits on.
 /// </summary>
 internal sealed class ReceivedPduDelivery
 {
     private readonly Channel<Pdu> _queue;
-    private readonly Func<Exception?> _endReason;
+    private readonly Func<DatamoverException?> _endReason;
     private readonly Lock _gate = new();
     private IPduReceiver? _receiver;  // set under _gate, after the queued PDUs went to it
     private volatile bool _pushing;   // _receiver is set: deliveries skip the gate
@@ -21,7 +21,7 @@ internal sealed class ReceivedPduDelivery
 
     /// <param name="synchronousContinuations">Whether a reader waiting on the queue resumes on the delivering (CQ) thread.</param>
     /// <param name="endReason">Why nothing more comes: null for a clean close by the peer.</param>
-    public ReceivedPduDelivery(bool synchronousContinuations, Func<Exception?> endReason)
+    public ReceivedPduDelivery(bool synchronousContinuations, Func<DatamoverException?> endReason)
     {
         _queue = Channel.CreateUnbounded<Pdu>(new UnboundedChannelOptions
         {
@@ -30,7 +30,28 @@ internal sealed class ReceivedPduDelivery
         _endReason = endReason;
     }
 
-    public ChannelReader<Pdu> Queue => _queue.Reader;
+    /// <summary>
+    /// The next queued PDU (before push delivery: the login, the target's command loop); null after a clean close by
+    /// the peer, the reason as a <see cref="DatamoverException"/> otherwise.
+    /// </summary>
+    public async ValueTask<Pdu?> ReadAsync(CancellationToken cancellationToken)
+    {
+        var reader = _queue.Reader;
+        while (true)
+        {
+            if (reader.TryRead(out var pdu)) return pdu;
+            bool more;
+            try
+            {
+                more = await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (ChannelClosedException)
+            {
+                more = false;
+            }
+            if (!more) return _endReason() is { } error ? throw error : null;
+        }
+    }
 
     /// <summary>CQ thread: one decoded PDU, to the receiver or the queue.</summary>
     public void Deliver(Pdu pdu)

@@ -15,15 +15,20 @@ internal sealed class TargetDataTransfers : IDisposable
     private readonly IserConnection _connection;
     private readonly IserOptions _options;
     private readonly SendQueue _sendQueue;
+    private readonly QueuePair _queuePair;
+    private readonly WorkRequestTable _requests;
     private readonly ConnectionReferences _references;
     private readonly RegisteredBufferPool _pool;
     private readonly SemaphoreSlim _credits;
 
-    public TargetDataTransfers(IserConnection connection, ProtectionDomain pd, IserOptions options, SendQueue sendQueue, ConnectionReferences references)
+    public TargetDataTransfers(IserConnection connection, QueuePair queuePair, ProtectionDomain pd, IserOptions options, SendQueue sendQueue,
+        WorkRequestTable requests, ConnectionReferences references)
     {
         _connection = connection;
+        _queuePair = queuePair;
         _options = options;
         _sendQueue = sendQueue;
+        _requests = requests;
         _references = references;
         // Registered on first use: a discovery session never moves data.
         _pool = new RegisteredBufferPool(pd, options.DataBufferSize, options.DataBuffers, maxSlabs: 1, initialSlabs: 0,
@@ -81,7 +86,7 @@ internal sealed class TargetDataTransfers : IDisposable
                     throw new DatamoverException("The registered data buffer pool is exhausted although credits were held.");
                 }
             }
-            _connection.RegisteredMemoryMayHaveGrown();
+            _connection.MemoryReport.UpdateIfGrown(_connection.RegisteredMemoryBytes);
             int batchBytes = Math.Min(length - done, n * chunk);
             if (!read)
             {
@@ -109,7 +114,7 @@ internal sealed class TargetDataTransfers : IDisposable
             for (int i = 0, off = 0; i < n; i++, off += chunk)
             {
                 int len = Math.Min(chunk, batchBytes - off);
-                if (!_connection.Post(read ? WorkRequestKind.RdmaRead : WorkRequestKind.RdmaWrite, scratch.Blocks[i], pool, group,
+                if (!Post(read ? WorkRequestKind.RdmaRead : WorkRequestKind.RdmaWrite, scratch.Blocks[i], pool, group,
                         read ? SendOpcode.RdmaRead : SendOpcode.RdmaWrite, len, remoteAddress + (ulong)(done + off), remoteKey, out postError))
                 {
                     group.Abandon(n - i, postError!);
@@ -159,7 +164,7 @@ internal sealed class TargetDataTransfers : IDisposable
             block = default;
             return false;
         }
-        _connection.RegisteredMemoryMayHaveGrown();
+        _connection.MemoryReport.UpdateIfGrown(_connection.RegisteredMemoryBytes);
         return true;
     }
 
@@ -200,7 +205,7 @@ internal sealed class TargetDataTransfers : IDisposable
         if (!_connection.IsClosing && _sendQueue.TryStageWrites(blocks, chunk, batchBytes, remoteAddress, remoteKey)) return;
         for (int i = 0, off = 0; i < n; i++, off += chunk)
         {
-            if (!_connection.Post(WorkRequestKind.RdmaWrite, blocks[i], pool, null, SendOpcode.RdmaWrite, Math.Min(chunk, batchBytes - off),
+            if (!Post(WorkRequestKind.RdmaWrite, blocks[i], pool, null, SendOpcode.RdmaWrite, Math.Min(chunk, batchBytes - off),
                     remoteAddress + (ulong)off, remoteKey, out var postError))
             {
                 // The ones posted before complete (or flush) and return their buffers; these never will.
@@ -209,6 +214,32 @@ internal sealed class TargetDataTransfers : IDisposable
                 throw postError!;
             }
         }
+    }
+
+    /// <summary>Posts one signaled RDMA READ or WRITE on <paramref name="block"/>, outside the send queue's chains.</summary>
+    private bool Post(WorkRequestKind kind, RegisteredBlock block, RegisteredBufferPool pool, OperationGroup? group,
+        SendOpcode opcode, int length, ulong remoteAddress, uint remoteKey, out Exception? error)
+    {
+        if (!_requests.TryAllocate(kind, block, pool, group, out ulong wrId))
+        {
+            error = new DatamoverException("Every work request slot is in use; the send queue is full.");
+            return false;
+        }
+        _references.AddPosted(1);
+        ReadOnlySpan<IbvSge> sge = [block.Sge(length)];
+        PostResult result = _queuePair.PostSend(wrId, opcode, sge, SendFlags.Signaled, remoteAddress, remoteKey);
+        IserConnectionCounters.SendQueuePosted();
+        if (!result.Succeeded)
+        {
+            _requests.Take(wrId);
+            _references.CompletionArrived();
+            error = new DatamoverException($"Posting an {opcode} work request failed: {result.ErrorText("ibv_post_send")}");
+            _connection.Fail(error);
+            return false;
+        }
+        IserConnectionCounters.Posted(1);
+        error = null;
+        return true;
     }
 
     public void Dispose() => _pool.Dispose();

@@ -13,6 +13,7 @@ namespace Iser.Tests.IserTransport;
 /// The iSER send queue without RDMA: what leaves in which ibv_post_send chain, which requests are signaled, in what
 /// order PDUs are stamped, and what comes back when completions, failed posts or a close release requests.
 /// </summary>
+[Collection("iSER counters")] // IserConnectionCounters are process-wide
 public sealed class SendQueueTests : IDisposable
 {
     private readonly List<IntPtr> _memory = new();

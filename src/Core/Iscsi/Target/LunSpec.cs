@@ -44,7 +44,7 @@ public static class LunSpec
             LunList = () => node.Luns.Keys.Select(k => (ulong)k).ToList(),
             // APTPL: a file-backed LUN keeps its persistent reservations beside its data.
             PersistentReservationFile = store is FileBackingStore file ? file.Path + ".pr" : null,
-            ReadOnly = flags.Contains("ro"),
+            ReadOnly = flags.Contains("ro") || store.IsReadOnly,
             Removable = flags.Contains("removable"),
             SanitizeMinimumDuration = sanitizeTime,
         };

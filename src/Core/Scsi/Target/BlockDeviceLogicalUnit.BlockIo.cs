@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using Iser.Core.Scsi.Target.Stores;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 
@@ -244,6 +245,8 @@ public sealed partial class BlockDeviceLogicalUnit
             // Exclusive over the range: no other write to these blocks can land between the compare and the write.
             using (await _ranges.AcquireAsync(lba, blocks, exclusive: true, cancellationToken).ConfigureAwait(false))
             {
+                if (_store is ICompareAndWriteStore atomic && atomic.CanCompareAndWrite(offset, half))
+                    return await StoreCompareAndWriteAsync(atomic, offset, data[..half], data.Slice(half, half), durable, cancellationToken).ConfigureAwait(false);
                 try
                 {
                     await _store.ReadAsync(offset, current.AsMemory(0, half), cancellationToken).ConfigureAwait(false);
@@ -270,6 +273,22 @@ public sealed partial class BlockDeviceLogicalUnit
             ArrayPool<byte>.Shared.Return(current);
         }
         return ScsiCommandResult.Good(dataOutLength: 2 * half);
+    }
+
+    /// <summary>COMPARE AND WRITE done by the store in one step, atomic also against other clients of a shared medium.</summary>
+    private async ValueTask<ScsiCommandResult> StoreCompareAndWriteAsync(ICompareAndWriteStore store, long offset, ReadOnlyMemory<byte> compare, ReadOnlyMemory<byte> write, bool durable, CancellationToken cancellationToken)
+    {
+        try
+        {
+            long mismatch = await store.CompareAndWriteAsync(offset, compare, write, cancellationToken).ConfigureAwait(false);
+            if (mismatch >= 0) return Miscompare(mismatch, 2 * compare.Length);
+            if (durable) await _store.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsMediumFailure(e))
+        {
+            return WriteFailure(e, offset);
+        }
+        return ScsiCommandResult.Good(dataOutLength: 2 * compare.Length);
     }
 
     private ValueTask<ScsiCommandResult> PreFetch(ReadOnlySpan<byte> cdb)

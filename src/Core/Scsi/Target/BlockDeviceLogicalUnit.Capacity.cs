@@ -29,4 +29,24 @@ public sealed partial class BlockDeviceLogicalUnit
         _unitAttentions.EstablishForAll(UnitAttentions.CapacityDataChanged);
         _logger.LogInformation("Logical unit {Identity} grew from {Old} to {New} blocks of {BlockSize} bytes.", Identity, current, blockCount, BlockSize);
     }
+
+    /// <summary>
+    /// The medium grew under the store (another client resized a shared image): the unit grows to match and tells every
+    /// nexus. Raised off the I/O path; a failure is logged, the unit keeps its size.
+    /// </summary>
+    private void OnMediumGrown(long bytes)
+    {
+        long blocks = bytes >> _blockShift;
+        if (blocks <= BlockCount) return;
+        _ = GrowToMediumAsync(blocks);
+    }
+
+    private async Task GrowToMediumAsync(long blocks)
+    {
+        try { await GrowAsync(blocks).ConfigureAwait(false); }
+        catch (Exception e) when (e is IOException or ArgumentException or NotSupportedException)
+        {
+            _logger.LogWarning(e, "Logical unit {Identity}: its medium grew to {Blocks} blocks but the unit could not follow.", Identity, blocks);
+        }
+    }
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using Iser.Core.Scsi.Target.Stores;
 
 namespace Iser.Core.Scsi.Target;
 
@@ -60,6 +61,12 @@ public sealed partial class BlockDeviceLogicalUnit
                     // UNMAP set: the range is deallocated and reads back as zeros (LBPRZ) whatever the block
                     // holds, as Linux LIO and tgt do and libiscsi's WriteSame10.UnmapUntilEnd expects.
                     await _store.DiscardAsync(offset, length, cancellationToken).ConfigureAwait(false);
+                }
+                else if (_store is IWriteSameStore repeating)
+                {
+                    // The store repeats the block itself (one request instead of the whole range written from here).
+                    await repeating.WriteSameAsync(offset, length, block, cancellationToken).ConfigureAwait(false);
+                    if (!_modes.WriteCacheEnabled) await _store.FlushAsync(cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {

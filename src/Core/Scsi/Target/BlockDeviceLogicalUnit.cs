@@ -55,6 +55,7 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
         _modes = new ModePages(_options.WriteCacheEnabled);
         _operations = SupportedOperations.Build(_options.DpoFua, erase: EraseOffered);
         foreach (var op in _operations) _supportedOpcodes[op.Opcode] = true;
+        if (store is Stores.IExternallyGrowingStore growing) growing.MediumGrown += OnMediumGrown;
         _reservations = LoadReservations(_options.PersistentReservationFile);
         if (_options.PersistentReservationFile is { } prFile && _reservations.PersistThroughPowerLoss)
         {
@@ -229,6 +230,7 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
 
     public async ValueTask DisposeAsync()
     {
+        if (_store is Stores.IExternallyGrowingStore growing) growing.MediumGrown -= OnMediumGrown;
         await StopSanitizeAsync().ConfigureAwait(false);
         try { await _store.FlushAsync(CancellationToken.None).ConfigureAwait(false); }
         catch (Exception e) when (IsMediumFailure(e)) { _logger.LogWarning(e, "Flushing {Store} at shutdown failed.", _store.Describe()); }

@@ -1,13 +1,26 @@
+using System.Collections.Concurrent;
+using System.Reflection;
+
 namespace Iser.Core.Scsi.Target.Stores;
 
 /// <summary>
 /// Turns a command-line store description into a store:
 /// <c>ram:SIZE</c>, <c>null:SIZE</c>, <c>file:PATH</c>, <c>file:PATH:SIZE</c>, optionally followed by <c>:direct</c>
-/// for O_DIRECT file access. Sizes take K/M/G/T suffixes (powers of 1024).
+/// for O_DIRECT file access. Sizes take K/M/G/T suffixes (powers of 1024). Other kinds come from store assemblies
+/// (<see cref="IBackingStoreKind"/>), e.g. <c>rbd:POOL/IMAGE</c> from Iser.Storage.Rbd.
 /// </summary>
 public static class BackingStoreSpec
 {
     public const string Syntax = "ram:SIZE, null:SIZE or file:PATH[:SIZE][:direct] (SIZE like 512M, 1G, 2T)";
+
+    private static readonly ConcurrentDictionary<string, IBackingStoreKind> Kinds = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Adds (or replaces) a kind of store that <see cref="Parse"/> accepts.</summary>
+    public static void Register(IBackingStoreKind kind)
+    {
+        ArgumentNullException.ThrowIfNull(kind);
+        Kinds[kind.Name] = kind;
+    }
 
     public static IBackingStore Parse(string spec)
     {
@@ -23,9 +36,31 @@ public static class BackingStoreSpec
             "ram" => new RamBackingStore(ParseSize(rest, spec)),
             "null" => new NullBackingStore(ParseSize(rest, spec)),
             "file" => ParseFile(rest, spec),
-            _ => throw new FormatException($"The backing store kind '{spec[..colon]}' is unknown; expected {Syntax}."),
+            _ => FindKind(spec[..colon], spec).Open(rest),
         };
     }
+
+    private static IBackingStoreKind FindKind(string name, string spec)
+    {
+        if (Kinds.TryGetValue(name, out var kind)) return kind;
+        // Not registered: an assembly Iser.Storage.<Name> beside the program may provide it. Only a name made of
+        // letters is looked up, so a typo cannot load an arbitrary assembly.
+        if (name.All(char.IsAsciiLetter) && LoadKinds(name) is { } found) return found;
+        throw new FormatException($"The backing store kind '{name}' in '{spec}' is unknown; expected {Syntax}{KnownKinds()}.");
+    }
+
+    private static IBackingStoreKind? LoadKinds(string name)
+    {
+        Assembly assembly;
+        try { assembly = Assembly.Load(new AssemblyName($"Iser.Storage.{char.ToUpperInvariant(name[0])}{name[1..].ToLowerInvariant()}")); }
+        catch (Exception e) when (e is FileNotFoundException or FileLoadException or BadImageFormatException) { return null; }
+        foreach (var attribute in assembly.GetCustomAttributes<BackingStoreKindAttribute>())
+            if (Activator.CreateInstance(attribute.Kind) is IBackingStoreKind kind) Kinds.TryAdd(kind.Name, kind);
+        return Kinds.GetValueOrDefault(name);
+    }
+
+    private static string KnownKinds() =>
+        Kinds.IsEmpty ? "" : ", or " + string.Join(", ", Kinds.Values.Select(k => k.Syntax));
 
     private static IBackingStore ParseFile(string rest, string spec)
     {

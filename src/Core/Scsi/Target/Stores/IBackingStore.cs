@@ -35,6 +35,9 @@ public interface IBackingStore : IAsyncDisposable
         return new(new StoreExtent(offset, Size - offset, Mapped: true));
     }
 
+    /// <summary>True when the store takes no writes (e.g. a snapshot): its logical unit is write-protected.</summary>
+    bool IsReadOnly => false;
+
     /// <summary>True when <see cref="GrowAsync"/> can enlarge the store while it serves requests.</summary>
     bool CanGrow => false;
 

@@ -61,7 +61,8 @@ public sealed class ChapFuzzTests
         if (refused is null) AssertReplyEncodes(reply);
         else Assert.False(string.IsNullOrWhiteSpace(refused));
 
-        string correctR = BinaryValue.EncodeHex(ChapAuthenticator.ComputeResponse(c.Id, Initiator.Secret, c.Challenge));
+        // The right answer under the algorithm the exchange chose (a mutated CHAP_A may name SHA-256 or SHA3-256).
+        string correctR = BinaryValue.EncodeHex(ChapAuthenticator.ComputeResponse(exchange.Algorithm, c.Id, Initiator.Secret, c.Challenge));
         string? name = c.Name.Resolve(Initiator.UserName), response = c.Response.Resolve(correctR);
         string? mutualId = c.MutualId.Resolve("7"), mutualChallenge = c.MutualChallenge.Resolve("0x00112233445566778899aabbccddeeff");
         reply.Clear();
@@ -70,9 +71,9 @@ public sealed class ChapFuzzTests
         {
             Assert.True(exchange.Authenticated);
             Assert.Equal(Initiator.UserName, name);
-            // Authentication needs the exact response: the bytes decoded must be the MD5 we expect.
+            // Authentication needs the exact response: the bytes decoded must be the digest we expect.
             Assert.True(BinaryValue.TryDecode(response!, out var got));
-            Assert.Equal(ChapAuthenticator.ComputeResponse(c.Id, Initiator.Secret, c.Challenge), got);
+            Assert.Equal(ChapAuthenticator.ComputeResponse(exchange.Algorithm, c.Id, Initiator.Secret, c.Challenge), got);
             Assert.Equal(mutualChallenge is not null, exchange.MutualPerformed);
             AssertReplyEncodes(reply.Count > 0 ? reply : [new TextKeyValue("X-none", "")]);
         }
@@ -84,6 +85,21 @@ public sealed class ChapFuzzTests
         FuzzCampaign.Count(reason is null ? exchange.MutualPerformed ? "authenticated, mutual" : "authenticated" : "refused");
         if (refused is null && name == Initiator.UserName && response == correctR && mutualId is null && mutualChallenge is null)
             Assert.Null(reason); // the right answer, without mutual CHAP, always authenticates
+    }
+
+    /// <summary>
+    /// Found by the ten-million campaign (seed 5N74i-2Qy312): a mutated CHAP_A that names SHA-256 with mutual CHAP and no
+    /// CHAP_I/CHAP_C. The exchange was right; the property computed the "right" answer with MD5 whatever was chosen.
+    /// </summary>
+    [Theory]
+    [InlineData("7", true)]
+    [InlineData("8", false)]
+    public void The_right_answer_under_a_non_md5_algorithm_authenticates(string algorithm, bool mutual)
+    {
+        var none = Array.Empty<Mutation>();
+        TargetProperty(new TargetCase(mutual, new Value(Value.Arbitrary, algorithm, none), new Value(Value.Correct, "", none),
+            new Value(Value.Correct, "", none), new Value(Value.Missing, "", none), new Value(Value.Missing, "", none),
+            1, Convert.FromHexString("EF594725BABC55C6481B5610FAF008D3")));
     }
 
     [Fact]
@@ -111,7 +127,7 @@ public sealed class ChapFuzzTests
         var sent = reply.ToDictionary(p => p.Key, p => p.Value);
         string correctR = sent.TryGetValue(KeyNames.ChapChallenge, out var ourC) && BinaryValue.TryDecode(ourC, out var ourChallenge)
             && sent.TryGetValue(KeyNames.ChapIdentifier, out var ourI)
-            ? BinaryValue.EncodeHex(ChapAuthenticator.ComputeResponse(byte.Parse(ourI), Target.Secret, ourChallenge))
+            ? BinaryValue.EncodeHex(ChapAuthenticator.ComputeResponse(exchange.Algorithm, byte.Parse(ourI), Target.Secret, ourChallenge))
             : "0x00";
         string? name = c.Name.Resolve(Target.UserName), response = c.Response.Resolve(correctR);
         string? mutualReason = exchange.OnTargetResponse(name, response);

@@ -55,7 +55,7 @@ internal static class FuzzCampaign
         string result = "passed";
         try
         {
-            while (!worker.Wait(TimeSpan.FromMilliseconds(200)))
+            while (!WaitWithoutThrowing(worker, TimeSpan.FromMilliseconds(200)))
             {
                 long s = Volatile.Read(ref inputStart);
                 if (s != 0 && Stopwatch.GetElapsedTime(s) > InputTimeout)
@@ -74,6 +74,16 @@ internal static class FuzzCampaign
         {
             Report(name, Interlocked.Read(ref inputs), Stopwatch.GetElapsedTime(started).TotalSeconds, result, outcomes);
         }
+    }
+
+    /// <summary>
+    /// Task.Wait throws when the task faulted: the failure must first be recorded as such, or the report says
+    /// "passed" for a target that failed (which hid two findings, reported as runs that "ended short").
+    /// </summary>
+    private static bool WaitWithoutThrowing(Task task, TimeSpan timeout)
+    {
+        try { return task.Wait(timeout); }
+        catch (AggregateException) { return true; }
     }
 
     /// <summary>Async properties run to completion on the sampling thread (the targets under test complete synchronously

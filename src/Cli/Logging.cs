@@ -11,7 +11,14 @@ internal static class Logging
     /// --log: per-category levels, e.g. "Iser.Initiator.Pdu=trace,Iser.Target.Login=debug" (a category covers the
     /// ones under it); a bare level in the list sets the minimum for the rest.
     /// </param>
-    public static ILoggerFactory Create(string? level, string? categories = null)
+    public static ILoggerFactory Create(string? level, string? categories = null) =>
+        LoggerFactory.Create(b => Configure(b, level, categories, forJournal: false));
+
+    /// <summary>
+    /// The same settings on a builder (the Generic Host's). <paramref name="forJournal"/>: systemd's console format,
+    /// each line prefixed with its syslog priority (&lt;6&gt; ...) and without a timestamp, which journald adds itself.
+    /// </summary>
+    public static void Configure(ILoggingBuilder builder, string? level, string? categories, bool forJournal)
     {
         var min = level is null ? LogLevel.Warning : Parse(level, "--log-level");
         var filters = new List<(string Category, LogLevel Level)>();
@@ -27,14 +34,17 @@ internal static class Logging
             if (category.Length == 0) throw new UsageException($"--log: '{entry}' names no category (CATEGORY=LEVEL, e.g. Iser.Initiator.Pdu=trace).");
             filters.Add((category, Parse(entry[(equals + 1)..].Trim(), $"--log {category}")));
         }
-        return LoggerFactory.Create(b =>
-        {
-            b.SetMinimumLevel(min)
-                .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; })
-                .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-            foreach (var (category, categoryLevel) in filters) b.AddFilter(category, categoryLevel);
-        });
+        builder.SetMinimumLevel(min);
+        if (forJournal) builder.AddSystemdConsole();
+        else builder.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+        builder.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        foreach (var (category, categoryLevel) in filters) builder.AddFilter(category, categoryLevel);
     }
+
+    /// <summary>Whether standard error goes to journald: systemd sets these for the services it starts.</summary>
+    public static bool UnderSystemd() =>
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("JOURNAL_STREAM"))
+        || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("INVOCATION_ID"));
 
     private static LogLevel Parse(string level, string option) => level.ToLowerInvariant() switch
     {

@@ -7,7 +7,7 @@ namespace Iser.Hosting;
 /// </summary>
 public sealed class IscsiTargetHostOptions
 {
-    /// <summary>"HOST:PORT" or "HOST:PORT,TPGT" (portal group tag, default 1); TCP. Port 0: the system chooses (see the service's Endpoints).</summary>
+    /// <summary>"HOST[:PORT][,TPGT]" (<see cref="PortalSpec"/>: port default 3260, portal group tag default 1); TCP. Port 0: the system chooses (see the service's Endpoints).</summary>
     public List<string> Portals { get; set; } = [];
     public List<TargetNodeOptions> Targets { get; set; } = [];
     /// <summary>Commands in flight per session (the CmdSN window).</summary>

@@ -8,7 +8,7 @@ public sealed class IscsiTargetHostOptionsValidator : IValidateOptions<IscsiTarg
     public ValidateOptionsResult Validate(string? name, IscsiTargetHostOptions options)
     {
         var errors = new List<string>();
-        if (options.Portals.Count == 0) errors.Add("Portals: at least one portal (HOST:PORT) is needed.");
+        if (options.Portals.Count == 0) errors.Add("Portals: at least one portal (HOST[:PORT][,TPGT]) is needed.");
         for (int i = 0; i < options.Portals.Count; i++)
             if (PortalSpec.TryParse(options.Portals[i], out _, out var problem) is false) errors.Add($"Portals[{i}]: {problem}");
         if (options.Targets.Count == 0) errors.Add("Targets: at least one target is needed.");

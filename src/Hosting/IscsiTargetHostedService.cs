@@ -38,9 +38,9 @@ public sealed class IscsiTargetHostedService(IOptions<IscsiTargetHostOptions> op
             foreach (var entry in o.Targets) target.AddNode(BuildNode(entry, o.BlockSize));
             foreach (var text in o.Portals)
             {
-                PortalSpec.TryParse(text, out var portal, out _);
-                var listener = new TcpDatamoverListener(PortalSpec.Resolve(portal.Host, portal.Port), loggerFactory.CreateLogger("Iser.Transport.Tcp"));
-                target.Listen(listener, portal.Group);
+                var portal = PortalSpec.Parse(text);
+                var listener = new TcpDatamoverListener(portal.Resolve(), loggerFactory.CreateLogger("Iser.Transport.Tcp"));
+                target.Listen(listener, portal.PortalGroupTag);
                 _endpoints.Add(listener.LocalEndPoint);
             }
         }

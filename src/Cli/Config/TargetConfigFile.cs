@@ -11,7 +11,7 @@ namespace Iser.Cli.Config;
 /// </summary>
 internal sealed class TargetConfigFile
 {
-    /// <summary>HOST[:PORT][,TPGT] each (<see cref="PortalSpec"/>).</summary>
+    /// <summary>HOST[:PORT][,TPGT] each (<see cref="Iser.Hosting.PortalSpec"/>).</summary>
     public List<string> Portals { get; set; } = new();
     /// <summary>Asymmetric access state by portal group at start, e.g. { "2": "standby" } (<see cref="AluaSpec"/>).</summary>
     public Dictionary<string, string> Alua { get; set; } = new();

@@ -48,7 +48,7 @@ public class HostingTests
     {
         using var host = Build(new()
         {
-            ["Iser:Portals:0"] = "somewhere",
+            ["Iser:Portals:0"] = "somewhere:http",
             ["Iser:Targets:0:Iqn"] = "disk",
             ["Iser:Targets:0:Luns:0"] = "tape:1",
             ["Iser:Targets:0:Chap:User"] = "alice",
@@ -56,7 +56,7 @@ public class HostingTests
             ["Iser:BlockSize"] = "1000",
         });
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
-        Assert.Contains("Portals[0]: 'somewhere' is not HOST:PORT[,TPGT]", error.Message);
+        Assert.Contains("Portals[0]: 'somewhere:http' is not HOST[:PORT][,TPGT]", error.Message);
         Assert.Contains("Targets[0].Iqn: 'disk' is not an iSCSI name", error.Message);
         Assert.Contains("Targets[0].Luns[0]: 'tape:1' is not a store", error.Message);
         Assert.Contains("Targets[0].Chap.Secret: at least 12 bytes", error.Message);

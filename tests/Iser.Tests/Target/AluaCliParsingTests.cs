@@ -1,6 +1,7 @@
 using Iser.Cli;
 using Iser.Cli.Config;
 using Iser.Core.Scsi.Target.Alua;
+using Iser.Hosting;
 
 namespace Iser.Tests.Target;
 
@@ -8,13 +9,16 @@ namespace Iser.Tests.Target;
 public class AluaCliParsingTests
 {
     [Theory]
-    [InlineData("127.0.0.1:3260", "127.0.0.1:3260", 1)]
-    [InlineData("127.0.0.2:3261,2", "127.0.0.2:3261", 2)]
-    [InlineData("[::1]:3260,65535", "[::1]:3260", 65535)]
-    [InlineData("storage.example:3260, 7", "storage.example:3260", 7)]
-    public void A_portal_names_its_group_after_a_comma(string text, string address, int tag)
+    [InlineData("127.0.0.1:3260", "127.0.0.1", 3260, 1)]
+    [InlineData("127.0.0.2:3261,2", "127.0.0.2", 3261, 2)]
+    [InlineData("[::1]:3260,65535", "::1", 3260, 65535)]
+    [InlineData("storage.example:3260, 7", "storage.example", 3260, 7)]
+    [InlineData("10.0.0.1", "10.0.0.1", 3260, 1)]
+    [InlineData("fe80::1,3", "fe80::1", 3260, 3)]
+    [InlineData("0.0.0.0:0", "0.0.0.0", 0, 1)]
+    public void A_portal_names_its_group_after_a_comma(string text, string host, int port, int tag)
     {
-        Assert.Equal(new PortalSpec(address, (ushort)tag), PortalSpec.Parse(text));
+        Assert.Equal(new PortalSpec(host, port, (ushort)tag), PortalSpec.Parse(text));
     }
 
     [Theory]
@@ -23,9 +27,12 @@ public class AluaCliParsingTests
     [InlineData("127.0.0.1:3260,two", "not 'two'")]
     [InlineData("127.0.0.1:3260,", "not ''")]
     [InlineData(",2", "the host is missing")]
+    [InlineData("storage.example:iscsi", "is not HOST[:PORT][,TPGT]")]
+    [InlineData("127.0.0.1:65536", "is not HOST[:PORT][,TPGT]")]
+    [InlineData("[::1:3260", "is not HOST[:PORT][,TPGT]")]
     public void A_bad_portal_group_is_refused_in_words(string text, string words)
     {
-        var e = Assert.Throws<UsageException>(() => PortalSpec.Parse(text));
+        var e = Assert.Throws<FormatException>(() => PortalSpec.Parse(text));
         Assert.Contains(words, e.Message);
         Assert.Contains(text, e.Message);
     }
@@ -73,7 +80,7 @@ public class AluaCliParsingTests
         {
             var config = TargetConfigFile.Load(path);
             var portals = config.Portals.Select(PortalSpec.Parse).ToList();
-            Assert.Equal([new PortalSpec("127.0.0.1:3260", 1), new PortalSpec("127.0.0.2:3260", 2)], portals);
+            Assert.Equal([new PortalSpec("127.0.0.1", 3260, 1), new PortalSpec("127.0.0.2", 3260, 2)], portals);
             var alua = AluaSpec.ParseAll(config.AluaSettings(), portals.Select(p => p.PortalGroupTag).ToList());
             Assert.Equal([new AluaSpec(2, AluaState.Standby)], alua);
         }

@@ -36,7 +36,9 @@ internal static class DemoCommand
 
         // Transport: iSER needs an RDMA device with an IP address (rdma_cm cannot route over loopback); say plainly
         // which is missing, and use TCP then.
-        string? iserMissing = IserAvailability.NotAvailableReason();
+        // The host's own steps (module, device, address, permissions) first, each with its fix; rdma-core's libraries after.
+        string? iserMissing = (OperatingSystem.IsLinux() ? IserPrerequisites.FindMissingStep(RdmaHostView.Local)?.ToString() : null)
+            ?? IserAvailability.NotAvailableReason();
         var iserAddress = iserMissing is null ? RdmaNetworkAddresses.FindIPv4() : null;
         if (iserMissing is null && iserAddress is null) iserMissing = "no RDMA-capable network interface has an IPv4 address";
         if (transportText == "iser" && iserMissing is not null) throw new InvalidOperationException($"iSER is not available: {iserMissing}.");

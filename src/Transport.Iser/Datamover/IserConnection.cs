@@ -35,8 +35,11 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
     private IDatamoverHost? _host;
     private ConnectionParameters _parameters = new();
 
-    private protected IserConnection(RdmaConnection rdma, IserOptions options, ILogger logger, bool isTarget, string localEndPoint, string remoteEndPoint)
+    /// <param name="dataBuffers">A target's: the listener's shared bounce buffers. Null on an initiator.</param>
+    private protected IserConnection(RdmaConnection rdma, IserOptions options, ILogger logger, SharedDataBuffers? dataBuffers,
+        string localEndPoint, string remoteEndPoint)
     {
+        bool isTarget = dataBuffers is not null;
         Rdma = rdma;
         Options = options;
         Logger = logger;
@@ -55,7 +58,7 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
         _requests = new WorkRequestTable(granted.MaxSendWorkRequests + granted.MaxReceiveWorkRequests);
         _sendQueue = new SendQueue(this, _requests, _references);
         _receives = new ReceiveRing(this, _requests, _references, _received);
-        if (isTarget) _data = new TargetDataTransfers(this, rdma.QueuePair, rdma.ProtectionDomain, options, _sendQueue, _requests, _references);
+        if (dataBuffers is not null) _data = new TargetDataTransfers(this, rdma.QueuePair, dataBuffers, options, _sendQueue, _requests, _references);
         IserConnectionCounters.ConnectionCreated();
         _events = new ConnectionEventWatcher(rdma, _lifetime, logger, remoteEndPoint);
         _poller = new CompletionQueuePoller(rdma.CompletionQueue, OnCompletions, OnPollerError, batchSize: 32, batchesPerWakeup: 4,
@@ -79,8 +82,11 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
     public ConnectionParameters CurrentParameters => _parameters;
     private protected SendQueue Sends => _sendQueue;
 
-    /// <summary>Bytes of registered memory this connection holds now (control rings, send buffers, data buffers).</summary>
-    public long RegisteredMemoryBytes => _buffers.RegisteredBytes + (_data?.RegisteredBytes ?? 0);
+    /// <summary>
+    /// Bytes of registered memory this connection holds now: its receive ring and send buffers. A target's data buffers
+    /// are the listener's, shared (<see cref="IserConnectionCounters.SharedDataBufferBytes"/>).
+    /// </summary>
+    public long RegisteredMemoryBytes => _buffers.RegisteredBytes;
 
     /// <summary>This connection's share of <see cref="IserConnectionCounters.RegisteredBytes"/>.</summary>
     internal RegisteredMemoryReport MemoryReport { get; } = new();
@@ -163,7 +169,7 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
         if (more > 0) PostReceives(more);
         MemoryReport.Update(RegisteredMemoryBytes);
         Logger.LogInformation(
-            "iSER connection {Remote}: {Receives} receive and up to {Sends} send buffers of {Size} B, {DataBuffers} data buffers of {DataSize} B; {Kib} KiB registered now",
+            "iSER connection {Remote}: {Receives} receive and up to {Sends} send buffers of {Size} B, up to {DataBuffers} shared data buffers of {DataSize} B; {Kib} KiB registered now by the connection itself",
             RemoteEndPoint, _receives.Posted, Options.SendBuffers, _buffers.BlockSize,
             _data is null ? 0 : Options.DataBuffers, _data?.BlockSize ?? 0, RegisteredMemoryBytes / 1024);
     }

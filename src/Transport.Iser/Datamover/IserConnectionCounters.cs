@@ -13,6 +13,7 @@ public static class IserConnectionCounters
     private static long _postedWorkRequests;
     private static long _completedWorkRequests;
     private static long _registeredBytes;
+    private static long _sharedDataBufferBytes;
     private static long _sendQueuePosts;
     private static long _sendQueueCompletions;
     private static long _receiveCompletions;
@@ -31,6 +32,8 @@ public static class IserConnectionCounters
         meter.CreateObservableUpDownCounter("iser.rdma.work_requests.outstanding", () => OutstandingWorkRequests, "{request}", "Work requests posted and not yet completed.");
         meter.CreateObservableCounter("iser.rdma.doorbells", () => SendQueuePosts, "{post}", "ibv_post_send calls (each may carry a chain of requests).");
         meter.CreateObservableUpDownCounter("iser.rdma.registered_memory", () => RegisteredBytes, "By", "Bytes of memory registered by live connections.");
+        meter.CreateObservableUpDownCounter("iser.rdma.shared_data_buffers", () => SharedDataBufferBytes, "By",
+            "Bytes of target data buffers registered in the pools that listeners share among their connections.");
         return meter;
     }
 
@@ -46,8 +49,10 @@ public static class IserConnectionCounters
     public static long SendQueueCompletions => Interlocked.Read(ref _sendQueueCompletions);
     /// <summary>Receive completions (iSER messages received, flushes included).</summary>
     public static long ReceiveCompletions => Interlocked.Read(ref _receiveCompletions);
-    /// <summary>Bytes of control and data buffers registered by live connections.</summary>
+    /// <summary>Bytes of buffers registered by live connections themselves (control rings and send buffers).</summary>
     public static long RegisteredBytes => Interlocked.Read(ref _registeredBytes);
+    /// <summary>Bytes of target data buffers registered in shared pools (one per listener and device, grown by load).</summary>
+    public static long SharedDataBufferBytes => Interlocked.Read(ref _sharedDataBufferBytes);
 
     internal static void ConnectionCreated()
     {
@@ -70,4 +75,5 @@ public static class IserConnectionCounters
     internal static void SendQueuePosted() => Interlocked.Increment(ref _sendQueuePosts);
     internal static void CompletionPolled(bool receive) => Interlocked.Increment(ref receive ? ref _receiveCompletions : ref _sendQueueCompletions);
     internal static void Registered(long bytes) => Interlocked.Add(ref _registeredBytes, bytes);
+    internal static void SharedDataBuffersRegistered(long bytes) => Interlocked.Add(ref _sharedDataBufferBytes, bytes);
 }

@@ -10,7 +10,8 @@ namespace Iser.Transport.Iser.Datamover;
 /// <summary>
 /// Accepts iSER connections on one portal: rdma_cm passive side on the portal's address and port (the RDMA port
 /// space: the same number as iSCSI/TCP's, no clash). Each connect request's iSER CM REQ private data is read and
-/// answered with the CM REP flags (real virtual addresses, no Send with Invalidate).
+/// answered with the CM REP flags (real virtual addresses, no Send with Invalidate). The connections accepted on one
+/// device share a PD and its <see cref="SharedDataBuffers"/> (the target's RDMA bounce buffers).
 /// </summary>
 public sealed class IserDatamoverListener : IDatamoverListener
 {
@@ -18,6 +19,7 @@ public sealed class IserDatamoverListener : IDatamoverListener
     private readonly IserOptions _options;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _acceptGate = new(1, 1);
+    private readonly Dictionary<IntPtr, SharedDataBuffers> _dataBuffers = new(); // by device context; under _acceptGate
     private volatile bool _disposed;
 
     /// <summary>Starts listening; throws <see cref="DatamoverException"/> with the reason when RDMA is unavailable or the address cannot be bound.</summary>
@@ -72,11 +74,13 @@ public sealed class IserDatamoverListener : IDatamoverListener
             try
             {
                 // Receives go up before rdma_accept: the initiator sends its Login Request as soon as it is ESTABLISHED.
-                var connection = request.Prepare(_options.ConnectionOptions(target: true));
+                SharedDataBuffers? dataBuffers = null;
+                var connection = request.Prepare(_options.ConnectionOptions(target: true), device => (dataBuffers = DataBuffersFor(device)).ProtectionDomain);
                 IserTargetDatamover datamover;
                 try
                 {
-                    datamover = new IserTargetDatamover(connection, _options, _logger, LocalEndPoint.ToString(), $"iser:{LocalEndPoint.Address}:{connection.CmId.DestinationPort}");
+                    datamover = new IserTargetDatamover(connection, _options, _logger, dataBuffers!, LocalEndPoint.ToString(),
+                        $"iser:{LocalEndPoint.Address}:{connection.CmId.DestinationPort}");
                 }
                 catch
                 {
@@ -104,6 +108,20 @@ public sealed class IserDatamoverListener : IDatamoverListener
         }
     }
 
+    /// <summary>The pool (and PD) of the device rdma_cm chose for a request, made on the device's first request.</summary>
+    private SharedDataBuffers DataBuffersFor(RdmaDevice device)
+    {
+        IntPtr context = device.Handle.DangerousGetHandle();
+        if (!_dataBuffers.TryGetValue(context, out var buffers))
+        {
+            buffers = new SharedDataBuffers(device, _options);
+            _dataBuffers.Add(context, buffers);
+            _logger.LogInformation("iSER listener {EndPoint}: data buffers of {Size} B shared by its connections on {Device}, up to {Count} ({Mib} MiB) registered as load needs them",
+                LocalEndPoint, buffers.BlockSize, device.Name, buffers.Capacity, (long)buffers.Capacity * buffers.BlockSize >> 20);
+        }
+        return buffers;
+    }
+
     public async ValueTask DisposeAsync()
     {
         _disposed = true;
@@ -112,6 +130,9 @@ public sealed class IserDatamoverListener : IDatamoverListener
         try
         {
             _listener.Dispose();
+            // The connections still open keep their pool until they are freed.
+            foreach (var buffers in _dataBuffers.Values) buffers.RemoveUser();
+            _dataBuffers.Clear();
         }
         finally
         {

@@ -21,8 +21,14 @@ public sealed record IserOptions
     /// <summary>Target: bytes per registered bounce buffer for RDMA READ/WRITE; larger transfers use several.</summary>
     public int DataBufferSize { get; init; } = 128 * 1024;
 
-    /// <summary>Target: registered bounce buffers per connection (bounds the RDMA data in flight).</summary>
+    /// <summary>Target: bounce buffers one connection may hold at once (bounds its RDMA data in flight).</summary>
     public int DataBuffers { get; init; } = 64;
+
+    /// <summary>
+    /// Target: bytes of bounce buffers the listener's connections share (one pool per device, registered in 1 MiB
+    /// slabs as the load needs them, up to this). A connection registers none of its own.
+    /// </summary>
+    public long DataBufferPoolBytes { get; init; } = 64L << 20;
 
     /// <summary>Initiator: registrations the memory-region cache keeps for reuse.</summary>
     public int RegistrationCacheEntries { get; init; } = 256;

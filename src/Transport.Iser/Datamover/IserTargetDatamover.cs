@@ -15,8 +15,9 @@ namespace Iser.Transport.Iser.Datamover;
 /// </summary>
 public sealed class IserTargetDatamover : IserConnection, ITargetDatamover
 {
-    internal IserTargetDatamover(RdmaConnection rdma, IserOptions options, ILogger logger, string localEndPoint, string remoteEndPoint)
-        : base(rdma, options, logger, isTarget: true, localEndPoint, remoteEndPoint)
+    internal IserTargetDatamover(RdmaConnection rdma, IserOptions options, ILogger logger, SharedDataBuffers dataBuffers, string localEndPoint,
+        string remoteEndPoint)
+        : base(rdma, options, logger, dataBuffers, localEndPoint, remoteEndPoint)
     {
     }
 

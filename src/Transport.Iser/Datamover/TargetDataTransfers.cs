@@ -5,10 +5,11 @@ using Iser.Transport.Iser.Verbs;
 namespace Iser.Transport.Iser.Datamover;
 
 /// <summary>
-/// The target's side of RDMA data placement (RFC 7145 Put_Data / Get_Data): registered bounce buffers and their
-/// credits, RDMA WRITE of read data (posted unwaited, riding in front of the SCSI Response's SEND), RDMA READ of write
-/// data (waited for), and buffers lent to a backing store that reads straight into registered memory. Registered on first
-/// use by a target connection; an initiator connection has none (its callers' buffers are registered instead).
+/// The target's side of RDMA data placement (RFC 7145 Put_Data / Get_Data): bounce buffers from the listener's
+/// <see cref="SharedDataBuffers"/> and this connection's credits for them, RDMA WRITE of read data (posted unwaited,
+/// riding in front of the SCSI Response's SEND), RDMA READ of write data (waited for), and buffers lent to a backing
+/// store that reads straight into registered memory. An initiator connection has none (its callers' buffers are
+/// registered instead).
 /// </summary>
 internal sealed class TargetDataTransfers : IDisposable
 {
@@ -18,26 +19,24 @@ internal sealed class TargetDataTransfers : IDisposable
     private readonly QueuePair _queuePair;
     private readonly WorkRequestTable _requests;
     private readonly ConnectionReferences _references;
-    private readonly RegisteredBufferPool _pool;
+    private readonly SharedDataBuffers _pool;
     private readonly SemaphoreSlim _credits;
+    private int _disposed;
 
-    public TargetDataTransfers(IserConnection connection, QueuePair queuePair, ProtectionDomain pd, IserOptions options, SendQueue sendQueue,
+    /// <summary>Uses <paramref name="pool"/> (a user is added here and removed by <see cref="Dispose"/>).</summary>
+    public TargetDataTransfers(IserConnection connection, QueuePair queuePair, SharedDataBuffers pool, IserOptions options, SendQueue sendQueue,
         WorkRequestTable requests, ConnectionReferences references)
     {
+        if (!pool.AddUser()) throw new ObjectDisposedException(nameof(SharedDataBuffers), "The listener's data buffer pool is already freed.");
         _connection = connection;
         _queuePair = queuePair;
         _options = options;
         _sendQueue = sendQueue;
         _requests = requests;
         _references = references;
-        // Registered on first use: a discovery session never moves data.
-        _pool = new RegisteredBufferPool(pd, options.DataBufferSize, options.DataBuffers, maxSlabs: 1, initialSlabs: 0,
-            access: MemoryAccess.LocalWrite);
+        _pool = pool;
         _credits = new SemaphoreSlim(options.DataBuffers, options.DataBuffers);
     }
-
-    /// <summary>Registered bytes held now.</summary>
-    public long RegisteredBytes => (long)_pool.TotalBlocks * _pool.BlockSize;
 
     public int BlockSize => _pool.BlockSize;
 
@@ -65,28 +64,13 @@ internal sealed class TargetDataTransfers : IDisposable
     public async ValueTask TransferAsync(Scratch scratch, bool read, Memory<byte> readDestination,
         ReadOnlyMemory<byte> writeSource, int length, uint remoteKey, ulong remoteAddress, CancellationToken ct)
     {
-        var pool = _pool;
-        var credits = _credits;
         if (scratch.Blocks.Length < _options.DataBuffers) scratch.Blocks = new RegisteredBlock[_options.DataBuffers];
         int chunk = _options.DataBufferSize;
         int done = 0;
         while (done < length)
         {
             _connection.ThrowIfFailed();
-            int chunksLeft = (length - done + chunk - 1) / chunk;
-            await credits.WaitAsync(ct).ConfigureAwait(false);
-            int n = 1;
-            while (n < chunksLeft && n < scratch.Blocks.Length && credits.Wait(0)) n++;
-            for (int i = 0; i < n; i++)
-            {
-                if (!pool.TryRent(out scratch.Blocks[i]))
-                {
-                    for (int j = 0; j < i; j++) pool.Return(scratch.Blocks[j]);
-                    credits.Release(n);
-                    throw new DatamoverException("The registered data buffer pool is exhausted although credits were held.");
-                }
-            }
-            _connection.MemoryReport.UpdateIfGrown(_connection.RegisteredMemoryBytes);
+            int n = await RentBatchAsync(scratch.Blocks, wanted: (length - done + chunk - 1) / chunk, ct).ConfigureAwait(false);
             int batchBytes = Math.Min(length - done, n * chunk);
             if (!read)
             {
@@ -114,7 +98,7 @@ internal sealed class TargetDataTransfers : IDisposable
             for (int i = 0, off = 0; i < n; i++, off += chunk)
             {
                 int len = Math.Min(chunk, batchBytes - off);
-                if (!Post(read ? WorkRequestKind.RdmaRead : WorkRequestKind.RdmaWrite, scratch.Blocks[i], pool, group,
+                if (!Post(read ? WorkRequestKind.RdmaRead : WorkRequestKind.RdmaWrite, scratch.Blocks[i], group,
                         read ? SendOpcode.RdmaRead : SendOpcode.RdmaWrite, len, remoteAddress + (ulong)(done + off), remoteKey, out postError))
                 {
                     group.Abandon(n - i, postError!);
@@ -133,11 +117,52 @@ internal sealed class TargetDataTransfers : IDisposable
             }
             finally
             {
-                for (int i = 0; i < n; i++) pool.Return(scratch.Blocks[i]);
-                credits.Release(n);
+                for (int i = 0; i < n; i++) ReturnBuffer(scratch.Blocks[i]);
             }
             done += batchBytes;
         }
+    }
+
+    /// <summary>
+    /// Waits for one buffer (this connection's credit, then the shared pool's) and takes up to <paramref name="wanted"/>
+    /// in all without waiting for more, rented into <paramref name="blocks"/>. A task waits for the pool only while it
+    /// holds none of its blocks, and holders never wait, so tasks cannot deadlock on it.
+    /// </summary>
+    private async ValueTask<int> RentBatchAsync(RegisteredBlock[] blocks, int wanted, CancellationToken ct)
+    {
+        await _credits.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await _pool.WaitAsync(ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            _credits.Release();
+            throw;
+        }
+        int n = 1;
+        while (n < wanted && n < blocks.Length && _credits.Wait(0))
+        {
+            if (!_pool.TryTake())
+            {
+                _credits.Release();
+                break;
+            }
+            n++;
+        }
+        int rented = 0;
+        try
+        {
+            for (; rented < n; rented++) blocks[rented] = _pool.Rent();
+        }
+        catch
+        {
+            for (int i = 0; i < rented; i++) _pool.Return(blocks[i]);
+            _pool.Release(n - rented);
+            _credits.Release(n);
+            throw;
+        }
+        return n;
     }
 
     /// <summary>
@@ -149,22 +174,31 @@ internal sealed class TargetDataTransfers : IDisposable
     {
         block = default;
         if (_connection.IsClosing || !_credits.Wait(0)) return false;
-        try
-        {
-            if (!_pool.TryRent(out block))
-            {
-                _credits.Release();
-                return false;
-            }
-            _references.AddPosted(1);
-        }
-        catch (Exception) // the pool was disposed or the connection released under us
+        if (!_pool.TryTake())
         {
             _credits.Release();
+            return false;
+        }
+        try
+        {
+            block = _pool.Rent();
+        }
+        catch (Exception) // no slab could be registered: the store reads into its own memory instead
+        {
+            _pool.Release(1);
+            _credits.Release();
+            return false;
+        }
+        try
+        {
+            _references.AddPosted(1);
+        }
+        catch (InvalidOperationException) // the connection was released under us
+        {
+            ReturnBuffer(block);
             block = default;
             return false;
         }
-        _connection.MemoryReport.UpdateIfGrown(_connection.RegisteredMemoryBytes);
         return true;
     }
 
@@ -200,16 +234,15 @@ internal sealed class TargetDataTransfers : IDisposable
     private void PostWritesUnwaited(ReadOnlySpan<RegisteredBlock> blocks, int chunk, int batchBytes, ulong remoteAddress, uint remoteKey)
     {
         int n = blocks.Length;
-        var pool = _pool;
         // The SCSI Response follows: let the WRITEs ride in its post. Teardown returns whatever is still staged.
         if (!_connection.IsClosing && _sendQueue.TryStageWrites(blocks, chunk, batchBytes, remoteAddress, remoteKey)) return;
         for (int i = 0, off = 0; i < n; i++, off += chunk)
         {
-            if (!Post(WorkRequestKind.RdmaWrite, blocks[i], pool, null, SendOpcode.RdmaWrite, Math.Min(chunk, batchBytes - off),
+            if (!Post(WorkRequestKind.RdmaWrite, blocks[i], null, SendOpcode.RdmaWrite, Math.Min(chunk, batchBytes - off),
                     remoteAddress + (ulong)off, remoteKey, out var postError))
             {
                 // The ones posted before complete (or flush) and return their buffers; these never will.
-                for (int j = i; j < n; j++) pool.Return(blocks[j]);
+                for (int j = i; j < n; j++) _pool.Return(blocks[j]);
                 _credits.Release(n - i);
                 throw postError!;
             }
@@ -217,10 +250,10 @@ internal sealed class TargetDataTransfers : IDisposable
     }
 
     /// <summary>Posts one signaled RDMA READ or WRITE on <paramref name="block"/>, outside the send queue's chains.</summary>
-    private bool Post(WorkRequestKind kind, RegisteredBlock block, RegisteredBufferPool pool, OperationGroup? group,
+    private bool Post(WorkRequestKind kind, RegisteredBlock block, OperationGroup? group,
         SendOpcode opcode, int length, ulong remoteAddress, uint remoteKey, out Exception? error)
     {
-        if (!_requests.TryAllocate(kind, block, pool, group, out ulong wrId))
+        if (!_requests.TryAllocate(kind, block, null, group, out ulong wrId))
         {
             error = new DatamoverException("Every work request slot is in use; the send queue is full.");
             return false;
@@ -242,5 +275,9 @@ internal sealed class TargetDataTransfers : IDisposable
         return true;
     }
 
-    public void Dispose() => _pool.Dispose();
+    /// <summary>This connection stops using the shared pool (its last completion has returned every block it had).</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) _pool.RemoveUser();
+    }
 }

@@ -93,6 +93,17 @@ public sealed unsafe class RdmaDevice : IDisposable
         return new RdmaDevice(handle, name);
     }
 
+    /// <summary>
+    /// The same device context, held by no rdma_cm id: for resources shared by many connections (a PD, its
+    /// registrations) that must not keep the id they were first seen on alive. librdmacm keeps the contexts it
+    /// opened for the life of the process (closing one only when its device is removed), so the pointer stays valid.
+    /// </summary>
+    internal RdmaDevice ShareContext()
+    {
+        IntPtr context = Handle.DangerousGetHandle();
+        return new RdmaDevice(NativeObjectHandle.Create(NativeObjectKind.BorrowedDeviceContext, "ibv_context (shared)", () => context, null), Name);
+    }
+
     public DeviceAttributes QueryDevice()
     {
         IbvDeviceAttrNative attr = default;

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using Iser.Core.Iscsi.Initiator;
+using Iser.Tests.Verbs;
+using Iser.Transport.Iser.Datamover;
+using Iser.Transport.Iser.Fallback;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
+
+namespace Iser.Tests.IserTransport;
+
+/// <summary>
+/// Many iSER connections to one target of ours (our initiator, both in this process): each one writes and reads back
+/// its own data, while every connection registers only its control buffers (the target's data buffers come from the
+/// listener's shared pool). Threads and registered memory per connection are written to the output, and asserted.
+/// </summary>
+[Trait("Category", "Lab")]
+[Collection("iSER lab")] // IserConnectionCounters are process-wide
+public sealed class IserManyConnectionsLabTests(ITestOutputHelper output)
+{
+    /// <summary>Registered by one connection at defaults: its receive ring and send buffers (about 1.3 MiB today).</summary>
+    private const long ControlBudgetPerConnection = 2L << 20;
+
+    [LabFact]
+    public Task SixtyFourConnectionsEachMoveVerifiedDataWithOnlyTheirControlBuffersRegistered() => RunAsync(64);
+
+    private async Task RunAsync(int count)
+    {
+        await using var lab = InProcessIserTarget.Start(bytes: (long)count << 20, LogLevel.Warning);
+        var transport = InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory);
+        var sessions = new List<IscsiSession>();
+        long sharedPeak = 0;
+        try
+        {
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < count; i += 8)
+            {
+                var batch = await Task.WhenAll(Enumerable.Range(0, Math.Min(8, count - i))
+                    .Select(_ => IscsiSession.ConnectAsync(lab.SessionOptions(), transport)));
+                sessions.AddRange(batch);
+            }
+            output.WriteLine($"{count} iSER sessions logged in in {sw.ElapsedMilliseconds} ms");
+            Assert.All(sessions, s => Assert.Equal("iser", s.TransportName));
+
+            // I/O on every connection at once: 256 KiB written and read back in its own 1 MiB of the LUN.
+            sw.Restart();
+            await Task.WhenAll(sessions.Select(async (session, i) =>
+            {
+                var lun = await session.OpenLunAsync(0);
+                var data = LabEnvironment.Pattern(256 << 10, 7000 + i);
+                long lba = (long)i * (1 << 20) / 512;
+                await lun.WriteAsync(lba, data);
+                var back = new byte[data.Length];
+                await lun.ReadAsync(lba, back);
+                Assert.True(data.AsSpan().SequenceEqual(back), $"session {i}: 256 KiB read back at LBA {lba} differ from what it wrote");
+            }));
+            output.WriteLine($"256 KiB written and read back on each of {count} sessions at once in {sw.ElapsedMilliseconds} ms");
+
+            int connections = (int)IserConnectionCounters.LiveConnections; // both ends of each connection live in this process
+            Assert.True(connections == 2 * count, $"{connections} live iSER connection ends, {2 * count} expected");
+            long perConnection = IserConnectionCounters.RegisteredBytes / connections;
+            sharedPeak = IserConnectionCounters.SharedDataBufferBytes;
+            int iserThreads = IserThreads();
+            output.WriteLine($"registered memory: {IserConnectionCounters.RegisteredBytes >> 10} KiB by {connections} connection ends "
+                + $"({perConnection >> 10} KiB each), {sharedPeak >> 10} KiB in the target's shared data buffer pool");
+            output.WriteLine($"threads: {iserThreads} iSER threads (CQ pollers and rdma_cm watchers) for {connections} connection ends, "
+                + $"{Process.GetCurrentProcess().Threads.Count} in the process");
+
+            Assert.True(perConnection <= ControlBudgetPerConnection,
+                $"each iSER connection registers {perConnection >> 10} KiB, more than its control buffers' {ControlBudgetPerConnection >> 10} KiB");
+            Assert.True(sharedPeak > 0 && sharedPeak <= new IserOptions().DataBufferPoolBytes,
+                $"the target's shared data buffer pool holds {sharedPeak >> 10} KiB registered, outside (0, {new IserOptions().DataBufferPoolBytes >> 10}] KiB");
+            // Today a connection end runs a CQ poller and an rdma_cm watcher of its own (plus a relay partner on the
+            // initiator): at most 3 each. Shared pollers and one rdma_cm thread per listener would lower this.
+            Assert.True(iserThreads <= 3 * connections, $"{iserThreads} iSER threads for {connections} connection ends: more than 3 each");
+        }
+        finally
+        {
+            await Task.WhenAll(sessions.Select(async s =>
+            {
+                try
+                {
+                    await s.LogoutAsync();
+                }
+                finally
+                {
+                    await s.DisposeAsync();
+                }
+            }));
+        }
+        await lab.AssertEverythingFreedAsync(TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>Threads of this process named by the iSER transport (Linux: /proc/self/task/*/comm, 15 characters).</summary>
+    private static int IserThreads() =>
+        Directory.EnumerateDirectories("/proc/self/task")
+            .Select(task =>
+            {
+                try
+                {
+                    return File.ReadAllText(Path.Combine(task, "comm"));
+                }
+                catch (IOException)
+                {
+                    return ""; // the thread ended meanwhile
+                }
+            })
+            .Count(name => name.StartsWith("iser-cq", StringComparison.Ordinal) || name.StartsWith("iser-cm", StringComparison.Ordinal));
+}

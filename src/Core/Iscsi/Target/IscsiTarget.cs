@@ -117,7 +117,8 @@ public sealed class IscsiTarget : IAsyncDisposable
             {
                 datamover = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (_stopping.IsCancellationRequested || e is ObjectDisposedException)
+            // Stopping disposes the listeners first (an accept pending then ends "Operation canceled"): not a failure.
+            catch (Exception e) when (_stopping.IsCancellationRequested || Volatile.Read(ref _stopRequested) != 0 || e is ObjectDisposedException)
             {
                 return;
             }

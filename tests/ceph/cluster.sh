@@ -56,9 +56,18 @@ install_packages() {
     --no-install-recommends "${missing[@]}" >&2 || die "apt-get install failed for: ${missing[*]}"
 }
 
-ceph_cmd() { timeout 30 ceph -c "$conf" --connect-timeout 10 "$@"; }
+# A fresh monitor sometimes refuses a new client's first command (EPERM "problem getting command descriptions", the
+# client not yet holding the monitor map): every command used here is idempotent, so it is tried up to five times.
+ceph_cmd() {
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    timeout 30 ceph -c "$conf" --connect-timeout 10 "$@" && return 0
+    [ $attempt -lt 5 ] && sleep 1
+  done
+  return 1
+}
 
-answers() { [ -f "$conf" ] && ceph_cmd -s >/dev/null 2>&1; }
+answers() { [ -f "$conf" ] && timeout 15 ceph -c "$conf" --connect-timeout 5 -s >/dev/null 2>&1; }
 
 write_conf() {
   mkdir -p "$state"/{mon.a,osd.0,run,log}
@@ -89,6 +98,10 @@ mon allow pool size one = true
 mon allow pool delete = true
 mon warn on pool no redundancy = false
 osd crush chooseleaf type = 0
+# The script places osd.0 in the CRUSH map itself: an OSD doing it at start may send its first monitor command before
+# it has the monitor map ("wrong fsid", seen once), and then never comes up.
+osd crush update on start = false
+osd class update on start = false
 # A memory store: nothing on disk, no RocksDB, quick to create; 2 GiB is what it reports as capacity.
 osd objectstore = memstore
 memstore device bytes = 2147483648
@@ -111,11 +124,11 @@ wait_for() { # seconds, description, command...
   done
 }
 
-osd_up() { ceph_cmd osd dump 2>/dev/null | grep -q '^osd\.0 up'; }
+osd_up() { timeout 15 ceph -c "$conf" --connect-timeout 5 osd dump 2>/dev/null | grep -q '^osd\.0 up'; }
 
 start() {
   install_packages
-  if answers; then
+  if answers && osd_up; then
     log "already running ($conf)"
     echo "$conf"
     return 0
@@ -135,6 +148,8 @@ start() {
   local uuid
   uuid=$(cat /proc/sys/kernel/random/uuid)
   [ "$(ceph_cmd osd new "$uuid" 2>>"$state/log/start.log")" = 0 ] || die "the monitor did not allocate osd.0"
+  ceph_cmd osd crush add osd.0 1 root=default host=localhost >/dev/null 2>>"$state/log/start.log" \
+    || die "placing osd.0 in the CRUSH map failed"
   ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$uuid" >>"$state/log/mkfs.log" 2>&1 || die "ceph-osd --mkfs failed"
   ceph-osd -c "$conf" -i 0 >>"$state/log/start.log" 2>&1 || die "ceph-osd did not start"
   wait_for 60 "osd.0 coming up" osd_up
@@ -178,6 +193,6 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  status) if answers; then log "running ($conf)"; echo "$conf"; else log "not running"; exit 1; fi ;;
+  status) if answers && osd_up; then log "running ($conf)"; echo "$conf"; else log "not running"; exit 1; fi ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac

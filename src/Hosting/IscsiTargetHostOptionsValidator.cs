@@ -26,8 +26,9 @@ public sealed class IscsiTargetHostOptionsValidator : IValidateOptions<IscsiTarg
             for (int l = 0; l < target.Luns.Count; l++)
             {
                 string spec = target.Luns[l];
-                if (!(spec.StartsWith("ram:", StringComparison.Ordinal) || spec.StartsWith("file:", StringComparison.Ordinal) || spec.StartsWith("null:", StringComparison.Ordinal)))
-                    errors.Add($"{at}.Luns[{l}]: '{spec}' is not a store (ram:SIZE, file:PATH[:SIZE][:direct], null:SIZE).");
+                if (!(spec.StartsWith("ram:", StringComparison.Ordinal) || spec.StartsWith("file:", StringComparison.Ordinal) || spec.StartsWith("null:", StringComparison.Ordinal)
+                      || spec.StartsWith("rbd:", StringComparison.Ordinal)))
+                    errors.Add($"{at}.Luns[{l}]: '{spec}' is not a store (ram:SIZE, file:PATH[:SIZE][:direct], null:SIZE, rbd:POOL/IMAGE[@SNAPSHOT][:conf=PATH][:id=CLIENT][:keyring=PATH]).");
             }
             CheckChap(errors, $"{at}.Chap", target.Chap);
             CheckChap(errors, $"{at}.MutualChap", target.MutualChap);

@@ -1,15 +1,21 @@
-using Iser.Cli.Client;
-using Iser.Cli.Commands;
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using Iser.Cli.CommandLine;
 using Iser.Core.Iscsi.Initiator;
 using Iser.Core.Scsi;
 
 namespace Iser.Cli;
 
-/// <summary>Dispatches `iser SUBCOMMAND ...` and turns failures into one readable line and an exit code.</summary>
+/// <summary>
+/// Runs `iser SUBCOMMAND ...` through System.CommandLine and turns failures into one readable line and an exit code:
+/// 2 for a usage error, 130 after Ctrl-C, 1 for a failure, or the command's own.
+/// </summary>
 internal static class CommandRouter
 {
     /// <summary>Exit code for a command stopped by Ctrl-C (128 + SIGINT, as shells report it).</summary>
     public const int CancelledExitCode = 130;
+
+    public const int UsageExitCode = 2;
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -34,47 +40,67 @@ internal static class CommandRouter
 
     public static async Task<int> RunAsync(string[] args, CommandConsole console, CancellationToken ct)
     {
-        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        var root = IserCommandLine.Create(console);
+        if (args.Length == 0)
         {
-            PrintUsage(console.Error);
-            return args.Length == 0 ? 2 : 0;
+            await root.Parse(["--help"]).InvokeAsync(Invocation(console.Error, console.Error), ct).ConfigureAwait(false);
+            return UsageExitCode;
         }
-        var rest = new ArgumentReader(args[1..]);
+        if (args[0] == "help") args = [.. args[1..], "--help"];
+        var parse = root.Parse(args);
+        string name = CommandName(parse);
+        if (parse.Action is ParseErrorAction)
+        {
+            if (parse.CommandResult.Command == root && !args[0].StartsWith('-') && !args[0].StartsWith('['))
+            {
+                console.Error.WriteLine($"iser: unknown command '{args[0]}'. 'iser --help' lists the commands.");
+                return UsageExitCode;
+            }
+            console.Error.WriteLine($"{name}: {Sentence(parse.Errors[0].Message)} '{name} --help' lists the options.");
+            return UsageExitCode;
+        }
         try
         {
-            return args[0] switch
-            {
-                "target" => await TargetCommand.RunAsync(rest).ConfigureAwait(false),
-                "discover" => await DiscoverCommand.RunAsync(rest, console, ct).ConfigureAwait(false),
-                "ls" => await ListCommand.RunAsync(rest, console, ct).ConfigureAwait(false),
-                "inq" => await InquiryCommand.RunAsync(rest, console, ct).ConfigureAwait(false),
-                "read" => await ReadCommand.RunAsync(rest, console, ct).ConfigureAwait(false),
-                "write" => await WriteCommand.RunAsync(rest, console, ct).ConfigureAwait(false),
-                "session" => await SessionShowCommand.RunAsync(rest, console, ct).ConfigureAwait(false),
-                "perf" => await PerfCommand.RunAsync(rest, console, ct).ConfigureAwait(false),
-                "demo" => await DemoCommand.RunAsync(rest, console, ct).ConfigureAwait(false),
-                _ => Unknown(args[0], console.Error),
-            };
+            return await parse.InvokeAsync(Invocation(console.Out, console.Error), ct).ConfigureAwait(false);
         }
         catch (UsageException e)
         {
-            console.Error.WriteLine($"iser {args[0]}: {e.Message}");
-            return 2;
+            console.Error.WriteLine($"{name}: {e.Message}");
+            return UsageExitCode;
         }
         catch (Exception) when (ct.IsCancellationRequested)
         {
             // After Ctrl-C, whatever the interrupted step threw (a cancelled connect, a session torn down mid-login)
             // is the cancellation itself, and the user hears it as that.
-            console.Error.WriteLine($"iser {args[0]}: cancelled.");
+            console.Error.WriteLine($"{name}: cancelled.");
             return CancelledExitCode;
         }
         catch (Exception e) when (e is IscsiException or ScsiCommandException or ScsiDataFormatException or IOException
                                       or InvalidOperationException or ArgumentException or FormatException or UnauthorizedAccessException
                                       or OperationCanceledException)
         {
-            console.Error.WriteLine($"iser {args[0]}: {Sentence(e.Message)}");
+            console.Error.WriteLine($"{name}: {Sentence(e.Message)}");
             return 1;
         }
+    }
+
+    /// <summary>
+    /// Ctrl-C and SIGTERM stay ours (<see cref="RunAsync(string[])"/>, and `iser target`'s own), so System.CommandLine
+    /// installs no handler; exceptions reach the catch clauses above rather than its default report.
+    /// </summary>
+    private static InvocationConfiguration Invocation(TextWriter output, TextWriter error) => new()
+    {
+        Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null,
+    };
+
+    /// <summary>"iser perf", "iser session show": how the user called the command, to start its error line with.</summary>
+    private static string CommandName(ParseResult parse)
+    {
+        var names = new List<string>();
+        for (var r = parse.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+            names.Insert(0, r.Command.Name);
+        names[0] = "iser"; // the root's name is the executable's file name, which differs under `dotnet iser.dll`
+        return string.Join(' ', names);
     }
 
     private static string Sentence(string message)
@@ -82,53 +108,4 @@ internal static class CommandRouter
         message = message.Trim();
         return message.Length == 0 || message.EndsWith('.') || message.EndsWith('?') || message.EndsWith('!') ? message : message + ".";
     }
-
-    private static int Unknown(string name, TextWriter error)
-    {
-        error.WriteLine($"iser: unknown command '{name}'.");
-        PrintUsage(error);
-        return 2;
-    }
-
-    private static void PrintUsage(TextWriter error)
-    {
-        error.WriteLine("""
-            usage: iser COMMAND [options]
-
-              demo       start a target in this process, write, read back, verify and measure it; prints a table
-                         --transport auto|tcp|iser   --size 64M   --seconds 3
-              target     serve LUNs over iSCSI (TCP; iSER where an RDMA device exists)
-                         --portal HOST:PORT[,TPGT] (repeatable, default 127.0.0.1:3260; TPGT = portal group, default 1)
-                         --alua GROUP=STATE (repeatable; STATE active-optimized|active-non-optimized|standby|
-                                unavailable|transitioning; every group starts active-optimized)
-                         --iqn IQN   --lun ram:SIZE|file:PATH[:SIZE][:direct]|null:SIZE[,ro][,removable][,sanitize-time=SECONDS]
-                                (repeatable, LUN 0, 1, ...)
-                         --block-size 512|4096   --allow INITIATOR-IQN (repeatable)
-                         --chap-user U --chap-secret S   --mutual-user U --mutual-secret S
-                         --chap-algorithms sha256,sha3-256,sha1,md5 (accepted; leave md5 out to refuse it)
-                         --metrics HOST:PORT (Prometheus text at http://HOST:PORT/metrics)
-                         --nop-interval SECONDS (0 = off)   --queue-depth N   --config FILE.json
-                         --error-recovery-level 0|1|2 (highest offered, default 2)
-                         --max-connections N (connections per session offered, default 8)
-                         --iser (each portal also accepts iSER)   --iser-nop-interval SECONDS (default 5, 0 = off)
-                         --log-level trace|debug|information|warning|error
-                         --log CATEGORY=LEVEL,... (e.g. Iser.Target.Login=debug,Iser.Initiator.Pdu=trace)
-              discover PORTAL            targets and portals a portal offers (SendTargets)
-              ls PORTAL                  targets, LUNs, device types and sizes
-              inq URL                    standard INQUIRY and VPD pages 0x80, 0x83, 0xB0, decoded
-              read URL --lba N --count N [-o FILE]     blocks to FILE, or a hex dump on stdout
-              write URL --lba N -i FILE [--pad]        FILE to the LUN (whole blocks; --pad fills the last with zeros)
-              session show URL           log in and show each key: requested vs negotiated, who proposed it, timeouts
-              perf URL   [--mode randread|randwrite|read|write|randrw] [--mix 70] [--block-size 4k]
-                         [--queue-depth 32] [--duration 10s] [--ramp 0s] [--size LIMIT] [--json] [--quiet]
-                         [--allocations] (which types the process allocates during the run, sampled)
-                         [--compare tcp,iser] (the same load over each transport, one side-by-side table)
-
-              PORTAL is HOST[:PORT]; URL is iscsi://[USER%SECRET@]HOST[:PORT]/IQN/LUN (iser:// for iSER).
-              Options of the client commands:
-            """ + "\n" + ClientOptions.Usage);
-    }
 }
-
-/// <summary>A command line given up for bad arguments; the message says which.</summary>
-internal sealed class UsageException(string message) : Exception(message);

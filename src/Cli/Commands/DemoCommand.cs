@@ -2,7 +2,9 @@ using Iser.Transport.Iser.Verbs;
 using Iser.Transport.Iser.Fallback;
 using System.Diagnostics;
 using System.Globalization;
+using System.CommandLine;
 using Iser.Cli.Client;
+using Iser.Cli.CommandLine;
 using Iser.Cli.Demo;
 using Iser.Cli.Perf;
 using Iser.Core.Iscsi.Initiator;
@@ -20,18 +22,28 @@ internal static class DemoCommand
     private static readonly int[] TransferSizes = [4 << 10, 64 << 10, 1 << 20];
     private const int VerifyQueueDepth = 8;
 
-    public static async Task<int> RunAsync(ArgumentReader args, CommandConsole console, CancellationToken ct)
+    public static Command Create(CommandConsole console)
     {
-        var transportText = args.Value("--transport") ?? "auto";
-        if (transportText is not ("auto" or "tcp" or "iser")) throw new UsageException($"--transport must be auto, tcp or iser, not '{transportText}'.");
-        long size = args.Size("--size") ?? 64L << 20;
-        if (size < 3L << 20 || size % (1 << 20) != 0) throw new UsageException("--size must be a whole number of MiB, at least 3M.");
-        var seconds = args.Duration("--seconds", "--duration") ?? TimeSpan.FromSeconds(3);
-        var logLevel = args.Value("--log-level");
+        var transportOption = TypedOptions.Choice<string>("--transport", "iSER when an RDMA device can carry it (auto, the default), or the one named.",
+            [("auto", "auto"), ("tcp", "tcp"), ("iser", "iser")]);
+        var sizeOption = TypedOptions.Size("--size", "The RAM LUN's size: a whole number of MiB, at least 3M (default 64M).",
+            n => n < 3L << 20 || n % (1 << 20) != 0 ? "--size must be a whole number of MiB, at least 3M." : null);
+        var secondsOption = TypedOptions.Duration("--seconds", "How long each of the two perf loads runs (default 3s).", "--duration");
+        var logLevelOption = ClientCommandLine.LogLevelOption("--log-level", "Minimum log level on stderr (default warning; the target's own: error).");
+        var command = new Command("demo", "Start a target in this process, write, read back, verify and measure it; prints a table.")
+        {
+            transportOption, sizeOption, secondsOption, logLevelOption,
+        };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(transportOption) ?? "auto", parse.GetValue(sizeOption) ?? 64L << 20,
+            parse.GetValue(secondsOption) ?? TimeSpan.FromSeconds(3), parse.GetValue(logLevelOption), console, ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string transportText, long size, TimeSpan seconds, string? logLevel, CommandConsole console, CancellationToken ct)
+    {
         using var loggerFactory = Logging.Create(logLevel);
         // The target's own shutdown notes (e.g. the listener's cancelled accept) are noise here unless asked for.
         using var targetLoggerFactory = Logging.Create(logLevel ?? "error");
-        args.EnsureAllUsed();
         var o = console.Out;
 
         // Transport: iSER needs an RDMA device with an IP address (rdma_cm cannot route over loopback); say plainly

@@ -1,4 +1,6 @@
+using System.CommandLine;
 using Iser.Cli.Client;
+using Iser.Cli.CommandLine;
 using Iser.Core.Iscsi.Initiator;
 
 namespace Iser.Cli.Commands;
@@ -9,11 +11,19 @@ namespace Iser.Cli.Commands;
 /// </summary>
 internal static class DiscoverCommand
 {
-    public static async Task<int> RunAsync(ArgumentReader args, CommandConsole console, CancellationToken ct)
+    public static Command Create(CommandConsole console)
     {
-        using var client = ClientOptions.Read(args);
-        var portal = PortalAddress.Parse(SinglePositional(args, "PORTAL"));
-        args.EnsureAllUsed();
+        var portal = TypedArguments.Portal();
+        var client = new ClientCommandLine();
+        var command = new Command("discover", "Targets and portals a portal offers (SendTargets), one per line as iscsiadm prints them.") { portal };
+        client.AddTo(command);
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(portal)!, client.Read(parse), console, ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(IscsiUrl portal, ClientOptions clientOptions, CommandConsole console, CancellationToken ct)
+    {
+        using var client = clientOptions;
 
         var targets = await IscsiDiscovery.DiscoverAsync(portal.Host, portal.Port, client.SessionOptions(portal),
             client.CreateTransport(portal, console.Error), ct).ConfigureAwait(false);
@@ -29,14 +39,6 @@ internal static class DiscoverCommand
             foreach (var p in target.Portals) console.Out.WriteLine($"{FormatHost(p.Host)}:{p.Port},{p.PortalGroupTag} {target.Name}");
         }
         return 0;
-    }
-
-    internal static string SinglePositional(ArgumentReader args, string what)
-    {
-        var positionals = args.Positionals();
-        if (positionals.Count == 0) throw new UsageException($"{what} is missing.");
-        if (positionals.Count > 1) throw new UsageException($"only one {what} is expected, not '{string.Join(' ', positionals)}'.");
-        return positionals[0];
     }
 
     internal static string FormatHost(string host) => host.Contains(':') && !host.StartsWith('[') ? $"[{host}]" : host;

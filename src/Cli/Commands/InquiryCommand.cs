@@ -1,4 +1,7 @@
+using System.CommandLine;
 using Iser.Cli.Client;
+using Iser.Cli.CommandLine;
+using Iser.Core.Iscsi.Initiator;
 using Iser.Core.Scsi;
 using Iser.Core.Scsi.Initiator;
 
@@ -10,11 +13,19 @@ namespace Iser.Cli.Commands;
 /// </summary>
 internal static class InquiryCommand
 {
-    public static async Task<int> RunAsync(ArgumentReader args, CommandConsole console, CancellationToken ct)
+    public static Command Create(CommandConsole console)
     {
-        using var client = ClientOptions.Read(args);
-        var url = PortalAddress.ParseLunUrl(DiscoverCommand.SinglePositional(args, "URL"));
-        args.EnsureAllUsed();
+        var urlArgument = TypedArguments.LunUrl();
+        var client = new ClientCommandLine();
+        var command = new Command("inq", "Standard INQUIRY and VPD pages 0x80, 0x83 and 0xB0, decoded.") { urlArgument };
+        client.AddTo(command);
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(urlArgument)!, client.Read(parse), console, ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(IscsiUrl url, ClientOptions clientOptions, CommandConsole console, CancellationToken ct)
+    {
+        using var client = clientOptions;
 
         var session = await ClientConnection.ConnectAsync(client, url, console, ct).ConfigureAwait(false);
         await using (session.ConfigureAwait(false))

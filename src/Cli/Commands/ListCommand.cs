@@ -1,4 +1,6 @@
+using System.CommandLine;
 using Iser.Cli.Client;
+using Iser.Cli.CommandLine;
 using Iser.Core.Iscsi.Initiator;
 using Iser.Core.Scsi;
 using Iser.Core.Scsi.Initiator;
@@ -11,11 +13,19 @@ namespace Iser.Cli.Commands;
 /// </summary>
 internal static class ListCommand
 {
-    public static async Task<int> RunAsync(ArgumentReader args, CommandConsole console, CancellationToken ct)
+    public static Command Create(CommandConsole console)
     {
-        using var client = ClientOptions.Read(args);
-        var portal = PortalAddress.Parse(DiscoverCommand.SinglePositional(args, "PORTAL"));
-        args.EnsureAllUsed();
+        var portal = TypedArguments.Portal();
+        var client = new ClientCommandLine();
+        var command = new Command("ls", "Targets, LUNs, device types and sizes behind a portal.") { portal };
+        client.AddTo(command);
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(portal)!, client.Read(parse), console, ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(IscsiUrl portal, ClientOptions clientOptions, CommandConsole console, CancellationToken ct)
+    {
+        using var client = clientOptions;
 
         var transport = client.CreateTransport(portal, console.Error);
         var targets = await IscsiDiscovery.DiscoverAsync(portal.Host, portal.Port, client.SessionOptions(portal), transport, ct).ConfigureAwait(false);

@@ -1,6 +1,9 @@
 using System.Globalization;
+using System.CommandLine;
 using Iser.Cli.Client;
+using Iser.Cli.CommandLine;
 using Iser.Cli.Perf;
+using Iser.Core.Iscsi.Initiator;
 
 namespace Iser.Cli.Commands;
 
@@ -11,39 +14,76 @@ namespace Iser.Cli.Commands;
 /// </summary>
 internal static class PerfCommand
 {
-    public static async Task<int> RunAsync(ArgumentReader args, CommandConsole console, CancellationToken ct)
+    public static Command Create(CommandConsole console)
     {
-        using var client = ClientOptions.Read(args);
-        var modeText = args.Value("--mode") ?? "randread";
-        var mode = PerfWorkload.ParseMode(modeText)
-            ?? throw new UsageException($"--mode must be randread, randwrite, read, write or randrw, not '{modeText}'.");
-        int mix = args.Int("--mix") ?? 70;
-        if (mix is < 0 or > 100) throw new UsageException($"--mix is the percentage of reads, 0-100, not {mix}.");
-        long blockSize = args.Size("--block-size", "-b") ?? 4096;
-        if (blockSize > 16 << 20) throw new UsageException("--block-size may be at most 16M (one command).");
-        int depth = args.Int("--queue-depth", "-q") ?? 32;
-        if (depth is < 1 or > 1024) throw new UsageException($"--queue-depth must be 1 to 1024, not {depth}.");
-        var duration = args.Duration("--duration", "-t") ?? TimeSpan.FromSeconds(10);
+        var urlArgument = TypedArguments.LunUrl();
+        var mode = TypedOptions.Choice<PerfMode?>("--mode", "The pattern, with fio's names (default randread).",
+            [("randread", PerfMode.RandRead), ("randwrite", PerfMode.RandWrite), ("read", PerfMode.Read), ("write", PerfMode.Write),
+             ("randrw", PerfMode.RandRW), ("seqread", PerfMode.Read), ("seqwrite", PerfMode.Write)]);
+        var mix = TypedOptions.Int("--mix", "randrw: the percentage of reads.", 0, 100, 70);
+        var blockSize = TypedOptions.Size("--block-size", "Bytes per command, at most 16M (default 4k).",
+            n => n > 16 << 20 ? "--block-size may be at most 16M (one command)." : null, "-b");
+        var depth = TypedOptions.Int("--queue-depth", "Commands in flight.", 1, 1024, 32, "-q");
+        var duration = TypedOptions.Duration("--duration", "How long the measured run lasts (default 10s).", "-t");
         // Like fio's ramp_time: load that is run first and not counted (JIT, caches, registrations settle).
-        var ramp = args.Duration("--ramp") ?? TimeSpan.Zero;
-        long? region = args.Size("--size");
-        bool json = args.Flag("--json");
-        bool quiet = args.Flag("--quiet");
-        bool allocations = args.Flag("--allocations");
-        var compare = args.Value("--compare");
-        var url = PortalAddress.ParseLunUrl(DiscoverCommand.SinglePositional(args, "URL"));
-        args.EnsureAllUsed();
-
-        var workload = new PerfWorkload
+        var ramp = TypedOptions.Duration("--ramp", "The same load run first and not counted (JIT, caches and registrations settle).");
+        var region = TypedOptions.Size("--size", "Use only the first SIZE bytes of the LUN.");
+        var json = TypedOptions.Flag("--json", "The figures as JSON on stdout.");
+        var quiet = TypedOptions.Flag("--quiet", "No progress lines on stderr.");
+        var allocations = TypedOptions.Flag("--allocations", "Which types the process allocates during the run (sampled).");
+        var compare = TypedOptions.Text("--compare", "The same load over each transport in turn, one side-by-side table.", "tcp,iser");
+        compare.CompletionSources.Add("tcp,iser", "iser,tcp", "tcp", "iser");
+        compare.Validators.Add(r =>
         {
-            Mode = mode, ReadPercent = mix, TransferBytes = (int)blockSize, QueueDepth = depth, Duration = duration, RegionBytes = region,
+            try
+            {
+                ParseTransports(r.GetValueOrDefault<string>() ?? "");
+            }
+            catch (UsageException e)
+            {
+                r.AddError(e.Message);
+            }
+        });
+        var plot = PerfPlot.FileOption();
+        var command = new Command("perf", "A load generator over one session: IOPS, MB/s and latency percentiles, a progress line each second.")
+        {
+            urlArgument, mode, mix, blockSize, depth, duration, ramp, region, json, quiet, allocations, compare, plot,
         };
+        var client = new ClientCommandLine();
+        client.AddTo(command);
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(compare) is not null && (r.GetValue(json) || r.GetValue(allocations)))
+                r.AddError("--compare prints one table for every transport; --json and --allocations take a single run.");
+        });
+        command.SetAction((parse, ct) =>
+        {
+            var workload = new PerfWorkload
+            {
+                Mode = parse.GetValue(mode) ?? PerfMode.RandRead, ReadPercent = parse.GetValue(mix)!.Value,
+                TransferBytes = (int)(parse.GetValue(blockSize) ?? 4096), QueueDepth = parse.GetValue(depth)!.Value,
+                Duration = parse.GetValue(duration) ?? TimeSpan.FromSeconds(10), RegionBytes = parse.GetValue(region),
+            };
+            var compareText = parse.GetValue(compare);
+            var run = new PerfRun(parse.GetValue(urlArgument)!, workload, parse.GetValue(ramp) ?? TimeSpan.Zero, parse.GetValue(json),
+                parse.GetValue(quiet), parse.GetValue(allocations), compareText is null ? null : ParseTransports(compareText), parse.GetValue(plot));
+            return RunAsync(run, client.Read(parse), console, ct);
+        });
+        return command;
+    }
+
+    /// <summary>One `iser perf` as parsed.</summary>
+    private sealed record PerfRun(IscsiUrl Url, PerfWorkload Workload, TimeSpan Ramp, bool Json, bool Quiet, bool Allocations,
+        IReadOnlyList<TransportChoice>? Compare, string? PlotPath);
+
+    private static async Task<int> RunAsync(PerfRun run, ClientOptions clientOptions, CommandConsole console, CancellationToken ct)
+    {
+        using var client = clientOptions;
+        var (url, workload, ramp, json, quiet, allocations, compare, plotPath) = run;
+        var duration = workload.Duration;
         var rampLoad = ramp > TimeSpan.Zero ? workload with { Duration = ramp } : null;
         if (compare is not null)
-        {
-            if (json || allocations) throw new UsageException("--compare prints one table for every transport; --json and --allocations take a single run.");
-            return await PerfComparison.RunAsync(client, url, ParseTransports(compare), workload, rampLoad, quiet, console, ct).ConfigureAwait(false);
-        }
+            return await PerfComparison.RunAsync(client, url, compare, workload, rampLoad, quiet, plotPath, console, ct).ConfigureAwait(false);
         var session = await ClientConnection.ConnectAsync(client, url, console, ct).ConfigureAwait(false);
         await using (session.ConfigureAwait(false))
         {
@@ -57,12 +97,14 @@ internal static class PerfCommand
             if (!quiet) console.Error.WriteLine($"{PerfReport.Title(workload)} on {url} for {duration.TotalSeconds:0.###} s ...");
             using var sampler = allocations ? new AllocationSampler() : null;
             sampler?.Start();
-            var result = await runner.RunAsync(quiet ? null : Progress(console), ct).ConfigureAwait(false);
+            var timeline = plotPath is null ? null : new PerfTimeline();
+            var result = await runner.RunAsync(PerfTimeline.Both(quiet ? null : Progress(console), timeline), ct).ConfigureAwait(false);
             sampler?.Stop();
             if (!quiet && console.ErrorIsTerminal) console.Error.WriteLine();
             if (json) PerfReport.WriteJson(console.Out, result, url.ToString());
             else PerfReport.WriteText(console.Out, result);
             sampler?.Report(console.Error, result.Commands);
+            if (plotPath is not null) PerfPlot.Save(plotPath, workload, [new PerfPlot.Series(client.TransportName(url), result, timeline!)], console.Error);
             if (ct.IsCancellationRequested)
             {
                 console.Error.WriteLine($"iser perf: stopped by Ctrl-C after {result.Elapsed.TotalSeconds:0.0} s; the figures cover that time.");

@@ -1,5 +1,8 @@
 using System.Globalization;
+using System.CommandLine;
 using Iser.Cli.Client;
+using Iser.Cli.CommandLine;
+using Iser.Core.Iscsi.Initiator;
 
 namespace Iser.Cli.Commands;
 
@@ -12,15 +15,25 @@ internal static class ReadCommand
     /// <summary>Bytes per READ command: big enough to stream, small enough to keep one buffer modest.</summary>
     internal const int ChunkBytes = 1 << 20;
 
-    public static async Task<int> RunAsync(ArgumentReader args, CommandConsole console, CancellationToken ct)
+    public static Command Create(CommandConsole console)
     {
-        using var client = ClientOptions.Read(args);
-        long lba = args.Long("--lba") ?? throw new UsageException("--lba is required.");
-        long count = args.Long("--count") ?? throw new UsageException("--count is required (blocks).");
-        if (count <= 0) throw new UsageException("--count must be at least 1.");
-        string? outputPath = args.Value("-o", "--output");
-        var url = PortalAddress.ParseLunUrl(DiscoverCommand.SinglePositional(args, "URL"));
-        args.EnsureAllUsed();
+        var urlArgument = TypedArguments.LunUrl();
+        var lbaOption = TypedOptions.Long("--lba", "The first block to read.");
+        lbaOption.Required = true;
+        var countOption = TypedOptions.Long("--count", "How many blocks to read.", min: 1);
+        countOption.Required = true;
+        var output = TypedOptions.Text("--output", "Write the blocks to FILE instead of a hex dump on stdout.", "FILE", "-o");
+        var client = new ClientCommandLine();
+        var command = new Command("read", "Read blocks into FILE, or as a hex dump on stdout.") { urlArgument, lbaOption, countOption, output };
+        client.AddTo(command);
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(urlArgument)!, parse.GetValue(lbaOption)!.Value, parse.GetValue(countOption)!.Value,
+            parse.GetValue(output), client.Read(parse), console, ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(IscsiUrl url, long lba, long count, string? outputPath, ClientOptions clientOptions, CommandConsole console, CancellationToken ct)
+    {
+        using var client = clientOptions;
 
         var session = await ClientConnection.ConnectAsync(client, url, console, ct).ConfigureAwait(false);
         await using (session.ConfigureAwait(false))

@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.CommandLine;
 using Iser.Cli.Client;
+using Iser.Cli.CommandLine;
 using Iser.Core.Iscsi.Initiator;
 
 namespace Iser.Cli.Commands;
@@ -12,15 +14,20 @@ namespace Iser.Cli.Commands;
 /// </summary>
 internal static class SessionShowCommand
 {
-    public static async Task<int> RunAsync(ArgumentReader args, CommandConsole console, CancellationToken ct)
+    /// <summary>`iser session`, whose one subcommand is `show`.</summary>
+    public static Command Create(CommandConsole console)
     {
-        using var client = ClientOptions.Read(args);
-        var positionals = args.Positionals();
-        if (positionals.Count > 0 && positionals[0] == "show") positionals.RemoveAt(0);
-        else throw new UsageException("expected 'iser session show URL'.");
-        if (positionals.Count != 1) throw new UsageException(positionals.Count == 0 ? "URL is missing." : $"only one URL is expected, not '{string.Join(' ', positionals)}'.");
-        var url = PortalAddress.ParseLunUrl(positionals[0]);
-        args.EnsureAllUsed();
+        var urlArgument = TypedArguments.LunUrl();
+        var client = new ClientCommandLine();
+        var show = new Command("show", "Log in and show each key: requested vs negotiated, who proposed it, and the timeouts.") { urlArgument };
+        client.AddTo(show);
+        show.SetAction((parse, ct) => RunAsync(parse.GetValue(urlArgument)!, client.Read(parse), console, ct));
+        return new Command("session", "Sessions: 'iser session show URL'.") { show };
+    }
+
+    private static async Task<int> RunAsync(IscsiUrl url, ClientOptions clientOptions, CommandConsole console, CancellationToken ct)
+    {
+        using var client = clientOptions;
 
         var options = client.SessionOptions(url);
         var transport = new LoginObservingTransport(client.CreateTransport(url, console.Error));

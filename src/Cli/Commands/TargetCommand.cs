@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Iser.Cli.Config;
 using Iser.Cli.Target;
 using Iser.Core.Iscsi.Login;
@@ -13,47 +14,46 @@ internal static class TargetCommand
     public const string DefaultIqn = "iqn.2026-11.org.iser:target0";
     public const string DefaultPortal = TargetPlan.DefaultPortal;
 
-    public static async Task<int> RunAsync(ArgumentReader args)
+    public static async Task<int> RunAsync(ParseResult args)
     {
-        var configPath = args.Value("--config");
+        var configPath = args.GetValue<string>("--config");
         var config = configPath is null ? new TargetConfigFile() : TargetConfigFile.Load(configPath);
-        var portals = args.Values("--portal");
+        var portals = args.GetValue<List<string>>("--portal") ?? [];
         if (portals.Count > 0) config.Portals = portals;
-        var luns = args.Values("--lun");
-        var iqn = args.Value("--iqn");
+        var luns = args.GetValue<List<string>>("--lun") ?? [];
+        var iqn = args.GetValue<string>("--iqn");
         if (luns.Count > 0 || iqn is not null || config.Targets.Count == 0)
         {
             var entry = new TargetConfigFile.TargetEntry { Iqn = iqn ?? DefaultIqn, Luns = luns.Count > 0 ? luns : ["ram:64M"] };
-            entry.AllowedInitiators.AddRange(args.Values("--allow"));
-            var chapUser = args.Value("--chap-user");
-            var chapSecret = args.Value("--chap-secret");
+            entry.AllowedInitiators.AddRange(args.GetValue<List<string>>("--allow") ?? []);
+            var chapUser = args.GetValue<string>("--chap-user");
+            var chapSecret = args.GetValue<string>("--chap-secret");
             if (chapUser is not null || chapSecret is not null)
                 entry.Chap = new() { User = chapUser ?? throw new UsageException("--chap-secret needs --chap-user."), Secret = chapSecret ?? throw new UsageException("--chap-user needs --chap-secret.") };
-            var mutualUser = args.Value("--mutual-user");
-            var mutualSecret = args.Value("--mutual-secret");
+            var mutualUser = args.GetValue<string>("--mutual-user");
+            var mutualSecret = args.GetValue<string>("--mutual-secret");
             if (mutualUser is not null || mutualSecret is not null)
                 entry.MutualChap = new() { User = mutualUser ?? throw new UsageException("--mutual-secret needs --mutual-user."), Secret = mutualSecret ?? throw new UsageException("--mutual-user needs --mutual-secret.") };
-            entry.ChapAlgorithms = args.Value("--chap-algorithms");
+            entry.ChapAlgorithms = args.GetValue<string>("--chap-algorithms");
             config.Targets.RemoveAll(t => t.Iqn == entry.Iqn);
             config.Targets.Add(entry);
         }
-        config.QueueDepth = args.Int("--queue-depth") ?? config.QueueDepth;
-        config.ErrorRecoveryLevel = args.Int("--error-recovery-level") ?? config.ErrorRecoveryLevel;
-        config.MaxConnections = args.Int("--max-connections") ?? config.MaxConnections;
-        config.NopInIntervalSeconds = args.Double("--nop-interval") ?? config.NopInIntervalSeconds;
-        config.BlockSize = args.Int("--block-size") ?? config.BlockSize;
+        config.QueueDepth = args.GetValue<int?>("--queue-depth") ?? config.QueueDepth;
+        config.ErrorRecoveryLevel = args.GetValue<int?>("--error-recovery-level") ?? config.ErrorRecoveryLevel;
+        config.MaxConnections = args.GetValue<int?>("--max-connections") ?? config.MaxConnections;
+        config.NopInIntervalSeconds = args.GetValue<double?>("--nop-interval") ?? config.NopInIntervalSeconds;
+        config.BlockSize = args.GetValue<int?>("--block-size") ?? config.BlockSize;
         var run = new TargetRunOptions
         {
             Config = config,
             ConfigPath = configPath,
-            Alua = args.Values("--alua"),
-            Iser = args.Flag("--iser"),
-            IserNopIntervalSeconds = args.Double("--iser-nop-interval"),
-            Metrics = args.Value("--metrics"),
-            LogLevel = args.Value("--log-level"),
-            LogCategories = args.Value("--log"),
+            Alua = args.GetValue<List<string>>("--alua") ?? [],
+            Iser = args.GetValue<bool>("--iser"),
+            IserNopIntervalSeconds = args.GetValue<double?>("--iser-nop-interval"),
+            Metrics = args.GetValue<string>("--metrics"),
+            LogLevel = args.GetValue<string>("--log-level"),
+            LogCategories = args.GetValue<string>("--log"),
         };
-        args.EnsureAllUsed();
         // The run itself (the target on the Generic Host, until SIGINT/SIGTERM) is TargetHost's.
         return await TargetHost.RunAsync(run).ConfigureAwait(false);
     }

@@ -1,5 +1,8 @@
 using System.Globalization;
+using System.CommandLine;
 using Iser.Cli.Client;
+using Iser.Cli.CommandLine;
+using Iser.Core.Iscsi.Initiator;
 
 namespace Iser.Cli.Commands;
 
@@ -9,14 +12,25 @@ namespace Iser.Cli.Commands;
 /// </summary>
 internal static class WriteCommand
 {
-    public static async Task<int> RunAsync(ArgumentReader args, CommandConsole console, CancellationToken ct)
+    public static Command Create(CommandConsole console)
     {
-        using var client = ClientOptions.Read(args);
-        long lba = args.Long("--lba") ?? throw new UsageException("--lba is required.");
-        string inputPath = args.Value("-i", "--input") ?? throw new UsageException("-i FILE is required.");
-        bool pad = args.Flag("--pad");
-        var url = PortalAddress.ParseLunUrl(DiscoverCommand.SinglePositional(args, "URL"));
-        args.EnsureAllUsed();
+        var urlArgument = TypedArguments.LunUrl();
+        var lbaOption = TypedOptions.Long("--lba", "The first block to write.");
+        lbaOption.Required = true;
+        var input = TypedOptions.Text("--input", "The file to write (whole blocks, unless --pad).", "FILE", "-i");
+        input.Required = true;
+        var padOption = TypedOptions.Flag("--pad", "Fill the last block with zeros when FILE does not end on a block boundary.");
+        var client = new ClientCommandLine();
+        var command = new Command("write", "Write FILE to the LUN from --lba.") { urlArgument, lbaOption, input, padOption };
+        client.AddTo(command);
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(urlArgument)!, parse.GetValue(lbaOption)!.Value, parse.GetValue(input)!,
+            parse.GetValue(padOption), client.Read(parse), console, ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(IscsiUrl url, long lba, string inputPath, bool pad, ClientOptions clientOptions, CommandConsole console, CancellationToken ct)
+    {
+        using var client = clientOptions;
 
         await using var file = new FileStream(inputPath, FileMode.Open, FileAccess.Read, FileShare.Read);
         long length = file.Length;

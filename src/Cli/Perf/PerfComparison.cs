@@ -12,9 +12,10 @@ namespace Iser.Cli.Perf;
 internal static class PerfComparison
 {
     public static async Task<int> RunAsync(ClientOptions client, IscsiUrl url, IReadOnlyList<TransportChoice> transports, PerfWorkload workload,
-        PerfWorkload? ramp, bool quiet, CommandConsole console, CancellationToken ct)
+        PerfWorkload? ramp, bool quiet, string? plotPath, CommandConsole console, CancellationToken ct)
     {
         var rows = new List<(string Transport, PerfResult? Result, string? Failure)>();
+        var plotted = new List<PerfPlot.Series>();
         foreach (var choice in transports)
         {
             string name = choice == TransportChoice.Iser ? "iser" : "tcp";
@@ -27,10 +28,12 @@ internal static class PerfComparison
                     var lun = await ClientConnection.OpenLunAsync(session, url, ct).ConfigureAwait(false);
                     if (ramp is not null) await new PerfRunner(session, url.Lun, lun.BlockCount, lun.BlockSize, ramp).RunAsync(null, ct).ConfigureAwait(false);
                     if (!quiet) console.Error.WriteLine($"{name}: {PerfReport.Title(workload)} for {workload.Duration.TotalSeconds:0.###} s ...");
+                    var timeline = new PerfTimeline();
                     var result = await new PerfRunner(session, url.Lun, lun.BlockCount, lun.BlockSize, workload)
-                        .RunAsync(quiet ? null : Commands.PerfCommand.Progress(console), ct).ConfigureAwait(false);
+                        .RunAsync(PerfTimeline.Both(quiet ? null : Commands.PerfCommand.Progress(console), timeline), ct).ConfigureAwait(false);
                     if (!quiet && console.ErrorIsTerminal) console.Error.WriteLine();
                     rows.Add((name, result, null));
+                    plotted.Add(new PerfPlot.Series(name, result, timeline));
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -40,6 +43,7 @@ internal static class PerfComparison
             if (ct.IsCancellationRequested) break;
         }
         Write(console.Out, workload, rows);
+        if (plotPath is not null) PerfPlot.Save(plotPath, workload, plotted, console.Error);
         if (ct.IsCancellationRequested) return CommandRouter.CancelledExitCode;
         return rows.Any(r => r.Result is not null) ? 0 : 1;
     }

@@ -122,9 +122,15 @@ public sealed class RbdBackingStore : IBackingStore, IWriteSameStore, ICompareAn
 
     private static readonly ReadOnlyMemory<byte> ZeroBlock = new byte[512];
 
-    /// <summary>librbd compares and writes within one object only (stripe unit here): a longer range takes the unit's own path.</summary>
+    /// <summary>
+    /// librbd 16 compares and writes within one 512-byte sector of one stripe unit only (EINVAL otherwise): a longer
+    /// range takes the logical unit's own read-compare-write, atomic against this target's commands but not other clients'.
+    /// </summary>
     public bool CanCompareAndWrite(long offset, int length) =>
-        !_spec.IsSnapshot && length > 0 && _stripeUnit > 0 && (ulong)offset / _stripeUnit == (ulong)(offset + length - 1) / _stripeUnit;
+        !_spec.IsSnapshot && length > 0 && offset % Sector + length <= Sector
+        && (_stripeUnit == 0 || (ulong)offset % _stripeUnit + (ulong)length <= _stripeUnit);
+
+    private const int Sector = 512;
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<long> CompareAndWriteAsync(long offset, ReadOnlyMemory<byte> compare, ReadOnlyMemory<byte> write, CancellationToken cancellationToken = default)
@@ -133,10 +139,12 @@ public sealed class RbdBackingStore : IBackingStore, IWriteSameStore, ICompareAn
         if (compare.Length != write.Length) throw new ArgumentException($"COMPARE AND WRITE needs as many bytes to compare ({compare.Length}) as to write ({write.Length}).");
         CheckRange(offset, write.Length);
         var done = await RbdRequests.CompareAndWrite(_image, _operations, offset, compare, write).ConfigureAwait(false);
-        // librbd reports the mismatch as an offset in the image; the caller wants it within the range.
         if (done.ReturnValue == -Eilseq)
         {
-            long at = (long)done.MismatchOffset - offset;
+            // librbd 16 reports the offset within the compared bytes (later releases may report it in the image; the
+            // two cannot be confused, as the range lies in one sector and so starts at 0 or past the sector's length).
+            long at = (long)done.MismatchOffset;
+            if (at >= write.Length) at -= offset;
             return at >= 0 && at < write.Length ? at : 0;
         }
         CephException.Check(done.ReturnValue, $"COMPARE AND WRITE of {write.Length} bytes at {offset} of {_spec}");

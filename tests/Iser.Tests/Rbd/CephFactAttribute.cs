@@ -26,3 +26,12 @@ public sealed class CephFactAttribute : FactAttribute
         }
     }
 }
+
+/// <summary>A [Fact] that needs librbd and librados but no cluster: skipped, with the reason, without them.</summary>
+public sealed class LibrbdFactAttribute : FactAttribute
+{
+    public LibrbdFactAttribute()
+    {
+        if (CephLibraries.NotSupportedReason is { } reason) Skip = reason;
+    }
+}

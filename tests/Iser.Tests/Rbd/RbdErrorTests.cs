@@ -6,8 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Iser.Tests.Rbd;
 
 /// <summary>What the user reads when an rbd LUN cannot be served: a missing library, a stopped cluster, a missing
-/// image, a bad spec.</summary>
-[Trait("Category", "Ceph")]
+/// image, a bad spec. No cluster needed (so not Category=Ceph): the stopped-cluster case needs librbd only.</summary>
 public sealed class RbdErrorTests
 {
     [Fact]
@@ -31,7 +30,7 @@ public sealed class RbdErrorTests
         Assert.Contains(words, e.Message);
     }
 
-    [CephFact]
+    [LibrbdFact]
     public void A_stopped_cluster_is_an_error_in_words_within_the_timeout()
     {
         // A cluster nobody runs: the monitor's port has no listener.

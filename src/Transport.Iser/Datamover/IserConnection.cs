@@ -36,8 +36,9 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
     private ConnectionParameters _parameters = new();
 
     /// <param name="dataBuffers">A target's: the listener's shared bounce buffers. Null on an initiator.</param>
+    /// <param name="eventThread">A target's: the listener's rdma_cm event thread. Null: a thread of the connection's own.</param>
     private protected IserConnection(RdmaConnection rdma, IserOptions options, ILogger logger, SharedDataBuffers? dataBuffers,
-        string localEndPoint, string remoteEndPoint)
+        ConnectionEventThread? eventThread, string localEndPoint, string remoteEndPoint)
     {
         bool isTarget = dataBuffers is not null;
         Rdma = rdma;
@@ -60,7 +61,7 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
         _receives = new ReceiveRing(this, _requests, _references, _received);
         if (dataBuffers is not null) _data = new TargetDataTransfers(this, rdma.QueuePair, dataBuffers, options, _sendQueue, _requests, _references);
         IserConnectionCounters.ConnectionCreated();
-        _events = new ConnectionEventWatcher(rdma, _lifetime, logger, remoteEndPoint);
+        _events = new ConnectionEventWatcher(rdma, _lifetime, logger, remoteEndPoint, eventThread);
         _poller = new CompletionQueuePoller(rdma.CompletionQueue, OnCompletions, OnPollerError, batchSize: 32, batchesPerWakeup: 4,
             threadName: $"iser-cq {RemoteEndPoint}", idle: this);
         _lifetime.Attach(new ConnectionTeardown(this,

@@ -11,7 +11,8 @@ namespace Iser.Transport.Iser.Datamover;
 /// Accepts iSER connections on one portal: rdma_cm passive side on the portal's address and port (the RDMA port
 /// space: the same number as iSCSI/TCP's, no clash). Each connect request's iSER CM REQ private data is read and
 /// answered with the CM REP flags (real virtual addresses, no Send with Invalidate). The connections accepted on one
-/// device share a PD and its <see cref="SharedDataBuffers"/> (the target's RDMA bounce buffers).
+/// device share a PD and its <see cref="SharedDataBuffers"/> (the target's RDMA bounce buffers); all its connections
+/// share one rdma_cm event thread (<see cref="ConnectionEventThread"/>).
 /// </summary>
 public sealed class IserDatamoverListener : IDatamoverListener
 {
@@ -20,6 +21,7 @@ public sealed class IserDatamoverListener : IDatamoverListener
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _acceptGate = new(1, 1);
     private readonly Dictionary<IntPtr, SharedDataBuffers> _dataBuffers = new(); // by device context; under _acceptGate
+    private readonly ConnectionEventThread _events = new("iser-cm listener");
     private volatile bool _disposed;
 
     /// <summary>Starts listening; throws <see cref="DatamoverException"/> with the reason when RDMA is unavailable or the address cannot be bound.</summary>
@@ -79,7 +81,7 @@ public sealed class IserDatamoverListener : IDatamoverListener
                 IserTargetDatamover datamover;
                 try
                 {
-                    datamover = new IserTargetDatamover(connection, _options, _logger, dataBuffers!, LocalEndPoint.ToString(),
+                    datamover = new IserTargetDatamover(connection, _options, _logger, dataBuffers!, _events, LocalEndPoint.ToString(),
                         $"iser:{LocalEndPoint.Address}:{connection.CmId.DestinationPort}");
                 }
                 catch
@@ -133,6 +135,7 @@ public sealed class IserDatamoverListener : IDatamoverListener
             // The connections still open keep their pool until they are freed.
             foreach (var buffers in _dataBuffers.Values) buffers.RemoveUser();
             _dataBuffers.Clear();
+            _events.Close();
         }
         finally
         {

@@ -5,7 +5,7 @@ namespace Iser.Tests.Rbd;
 
 /// <summary>
 /// The single-node Ceph cluster of tests/ceph/cluster.sh, started once for the test run's Ceph collection and stopped
-/// at its end. A start that fails keeps its words (the script's error and the daemons' log tails) and every test that
+/// at its end (unless it was already running). A start that fails keeps its words (the script's error and the daemons' log tails) and every test that
 /// needs the cluster fails with them.
 /// </summary>
 public sealed class CephCluster : IAsyncLifetime
@@ -14,6 +14,7 @@ public sealed class CephCluster : IAsyncLifetime
 
     private string? _conf;
     private string? _failure;
+    private bool _startedHere;
 
     /// <summary>The cluster's ceph.conf; throws the reason the cluster did not start.</summary>
     public string ConfigFile => _conf ?? throw new InvalidOperationException(_failure ?? "The Ceph cluster was not started.");
@@ -24,6 +25,8 @@ public sealed class CephCluster : IAsyncLifetime
     public async Task InitializeAsync()
     {
         if (CephFactAttribute.MissingReason is not null) return;
+        // A cluster someone else started (a developer's, another test run's) is used and left running.
+        _startedHere = (await RunAsync(Script, ["status"], TimeSpan.FromSeconds(40)).ConfigureAwait(false)).Exit != 0;
         var (exit, stdout, stderr) = await RunAsync(Script, ["start"], StartTimeout).ConfigureAwait(false);
         string last = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault()?.Trim() ?? "";
         if (exit == 0 && File.Exists(last)) _conf = last;
@@ -32,7 +35,7 @@ public sealed class CephCluster : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        if (CephFactAttribute.MissingReason is null) await RunAsync(Script, ["stop"], TimeSpan.FromMinutes(1)).ConfigureAwait(false);
+        if (_startedHere) await RunAsync(Script, ["stop"], TimeSpan.FromMinutes(1)).ConfigureAwait(false);
     }
 
     /// <summary>Runs the rbd command against the cluster; a failure throws with its output.</summary>

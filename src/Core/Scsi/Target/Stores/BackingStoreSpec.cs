@@ -46,7 +46,7 @@ public static class BackingStoreSpec
         // Not registered: an assembly Iser.Storage.<Name> beside the program may provide it. Only a name made of
         // letters is looked up, so a typo cannot load an arbitrary assembly.
         if (name.All(char.IsAsciiLetter) && LoadKinds(name) is { } found) return found;
-        throw new FormatException($"The backing store kind '{name}' in '{spec}' is unknown; expected {Syntax}{KnownKinds()}.");
+        throw new FormatException($"The backing store kind '{name}' is unknown (in '{spec}'); expected {Syntax}{KnownKinds()}.");
     }
 
     private static IBackingStoreKind? LoadKinds(string name)

@@ -117,7 +117,7 @@ run_workload() {
   if [[ "$label" == *"our initiator"* ]]; then
     timeout $((seconds + ${ramp:-0} + 90)) dotnet "$cli_dll" perf "$url" --transport iser --initiator-name "$initiator" \
       --mode "$([ -n "$random" ] && echo randread || echo read)" -b $((blocks * 512)) -q "$depth" -t "${seconds}s" --json \
-      --ramp "${ramp:-0}s"
+      $([ "${ramp:-0}" -gt 0 ] && echo "--ramp ${ramp}s")  # iser perf takes no zero duration: no ramp, no option
   else
     # shellcheck disable=SC2086
     timeout $((seconds + 90)) iscsi-perf -i "$initiator" -t "$seconds" -m "$depth" -b "$blocks" $random "$url"

@@ -23,6 +23,7 @@ int main(void)
 	OFF("IbvContext", "ReqNotifyCqSlot", struct ibv_context, ops.req_notify_cq);
 	OFF("IbvContext", "PostSendSlot", struct ibv_context, ops.post_send);
 	OFF("IbvContext", "PostRecvSlot", struct ibv_context, ops.post_recv);
+	OFF("IbvContext", "PostSrqRecvSlot", struct ibv_context, ops.post_srq_recv);
 
 	OFF("IbvCompChannel", "Context", struct ibv_comp_channel, context);
 	OFF("IbvCompChannel", "Fd", struct ibv_comp_channel, fd);
@@ -81,6 +82,11 @@ int main(void)
 	OFF("IbvQpCap", "MaxRecvSge", struct ibv_qp_cap, max_recv_sge);
 	OFF("IbvQpCap", "MaxInlineData", struct ibv_qp_cap, max_inline_data);
 
+	SIZE("IbvSrqInitAttr", struct ibv_srq_init_attr);
+	OFF("IbvSrqInitAttr", "SrqContext", struct ibv_srq_init_attr, srq_context);
+	OFF("IbvSrqInitAttr", "MaxWr", struct ibv_srq_init_attr, attr.max_wr);
+	OFF("IbvSrqInitAttr", "MaxSge", struct ibv_srq_init_attr, attr.max_sge);
+	OFF("IbvSrqInitAttr", "SrqLimit", struct ibv_srq_init_attr, attr.srq_limit);
 	SIZE("IbvQpInitAttr", struct ibv_qp_init_attr);
 	OFF("IbvQpInitAttr", "QpContext", struct ibv_qp_init_attr, qp_context);
 	OFF("IbvQpInitAttr", "SendCq", struct ibv_qp_init_attr, send_cq);
@@ -108,6 +114,8 @@ int main(void)
 	OFF("IbvDeviceAttr", "MaxPd", struct ibv_device_attr, max_pd);
 	OFF("IbvDeviceAttr", "MaxQpRdAtom", struct ibv_device_attr, max_qp_rd_atom);
 	OFF("IbvDeviceAttr", "MaxQpInitRdAtom", struct ibv_device_attr, max_qp_init_rd_atom);
+	OFF("IbvDeviceAttr", "MaxSrq", struct ibv_device_attr, max_srq);
+	OFF("IbvDeviceAttr", "MaxSrqWr", struct ibv_device_attr, max_srq_wr);
 	OFF("IbvDeviceAttr", "PhysPortCnt", struct ibv_device_attr, phys_port_cnt);
 
 	SIZE("IbvPortAttr", struct ibv_port_attr);

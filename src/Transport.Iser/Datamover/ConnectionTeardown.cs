@@ -6,7 +6,7 @@ namespace Iser.Transport.Iser.Datamover;
 /// <summary>
 /// The steps of one iSER connection's teardown, in their order, for its <see cref="ConnectionLifetime"/>:
 /// stop posting and disconnect (so everything posted flushes), then, after the last completion, stop the threads and
-/// free the QP, CQ and registered memory.
+/// free the QP, CQ and registered memory (a shared CQ and SRQ stay with the listener).
 /// </summary>
 internal sealed class ConnectionTeardown : IConnectionLifetimeOwner
 {
@@ -16,11 +16,12 @@ internal sealed class ConnectionTeardown : IConnectionLifetimeOwner
         ReceiveRing Receives,
         SendQueue Sends,
         ReceivedPduDelivery Received,
-        CompletionQueuePoller Poller,
+        IDisposable Completions,
         ConnectionEventWatcher Events,
         ControlBuffers Buffers,
         TargetDataTransfers? Data,
-        WorkRequestTable Requests);
+        WorkRequestTable Requests,
+        SharedCompletions? Shared);
 
     private readonly IserConnection _connection;
     private readonly Parts _parts;
@@ -66,12 +67,13 @@ internal sealed class ConnectionTeardown : IConnectionLifetimeOwner
     public void FreeResources(string reason)
     {
         _parts.Events.Stop();
-        _parts.Poller.Dispose();
+        _parts.Completions.Dispose(); // the CQ thread stops, or the shared one forgets the connection
         _parts.Received.Discard();
         _parts.Rdma.Dispose();
         long bytes = _connection.RegisteredMemoryBytes;
         _parts.Buffers.Dispose();
         _parts.Data?.Dispose();
+        _parts.Shared?.Release(); // after the QP: the SRQ, CQ and PD it used may go now
         _connection.OnResourcesFreed();
         _connection.MemoryReport.Withdraw();
         IserConnectionCounters.ConnectionFreed();

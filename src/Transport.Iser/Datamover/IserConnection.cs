@@ -26,7 +26,8 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
     private readonly WorkRequestTable _requests;
     private readonly ConnectionLifetime _lifetime;
     private readonly ConnectionReferences _references;
-    private readonly CompletionQueuePoller _poller;
+    private readonly CompletionQueuePoller? _poller;
+    private readonly SharedCompletions? _shared;
     private readonly ConnectionEventWatcher _events;
     private readonly ReceivedPduDelivery _received;
     private readonly ReceiveRing _receives;
@@ -35,12 +36,13 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
     private IDatamoverHost? _host;
     private ConnectionParameters _parameters = new();
 
-    /// <param name="dataBuffers">A target's: the listener's shared bounce buffers. Null on an initiator.</param>
+    /// <param name="target">A target's: the listener's resources on this device (data buffers, and the shared receive
+    /// queue, send buffers and CQ <paramref name="worker"/> when it shares them). Null on an initiator.</param>
     /// <param name="eventThread">A target's: the listener's rdma_cm event thread. Null: a thread of the connection's own.</param>
-    private protected IserConnection(RdmaConnection rdma, IserOptions options, ILogger logger, SharedDataBuffers? dataBuffers,
-        ConnectionEventThread? eventThread, string localEndPoint, string remoteEndPoint)
+    private protected IserConnection(RdmaConnection rdma, IserOptions options, ILogger logger, TargetDeviceResources? target,
+        CompletionWorker? worker, ConnectionEventThread? eventThread, string localEndPoint, string remoteEndPoint)
     {
-        bool isTarget = dataBuffers is not null;
+        bool isTarget = target is not null;
         Rdma = rdma;
         Options = options;
         Logger = logger;
@@ -54,19 +56,30 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
         // keeps draining. The initiator switches to push delivery after login (StartReceiving): the CQ thread dispatches
         // each PDU into the session itself, which decides where callers' continuations run (CompletionOptions).
         _received = new ReceivedPduDelivery(synchronousContinuations: isTarget, _lifetime.EndOfStreamError);
-        _buffers = new ControlBuffers(rdma.ProtectionDomain, options);
+        bool shared = worker is not null;
+        _buffers = new ControlBuffers(rdma.ProtectionDomain, options, shared ? target!.SendBuffers : null);
         var granted = rdma.QueuePair.Capacities;
-        _requests = new WorkRequestTable(granted.MaxSendWorkRequests + granted.MaxReceiveWorkRequests);
+        int sendRequests = options.ConnectionOptions(target: isTarget).Capacities.MaxSendWorkRequests;
+        // Sharing a CQ, the connection may never have more outstanding than it reserved there.
+        _requests = new WorkRequestTable(shared ? Math.Min(sendRequests, granted.MaxSendWorkRequests) : granted.MaxSendWorkRequests + granted.MaxReceiveWorkRequests);
         _sendQueue = new SendQueue(this, _requests, _references);
         _receives = new ReceiveRing(this, _requests, _references, _received);
-        if (dataBuffers is not null) _data = new TargetDataTransfers(this, rdma.QueuePair, dataBuffers, options, _sendQueue, _requests, _references);
+        if (target is not null) _data = new TargetDataTransfers(this, rdma.QueuePair, target.DataBuffers, options, _sendQueue, _requests, _references);
         IserConnectionCounters.ConnectionCreated();
         _events = new ConnectionEventWatcher(rdma, _lifetime, logger, remoteEndPoint, eventThread);
-        _poller = new CompletionQueuePoller(rdma.CompletionQueue, OnCompletions, OnPollerError, batchSize: 32, batchesPerWakeup: 4,
-            threadName: $"iser-cq {RemoteEndPoint}", idle: this);
+        if (shared)
+        {
+            _shared = new SharedCompletions(target!, worker!, rdma.QueuePair.QpNumber, sendRequests);
+            worker!.Add(rdma.QueuePair.QpNumber, this);
+        }
+        else
+        {
+            _poller = new CompletionQueuePoller(rdma.CompletionQueue, OnCompletions, OnPollerError, batchSize: 32, batchesPerWakeup: 4,
+                threadName: $"iser-cq {RemoteEndPoint}", idle: this);
+        }
         _lifetime.Attach(new ConnectionTeardown(this,
-            new(rdma, _receives, _sendQueue, _received, _poller, _events, _buffers, _data, _requests), logger));
-        PostReceives(options.LoginReceiveBuffers);
+            new(rdma, _receives, _sendQueue, _received, (IDisposable?)_poller ?? _shared!, _events, _buffers, _data, _requests, _shared), logger));
+        if (!shared) PostReceives(options.LoginReceiveBuffers);
         MemoryReport.Update(RegisteredMemoryBytes);
     }
 
@@ -85,7 +98,8 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
 
     /// <summary>
     /// Bytes of registered memory this connection holds now: its receive ring and send buffers. A target's data buffers
-    /// are the listener's, shared (<see cref="IserConnectionCounters.SharedDataBufferBytes"/>).
+    /// are the listener's, shared (<see cref="IserConnectionCounters.SharedDataBufferBytes"/>), and so are its control
+    /// buffers when it shares them (<see cref="IserConnectionCounters.SharedControlBufferBytes"/>): then this is 0.
     /// </summary>
     public long RegisteredMemoryBytes => _buffers.RegisteredBytes;
 
@@ -95,8 +109,11 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
     /// <summary>References held: 1 for the open connection plus one per posted, not yet completed work request.</summary>
     public int References => _references.Count;
 
-    /// <summary>Receive work requests posted and not yet completed.</summary>
+    /// <summary>Receive work requests posted and not yet completed (its own ring's; a shared receive queue's are the listener's).</summary>
     public int PostedReceives => _receives.Posted;
+
+    /// <summary>Whether this connection receives through the listener's shared receive queue and polls a shared CQ.</summary>
+    public bool SharesResources => _shared is not null;
 
     /// <summary>Completes when the QP, CQ and registered memory have been freed.</summary>
     public Task Released => _lifetime.Released;
@@ -151,7 +168,7 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
     /// </summary>
     public void StartReceiving(IPduReceiver receiver, bool busyPoll = false)
     {
-        _poller.BusyPoll = busyPoll;
+        if (_poller is not null) _poller.BusyPoll = busyPoll;
         _received.StartPushing(receiver);
     }
 
@@ -164,6 +181,15 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
             Fail(new DatamoverException(
                 $"The login settled a receive data segment length of {p.MaxRecvDataSegmentLength} bytes, more than the {Options.ControlDataSegmentLength} bytes this iSER connection's receive buffers hold."));
         _host = host;
+        if (_shared is not null)
+        {
+            _shared.Resources.ReportControlBytes();
+            Logger.LogInformation(
+                "iSER connection {Remote}: receives from the shared receive queue ({Posted} posted for {Connections} connections on its CQ thread), send buffers of {Size} B from the shared pool (up to {Sends}), up to {DataBuffers} shared data buffers of {DataSize} B; no registered memory of its own",
+                RemoteEndPoint, _shared.Resources.Receives!.Posted, _shared.Worker.Connections, _buffers.BlockSize, Options.SendBuffers,
+                Options.DataBuffers, _data?.BlockSize ?? 0);
+            return;
+        }
         // Full feature phase: the ring grows to the command window plus the unexpected PDUs the peer may send.
         int wanted = Math.Min(Options.ReceiveRing(p.MaxOutstandingUnexpectedPdus), Rdma.QueuePair.Capacities.MaxReceiveWorkRequests);
         int more = wanted - _receives.Posted;
@@ -199,7 +225,8 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
 
     // ---------------------------------------------------------------- completions
 
-    private void OnCompletions(ReadOnlySpan<IbvWc> completions)
+    /// <summary>A batch of this connection's completions, on the thread that polled them (its own, or a shared CQ's).</summary>
+    internal void OnCompletions(ReadOnlySpan<IbvWc> completions)
     {
         // On the target a received command runs to its response on this thread: its SEND waits for the batch's end.
         _sendQueue.BeginBatch();
@@ -207,6 +234,11 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
         {
             foreach (ref readonly var wc in completions)
             {
+                if (SharedReceives.Owns(wc.WrId))
+                {
+                    SharedReceiveCompleted(in wc); // the listener's buffer: no reference of this connection's
+                    continue;
+                }
                 var slot = _requests.Take(wc.WrId);
                 IserConnectionCounters.CompletionPolled(receive: slot.Kind == WorkRequestKind.Receive);
                 try
@@ -227,6 +259,41 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
         {
             _sendQueue.EndBatch();
         }
+    }
+
+    /// <summary>
+    /// A receive through the shared receive queue: decoded, its buffer posted again for any connection, the PDU
+    /// delivered. A failed one fails this connection (the buffer still goes back).
+    /// </summary>
+    private void SharedReceiveCompleted(in IbvWc wc)
+    {
+        IserConnectionCounters.CompletionPolled(receive: true);
+        var receives = _shared!.Resources.Receives!;
+        RegisteredBlock block = receives.Take(wc.WrId);
+        if (_lifetime.Terminating)
+        {
+            receives.Repost(block);
+            return;
+        }
+        if (!wc.IsSuccess)
+        {
+            receives.Repost(block);
+            Fail(new DatamoverException($"An iSER receive failed: {wc.StatusText}"));
+            return;
+        }
+        Pdu pdu;
+        try
+        {
+            pdu = IserPduCodec.Decode(block.Span[..(int)wc.ByteLen]);
+        }
+        catch (Exception e)
+        {
+            receives.Repost(block);
+            Fail(e);
+            return;
+        }
+        receives.Repost(block);
+        _received.Deliver(pdu);
     }
 
     bool ICompletionIdleHandler.HasIdleWork => _received.HasIdleWork;

@@ -17,6 +17,8 @@ public static class IserConnectionCounters
     private static long _sendQueuePosts;
     private static long _sendQueueCompletions;
     private static long _receiveCompletions;
+    private static long _sharedReceivesPosted;
+    private static long _sharedControlBufferBytes;
 
     /// <summary>The same figures as instruments (meter <c>Iser.Transport.Iser</c>), made when the transport is first used.</summary>
     public const string MeterName = "Iser.Transport.Iser";
@@ -34,6 +36,10 @@ public static class IserConnectionCounters
         meter.CreateObservableUpDownCounter("iser.rdma.registered_memory", () => RegisteredBytes, "By", "Bytes of memory registered by live connections.");
         meter.CreateObservableUpDownCounter("iser.rdma.shared_data_buffers", () => SharedDataBufferBytes, "By",
             "Bytes of target data buffers registered in the pools that listeners share among their connections.");
+        meter.CreateObservableUpDownCounter("iser.rdma.shared_control_buffers", () => SharedControlBufferBytes, "By",
+            "Bytes of control-PDU buffers (shared receive queues and send buffers) registered for the connections a listener accepts on one device.");
+        meter.CreateObservableUpDownCounter("iser.rdma.shared_receives.posted", () => SharedReceivesPosted, "{request}",
+            "Receive buffers posted to the targets' shared receive queues.");
         return meter;
     }
 
@@ -53,6 +59,10 @@ public static class IserConnectionCounters
     public static long RegisteredBytes => Interlocked.Read(ref _registeredBytes);
     /// <summary>Bytes of target data buffers registered in shared pools (one per listener and device, grown by load).</summary>
     public static long SharedDataBufferBytes => Interlocked.Read(ref _sharedDataBufferBytes);
+    /// <summary>Bytes of control buffers registered in the pools a listener's connections share (SRQ buffers and send buffers).</summary>
+    public static long SharedControlBufferBytes => Interlocked.Read(ref _sharedControlBufferBytes);
+    /// <summary>Receive buffers posted to shared receive queues (the listeners', apart from <see cref="OutstandingWorkRequests"/>).</summary>
+    public static long SharedReceivesPosted => Interlocked.Read(ref _sharedReceivesPosted);
 
     internal static void ConnectionCreated()
     {
@@ -76,4 +86,6 @@ public static class IserConnectionCounters
     internal static void CompletionPolled(bool receive) => Interlocked.Increment(ref receive ? ref _receiveCompletions : ref _sendQueueCompletions);
     internal static void Registered(long bytes) => Interlocked.Add(ref _registeredBytes, bytes);
     internal static void SharedDataBuffersRegistered(long bytes) => Interlocked.Add(ref _sharedDataBufferBytes, bytes);
+    internal static void SharedControlBuffersRegistered(long bytes) => Interlocked.Add(ref _sharedControlBufferBytes, bytes);
+    internal static void SharedReceivePosted(int count) => Interlocked.Add(ref _sharedReceivesPosted, count);
 }

@@ -11,8 +11,9 @@ namespace Iser.Transport.Iser.Datamover;
 /// Accepts iSER connections on one portal: rdma_cm passive side on the portal's address and port (the RDMA port
 /// space: the same number as iSCSI/TCP's, no clash). Each connect request's iSER CM REQ private data is read and
 /// answered with the CM REP flags (real virtual addresses, no Send with Invalidate). The connections accepted on one
-/// device share a PD and its <see cref="SharedDataBuffers"/> (the target's RDMA bounce buffers); all its connections
-/// share one rdma_cm event thread (<see cref="ConnectionEventThread"/>).
+/// device share its <see cref="TargetDeviceResources"/>: a PD, the RDMA bounce buffers, and by default one shared receive
+/// queue, the control send buffers and a few CQ threads; all its connections share one rdma_cm event thread
+/// (<see cref="ConnectionEventThread"/>).
 /// </summary>
 public sealed class IserDatamoverListener : IDatamoverListener
 {
@@ -20,7 +21,7 @@ public sealed class IserDatamoverListener : IDatamoverListener
     private readonly IserOptions _options;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _acceptGate = new(1, 1);
-    private readonly Dictionary<IntPtr, SharedDataBuffers> _dataBuffers = new(); // by device context; under _acceptGate
+    private readonly Dictionary<IntPtr, TargetDeviceResources> _devices = new(); // by device context; under _acceptGate
     private readonly ConnectionEventThread _events = new("iser-cm listener");
     private volatile bool _disposed;
 
@@ -75,17 +76,26 @@ public sealed class IserDatamoverListener : IDatamoverListener
                     LocalEndPoint);
             try
             {
-                // Receives go up before rdma_accept: the initiator sends its Login Request as soon as it is ESTABLISHED.
-                SharedDataBuffers? dataBuffers = null;
-                var connection = request.Prepare(_options.ConnectionOptions(target: true), device => (dataBuffers = DataBuffersFor(device)).ProtectionDomain);
+                // Receives go up before rdma_accept: the initiator sends its Login Request as soon as it is ESTABLISHED
+                // (on a shared receive queue they are there already).
+                TargetDeviceResources? resources = null;
+                CompletionWorker? worker = null;
+                var connectionOptions = _options.ConnectionOptions(target: true);
+                int sendEntries = connectionOptions.Capacities.MaxSendWorkRequests;
+                RdmaConnection connection;
+                if (_options.ShareConnectionResources)
+                    connection = request.Prepare(connectionOptions, device => (resources = ResourcesFor(device)).QueuesFor(sendEntries, out worker));
+                else
+                    connection = request.Prepare(connectionOptions, device => (resources = ResourcesFor(device)).DataBuffers.ProtectionDomain);
                 IserTargetDatamover datamover;
                 try
                 {
-                    datamover = new IserTargetDatamover(connection, _options, _logger, dataBuffers!, _events, LocalEndPoint.ToString(),
+                    datamover = new IserTargetDatamover(connection, _options, _logger, resources!, worker, _events, LocalEndPoint.ToString(),
                         $"iser:{LocalEndPoint.Address}:{connection.CmId.DestinationPort}");
                 }
                 catch
                 {
+                    worker?.Unreserve(sendEntries);
                     connection.Dispose();
                     throw;
                 }
@@ -110,18 +120,22 @@ public sealed class IserDatamoverListener : IDatamoverListener
         }
     }
 
-    /// <summary>The pool (and PD) of the device rdma_cm chose for a request, made on the device's first request.</summary>
-    private SharedDataBuffers DataBuffersFor(RdmaDevice device)
+    /// <summary>The shared resources (and PD) of the device rdma_cm chose for a request, made on the device's first request.</summary>
+    private TargetDeviceResources ResourcesFor(RdmaDevice device)
     {
         IntPtr context = device.Handle.DangerousGetHandle();
-        if (!_dataBuffers.TryGetValue(context, out var buffers))
+        if (!_devices.TryGetValue(context, out var resources))
         {
-            buffers = new SharedDataBuffers(device, _options);
-            _dataBuffers.Add(context, buffers);
+            resources = new TargetDeviceResources(device, _options, _logger, $"{LocalEndPoint} on {device.Name}");
+            _devices.Add(context, resources);
+            var buffers = resources.DataBuffers;
             _logger.LogInformation("iSER listener {EndPoint}: data buffers of {Size} B shared by its connections on {Device}, up to {Count} ({Mib} MiB) registered as load needs them",
                 LocalEndPoint, buffers.BlockSize, device.Name, buffers.Capacity, (long)buffers.Capacity * buffers.BlockSize >> 20);
+            if (resources.Receives is { } receives)
+                _logger.LogInformation("iSER listener {EndPoint}: one shared receive queue on {Device} ({Base} buffers of {Size} B and {Per} per connection, up to {Limit}), control send buffers from one pool, up to {Threads} CQ threads",
+                    LocalEndPoint, device.Name, SharedReceives.BasePosted, receives.BlockSize, SharedReceives.PerConnection, receives.Limit, _options.CompletionThreads);
         }
-        return buffers;
+        return resources;
     }
 
     public async ValueTask DisposeAsync()
@@ -133,8 +147,8 @@ public sealed class IserDatamoverListener : IDatamoverListener
         {
             _listener.Dispose();
             // The connections still open keep their pool until they are freed.
-            foreach (var buffers in _dataBuffers.Values) buffers.RemoveUser();
-            _dataBuffers.Clear();
+            foreach (var resources in _devices.Values) resources.RemoveUser();
+            _devices.Clear();
             _events.Close();
         }
         finally

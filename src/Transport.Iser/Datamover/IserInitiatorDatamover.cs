@@ -19,7 +19,7 @@ public sealed class IserInitiatorDatamover : IserConnection, IInitiatorDatamover
     private readonly MemoryRegionCache _registrations;
 
     internal IserInitiatorDatamover(RdmaConnection rdma, IserOptions options, ILogger logger, string localEndPoint, string remoteEndPoint)
-        : base(rdma, options, logger, dataBuffers: null, eventThread: null, localEndPoint, remoteEndPoint)
+        : base(rdma, options, logger, target: null, worker: null, eventThread: null, localEndPoint, remoteEndPoint)
     {
         _registrations = new MemoryRegionCache(rdma.ProtectionDomain, options.RegistrationCacheEntries, maxBytes: 1L << 30);
     }

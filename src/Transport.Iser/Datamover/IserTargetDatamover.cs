@@ -15,9 +15,9 @@ namespace Iser.Transport.Iser.Datamover;
 /// </summary>
 public sealed class IserTargetDatamover : IserConnection, ITargetDatamover
 {
-    internal IserTargetDatamover(RdmaConnection rdma, IserOptions options, ILogger logger, SharedDataBuffers dataBuffers,
-        ConnectionEventThread eventThread, string localEndPoint, string remoteEndPoint)
-        : base(rdma, options, logger, dataBuffers, eventThread, localEndPoint, remoteEndPoint)
+    internal IserTargetDatamover(RdmaConnection rdma, IserOptions options, ILogger logger, TargetDeviceResources resources,
+        CompletionWorker? worker, ConnectionEventThread eventThread, string localEndPoint, string remoteEndPoint)
+        : base(rdma, options, logger, resources, worker, eventThread, localEndPoint, remoteEndPoint)
     {
     }
 

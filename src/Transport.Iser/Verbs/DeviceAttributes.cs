@@ -16,4 +16,6 @@ public sealed record DeviceAttributes(
     int MaxProtectionDomains,
     int MaxQueuePairReadAtomic,
     int MaxQueuePairInitiatorReadAtomic,
-    int PhysicalPortCount);
+    int PhysicalPortCount,
+    int MaxSharedReceiveQueues = 0,
+    int MaxSharedReceiveQueueWorkRequests = 0);

@@ -15,6 +15,7 @@ internal static class NativeLayout
         internal const int ReqNotifyCqSlot = 104;
         internal const int PostSendSlot = 208;
         internal const int PostRecvSlot = 216;
+        internal const int PostSrqRecvSlot = 168;
     }
 
     /// <summary>struct ibv_comp_channel.</summary>
@@ -127,6 +128,16 @@ internal static class NativeLayout
         internal const int SqSigAll = 56;
     }
 
+    /// <summary>struct ibv_srq_init_attr with its embedded struct ibv_srq_attr.</summary>
+    internal static class IbvSrqInitAttr
+    {
+        internal const int Size = 24;
+        internal const int SrqContext = 0;
+        internal const int MaxWr = 8;
+        internal const int MaxSge = 12;
+        internal const int SrqLimit = 16;
+    }
+
     /// <summary>struct ibv_qp_attr (only qp_state is written: the binding moves a QP to the error state).</summary>
     internal static class IbvQpAttr
     {
@@ -152,6 +163,8 @@ internal static class NativeLayout
         internal const int MaxPd = 140;
         internal const int MaxQpRdAtom = 144;
         internal const int MaxQpInitRdAtom = 156;
+        internal const int MaxSrq = 212;
+        internal const int MaxSrqWr = 216;
         internal const int PhysPortCnt = 227;
     }
 

@@ -58,6 +58,9 @@ public sealed unsafe class ProtectionDomain : IDisposable
     public QueuePair CreateQueuePair(CompletionQueue sendQueue, CompletionQueue receiveQueue, QueuePairCapacities capacities) =>
         QueuePair.CreateRaw(this, sendQueue, receiveQueue, capacities);
 
+    /// <summary>Creates a shared receive queue (ibv_create_srq) that queue pairs on this PD may draw receive buffers from.</summary>
+    public SharedReceiveQueue CreateSharedReceiveQueue(int maxWorkRequests, int maxSge = 1) => new(this, maxWorkRequests, maxSge);
+
     public void Dispose() => Handle.Dispose();
 
     /// <summary>Adapts a MemoryHandle (a struct) to the IDisposable the region's SafeHandle releases last.</summary>

@@ -49,19 +49,31 @@ public sealed unsafe class QueuePair : IDisposable
     }
 
     /// <summary>rdma_create_qp on a cm id; the QP lives in the id and is destroyed with rdma_destroy_qp.</summary>
-    internal static QueuePair CreateOnCmId(NativeObjectHandle cmId, ProtectionDomain pd, CompletionQueue sendQueue, CompletionQueue receiveQueue, QueuePairCapacities capacities)
+    /// <param name="srq">When given, the QP has no receive queue of its own: its receives come from the SRQ.</param>
+    internal static QueuePair CreateOnCmId(NativeObjectHandle cmId, ProtectionDomain pd, CompletionQueue sendQueue, CompletionQueue receiveQueue,
+        QueuePairCapacities capacities, SharedReceiveQueue? srq = null)
     {
         IbvQpInitAttr attr = InitAttr(sendQueue, receiveQueue, capacities);
+        if (srq is not null)
+        {
+            attr.Srq = srq.Pointer;
+            attr.MaxRecvWr = 0;
+            attr.MaxRecvSge = 0;
+        }
+
         IbvQpInitAttr* attrPointer = &attr;
         IntPtr id = cmId.DangerousGetHandle();
         IntPtr pdPointer = pd.Handle.DangerousGetHandle();
         NativeObjectHandle handle = NativeObjectHandle.Create(
             NativeObjectKind.CmQueuePair, "rdma_create_qp",
             () => LibRdmacm.rdma_create_qp(id, pdPointer, (byte*)attrPointer) == 0 ? id : IntPtr.Zero, null,
-            cmId, pd.Handle, sendQueue.Handle, receiveQueue.Handle);
+            srq is null ? [cmId, pd.Handle, sendQueue.Handle, receiveQueue.Handle] : [cmId, pd.Handle, sendQueue.Handle, receiveQueue.Handle, srq.Handle]);
         IntPtr qp = *(IntPtr*)((byte*)id + NativeLayout.RdmaCmId.Qp);
-        return new QueuePair(handle, qp, pd, sendQueue, receiveQueue, Granted(attr));
+        return new QueuePair(handle, qp, pd, sendQueue, receiveQueue, Granted(attr)) { SharedReceiveQueue = srq };
     }
+
+    /// <summary>The SRQ the QP receives through, or null when it has a receive queue of its own.</summary>
+    public SharedReceiveQueue? SharedReceiveQueue { get; private init; }
 
     private static IbvQpInitAttr InitAttr(CompletionQueue sendQueue, CompletionQueue receiveQueue, QueuePairCapacities capacities) => new()
     {

@@ -139,8 +139,9 @@ public sealed unsafe class RdmaCmId : IDisposable
     public RdmaDevice OpenDevice() => RdmaDevice.FromCmId(Handle);
 
     /// <summary>rdma_create_qp: an RC QP on this id, using <paramref name="pd"/> (which must come from <see cref="OpenDevice"/>'s context).</summary>
-    public QueuePair CreateQueuePair(ProtectionDomain pd, CompletionQueue sendQueue, CompletionQueue receiveQueue, QueuePairCapacities capacities) =>
-        QueuePair.CreateOnCmId(Handle, pd, sendQueue, receiveQueue, capacities);
+    public QueuePair CreateQueuePair(ProtectionDomain pd, CompletionQueue sendQueue, CompletionQueue receiveQueue, QueuePairCapacities capacities,
+        SharedReceiveQueue? srq = null) =>
+        QueuePair.CreateOnCmId(Handle, pd, sendQueue, receiveQueue, capacities, srq);
 
     /// <summary>
     /// rdma_set_option(RDMA_OPTION_ID_ACK_TIMEOUT): the QP's local ACK timeout exponent (4.096 µs × 2^n)

@@ -76,13 +76,21 @@ public sealed class RdmaConnectRequest : IDisposable
     /// the connection owns the id; disposing it before the accept rejects the request. If building fails, the
     /// request is rejected and released.
     /// </summary>
-    public RdmaConnection Prepare(RdmaConnectionOptions? options = null, Func<RdmaDevice, ProtectionDomain>? protectionDomainFactory = null)
+    public RdmaConnection Prepare(RdmaConnectionOptions? options = null, Func<RdmaDevice, ProtectionDomain>? protectionDomainFactory = null) =>
+        PrepareCore(options, protectionDomainFactory, null);
+
+    /// <summary>As <see cref="Prepare(RdmaConnectionOptions?, Func{RdmaDevice, ProtectionDomain}?)"/>, on queues shared with other connections.</summary>
+    public RdmaConnection Prepare(RdmaConnectionOptions options, Func<RdmaDevice, SharedQueues> sharedQueues) =>
+        PrepareCore(options, null, sharedQueues);
+
+    private RdmaConnection PrepareCore(RdmaConnectionOptions? options, Func<RdmaDevice, ProtectionDomain>? protectionDomainFactory,
+        Func<RdmaDevice, SharedQueues>? sharedQueues)
     {
         ObjectDisposedException.ThrowIf(_decided, this);
         _decided = true;
         try
         {
-            return RdmaConnection.Prepare(_channel, _id, _event, options ?? new RdmaConnectionOptions(), protectionDomainFactory);
+            return RdmaConnection.Prepare(_channel, _id, _event, options ?? new RdmaConnectionOptions(), protectionDomainFactory, sharedQueues);
         }
         catch
         {

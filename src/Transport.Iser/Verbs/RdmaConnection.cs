@@ -21,7 +21,7 @@ public sealed class RdmaConnection : IDisposable
 
     private RdmaConnection(
         RdmaCmEventChannel eventChannel, RdmaCmId cmId, RdmaDevice device, ProtectionDomain pd, bool ownsPd,
-        CompletionChannel completionChannel, CompletionQueue cq, QueuePair qp, RdmaCmEvent established)
+        CompletionChannel? completionChannel, CompletionQueue cq, QueuePair qp, RdmaCmEvent established)
     {
         EventChannel = eventChannel;
         CmId = cmId;
@@ -44,10 +44,14 @@ public sealed class RdmaConnection : IDisposable
 
     public ProtectionDomain ProtectionDomain { get; }
 
-    public CompletionChannel CompletionChannel { get; }
+    /// <summary>The connection's own completion channel; null when its CQ is shared (<see cref="SharedQueues"/>).</summary>
+    public CompletionChannel? CompletionChannel { get; }
 
-    /// <summary>Receives both send and receive completions.</summary>
+    /// <summary>Receives both send and receive completions; owned by the connection unless it is shared.</summary>
     public CompletionQueue CompletionQueue { get; }
+
+    /// <summary>The CQ (and SRQ) are shared with other connections and outlive this one.</summary>
+    public bool SharesQueues => CompletionChannel is null;
 
     public QueuePair QueuePair { get; }
 
@@ -114,12 +118,14 @@ public sealed class RdmaConnection : IDisposable
     /// </summary>
     internal static RdmaConnection Prepare(
         RdmaCmEventChannel channel, RdmaCmId id, RdmaCmEvent request, RdmaConnectionOptions options,
-        Func<RdmaDevice, ProtectionDomain>? protectionDomainFactory)
+        Func<RdmaDevice, ProtectionDomain>? protectionDomainFactory, Func<RdmaDevice, SharedQueues>? sharedQueues = null)
     {
         List<IDisposable> created = [];
         try
         {
-            Resources r = CreateResources(id, options, protectionDomainFactory, created);
+            Resources r = sharedQueues is null
+                ? CreateResources(id, options, protectionDomainFactory, created)
+                : CreateOnSharedQueues(id, options, sharedQueues, created);
             return new RdmaConnection(channel, id, r.Device, r.Pd, r.OwnsPd, r.CompletionChannel, r.Cq, r.Qp, request)
             {
                 _pendingAccept = new PendingAccept(request, options),
@@ -208,8 +214,11 @@ public sealed class RdmaConnection : IDisposable
 
         // Children first; the SafeHandles' parent references would enforce this order anyway.
         QueuePair.Dispose();
-        CompletionQueue.Dispose();
-        CompletionChannel.Dispose();
+        if (!SharesQueues)
+        {
+            CompletionQueue.Dispose();
+            CompletionChannel!.Dispose();
+        }
         if (_ownsProtectionDomain)
         {
             ProtectionDomain.Dispose();
@@ -220,7 +229,22 @@ public sealed class RdmaConnection : IDisposable
         EventChannel.Dispose();
     }
 
-    private readonly record struct Resources(RdmaDevice Device, ProtectionDomain Pd, bool OwnsPd, CompletionChannel CompletionChannel, CompletionQueue Cq, QueuePair Qp);
+    private readonly record struct Resources(RdmaDevice Device, ProtectionDomain Pd, bool OwnsPd, CompletionChannel? CompletionChannel, CompletionQueue Cq, QueuePair Qp);
+
+    /// <summary>A QP on queues its owner shares among connections: the PD, the CQ and (optionally) the SRQ of the device rdma_cm chose.</summary>
+    private static Resources CreateOnSharedQueues(RdmaCmId id, RdmaConnectionOptions options, Func<RdmaDevice, SharedQueues> sharedQueues, List<IDisposable> created)
+    {
+        RdmaDevice device = Track(created, id.OpenDevice());
+        SharedQueues shared = sharedQueues(device);
+        if (shared.ProtectionDomain.Device.Handle.DangerousGetHandle() != device.Handle.DangerousGetHandle())
+        {
+            throw new ArgumentException(
+                $"The shared queues belong to another device context than the one rdma_cm chose ({device.Name}).", nameof(sharedQueues));
+        }
+
+        QueuePair qp = Track(created, id.CreateQueuePair(shared.ProtectionDomain, shared.CompletionQueue, shared.CompletionQueue, options.Capacities, shared.ReceiveQueue));
+        return new Resources(device, shared.ProtectionDomain, false, null, shared.CompletionQueue, qp);
+    }
 
     private static Resources CreateResources(RdmaCmId id, RdmaConnectionOptions options, Func<RdmaDevice, ProtectionDomain>? pdFactory, List<IDisposable> created)
     {

@@ -116,7 +116,7 @@ public sealed unsafe class RdmaDevice : IDisposable
         return new DeviceAttributes(
             firmware, attr.NodeGuid, attr.MaxMrSize, attr.VendorId, attr.VendorPartId, attr.MaxQp, attr.MaxQpWr,
             attr.MaxSge, attr.MaxCq, attr.MaxCqe, attr.MaxMr, attr.MaxPd, attr.MaxQpRdAtom, attr.MaxQpInitRdAtom,
-            attr.PhysPortCnt);
+            attr.PhysPortCnt, attr.MaxSrq, attr.MaxSrqWr);
     }
 
     /// <summary>Queries a port (ports are numbered from 1).</summary>

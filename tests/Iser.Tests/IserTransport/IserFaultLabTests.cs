@@ -116,9 +116,12 @@ public sealed class IserFaultLabTests(ITestOutputHelper output)
             Assert.Equal(1, IserConnectionCounters.LiveConnections);
             long registeredUnderLoad = IserConnectionCounters.RegisteredBytes;
             long outstandingAtKill = IserConnectionCounters.OutstandingWorkRequests;
+            long sharedReceivesAtKill = IserConnectionCounters.SharedReceivesPosted;
             output.WriteLine($"I/O flowing after {sw.ElapsedMilliseconds} ms: {IserConnectionCounters.PostedWorkRequests - postedAtLogin} WRs posted by the target, "
-                + $"{outstandingAtKill} outstanding, {registeredUnderLoad / 1024} KiB registered; killing process {peer.Id}");
-            Assert.True(outstandingAtKill > 0, "the target had no work request outstanding: the kill would not be mid-I/O");
+                + $"{outstandingAtKill} outstanding, {sharedReceivesAtKill} receives posted to the shared receive queue, {registeredUnderLoad / 1024} KiB registered; killing process {peer.Id}");
+            // The connection's receives are the listener's (its SRQ), counted apart; between two commands the connection
+            // itself may have nothing posted, but a receive is always waiting for the peer's next PDU.
+            Assert.True(outstandingAtKill + sharedReceivesAtKill > 0, "the target had no work request outstanding: the kill would not be mid-I/O");
 
             peer.Kill(entireProcessTree: true);
             await peer.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));

@@ -10,15 +10,19 @@ namespace Iser.Tests.IserTransport;
 
 /// <summary>
 /// Many iSER connections to one target of ours (our initiator, both in this process): each one writes and reads back
-/// its own data, while every connection registers only its control buffers (the target's data buffers come from the
-/// listener's shared pool). Threads and registered memory per connection are written to the output, and asserted.
+/// its own data. The target's connections register nothing of their own: receives come from one shared receive queue,
+/// send and data buffers from the listener's pools, completions from a few shared CQ threads. Threads and registered
+/// memory per connection are written to the output, and asserted (issue 16: at most 256 KiB per target connection).
 /// </summary>
 [Trait("Category", "Lab")]
 [Collection("iSER lab")] // IserConnectionCounters are process-wide
 public sealed class IserManyConnectionsLabTests(ITestOutputHelper output)
 {
-    /// <summary>Registered by one connection at defaults: its receive ring and send buffers (about 1.3 MiB today).</summary>
+    /// <summary>Registered by one initiator connection at defaults: its receive ring and send buffers (about 1.3 MiB today).</summary>
     private const long ControlBudgetPerConnection = 2L << 20;
+
+    /// <summary>The target's shared control buffers (SRQ and send pool) per connection: the bar of issue 16.</summary>
+    private const long TargetControlBudgetPerConnection = 256L << 10;
 
     /// <summary>Connections the test opens: 64, or ISER_LAB_CONNECTIONS (256 was measured this way, see bench/README.md).</summary>
     private static int Connections =>
@@ -61,24 +65,35 @@ public sealed class IserManyConnectionsLabTests(ITestOutputHelper output)
 
             int connections = (int)IserConnectionCounters.LiveConnections; // both ends of each connection live in this process
             Assert.True(connections == 2 * count, $"{connections} live iSER connection ends, {2 * count} expected");
-            long perConnection = IserConnectionCounters.RegisteredBytes / connections;
+            // The target's ends register nothing of their own, so the per-connection figure is the initiator's.
+            long initiatorPerConnection = IserConnectionCounters.RegisteredBytes / count;
+            long targetControl = IserConnectionCounters.SharedControlBufferBytes;
+            long targetPerConnection = targetControl / count;
             sharedPeak = IserConnectionCounters.SharedDataBufferBytes;
+            int sharedCqThreads = IserThreads("iser-srq-cq");
             int cqThreads = IserThreads("iser-cq");
             int cmThreads = IserThreads("iser-cm");
-            output.WriteLine($"registered memory: {IserConnectionCounters.RegisteredBytes >> 10} KiB by {connections} connection ends "
-                + $"({perConnection >> 10} KiB each), {sharedPeak >> 10} KiB in the target's shared data buffer pool");
-            output.WriteLine($"threads: {cqThreads} CQ pollers and {cmThreads} rdma_cm watchers for {connections} connection ends, "
-                + $"{Process.GetCurrentProcess().Threads.Count} threads in the process");
+            output.WriteLine($"target: {targetControl >> 10} KiB of shared control buffers for {count} connections ({targetPerConnection >> 10} KiB each; "
+                + $"{IserConnectionCounters.SharedReceivesPosted} receives posted to the SRQ), {sharedPeak >> 10} KiB in the shared data buffer pool "
+                + $"({(sharedPeak / count) >> 10} KiB each), {sharedCqThreads} CQ threads");
+            output.WriteLine($"initiator: {IserConnectionCounters.RegisteredBytes >> 10} KiB registered by {count} connections ({initiatorPerConnection >> 10} KiB each), "
+                + $"{cqThreads} CQ threads");
+            output.WriteLine($"threads: {cmThreads} rdma_cm watchers, {Process.GetCurrentProcess().Threads.Count} threads in the process");
 
-            Assert.True(perConnection <= ControlBudgetPerConnection,
-                $"each iSER connection registers {perConnection >> 10} KiB, more than its control buffers' {ControlBudgetPerConnection >> 10} KiB");
+            Assert.True(targetPerConnection <= TargetControlBudgetPerConnection,
+                $"the target registers {targetPerConnection >> 10} KiB of control buffers per iSER connection, more than {TargetControlBudgetPerConnection >> 10} KiB");
+            Assert.True(targetControl > 0 && IserConnectionCounters.SharedReceivesPosted > 0, "the target posted no buffer to a shared receive queue");
+            Assert.True(initiatorPerConnection <= ControlBudgetPerConnection,
+                $"each iSER initiator connection registers {initiatorPerConnection >> 10} KiB, more than its control buffers' {ControlBudgetPerConnection >> 10} KiB");
             Assert.True(sharedPeak > 0 && sharedPeak <= new IserOptions().DataBufferPoolBytes,
                 $"the target's shared data buffer pool holds {sharedPeak >> 10} KiB registered, outside (0, {new IserOptions().DataBufferPoolBytes >> 10}] KiB");
             // The target's connections share the listener's rdma_cm thread; each initiator connection still has its own.
             Assert.True(cmThreads <= count + 1,
                 $"{cmThreads} rdma_cm threads for {count} initiator connections and one listener: the target's connections do not share one");
-            // Each connection end still polls its own CQ (the initiator with a relay partner): at most 2 each.
-            Assert.True(cqThreads <= 2 * connections, $"{cqThreads} CQ threads for {connections} connection ends: more than 2 each");
+            // The target's completions: at most one thread per core. Each initiator connection polls its own CQ (with a relay partner).
+            Assert.True(sharedCqThreads >= 1 && sharedCqThreads <= new IserOptions().CompletionThreads,
+                $"{sharedCqThreads} shared CQ threads on the target, outside [1, {new IserOptions().CompletionThreads}]");
+            Assert.True(cqThreads <= 2 * count, $"{cqThreads} initiator CQ threads for {count} connections: more than 2 each");
         }
         finally
         {

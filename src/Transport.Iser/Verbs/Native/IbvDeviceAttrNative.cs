@@ -20,5 +20,7 @@ internal unsafe struct IbvDeviceAttrNative
     [FieldOffset(NativeLayout.IbvDeviceAttr.MaxPd)] public int MaxPd;
     [FieldOffset(NativeLayout.IbvDeviceAttr.MaxQpRdAtom)] public int MaxQpRdAtom;
     [FieldOffset(NativeLayout.IbvDeviceAttr.MaxQpInitRdAtom)] public int MaxQpInitRdAtom;
+    [FieldOffset(NativeLayout.IbvDeviceAttr.MaxSrq)] public int MaxSrq;
+    [FieldOffset(NativeLayout.IbvDeviceAttr.MaxSrqWr)] public int MaxSrqWr;
     [FieldOffset(NativeLayout.IbvDeviceAttr.PhysPortCnt)] public byte PhysPortCnt;
 }

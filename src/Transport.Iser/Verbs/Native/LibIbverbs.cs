@@ -70,6 +70,13 @@ internal static unsafe partial class LibIbverbs
     [LibraryImport(NativeLibraries.Ibverbs, SetLastError = true)]
     internal static partial int ibv_destroy_cq(IntPtr cq);
 
+    /// <summary>attr: a struct ibv_srq_init_attr (NativeLayout.IbvSrqInitAttr); the provider writes the granted sizes back.</summary>
+    [LibraryImport(NativeLibraries.Ibverbs, SetLastError = true)]
+    internal static partial IntPtr ibv_create_srq(IntPtr pd, byte* attr);
+
+    [LibraryImport(NativeLibraries.Ibverbs, SetLastError = true)]
+    internal static partial int ibv_destroy_srq(IntPtr srq);
+
     [LibraryImport(NativeLibraries.Ibverbs, SetLastError = true)]
     internal static partial int ibv_get_cq_event(IntPtr channel, IntPtr* cq, IntPtr* cqContext);
 

@@ -95,6 +95,7 @@ internal sealed class NativeObjectHandle : SafeHandle
             NativeObjectKind.MemoryRegion => LibIbverbs.ibv_dereg_mr(handle) == 0,
             NativeObjectKind.CompletionChannel => LibIbverbs.ibv_destroy_comp_channel(handle) == 0,
             NativeObjectKind.CompletionQueue => LibIbverbs.ibv_destroy_cq(handle) == 0,
+            NativeObjectKind.SharedReceiveQueue => LibIbverbs.ibv_destroy_srq(handle) == 0,
             NativeObjectKind.QueuePair => LibIbverbs.ibv_destroy_qp(handle) == 0,
             NativeObjectKind.CmQueuePair => DestroyCmQp(handle),
             NativeObjectKind.CmEventChannel => DestroyEventChannel(handle),

@@ -11,6 +11,7 @@ internal enum NativeObjectKind
     MemoryRegion,
     CompletionChannel,
     CompletionQueue,
+    SharedReceiveQueue,
     /// <summary>A QP from ibv_create_qp (ibv_destroy_qp).</summary>
     QueuePair,
     /// <summary>A QP created with rdma_create_qp; the handle value is the rdma_cm_id (rdma_destroy_qp).</summary>

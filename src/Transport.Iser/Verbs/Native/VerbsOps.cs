@@ -14,6 +14,9 @@ internal readonly unsafe struct VerbsOps
     internal readonly delegate* unmanaged<IntPtr, IbvSendWr*, IbvSendWr**, int> PostSend;
     internal readonly delegate* unmanaged<IntPtr, IbvRecvWr*, IbvRecvWr**, int> PostRecv;
 
+    /// <summary>post_srq_recv; zero when the provider has no SRQ support (checked when an SRQ is made, not here).</summary>
+    internal readonly delegate* unmanaged<IntPtr, IbvRecvWr*, IbvRecvWr**, int> PostSrqRecv;
+
     private VerbsOps(IntPtr context)
     {
         byte* ctx = (byte*)context;
@@ -21,6 +24,7 @@ internal readonly unsafe struct VerbsOps
         ReqNotifyCq = (delegate* unmanaged<IntPtr, int, int>)ReadSlot(ctx, NativeLayout.IbvContext.ReqNotifyCqSlot, "req_notify_cq");
         PostSend = (delegate* unmanaged<IntPtr, IbvSendWr*, IbvSendWr**, int>)ReadSlot(ctx, NativeLayout.IbvContext.PostSendSlot, "post_send");
         PostRecv = (delegate* unmanaged<IntPtr, IbvRecvWr*, IbvRecvWr**, int>)ReadSlot(ctx, NativeLayout.IbvContext.PostRecvSlot, "post_recv");
+        PostSrqRecv = (delegate* unmanaged<IntPtr, IbvRecvWr*, IbvRecvWr**, int>)*(IntPtr*)(ctx + NativeLayout.IbvContext.PostSrqRecvSlot);
     }
 
     internal static VerbsOps Read(IntPtr context) => new(context);

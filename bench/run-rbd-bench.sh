@@ -16,6 +16,7 @@
 # removed on exit, also on a failure or Ctrl-C. Our CLI: $ISER_CLI_DLL or src/Cli/bin/$CONFIGURATION/net10.0/iser.dll
 # (CONFIGURATION=Release by default). Writes a markdown report to --out (default bench/results/rbd-bench-DATE.md).
 set -Eeuo pipefail
+shopt -s inherit_errexit
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/peers/lib-loopback.sh"
 
 ROUNDS=3
@@ -192,25 +193,43 @@ TGTD_BS=$(block_size "$TGTD_URL" tgtd)
 OURS_BS=$(block_size "$OURS_URL" "our target")
 
 # ---------------------------------------------------------------------------------------------------------------
-# One measurement: prints IOPS (a whole number) or fails in words.
-iscsi_perf() { # url block-size label bytes depth mode
-    local url=$1 bs=$2 label=$3 bytes=$4 depth=$5 mode=$6 iops
+# CPU time (user + system, in clock ticks) a process has used so far.
+TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || fail "process $1 ($2) is gone: it exited during the run."; }
+OSD_PID=$(cat "$(dirname "$CONF")/run/osd.0.pid" 2>/dev/null) || fail "no pid file of the cluster's osd.0 beside $CONF."
+cpu_ticks "$OSD_PID" ceph-osd >/dev/null
+
+# One measurement: prints "IOPS SERVER_US OSD_US": the IOPS (a whole number) and the CPU time per command of the
+# server (our target's or tgtd's process; for rbd bench its own process, librbd included) and of ceph-osd.
+iscsi_perf() { # url block-size label bytes depth mode server-pid
+    local url=$1 bs=$2 label=$3 bytes=$4 depth=$5 mode=$6 pid=$7 iops server0 osd0 server1 osd1
+    server0=$(cpu_ticks "$pid" "$label") osd0=$(cpu_ticks "$OSD_PID" ceph-osd)
     local args=(-i "$INITIATOR" -t "$SECONDS_PER_RUN" -m "$depth" -b $(( bytes / bs )))
     [ "$mode" = random ] && args+=(-r)
     iops=$(timeout $(( SECONDS_PER_RUN + 60 )) iscsi-perf "${args[@]}" "$url" 2>"$WORK/perf.err" \
         | tr '\r' '\n' | sed -n 's/^ *iops average \([0-9]*\) .*/\1/p' | tail -1) || true
     [ -n "$iops" ] || { sed 's/^/    /' "$WORK/perf.err" >&2; fail "iscsi-perf against $label gave no result (its errors above)."; }
-    echo "$iops"
+    server1=$(cpu_ticks "$pid" "$label") osd1=$(cpu_ticks "$OSD_PID" ceph-osd)
+    per_command "$iops" $(( iops * SECONDS_PER_RUN )) $(( server1 - server0 )) $(( osd1 - osd0 ))
 }
 
-rbd_bench() { # io-size io-threads pattern total-bytes
-    timeout $(( SECONDS_PER_RUN * 4 + 120 )) rbd -c "$CONF" bench --io-type read --io-size "$1" --io-threads "$2" \
-        --io-pattern "$3" --io-total "$4" "rbd/$IMAGE" >"$WORK/bench.out" 2>&1 \
+per_command() { # iops commands server-ticks osd-ticks
+    awk -v i="$1" -v n="$2" -v s="$3" -v o="$4" -v t="$TICK_US" 'BEGIN { n = n > 0 ? n : 1; printf "%d %.1f %.1f\n", i, s * t / n, o * t / n }'
+}
+
+rbd_bench() { # io-size io-threads pattern total-bytes bytes-per-op
+    local osd0 osd1 TIMEFORMAT='%U %S'
+    osd0=$(cpu_ticks "$OSD_PID" ceph-osd)
+    { time timeout $(( SECONDS_PER_RUN * 4 + 120 )) rbd -c "$CONF" bench --io-type read --io-size "$1" --io-threads "$2" \
+        --io-pattern "$3" --io-total "$4" "rbd/$IMAGE" >"$WORK/bench.out" 2>&1; } 2>"$WORK/bench.time" \
         || { sed 's/^/    /' "$WORK/bench.out" >&2; fail "rbd bench ($1 $3 read x$2) failed (its output above)."; }
+    osd1=$(cpu_ticks "$OSD_PID" ceph-osd)
     local rate
     rate=$(sed -n 's/^elapsed: .* ops\/sec: \([0-9.]*\) .*/\1/p' "$WORK/bench.out" | tail -1)
     [ -n "$rate" ] || { sed 's/^/    /' "$WORK/bench.out" >&2; fail "rbd bench ($1 $3 read x$2) printed no ops/sec (its output above)."; }
-    printf '%.0f\n' "$rate"
+    local ops=$(( $4 / $5 )) cpu_ticks_rbd
+    cpu_ticks_rbd=$(awk -v t="$TICK_US" '{ printf "%.0f", ($1 + $2) * 1e6 / t }' "$WORK/bench.time")
+    per_command "$(printf '%.0f' "$rate")" "$ops" "$cpu_ticks_rbd" $(( osd1 - osd0 ))
 }
 
 # rbd bench runs for a byte total: a probe of each workload (also its warm-up) sets the total to ~SECONDS_PER_RUN.
@@ -219,7 +238,8 @@ w=0
 for workload in "${WORKLOADS[@]}"; do
     IFS='|' read -r name bytes depth mode size pattern <<<"$workload"
     probe_ops=$(( bytes == 4096 ? 40000 : 800 ))
-    rate=$(rbd_bench "$size" "$depth" "$pattern" $(( probe_ops * bytes )))
+    read -r rate _ < <(rbd_bench "$size" "$depth" "$pattern" $(( probe_ops * bytes )) "$bytes")
+    [ -n "$rate" ] || fail "the rbd bench probe of '$name' gave no result."
     [ "$rate" -gt 0 ] || fail "the rbd bench probe of '$name' measured 0 ops/s."
     RBD_TOTAL[$w]=$(( rate * SECONDS_PER_RUN * bytes ))
     say "rbd bench probe, $name: $rate ops/s, so --io-total $(( RBD_TOTAL[$w] / 1048576 )) MiB per run"
@@ -230,9 +250,9 @@ measure() { # system workload-index
     local system=$1 w=$2 name bytes depth mode size pattern
     IFS='|' read -r name bytes depth mode size pattern <<<"${WORKLOADS[$w]}"
     case "$system" in
-        ours) iscsi_perf "$OURS_URL" "$OURS_BS" "our target" "$bytes" "$depth" "$mode" ;;
-        tgtd) iscsi_perf "$TGTD_URL" "$TGTD_BS" tgtd "$bytes" "$depth" "$mode" ;;
-        rbd-bench) rbd_bench "$size" "$depth" "$pattern" "${RBD_TOTAL[$w]}" ;;
+        ours) iscsi_perf "$OURS_URL" "$OURS_BS" "our target" "$bytes" "$depth" "$mode" "$OURS_PID" ;;
+        tgtd) iscsi_perf "$TGTD_URL" "$TGTD_BS" tgtd "$bytes" "$depth" "$mode" "$TGTD_PID" ;;
+        rbd-bench) rbd_bench "$size" "$depth" "$pattern" "${RBD_TOTAL[$w]}" "$bytes" ;;
     esac
 }
 
@@ -243,9 +263,12 @@ for round in $(seq "$ROUNDS"); do
     for i in "${!SYSTEMS[@]}"; do order+=("${SYSTEMS[$(( (i + round - 1) % ${#SYSTEMS[@]} ))]}"); done
     for w in "${!WORKLOADS[@]}"; do
         for system in "${order[@]}"; do
-            iops=$(measure "$system" "$w")
+            read -r iops server osd < <(measure "$system" "$w")
+            [ -n "$iops" ] || fail "no result from $system for '${WORKLOADS[$w]%%|*}' in round $round (its words above)."
             echo "$iops" >> "$WORK/$system.$w"
-            say "round $round, ${WORKLOADS[$w]%%|*}, $system: $iops IOPS"
+            echo "$server" >> "$WORK/$system.$w.cpu"
+            echo "$osd" >> "$WORK/$system.$w.osd"
+            say "round $round, ${WORKLOADS[$w]%%|*}, $system: $iops IOPS, CPU per command: server $server us, ceph-osd $osd us"
         done
     done
 done
@@ -256,7 +279,9 @@ kill -0 "$OURS_PID" 2>/dev/null || { sed 's/^/    /' "$WORK/ours.log" >&2; fail 
 kill -0 "$TGTD_PID" 2>/dev/null || { sed 's/^/    /' "$WORK/tgtd.log" >&2; fail "tgtd exited during the run (its log above)."; }
 
 # ---------------------------------------------------------------------------------------------------------------
-median() { sort -n "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { # file [printf format]
+    sort -g "$1" | awk -v f="${2:-%.0f}" '{ v[NR] = $1 } END { printf f "\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 mbps() { awk -v i="$1" -v b="$2" 'BEGIN { printf "%.1f", i * b / 1e6 }'; }
 
@@ -270,18 +295,30 @@ table() {
         echo "| $name | $o ($(mbps "$o" "$bytes")) | $t ($(mbps "$t" "$bytes")) | $r ($(mbps "$r" "$bytes")) | $(ratio "$o" "$t") | $(ratio "$o" "$r") | $(ratio "$t" "$r") |"
     done
 }
+cpu_table() {
+    echo "| workload | ours: target, ceph-osd | tgtd: target, ceph-osd | rbd bench: its process, ceph-osd |"
+    echo "|---|---:|---:|---:|"
+    for w in "${!WORKLOADS[@]}"; do
+        local row="| ${WORKLOADS[$w]%%|*} |"
+        for system in "${SYSTEMS[@]}"; do row+=" $(median "$WORK/$system.$w.cpu" %.1f), $(median "$WORK/$system.$w.osd" %.1f) |"; done
+        echo "$row"
+    done
+}
 rounds_table() {
-    echo "| workload | system | IOPS per round |"
-    echo "|---|---|---|"
+    echo "| workload | system | IOPS per round | server CPU us per command, per round |"
+    echo "|---|---|---|---|"
     for w in "${!WORKLOADS[@]}"; do
         for system in "${SYSTEMS[@]}"; do
-            echo "| ${WORKLOADS[$w]%%|*} | $system | $(paste -sd' ' "$WORK/$system.$w" | sed 's/ /, /g') |"
+            echo "| ${WORKLOADS[$w]%%|*} | $system | $(paste -sd' ' "$WORK/$system.$w" | sed 's/ /, /g') | $(paste -sd' ' "$WORK/$system.$w.cpu" | sed 's/ /, /g') |"
         done
     done
 }
 
 result=$(table)
+cpu=$(cpu_table)
 echo "$result"
+echo
+echo "$cpu"
 mkdir -p "$(dirname "$OUT")"
 {
     echo "# rbd bench: iscsi-perf against our target and tgtd (bs_rbd) on one RBD image, rbd bench as the ceiling"
@@ -301,6 +338,12 @@ mkdir -p "$(dirname "$OUT")"
     echo "Command: \`bench/run-rbd-bench.sh --rounds $ROUNDS --seconds $SECONDS_PER_RUN --size-mib $SIZE_MIB\`"
     echo
     echo "$result"
+    echo
+    echo "CPU time per command in microseconds (user + system of the process over the run / commands it served; medians):"
+    echo "the target's process for ours and tgtd; for rbd bench its own process, librbd included, which stands in for a"
+    echo "target's librbd part; and ceph-osd's. The client's (iscsi-perf's) CPU is not counted."
+    echo
+    echo "$cpu"
     echo
     echo "Every round:"
     echo

@@ -35,3 +35,16 @@ public sealed class LibrbdFactAttribute : FactAttribute
         if (CephLibraries.NotSupportedReason is { } reason) Skip = reason;
     }
 }
+
+/// <summary>
+/// The [Theory] form of <see cref="CephFactAttribute"/> for tests that also need external peers (libiscsi's tools, tgtd):
+/// skipped, with the reason, when the Ceph packages, librbd or one of those peers is missing.
+/// </summary>
+public sealed class CephTheoryAttribute : TheoryAttribute
+{
+    public CephTheoryAttribute(Iser.Tests.Peers.Peer alsoRequired = Iser.Tests.Peers.Peer.None)
+    {
+        if ((CephFactAttribute.MissingReason ?? Iser.Tests.Peers.PeerRequirement.MissingReason(alsoRequired)) is { } reason)
+            Skip = reason;
+    }
+}

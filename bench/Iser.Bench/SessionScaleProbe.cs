@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using Iser.Core.Iscsi.Initiator;
+using Iser.Transport.Iser.Fallback;
 using Iser.Transport.Tcp;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Iser.Bench;
 
@@ -10,8 +12,10 @@ namespace Iser.Bench;
 /// for each count N, log N sessions in (one 4 KiB READ each, verified against what was written first), then while all
 /// are held measure the target's RSS and threads (from /proc), one more login plus READ, and 4 KiB random reads on
 /// every session for a few seconds (aggregate IOPS, p99). Then they log out and the next count starts.
+/// With <c>--transport iser</c> each session is one iSER connection instead, and the target's registered memory (the
+/// MRs `rdma resource show mr` lists, less this process's) is added, per session over what it held with no session.
 /// <c>dotnet run -c Release --project bench/Iser.Bench -- sessions --portal 127.0.0.1:3260 --iqn IQN --pid PID
-/// [--counts 10,100,1000] [--depth 4] [--seconds 5]</c>
+/// [--counts 10,100,1000] [--depth 4] [--seconds 5] [--transport tcp|iser]</c>
 /// </summary>
 internal static class SessionScaleProbe
 {
@@ -30,6 +34,12 @@ internal static class SessionScaleProbe
         int[] counts = Value("--counts", "10,100,1000").Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray();
         int depth = int.Parse(Value("--depth", "4"), CultureInfo.InvariantCulture);
         int seconds = int.Parse(Value("--seconds", "5"), CultureInfo.InvariantCulture);
+        s_iser = Value("--transport", "tcp") switch
+        {
+            "tcp" => false,
+            "iser" => true,
+            var other => throw new ArgumentException($"--transport is tcp or iser, not '{other}'."),
+        };
         Console.Error.WriteLine(OpenFileLimit.RaiseToHardLimit());
 
         // A known block to read back: written once through a first session.
@@ -38,10 +48,27 @@ internal static class SessionScaleProbe
         await using (var first = await ConnectAsync(host, port, iqn, "iqn.2026-12.org.iser.bench:writer"))
             await (await first.OpenLunAsync(LunNumber)).WriteAsync(0, pattern);
 
-        Console.WriteLine("| sessions | login all (s) | target RSS (MiB) | RSS per session (KiB) | target threads | new login + READ (ms) | IOPS (all sessions) | p99 (ms) |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| sessions | login all (s) | target RSS (MiB) | RSS per session (KiB) | target threads | new login + READ (ms) | IOPS (all sessions) | p99 (ms) |"
+            + (s_iser ? " target MRs | registered (MiB) | registered per session (KiB) |" : ""));
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|" + (s_iser ? "---:|---:|---:|" : ""));
         var (baseRss, _) = TargetFigures(pid);
+        var (_, baseRegistered) = s_iser ? TargetRegisteredMemory() : (0, 0L);
         foreach (int count in counts)
+        {
+            try
+            {
+                await RunCountAsync(count);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // The target gave up (a peer's limit is a result too): say so in the table and stop counting up.
+                Console.WriteLine($"| {count} | failed: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")} |");
+                return 1;
+            }
+        }
+        return 0;
+
+        async Task RunCountAsync(int count)
         {
             var sessions = new IscsiSession[count];
             var luns = new IscsiLun[count];
@@ -64,6 +91,7 @@ internal static class SessionScaleProbe
             }
             double loginAll = clock.Elapsed.TotalSeconds;
             var (rss, threads) = TargetFigures(pid);
+            var (regions, registered) = s_iser ? TargetRegisteredMemory() : (0, 0L);
 
             clock.Restart();
             await using (var extra = await ConnectAsync(host, port, iqn, "iqn.2026-12.org.iser.bench:extra"))
@@ -92,16 +120,25 @@ internal static class SessionScaleProbe
             double iops = commands / clock.Elapsed.TotalSeconds;
             var all = latencies.Where(l => l is not null).SelectMany(l => l).Order().ToArray();
             double p99 = all.Length == 0 ? 0 : all[(int)Math.Min(all.Length - 1, Math.Ceiling(all.Length * 0.99) - 1)];
+            // Registered memory again after the I/O: pools grown by load count too.
+            if (s_iser)
+            {
+                var after = TargetRegisteredMemory();
+                if (after.Bytes > registered) (regions, registered) = after;
+            }
 
             foreach (var session in sessions) await session.DisposeAsync();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {count} | {loginAll:0.00} | {rss / 1024.0:0.0} | {(rss - baseRss) / (double)count:0.0} | {threads} | {extraMs:0.0} | {iops:0} | {p99:0.00} |"));
+                $"| {count} | {loginAll:0.00} | {rss / 1024.0:0.0} | {(rss - baseRss) / (double)count:0.0} | {threads} | {extraMs:0.0} | {iops:0} | {p99:0.00} |")
+                + (s_iser ? string.Create(CultureInfo.InvariantCulture,
+                    $" {regions} | {registered / 1048576.0:0.0} | {(registered - baseRegistered) / 1024.0 / count:0.0} |") : ""));
             await Task.Delay(2000); // the target winds the sessions down before the next count
         }
-        return 0;
     }
 
     private static int LunNumber => int.Parse(Environment.GetEnvironmentVariable("SCALE_LUN") ?? "0", CultureInfo.InvariantCulture);
+
+    private static bool s_iser;
 
     private static Task<IscsiSession> ConnectAsync(string host, int port, string iqn, string initiator) =>
         IscsiSession.ConnectAsync(new IscsiSessionOptions
@@ -110,7 +147,46 @@ internal static class SessionScaleProbe
             LoginTimeout = TimeSpan.FromSeconds(60), NopInterval = TimeSpan.FromSeconds(60),
         // The runtime's asynchronous sockets, not a receive thread per connection (the default on Linux): a client
         // holding 10,000 sessions would otherwise need 10,000-20,000 threads, past vm.max_map_count's 65,530 mappings.
-        }, new TcpInitiatorTransport(options: new TcpInitiatorOptions { ReceiveThread = false }));
+        }, s_iser
+            ? InitiatorTransports.Create(TransportKind.Iser, NullLoggerFactory.Instance)
+            : new TcpInitiatorTransport(options: new TcpInitiatorOptions { ReceiveThread = false }));
+
+    /// <summary>
+    /// The memory regions the target holds and their bytes, from iproute2's `rdma resource show mr`. Its lines carry
+    /// "mrlen N" and "pid P", where P is the thread that registered the region (not its process), and that thread may
+    /// be gone: so every region not registered by one of this process's threads (the client's) counts as the
+    /// target's, the only other RDMA user in the run. A region of a client thread that has since ended would count
+    /// too: the figure errs high, never low.
+    /// </summary>
+    private static (int Regions, long Bytes) TargetRegisteredMemory()
+    {
+        var clientThreads = Directory.EnumerateDirectories("/proc/self/task").Select(Path.GetFileName).ToHashSet();
+        int regions = 0;
+        long bytes = 0;
+        foreach (var words in RdmaResources("mr"))
+        {
+            if (Field(words, "pid") is not { } thread || clientThreads.Contains(thread) || Field(words, "mrlen") is not { } length) continue;
+            regions++;
+            bytes += long.Parse(length, CultureInfo.InvariantCulture);
+        }
+        return (regions, bytes);
+    }
+
+    private static List<string[]> RdmaResources(string kind)
+    {
+        var start = new ProcessStartInfo("rdma", $"resource show {kind}") { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var rdma = Process.Start(start) ?? throw new InvalidOperationException($"`rdma resource show {kind}` did not start (iproute2's rdma tool).");
+        string output = rdma.StandardOutput.ReadToEnd();
+        rdma.WaitForExit();
+        if (rdma.ExitCode != 0) throw new InvalidOperationException($"`rdma resource show {kind}` failed: {rdma.StandardError.ReadToEnd()}");
+        return output.Split('\n').Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToList();
+    }
+
+    private static string? Field(string[] words, string name)
+    {
+        int i = Array.IndexOf(words, name);
+        return i >= 0 && i + 1 < words.Length ? words[i + 1] : null;
+    }
 
     /// <summary>VmRSS (KiB) and Threads of the target process, from /proc/PID/status.</summary>
     private static (long RssKiB, int Threads) TargetFigures(int pid)

@@ -21,6 +21,12 @@ public sealed record IserOptions
     /// <summary>Target: bytes per registered bounce buffer for RDMA READ/WRITE; larger transfers use several.</summary>
     public int DataBufferSize { get; init; } = 128 * 1024;
 
+    /// <summary>
+    /// Target: bytes per small bounce buffer, used by a transfer that fits one (a 4 KiB read holds this much registered
+    /// memory while in flight, not <see cref="DataBufferSize"/>); 0 uses the large ones for every transfer.
+    /// </summary>
+    public int SmallDataBufferSize { get; init; } = 16 * 1024;
+
     /// <summary>Target: bounce buffers one connection may hold at once (bounds its RDMA data in flight).</summary>
     public int DataBuffers { get; init; } = 64;
 

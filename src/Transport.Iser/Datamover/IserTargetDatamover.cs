@@ -94,7 +94,7 @@ public sealed class IserTargetDatamover : IserConnection, ITargetDatamover
         lock (state)
         {
             if (state.LentBlock.IsValid) return state.LentBlock.Memory;
-            if (DataTransfers is not { } data || !data.TryRent(out var block)) return Memory<byte>.Empty;
+            if (DataTransfers is not { } data || !data.TryRent(length, out var block)) return Memory<byte>.Empty;
             state.LentBlock = block;
             return block.Memory;
         }

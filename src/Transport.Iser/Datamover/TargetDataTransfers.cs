@@ -65,12 +65,14 @@ internal sealed class TargetDataTransfers : IDisposable
         ReadOnlyMemory<byte> writeSource, int length, uint remoteKey, ulong remoteAddress, CancellationToken ct)
     {
         if (scratch.Blocks.Length < _options.DataBuffers) scratch.Blocks = new RegisteredBlock[_options.DataBuffers];
-        int chunk = _options.DataBufferSize;
+        // A transfer that fits a small block takes one (a 4 KiB read need not hold 128 KiB of registered memory).
+        bool small = _pool.FitsSmall(length);
+        int chunk = small ? _pool.SmallBlockSize : _options.DataBufferSize;
         int done = 0;
         while (done < length)
         {
             _connection.ThrowIfFailed();
-            int n = await RentBatchAsync(scratch.Blocks, wanted: (length - done + chunk - 1) / chunk, ct).ConfigureAwait(false);
+            int n = await RentBatchAsync(scratch.Blocks, wanted: (length - done + chunk - 1) / chunk, small, ct).ConfigureAwait(false);
             int batchBytes = Math.Min(length - done, n * chunk);
             if (!read)
             {
@@ -128,12 +130,12 @@ internal sealed class TargetDataTransfers : IDisposable
     /// in all without waiting for more, rented into <paramref name="blocks"/>. A task waits for the pool only while it
     /// holds none of its blocks, and holders never wait, so tasks cannot deadlock on it.
     /// </summary>
-    private async ValueTask<int> RentBatchAsync(RegisteredBlock[] blocks, int wanted, CancellationToken ct)
+    private async ValueTask<int> RentBatchAsync(RegisteredBlock[] blocks, int wanted, bool small, CancellationToken ct)
     {
         await _credits.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            await _pool.WaitAsync(ct).ConfigureAwait(false);
+            await _pool.WaitAsync(small, ct).ConfigureAwait(false);
         }
         catch
         {
@@ -143,7 +145,7 @@ internal sealed class TargetDataTransfers : IDisposable
         int n = 1;
         while (n < wanted && n < blocks.Length && _credits.Wait(0))
         {
-            if (!_pool.TryTake())
+            if (!_pool.TryTake(small))
             {
                 _credits.Release();
                 break;
@@ -153,12 +155,12 @@ internal sealed class TargetDataTransfers : IDisposable
         int rented = 0;
         try
         {
-            for (; rented < n; rented++) blocks[rented] = _pool.Rent();
+            for (; rented < n; rented++) blocks[rented] = _pool.Rent(small);
         }
         catch
         {
             for (int i = 0; i < rented; i++) _pool.Return(blocks[i]);
-            _pool.Release(n - rented);
+            _pool.Release(small, n - rented);
             _credits.Release(n);
             throw;
         }
@@ -166,26 +168,27 @@ internal sealed class TargetDataTransfers : IDisposable
     }
 
     /// <summary>
-    /// A data buffer and its credit without waiting, lent to a task (target read data); the connection stays alive
+    /// A data buffer (small when <paramref name="length"/> fits one) and its credit without waiting, lent to a task (target read data); the connection stays alive
     /// (a reference is held) until <see cref="ReturnLent"/> or a WRITE from it completes, so a backing store still
     /// writing into it never writes into freed memory.
     /// </summary>
-    public bool TryRent(out RegisteredBlock block)
+    public bool TryRent(int length, out RegisteredBlock block)
     {
         block = default;
+        bool small = _pool.FitsSmall(length);
         if (_connection.IsClosing || !_credits.Wait(0)) return false;
-        if (!_pool.TryTake())
+        if (!_pool.TryTake(small))
         {
             _credits.Release();
             return false;
         }
         try
         {
-            block = _pool.Rent();
+            block = _pool.Rent(small);
         }
         catch (Exception) // no slab could be registered: the store reads into its own memory instead
         {
-            _pool.Release(1);
+            _pool.Release(small, 1);
             _credits.Release();
             return false;
         }

@@ -57,9 +57,10 @@ internal sealed class InProcessIserTarget : IAsyncDisposable
     /// <param name="iqn">The target's name.</param>
     /// <param name="alsoTcp">Also listen for TCP on the same address (an ephemeral port of its own).</param>
     /// <param name="persistentReservationFile">Where LUN 0 keeps its APTPL reservation state (none by default).</param>
+    /// <param name="iserOptions">The iSER listener's options; QueueDepth 128 and defaults otherwise.</param>
     public static InProcessIserTarget Start(long bytes = 64L << 20, LogLevel logLevel = LogLevel.Information,
         IscsiTargetOptions? options = null, IPAddress? address = null, string iqn = Iqn, bool alsoTcp = false,
-        string? persistentReservationFile = null)
+        string? persistentReservationFile = null, IserOptions? iserOptions = null)
     {
         var log = new CapturedLog(logLevel);
         var target = new IscsiTarget(options ?? new IscsiTargetOptions(), log.Factory);
@@ -73,7 +74,7 @@ internal sealed class InProcessIserTarget : IAsyncDisposable
         }, log.Factory.CreateLogger("Iser.Target.Lun"));
         node.AddLun(0, unit);
         target.AddNode(node);
-        var listener = new IserDatamoverListener(new IPEndPoint(address ?? LabEnvironment.Address, 0), new IserOptions { QueueDepth = 128 },
+        var listener = new IserDatamoverListener(new IPEndPoint(address ?? LabEnvironment.Address, 0), iserOptions ?? new IserOptions { QueueDepth = 128 },
             log.Factory.CreateLogger("Iser.Iser"));
         target.Listen(listener);
         TcpDatamoverListener? tcp = null;

@@ -91,6 +91,7 @@ internal sealed class SharedReceives : IDisposable
     /// <summary>The buffer is free again (its PDU decoded, or nobody wants it): posted anew, up to what is wanted.</summary>
     public void Repost(RegisteredBlock block)
     {
+        bool belowWanted;
         lock (_fillGate)
         {
             if (_closed || Volatile.Read(ref _posted) >= _wanted)
@@ -98,9 +99,10 @@ internal sealed class SharedReceives : IDisposable
                 _pool.Return(block);
                 return;
             }
-            PostLocked(block);
+            // One lock per received PDU on the hot path; more buffers only when the SRQ was raised meanwhile.
+            belowWanted = PostLocked(block) && Volatile.Read(ref _posted) < _wanted;
         }
-        Fill();
+        if (belowWanted) Fill();
     }
 
     private void Raise(int by, string why)

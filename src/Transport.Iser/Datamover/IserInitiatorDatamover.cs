@@ -18,8 +18,14 @@ public sealed class IserInitiatorDatamover : IserConnection, IInitiatorDatamover
 {
     private readonly MemoryRegionCache _registrations;
 
+    /// <summary>
+    /// The rdma_cm events of every initiator connection in the process, on one thread (as a listener's connections
+    /// share theirs): a client holding many sessions does not start a watcher thread per connection.
+    /// </summary>
+    private static readonly Lazy<ConnectionEventThread> s_events = new(() => new ConnectionEventThread("iser-cm initiators"));
+
     internal IserInitiatorDatamover(RdmaConnection rdma, IserOptions options, ILogger logger, string localEndPoint, string remoteEndPoint)
-        : base(rdma, options, logger, target: null, worker: null, eventThread: null, localEndPoint, remoteEndPoint)
+        : base(rdma, options, logger, target: null, worker: null, eventThread: s_events.Value, localEndPoint, remoteEndPoint)
     {
         _registrations = new MemoryRegionCache(rdma.ProtectionDomain, options.RegistrationCacheEntries, maxBytes: 1L << 30);
     }

@@ -9,9 +9,10 @@ namespace Iser.Storage.Rbd;
 /// A LUN on a Ceph RBD image through librbd: reads, writes, discards, WRITE SAME, COMPARE AND WRITE and flushes are
 /// rbd_aio_* requests on the caller's own buffers (pinned for the request, no copy), completed through callbacks
 /// into the awaiting task. A resize by another client is noticed (rbd_update_watch) and a growth raised as
-/// <see cref="MediumGrown"/>; a snapshot is read-only.
+/// <see cref="MediumGrown"/>; a snapshot is read-only. Persistent reservations are kept beside the image
+/// (<see cref="RadosReservationObject"/>) for every gateway serving it, unless the spec says <c>pr=local</c>.
 /// </summary>
-public sealed class RbdBackingStore : IBackingStore, IWriteSameStore, ICompareAndWriteStore, IExternallyGrowingStore
+public sealed class RbdBackingStore : IBackingStore, IWriteSameStore, ICompareAndWriteStore, IExternallyGrowingStore, ISharedReservationStore
 {
     private const int Eilseq = 84; // librbd's answer when compare-and-write finds different data
 
@@ -21,6 +22,7 @@ public sealed class RbdBackingStore : IBackingStore, IWriteSameStore, ICompareAn
     private readonly ulong _stripeUnit;
     private readonly GCHandle _watchTarget;
     private readonly ulong _watch;
+    private RadosReservationObject? _reservations; // null: reservations stay with each target (pr=local, a snapshot)
     private long _size;
     private int _disposed;
 
@@ -48,13 +50,38 @@ public sealed class RbdBackingStore : IBackingStore, IWriteSameStore, ICompareAn
     /// <summary>Connects and opens the image (blocking, up to the spec's timeout); failures are <see cref="CephException"/>s in words.</summary>
     public static RbdBackingStore Open(RbdImageSpec spec)
     {
-        var image = RbdImageConnection.Open(spec);
-        try { return new RbdBackingStore(image, spec); }
+        bool shared = spec.SharesReservations;
+        var (image, pool) = RbdImageConnection.Open(spec, keepPool: shared);
+        RbdBackingStore? store = null;
+        try
+        {
+            store = new RbdBackingStore(image, spec);
+            if (pool is not null)
+            {
+                store._reservations = RadosReservationObject.Open(pool, ReservationObjectNameOf(image, spec), spec.ToString());
+                store._reservations.Changed += store.OnReservationsChanged;
+                pool = null; // the reservation object owns it now
+            }
+            return store;
+        }
         catch
         {
-            image.Dispose();
+            if (store is not null) store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            else image.Dispose();
+            pool?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>"iser.pr." and the image's id (rbd_get_id), the same for every client of the image and new for a recreated one.</summary>
+    private static unsafe string ReservationObjectNameOf(SafeRbdImageHandle image, RbdImageSpec spec)
+    {
+        var id = new byte[128];
+        int rc;
+        fixed (byte* p = id) rc = LibRbd.GetId(image, p, (nuint)id.Length);
+        CephException.Check(rc, $"Reading the id of {spec}");
+        int end = Array.IndexOf(id, (byte)0);
+        return "iser.pr." + System.Text.Encoding.ASCII.GetString(id, 0, end < 0 ? id.Length : end);
     }
 
     public RbdImageSpec Spec => _spec;
@@ -166,6 +193,24 @@ public sealed class RbdBackingStore : IBackingStore, IWriteSameStore, ICompareAn
         while ((seen = Volatile.Read(ref _size)) < newSize && Interlocked.CompareExchange(ref _size, newSize, seen) != seen) { }
     }
 
+    public bool SharesReservations => _reservations is not null;
+
+    /// <summary>The RADOS object holding the shared reservation state (for diagnostics and tests), or null.</summary>
+    public string? ReservationObjectName => _reservations?.ObjectName;
+
+    public event Action<SharedReservationState>? ReservationsChanged;
+
+    public ValueTask<SharedReservationState> ReadReservationsAsync(CancellationToken cancellationToken = default) =>
+        new(Task.Run(() => Reservations.Read(), cancellationToken)); // a blocking RADOS read: off the caller's thread
+
+    public ValueTask<ulong?> TryReplaceReservationsAsync(ReadOnlyMemory<byte> image, ulong expectedVersion, CancellationToken cancellationToken = default) =>
+        new(Task.Run(() => Reservations.TryReplace(image.Span, expectedVersion), cancellationToken));
+
+    private RadosReservationObject Reservations =>
+        _reservations ?? throw new InvalidOperationException($"{_spec} keeps persistent reservations per target (pr=local).");
+
+    private void OnReservationsChanged(SharedReservationState state) => ReservationsChanged?.Invoke(state);
+
     public string Describe() => $"{_spec}:{ByteSize.Format(Size)}{(_spec.IsSnapshot ? " (snapshot, read-only)" : "")}";
 
     public ValueTask DisposeAsync()
@@ -174,6 +219,7 @@ public sealed class RbdBackingStore : IBackingStore, IWriteSameStore, ICompareAn
         // Closing waits for the image's requests and its watch callbacks; off the caller's thread.
         return new(Task.Run(() =>
         {
+            _reservations?.Dispose();
             if (_watchTarget.IsAllocated)
             {
                 LibRbd.UpdateUnwatch(_image, _watch);

@@ -9,7 +9,13 @@ namespace Iser.Storage.Rbd;
 /// </summary>
 internal static class RbdImageConnection
 {
-    public static SafeRbdImageHandle Open(RbdImageSpec spec)
+    public static SafeRbdImageHandle Open(RbdImageSpec spec) => Open(spec, keepPool: false).Image;
+
+    /// <summary>
+    /// Opens the image and, with <paramref name="keepPool"/>, hands back the pool's I/O context too (for objects beside
+    /// the image, such as the shared reservation state); the caller disposes it.
+    /// </summary>
+    public static (SafeRbdImageHandle Image, SafeIoContextHandle? Pool) Open(RbdImageSpec spec, bool keepPool)
     {
         CephLibraries.ThrowIfUnsupported();
         string where = spec.ConfigFile is null ? "the default ceph.conf" : spec.ConfigFile;
@@ -30,6 +36,7 @@ internal static class RbdImageConnection
             CephException.Check(LibRados.Connect(cluster), $"Connecting to the Ceph cluster of {where} within {seconds} s");
             CephException.Check(LibRados.IoContextCreate(cluster, spec.Pool, out nint rawIo), $"Opening the pool '{spec.Pool}'");
             var ioContext = new SafeIoContextHandle(rawIo, cluster);
+            SafeIoContextHandle? kept = null;
             try
             {
                 nint rawImage;
@@ -37,9 +44,11 @@ internal static class RbdImageConnection
                     ? LibRbd.OpenReadOnly(ioContext, spec.Image, out rawImage, spec.Snapshot)
                     : LibRbd.Open(ioContext, spec.Image, out rawImage, null);
                 CephException.Check(rc, $"Opening the image '{spec.Pool}/{spec.Image}'{(spec.IsSnapshot ? $" at snapshot '{spec.Snapshot}'" : "")}");
-                return new SafeRbdImageHandle(rawImage, ioContext);
+                var image = new SafeRbdImageHandle(rawImage, ioContext);
+                if (keepPool) kept = ioContext;
+                return (image, kept);
             }
-            finally { ioContext.Dispose(); } // the image holds its own reference
+            finally { if (kept is null) ioContext.Dispose(); } // the image holds its own reference
         }
         finally { cluster.Dispose(); } // likewise: the I/O context holds the cluster
     }

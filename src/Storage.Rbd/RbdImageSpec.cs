@@ -6,16 +6,24 @@ namespace Iser.Storage.Rbd;
 /// An RBD image as a LUN spec names it: <c>POOL/IMAGE[@SNAPSHOT]</c>, then options after colons, the same on the
 /// command line (<c>--lun rbd:...</c>) and in the config file's "luns": <c>conf=PATH</c> (ceph.conf; default: librados'
 /// own search, /etc/ceph/ceph.conf first), <c>id=CLIENT</c> (default admin), <c>keyring=PATH</c>,
-/// <c>timeout=SECONDS</c> (how long connecting and monitor requests may take, default 10). Paths cannot hold colons.
+/// <c>timeout=SECONDS</c> (how long connecting and monitor requests may take, default 10), <c>pr=shared|local</c>
+/// (persistent reservations kept beside the image for every gateway serving it, the default for a writable image, or
+/// in each target's memory; a snapshot's are always local). Paths cannot hold colons.
 /// </summary>
 public sealed record RbdImageSpec(string Pool, string Image, string? Snapshot = null)
 {
-    public const string Syntax = "rbd:POOL/IMAGE[@SNAPSHOT][:conf=PATH][:id=CLIENT][:keyring=PATH][:timeout=SECONDS]";
+    public const string Syntax = "rbd:POOL/IMAGE[@SNAPSHOT][:conf=PATH][:id=CLIENT][:keyring=PATH][:timeout=SECONDS][:pr=shared|local]";
 
     public string? ConfigFile { get; init; }
     public string? ClientId { get; init; }
     public string? Keyring { get; init; }
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>pr=local: persistent reservations stay in each target's memory instead of beside the image.</summary>
+    public bool LocalReservations { get; init; }
+
+    /// <summary>Whether the reservations are kept beside the image, shared by every gateway serving it.</summary>
+    public bool SharesReservations => !LocalReservations && !IsSnapshot;
 
     /// <summary>True for a snapshot: served read-only.</summary>
     public bool IsSnapshot => Snapshot is not null;
@@ -51,7 +59,8 @@ public sealed record RbdImageSpec(string Pool, string Image, string? Snapshot = 
                 "id" => spec with { ClientId = value },
                 "keyring" => spec with { Keyring = value },
                 "timeout" => spec with { Timeout = ParseTimeout(value, text) },
-                _ => throw new FormatException($"The option '{key}' in '{text}' is unknown (conf, id, keyring, timeout); expected {Syntax}."),
+                "pr" => spec with { LocalReservations = ParseReservations(value, text) },
+                _ => throw new FormatException($"The option '{key}' in '{text}' is unknown (conf, id, keyring, timeout, pr); expected {Syntax}."),
             };
         }
         return spec;
@@ -61,6 +70,13 @@ public sealed record RbdImageSpec(string Pool, string Image, string? Snapshot = 
         double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) && seconds is >= 1 and <= 3600
             ? TimeSpan.FromSeconds(seconds)
             : throw new FormatException($"timeout={value} in '{text}' is not a number of seconds from 1 to 3600.");
+
+    private static bool ParseReservations(string value, string text) => value.ToLowerInvariant() switch
+    {
+        "shared" => false,
+        "local" => true,
+        _ => throw new FormatException($"pr={value} in '{text}' is neither shared nor local."),
+    };
 
     public override string ToString() => $"rbd:{Pool}/{Image}{(Snapshot is null ? "" : "@" + Snapshot)}";
 }

@@ -54,6 +54,9 @@ internal static unsafe partial class LibRbd
     [LibraryImport(CephLibraries.Rbd, EntryPoint = "rbd_aio_flush")]
     internal static partial int Flush(SafeRbdImageHandle image, nint completion);
 
+    [LibraryImport(CephLibraries.Rbd, EntryPoint = "rbd_get_id")]
+    internal static partial int GetId(SafeRbdImageHandle image, byte* id, nuint length);
+
     [LibraryImport(CephLibraries.Rbd, EntryPoint = "rbd_update_watch")]
     internal static partial int UpdateWatch(SafeRbdImageHandle image, out ulong handle, delegate* unmanaged[Cdecl]<nint, void> callback, nint argument);
 

@@ -21,6 +21,9 @@ public sealed record OurTargetOptions
     /// <summary>Also listen on 127.0.0.2 (same port): a second path to the same LUNs, for multipath tests.</summary>
     public bool SecondLoopbackPortal { get; init; }
 
+    /// <summary>The portal group (TPGT) of the target's portals; null: the target's default, 1. Two gateways of one image use two.</summary>
+    public ushort? PortalGroupTag { get; init; }
+
     /// <summary>Environment variables for the process (beside the inherited ones).</summary>
     public IReadOnlyDictionary<string, string>? Environment { get; init; }
 

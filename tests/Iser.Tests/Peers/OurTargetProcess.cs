@@ -64,9 +64,10 @@ public sealed class OurTargetProcess : IAsyncDisposable
         for (int attempt = 1; ; attempt++)
         {
             int port = FreePort.OnLoopback();
-            var arguments = new List<string> { dll, "target", "--portal", $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}", "--iqn", iqn };
+            string group = options.PortalGroupTag is { } tpgt ? "," + tpgt.ToString(CultureInfo.InvariantCulture) : "";
+            var arguments = new List<string> { dll, "target", "--portal", $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}{group}", "--iqn", iqn };
             if (options.SecondLoopbackPortal)
-                arguments.AddRange(new[] { "--portal", $"127.0.0.2:{port.ToString(CultureInfo.InvariantCulture)}" });
+                arguments.AddRange(new[] { "--portal", $"127.0.0.2:{port.ToString(CultureInfo.InvariantCulture)}{group}" });
             foreach (string lun in options.Luns)
                 arguments.AddRange(new[] { "--lun", lun });
             if (options.Chap is { } chap)

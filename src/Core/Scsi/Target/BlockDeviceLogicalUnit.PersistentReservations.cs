@@ -70,7 +70,21 @@ public sealed partial class BlockDeviceLogicalUnit
         // The target's ports are its portal groups (relative target port identifier = TPGT), which the target's
         // ALUA states list; a unit outside a target takes any nonzero identifier.
         var ports = task.AccessStates;
-        var outcome = _reservations.Out(nexus, cdb.ServiceAction, cdb.Type, parameters, ports is null ? null : ports.Contains);
+        PrOutcome outcome;
+        if (_sharedReservations is { } shared)
+        {
+            try { outcome = await SharedOutAsync(shared, nexus, cdb, parameters, ports is null ? null : ports.Contains, cancellationToken).ConfigureAwait(false); }
+            catch (Exception e) when (e is IOException or InvalidDataException)
+            {
+                _logger.LogError(e, "PERSISTENT RESERVE OUT {Action} from {Nexus} on {Identity}: the shared reservation state could not be updated.",
+                    cdb.ServiceAction, nexus, Identity);
+                return Check(InternalTargetFailure);
+            }
+        }
+        else
+        {
+            outcome = _reservations.Out(nexus, cdb.ServiceAction, cdb.Type, parameters, ports is null ? null : ports.Contains);
+        }
         _logger.LogDebug("PERSISTENT RESERVE OUT {Action} type {Type} from {Nexus}: {Outcome}; now {State}.",
             cdb.ServiceAction, cdb.Type, nexus, outcome, _reservations);
         if (outcome.UnitAttentions.Count > 0) _unitAttentions.Establish(outcome.UnitAttentions);
@@ -81,7 +95,7 @@ public sealed partial class BlockDeviceLogicalUnit
             int aborted = await task.AbortOtherTasksAsync(n => preempted.Any(p => p.Covers(n))).ConfigureAwait(false);
             _logger.LogInformation("PREEMPT AND ABORT from {Nexus}: {Count} task(s) of the preempted nexuses aborted.", nexus, aborted);
         }
-        if (outcome.PersistentStateChanged && !SaveReservations())
+        if (outcome.PersistentStateChanged && _sharedReservations is null && !SaveReservations())
             return Check(InternalTargetFailure);
         return outcome.ToCommandResult(length);
     }

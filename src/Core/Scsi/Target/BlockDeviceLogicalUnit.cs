@@ -56,8 +56,20 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
         _operations = SupportedOperations.Build(_options.DpoFua, erase: EraseOffered);
         foreach (var op in _operations) _supportedOpcodes[op.Opcode] = true;
         if (store is Stores.IExternallyGrowingStore growing) growing.MediumGrown += OnMediumGrown;
-        _reservations = LoadReservations(_options.PersistentReservationFile);
-        if (_options.PersistentReservationFile is { } prFile && _reservations.PersistThroughPowerLoss)
+        _sharedReservations = SharedStoreOf(store);
+        if (_sharedReservations is { } shared)
+        {
+            // The state lives in the store, shared with the other targets of the medium; a state file would be a second truth.
+            if (_options.PersistentReservationFile is { } ignored)
+                _logger.LogWarning("Logical unit {Identity}: its store shares persistent reservations, so the state file {Path} is not used.", Identity, ignored);
+            _reservations = new PersistentReservations(SharedReservationOptions);
+            AttachSharedReservations(shared);
+        }
+        else
+        {
+            _reservations = LoadReservations(_options.PersistentReservationFile);
+        }
+        if (_sharedReservations is null && _options.PersistentReservationFile is { } prFile && _reservations.PersistThroughPowerLoss)
         {
             _logger.LogInformation("Logical unit {Identity}: persistent reservations restored from {Path}: {State}.", Identity, prFile, _reservations);
             _unitAttentions.PowerOn(_reservations.Registrants);
@@ -231,6 +243,7 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
     public async ValueTask DisposeAsync()
     {
         if (_store is Stores.IExternallyGrowingStore growing) growing.MediumGrown -= OnMediumGrown;
+        DetachSharedReservations();
         await StopSanitizeAsync().ConfigureAwait(false);
         try { await _store.FlushAsync(CancellationToken.None).ConfigureAwait(false); }
         catch (Exception e) when (IsMediumFailure(e)) { _logger.LogWarning(e, "Flushing {Store} at shutdown failed.", _store.Describe()); }

@@ -1,0 +1,131 @@
+using Iser.Core.Scsi.Target.Reservations;
+using Iser.Core.Scsi.Target.Stores;
+using Microsoft.Extensions.Logging;
+
+namespace Iser.Core.Scsi.Target;
+
+/// <summary>
+/// Persistent reservations kept in the store (<see cref="ISharedReservationStore"/>), for a medium that several targets
+/// serve at once: every PERSISTENT RESERVE OUT reads the stored state, applies the command to a copy of it and replaces
+/// the stored state only if nobody else did meanwhile (compare-and-swap; on a conflict it starts over from the newer
+/// state). Every other command is checked against the unit's <see cref="PersistentReservations"/>, a copy of the
+/// stored state refreshed by each replacement here and by the store's <see cref="ISharedReservationStore.ReservationsChanged"/>,
+/// which the other target waits for before its own command completes.
+/// </summary>
+/// <remarks>
+/// What stays with one target: RESERVE(6)/(10) reservations, the unit attentions a PERSISTENT RESERVE OUT establishes
+/// (only nexuses on the target that ran the command receive them) and PREEMPT AND ABORT's aborting of tasks.
+/// </remarks>
+public sealed partial class BlockDeviceLogicalUnit
+{
+    /// <summary>Attempts of one PERSISTENT RESERVE OUT before giving up when other targets keep replacing the state first.</summary>
+    private const int SharedReplaceAttempts = 16;
+
+    private readonly ISharedReservationStore? _sharedReservations;
+    private readonly SemaphoreSlim _sharedOutGate = new(1, 1); // one PERSISTENT RESERVE OUT of this unit at a time: no conflicts among ourselves
+    private readonly Lock _sharedVersionGate = new();
+    private ulong _sharedVersion;
+
+    /// <summary>Whether this unit's reservations live in its store, shared with other targets serving the same medium.</summary>
+    public bool SharesReservations => _sharedReservations is not null;
+
+    /// <summary>Every change persists in a shared store, so APTPL 1 is always accepted (PTPL_C 1).</summary>
+    private static PersistentReservationOptions SharedReservationOptions => new() { PersistThroughPowerLossCapable = true };
+
+    private static ISharedReservationStore? SharedStoreOf(IBackingStore store) =>
+        store is ISharedReservationStore { SharesReservations: true } shared ? shared : null;
+
+    /// <summary>
+    /// Listens for other targets' changes, then reads the stored state (in that order, so no change falls between).
+    /// Blocking, like opening the store; a state that cannot be read fails the unit's creation in words.
+    /// </summary>
+    private void AttachSharedReservations(ISharedReservationStore shared)
+    {
+        shared.ReservationsChanged += OnSharedReservationsChanged;
+        try
+        {
+            var state = shared.ReadReservationsAsync().AsTask().GetAwaiter().GetResult();
+            Install(PersistentReservations.RestoreShared(state.Image.Span, SharedReservationOptions), state.Version, sameVersionToo: true);
+        }
+        catch
+        {
+            shared.ReservationsChanged -= OnSharedReservationsChanged;
+            throw;
+        }
+        _logger.LogInformation("Logical unit {Identity}: persistent reservations shared through {Store} (version {Version}): {State}.",
+            Identity, _store.Describe(), _sharedVersion, _reservations);
+    }
+
+    private void DetachSharedReservations()
+    {
+        if (_sharedReservations is { } shared) shared.ReservationsChanged -= OnSharedReservationsChanged;
+    }
+
+    /// <summary>Another target (or this one) stored a new state: install it unless a newer one is already here.</summary>
+    private void OnSharedReservationsChanged(SharedReservationState state)
+    {
+        try
+        {
+            var decoded = PersistentReservations.RestoreShared(state.Image.Span, SharedReservationOptions);
+            if (Install(decoded, state.Version, sameVersionToo: false))
+                _logger.LogInformation("Logical unit {Identity}: persistent reservations changed by another target (version {Version}): {State}.",
+                    Identity, state.Version, _reservations);
+        }
+        catch (InvalidDataException e)
+        {
+            // Keep enforcing the last good state; the next PERSISTENT RESERVE OUT reads the store again and says so.
+            _logger.LogError(e, "Logical unit {Identity}: the shared persistent reservation state version {Version} is unreadable.", Identity, state.Version);
+        }
+    }
+
+    /// <summary>Installs a stored state if its version is newer than the one enforced (or as new, when asked).</summary>
+    private bool Install(PersistentReservations state, ulong version, bool sameVersionToo)
+    {
+        lock (_sharedVersionGate)
+        {
+            if (version < _sharedVersion || (version == _sharedVersion && !sameVersionToo)) return false;
+            _reservations.Adopt(state);
+            _sharedVersion = version;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// PERSISTENT RESERVE OUT against the shared state: read, apply to a copy, compare-and-swap, starting over when
+    /// another target got there first. A command that changes nothing (a conflict, an error, RESERVE by the holder)
+    /// stores nothing. Store failures are <see cref="IOException"/>s; a damaged stored state an <see cref="InvalidDataException"/>.
+    /// </summary>
+    private async ValueTask<PrOutcome> SharedOutAsync(ISharedReservationStore shared, ItNexus nexus, PrOutCdb cdb, PrOutParameters parameters,
+        Func<ushort, bool>? targetPortExists, CancellationToken cancellationToken)
+    {
+        // SPC-2 §5.5.1: this target's RESERVE(6)/(10) reservation makes every PERSISTENT RESERVE OUT conflict.
+        if (_reservations.HasLegacyReservation) return PrOutcome.ReservationConflict;
+        await _sharedOutGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            for (int attempt = 1; ; attempt++)
+            {
+                var state = await shared.ReadReservationsAsync(cancellationToken).ConfigureAwait(false);
+                var copy = PersistentReservations.RestoreShared(state.Image.Span, SharedReservationOptions);
+                long changes = copy.ChangeCount;
+                uint generation = copy.Generation;
+                var outcome = copy.Out(nexus, cdb.ServiceAction, cdb.Type, parameters, targetPortExists);
+                if (copy.ChangeCount == changes && copy.Generation == generation)
+                {
+                    Install(copy, state.Version, sameVersionToo: true); // what was read is at least as new as what is enforced
+                    return outcome;
+                }
+                if (await shared.TryReplaceReservationsAsync(copy.SerializeShared(), state.Version, cancellationToken).ConfigureAwait(false) is { } version)
+                {
+                    Install(copy, version, sameVersionToo: true);
+                    return outcome;
+                }
+                _logger.LogDebug("PERSISTENT RESERVE OUT {Action} from {Nexus}: another target changed the reservations first (attempt {Attempt}); again.",
+                    cdb.ServiceAction, nexus, attempt);
+                if (attempt == SharedReplaceAttempts)
+                    throw new IOException($"The shared persistent reservation state changed under each of {SharedReplaceAttempts} attempts to apply PERSISTENT RESERVE OUT {cdb.ServiceAction}.");
+            }
+        }
+        finally { _sharedOutGate.Release(); }
+    }
+}

@@ -183,7 +183,6 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
         _host = host;
         if (_shared is not null)
         {
-            _shared.Resources.ReportControlBytes();
             Logger.LogInformation(
                 "iSER connection {Remote}: receives from the shared receive queue ({Posted} posted for {Connections} connections on its CQ thread), send buffers of {Size} B from the shared pool (up to {Sends}), up to {DataBuffers} shared data buffers of {DataSize} B; no registered memory of its own",
                 RemoteEndPoint, _shared.Resources.Receives!.Posted, _shared.Worker.Connections, _buffers.BlockSize, Options.SendBuffers,

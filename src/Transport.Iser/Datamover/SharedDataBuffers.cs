@@ -22,9 +22,7 @@ internal sealed class SharedDataBuffers
     private readonly RdmaDevice _device;
     private readonly Tier _large;
     private readonly Tier? _small;
-    private readonly Lock _reportGate = new();
-    private long _reported;
-    private int _users = 1; // the listener's
+    private readonly UserCount _users = new(); // the listener's, then each connection's
 
     /// <summary>One block size: its pool and a credit per block it may grow to.</summary>
     private sealed class Tier(RegisteredBufferPool pool, int capacity)
@@ -44,13 +42,13 @@ internal sealed class SharedDataBuffers
             long slabBytes = (long)options.DataBufferSize * BlocksPerSlab;
             int maxSlabs = (int)Math.Max(1, Math.Min(int.MaxValue / BlocksPerSlab, options.DataBufferPoolBytes / slabBytes));
             _large = new Tier(new RegisteredBufferPool(ProtectionDomain, options.DataBufferSize, BlocksPerSlab, maxSlabs, initialSlabs: 0,
-                access: MemoryAccess.LocalWrite), maxSlabs * BlocksPerSlab);
+                access: MemoryAccess.LocalWrite, registeredChanged: IserConnectionCounters.SharedDataBuffersRegistered), maxSlabs * BlocksPerSlab);
             if (options.SmallDataBufferSize > 0 && options.SmallDataBufferSize < options.DataBufferSize)
             {
                 int perSlab = Math.Max(1, SmallSlabBytes / options.SmallDataBufferSize);
                 int smallSlabs = (int)Math.Max(1, options.DataBufferPoolBytes / 4 / SmallSlabBytes);
                 _small = new Tier(new RegisteredBufferPool(ProtectionDomain, options.SmallDataBufferSize, perSlab, smallSlabs, initialSlabs: 0,
-                    access: MemoryAccess.LocalWrite), perSlab * smallSlabs);
+                    access: MemoryAccess.LocalWrite, registeredChanged: IserConnectionCounters.SharedDataBuffersRegistered), perSlab * smallSlabs);
             }
         }
         catch
@@ -75,35 +73,20 @@ internal sealed class SharedDataBuffers
     /// <summary>Large blocks the pool may grow to.</summary>
     public int Capacity => _large.Capacity;
 
-    /// <summary>Bytes registered now (both sizes).</summary>
-    public long RegisteredBytes => Bytes(_large) + (_small is null ? 0 : Bytes(_small));
-
-    private static long Bytes(Tier tier) => (long)tier.Pool.TotalBlocks * tier.Pool.BlockSize;
-
     private Tier TierOf(bool small) => small ? _small ?? throw new InvalidOperationException("This pool has no small blocks.") : _large;
 
     /// <summary>A connection starts using the pool; false when it is already gone (the listener closed and its last user left).</summary>
-    public bool AddUser()
-    {
-        int users;
-        do
-        {
-            users = Volatile.Read(ref _users);
-            if (users == 0) return false;
-        }
-        while (Interlocked.CompareExchange(ref _users, users + 1, users) != users);
-        return true;
-    }
+    public bool AddUser() => _users.TryAdd();
 
     /// <summary>A user is done (its connection freed, or the listener closed); the last one frees the pool.</summary>
     public void RemoveUser()
     {
-        if (Interlocked.Decrement(ref _users) != 0) return;
+        if (!_users.Remove()) return;
+        // The pools take their bytes off IserConnectionCounters.SharedDataBufferBytes as they go.
         _large.Pool.Dispose();
         _small?.Pool.Dispose();
         ProtectionDomain.Dispose();
         _device.Dispose();
-        lock (_reportGate) IserConnectionCounters.SharedDataBuffersRegistered(-Interlocked.Exchange(ref _reported, 0));
     }
 
     /// <summary>Waits for one block's credit.</summary>
@@ -127,7 +110,6 @@ internal sealed class SharedDataBuffers
         {
             throw new DatamoverException($"Registering more data buffers failed: {e.Message}", e);
         }
-        if (Volatile.Read(ref _reported) < RegisteredBytes) Report();
         return block;
     }
 
@@ -141,14 +123,4 @@ internal sealed class SharedDataBuffers
 
     /// <summary>Whether the block is one of the small ones.</summary>
     public bool IsSmall(RegisteredBlock block) => _small is not null && block.Length == _small.Pool.BlockSize;
-
-    private void Report()
-    {
-        lock (_reportGate)
-        {
-            long now = RegisteredBytes;
-            IserConnectionCounters.SharedDataBuffersRegistered(now - _reported);
-            _reported = now;
-        }
-    }
 }

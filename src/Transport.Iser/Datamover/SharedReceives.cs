@@ -44,7 +44,7 @@ internal sealed class SharedReceives : IDisposable
         {
             Limit = Math.Min(limit, _srq.Capacity);
             _pool = new RegisteredBufferPool(pd, options.ControlBufferSize, BlocksPerSlab, maxSlabs: (Limit + BlocksPerSlab - 1) / BlocksPerSlab,
-                initialSlabs: 0);
+                initialSlabs: 0, registeredChanged: IserConnectionCounters.SharedControlBuffersRegistered);
             _slots = new WorkRequestTable(Limit);
             _wanted = Math.Min(Limit, BasePosted);
         }
@@ -65,9 +65,6 @@ internal sealed class SharedReceives : IDisposable
 
     /// <summary>Buffers the SRQ is kept at.</summary>
     public int Wanted => Volatile.Read(ref _wanted);
-
-    /// <summary>Bytes registered for the receive buffers now.</summary>
-    public long RegisteredBytes => (long)_pool.TotalBlocks * _pool.BlockSize;
 
     public int BlockSize => _pool.BlockSize;
 

@@ -23,8 +23,7 @@ internal sealed class TargetDeviceResources
     private readonly List<CompletionWorker> _workers = [];
     private readonly Lock _gate = new();
     private readonly int _cqEntries;
-    private long _reportedControlBytes;
-    private int _users = 1; // the listener's
+    private readonly UserCount _users = new(); // the listener's, then each connection's
 
     public TargetDeviceResources(RdmaDevice connectionDevice, IserOptions options, ILogger logger, string name)
     {
@@ -43,7 +42,7 @@ internal sealed class TargetDeviceResources
             Receives = new SharedReceives(pd, options, logger, name);
             int sendSlabs = Math.Max(1, options.SharedSendBufferLimit / SendBlocksPerSlab);
             SendBuffers = new RegisteredBufferPool(pd, options.ControlBufferSize, SendBlocksPerSlab, sendSlabs, initialSlabs: 0,
-                access: MemoryAccess.LocalWrite);
+                access: MemoryAccess.LocalWrite, registeredChanged: IserConnectionCounters.SharedControlBuffersRegistered);
         }
         catch
         {
@@ -65,9 +64,6 @@ internal sealed class TargetDeviceResources
 
     /// <summary>CQ poller threads now.</summary>
     public int CompletionThreads { get { lock (_gate) return _workers.Count; } }
-
-    /// <summary>Bytes of shared control buffers registered now (receive and send).</summary>
-    public long ControlBufferBytes => (Receives?.RegisteredBytes ?? 0) + (SendBuffers is { } s ? (long)s.TotalBlocks * s.BlockSize : 0);
 
     /// <summary>
     /// The queues a new connection is built on: the PD, the SRQ, and the CQ of the worker with fewest connections that
@@ -95,35 +91,16 @@ internal sealed class TargetDeviceResources
             worker = best;
         }
         Receives!.ConnectionAdded();
-        ReportControlBytes();
         return new SharedQueues(DataBuffers.ProtectionDomain, worker.Queue, Receives.Queue);
     }
 
-    /// <summary>The process-wide figure follows the shared control pools as they grow.</summary>
-    public void ReportControlBytes()
-    {
-        long now = ControlBufferBytes;
-        long before = Interlocked.Exchange(ref _reportedControlBytes, now);
-        if (now != before) IserConnectionCounters.SharedControlBuffersRegistered(now - before);
-    }
-
     /// <summary>A connection starts using the resources; false when they are already gone.</summary>
-    public bool AddUser()
-    {
-        int users;
-        do
-        {
-            users = Volatile.Read(ref _users);
-            if (users == 0) return false;
-        }
-        while (Interlocked.CompareExchange(ref _users, users + 1, users) != users);
-        return true;
-    }
+    public bool AddUser() => _users.TryAdd();
 
     /// <summary>A user is done (its connection freed, or the listener closed); the last one frees everything.</summary>
     public void RemoveUser()
     {
-        if (Interlocked.Decrement(ref _users) != 0) return;
+        if (!_users.Remove()) return;
         List<CompletionWorker> workers;
         lock (_gate)
         {
@@ -131,9 +108,9 @@ internal sealed class TargetDeviceResources
             _workers.Clear();
         }
         foreach (var worker in workers) worker.Dispose();
+        // The pools take their bytes off IserConnectionCounters.SharedControlBufferBytes as they go.
         Receives?.Dispose();
         SendBuffers?.Dispose();
-        IserConnectionCounters.SharedControlBuffersRegistered(-Interlocked.Exchange(ref _reportedControlBytes, 0));
         DataBuffers.RemoveUser();
     }
 }

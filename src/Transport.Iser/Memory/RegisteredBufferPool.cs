@@ -21,6 +21,7 @@ public sealed unsafe class RegisteredBufferPool : IDisposable
     private readonly int[] _free;
     private readonly bool[] _rented;
     private readonly Lock _lock = new();
+    private readonly Action<long>? _registeredChanged;
     private int _freeCount;
     private int _createdBlocks;
     private bool _disposed;
@@ -30,9 +31,13 @@ public sealed unsafe class RegisteredBufferPool : IDisposable
     /// <param name="blocksPerSlab">Blocks per registered slab.</param>
     /// <param name="maxSlabs">Upper bound on slabs (so on registered memory).</param>
     /// <param name="initialSlabs">Slabs registered up front.</param>
+    /// <param name="registeredChanged">
+    /// Told the bytes of blocks registered (positive, as each slab is added, under the pool's lock) and released
+    /// (negative, all of them at <see cref="Dispose"/>): how a shared pool keeps a process-wide figure current.
+    /// </param>
     public RegisteredBufferPool(
         ProtectionDomain pd, int blockSize, int blocksPerSlab, int maxSlabs = 1, int initialSlabs = 1,
-        MemoryAccess access = MemoryAccess.LocalAndRemoteReadWrite)
+        MemoryAccess access = MemoryAccess.LocalAndRemoteReadWrite, Action<long>? registeredChanged = null)
     {
         ArgumentNullException.ThrowIfNull(pd);
         ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 1);
@@ -42,6 +47,7 @@ public sealed unsafe class RegisteredBufferPool : IDisposable
 
         _pd = pd;
         _access = access;
+        _registeredChanged = registeredChanged;
         BlockSize = (blockSize + 63) & ~63;
         _blocksPerSlab = blocksPerSlab;
         _maxSlabs = maxSlabs;
@@ -173,6 +179,7 @@ public sealed unsafe class RegisteredBufferPool : IDisposable
             }
 
             _slabs.Clear();
+            _registeredChanged?.Invoke(-(long)_createdBlocks * BlockSize);
         }
     }
 
@@ -200,6 +207,8 @@ public sealed unsafe class RegisteredBufferPool : IDisposable
             _blocks[index] = new RegisteredBlock(index, pointer, BlockSize, region.Lkey, region.Rkey, new NativeMemoryManager(pointer, BlockSize));
             _free[_freeCount++] = index;
         }
+
+        _registeredChanged?.Invoke((long)_blocksPerSlab * BlockSize);
     }
 
     private sealed record Slab(MemoryRegion Region);

@@ -70,9 +70,9 @@ public sealed class IserManyConnectionsLabTests(ITestOutputHelper output)
             long targetControl = IserConnectionCounters.SharedControlBufferBytes;
             long targetPerConnection = targetControl / count;
             sharedPeak = IserConnectionCounters.SharedDataBufferBytes;
-            int sharedCqThreads = IserThreads("iser-srq-cq");
-            int cqThreads = IserThreads("iser-cq");
-            int cmThreads = IserThreads("iser-cm");
+            int sharedCqThreads = LabProcess.Threads("iser-srq-cq");
+            int cqThreads = LabProcess.Threads("iser-cq");
+            int cmThreads = LabProcess.Threads("iser-cm");
             output.WriteLine($"target: {targetControl >> 10} KiB of shared control buffers for {count} connections ({targetPerConnection >> 10} KiB each; "
                 + $"{IserConnectionCounters.SharedReceivesPosted} receives posted to the SRQ), {sharedPeak >> 10} KiB in the shared data buffer pool "
                 + $"({(sharedPeak / count) >> 10} KiB each), {sharedCqThreads} CQ threads");
@@ -99,34 +99,8 @@ public sealed class IserManyConnectionsLabTests(ITestOutputHelper output)
         }
         finally
         {
-            await Task.WhenAll(sessions.Select(async s =>
-            {
-                try
-                {
-                    await s.LogoutAsync();
-                }
-                finally
-                {
-                    await s.DisposeAsync();
-                }
-            }));
+            await LabProcess.LogOutAllAsync(sessions);
         }
         await lab.AssertEverythingFreedAsync(TimeSpan.FromSeconds(60));
     }
-
-    /// <summary>Threads of this process whose name starts with <paramref name="prefix"/> (Linux: /proc/self/task/*/comm, 15 characters).</summary>
-    private static int IserThreads(string prefix) =>
-        Directory.EnumerateDirectories("/proc/self/task")
-            .Select(task =>
-            {
-                try
-                {
-                    return File.ReadAllText(Path.Combine(task, "comm"));
-                }
-                catch (IOException)
-                {
-                    return ""; // the thread ended meanwhile
-                }
-            })
-            .Count(name => name.StartsWith(prefix, StringComparison.Ordinal));
 }

@@ -31,18 +31,18 @@ public sealed class IserSharedResourcesLabTests(ITestOutputHelper output)
             await ReadBackOnEachAsync(sessions);
 
             long posted = IserConnectionCounters.SharedReceivesPosted - postedBefore;
-            output.WriteLine($"4 connections: {posted} receives posted to the shared receive queue, {IserThreads("iser-srq-cq")} shared CQ thread(s), "
+            output.WriteLine($"4 connections: {posted} receives posted to the shared receive queue, {LabProcess.Threads("iser-srq-cq")} shared CQ thread(s), "
                 + $"{IserConnectionCounters.SharedControlBufferBytes >> 10} KiB of shared control buffers");
             // 32 to start with and 8 for each connection; more only if load raised it.
             Assert.True(posted >= SharedReceives.BasePosted + 4 * SharedReceives.PerConnection,
                 $"{posted} receives posted for 4 connections, fewer than {SharedReceives.BasePosted} + 4 x {SharedReceives.PerConnection}");
-            Assert.Equal(1, IserThreads("iser-srq-cq"));
+            Assert.Equal(1, LabProcess.Threads("iser-srq-cq"));
             Assert.True(IserConnectionCounters.SharedControlBufferBytes > 0, "no shared control buffer is registered");
             Assert.Contains(lab.Log.Lines, l => l.Contains("no registered memory of its own"));
         }
         finally
         {
-            await LogOutAsync(sessions);
+            await LabProcess.LogOutAllAsync(sessions);
         }
         await lab.AssertEverythingFreedAsync(TimeSpan.FromSeconds(30));
     }
@@ -61,13 +61,13 @@ public sealed class IserSharedResourcesLabTests(ITestOutputHelper output)
             await ReadBackOnEachAsync(sessions);
 
             Assert.Equal(postedBefore, IserConnectionCounters.SharedReceivesPosted);
-            Assert.Equal(0, IserThreads("iser-srq-cq"));
+            Assert.Equal(0, LabProcess.Threads("iser-srq-cq"));
             Assert.Contains(lab.Log.Lines, l => l.Contains("KiB registered now by the connection itself"));
             Assert.DoesNotContain(lab.Log.Lines, l => l.Contains("no registered memory of its own"));
         }
         finally
         {
-            await LogOutAsync(sessions);
+            await LabProcess.LogOutAllAsync(sessions);
         }
         await lab.AssertEverythingFreedAsync(TimeSpan.FromSeconds(30));
     }
@@ -86,32 +86,4 @@ public sealed class IserSharedResourcesLabTests(ITestOutputHelper output)
             Assert.True(data.AsSpan().SequenceEqual(back), $"session {i}: 64 KiB read back differ from what it wrote");
         }));
     }
-
-    private static async Task LogOutAsync(List<IscsiSession> sessions) =>
-        await Task.WhenAll(sessions.Select(async s =>
-        {
-            try
-            {
-                await s.LogoutAsync();
-            }
-            finally
-            {
-                await s.DisposeAsync();
-            }
-        }));
-
-    private static int IserThreads(string prefix) =>
-        Directory.EnumerateDirectories("/proc/self/task")
-            .Select(task =>
-            {
-                try
-                {
-                    return File.ReadAllText(Path.Combine(task, "comm"));
-                }
-                catch (IOException)
-                {
-                    return "";
-                }
-            })
-            .Count(name => name.StartsWith(prefix, StringComparison.Ordinal));
 }

@@ -5,15 +5,30 @@ using Microsoft.Extensions.Logging;
 namespace Iser.Transport.Iser.Datamover;
 
 /// <summary>
-/// One shared CQ and the thread that polls it, for many target connections (told apart by qp_num). Each connection
+/// One shared CQ and the thread that polls it, for many connections (told apart by qp_num). Each connection
 /// reserves the completions it may have outstanding (its send queue's work requests); the CQ also keeps room for every
 /// buffer the shared receive queue may hold, since any of them may complete here. A batch is cut into runs of one
 /// connection's completions, each handed to that connection as its own CQ thread would (its send batch spans the run).
 /// Removing a connection waits for a batch in progress, so nothing of a freed connection is touched afterwards; a late
 /// completion for a qp_num no longer known only gives its shared receive buffer back.
+/// <para>
+/// Initiator connections (<c>reportsIdle</c>) hold their callers' completions until their CQ runs dry (issue 13's
+/// default mode), so the worker tells each connection a drain touched that it is idle, after every drain: when the CQ
+/// is empty and also when the drain's budget ran out, or one busy session would keep the others' results waiting. When
+/// one of them has work for a free thread, the poller passes the polling to its partner thread (<see cref="TurnRelay"/>)
+/// and this thread runs that connection's work, as a connection's own CQ thread does; the others' go to the thread
+/// pool. Only one thread at a time runs such work: while one does, a connection with work gets the pool, so the partner
+/// never waits behind a caller's continuation for its turn.
+/// </para>
 /// </summary>
-internal sealed class CompletionWorker : IDisposable
+internal sealed class CompletionWorker : IDisposable, ICompletionIdleHandler
 {
+    // The connections one polling thread's drain touched since it last reported idle (each thread of a worker has its
+    // own: the one running idle work holds its list while the partner fills another). A thread serves one worker only.
+    [ThreadStatic] private static List<IserConnection>? t_touched;
+    [ThreadStatic] private static long t_drain;
+    private static long s_drains;
+
     private readonly CompletionChannel _channel;
     private readonly CompletionQueue _cq;
     private readonly CompletionQueuePoller _poller;
@@ -23,8 +38,11 @@ internal sealed class CompletionWorker : IDisposable
     private readonly Lock _gate = new();
     private Dictionary<uint, IserConnection> _connections = new(); // replaced on change: the poller reads it without a lock
     private int _free;
+    private int _busyPollers;
+    private int _runningIdleWork; // 1 while a thread the poller let go runs a connection's idle work
 
-    public CompletionWorker(RdmaDevice device, int entries, SharedReceives receives, ILogger logger, string name)
+    /// <param name="reportsIdle">Tell the connections each drain touched that it is done (initiators, see above).</param>
+    public CompletionWorker(RdmaDevice device, int entries, SharedReceives receives, ILogger logger, string name, bool reportsIdle = false)
     {
         _receives = receives;
         _logger = logger;
@@ -35,7 +53,9 @@ internal sealed class CompletionWorker : IDisposable
             _free = _cq.Capacity - receives.Limit;
             if (_free <= 0)
                 throw new VerbsException("ibv_create_cq", $"a shared CQ of {_cq.Capacity} entries cannot hold the {receives.Limit} buffers of the shared receive queue.");
-            _poller = new CompletionQueuePoller(_cq, OnCompletions, OnPollerError, batchSize: 32, batchesPerWakeup: 4, threadName: name);
+            _poller = new CompletionQueuePoller(_cq, OnCompletions, OnPollerError, batchSize: 32, batchesPerWakeup: 4, threadName: name,
+                idle: reportsIdle ? this : null);
+            ReportsIdle = reportsIdle;
         }
         catch
         {
@@ -46,6 +66,14 @@ internal sealed class CompletionWorker : IDisposable
     }
 
     public CompletionQueue Queue => _cq;
+
+    public bool ReportsIdle { get; }
+
+    /// <summary>
+    /// A connection asks for (or, with false, gives up) busy polling: the worker spins on its CQ while any of its
+    /// connections asks, which every connection on it then enjoys (and one core pays for).
+    /// </summary>
+    public void RequestBusyPoll(bool on) => _poller.BusyPoll = Interlocked.Add(ref _busyPollers, on ? 1 : -1) > 0;
 
     public int Connections => Volatile.Read(ref _connections).Count;
 
@@ -106,10 +134,67 @@ internal sealed class CompletionWorker : IDisposable
                 int end = start + 1;
                 while (end < completions.Length && completions[end].QpNum == qp) end++;
                 var run = completions[start..end];
-                if (connections.TryGetValue(qp, out var connection)) connection.OnCompletions(run);
+                if (connections.TryGetValue(qp, out var connection))
+                {
+                    if (ReportsIdle) Touched(connection);
+                    connection.OnCompletions(run);
+                }
                 else Orphaned(run);
                 start = end;
             }
+        }
+    }
+
+    private static void Touched(IserConnection connection)
+    {
+        var touched = t_touched ??= new List<IserConnection>(16);
+        if (touched.Count == 0) t_drain = Interlocked.Increment(ref s_drains);
+        // Once per drain: a drain number is never reused, by this thread or the partner.
+        if (connection.IdleDrain == t_drain) return;
+        connection.IdleDrain = t_drain;
+        touched.Add(connection);
+    }
+
+    bool ICompletionIdleHandler.HasIdleWork
+    {
+        get
+        {
+            if (Volatile.Read(ref _runningIdleWork) != 0 || t_touched is not { } touched) return false;
+            foreach (var connection in touched)
+                if (connection.HasIdleWork) return true;
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// A drain ended: each connection it touched hears it. With a free thread, the first connection with work runs it
+    /// here and the others' goes to the pool first (they must not wait behind a caller's continuation).
+    /// </summary>
+    void ICompletionIdleHandler.OnIdle(bool threadFree)
+    {
+        if (t_touched is not { Count: > 0 } touched) return;
+        IserConnection? runHere = null;
+        if (threadFree && Interlocked.CompareExchange(ref _runningIdleWork, 1, 0) == 0)
+        {
+            foreach (var connection in touched)
+                if (connection.HasIdleWork)
+                {
+                    runHere = connection;
+                    break;
+                }
+            if (runHere is null) Volatile.Write(ref _runningIdleWork, 0);
+        }
+        foreach (var connection in touched)
+            if (!ReferenceEquals(connection, runHere)) connection.OnIdle(threadFree: false);
+        touched.Clear();
+        if (runHere is null) return;
+        try
+        {
+            runHere.OnIdle(threadFree: true);
+        }
+        finally
+        {
+            Volatile.Write(ref _runningIdleWork, 0);
         }
     }
 

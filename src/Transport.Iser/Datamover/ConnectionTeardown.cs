@@ -6,7 +6,7 @@ namespace Iser.Transport.Iser.Datamover;
 /// <summary>
 /// The steps of one iSER connection's teardown, in their order, for its <see cref="ConnectionLifetime"/>:
 /// stop posting and disconnect (so everything posted flushes), then, after the last completion, stop the threads and
-/// free the QP, CQ and registered memory (a shared CQ and SRQ stay with the listener).
+/// free the QP, CQ and registered memory (a shared CQ and SRQ stay with their owner).
 /// </summary>
 internal sealed class ConnectionTeardown : IConnectionLifetimeOwner
 {
@@ -73,8 +73,8 @@ internal sealed class ConnectionTeardown : IConnectionLifetimeOwner
         long bytes = _connection.RegisteredMemoryBytes;
         _parts.Buffers.Dispose();
         _parts.Data?.Dispose();
-        _parts.Shared?.Release(); // after the QP: the SRQ, CQ and PD it used may go now
-        _connection.OnResourcesFreed();
+        _connection.OnResourcesFreed(); // the initiator's registrations, on a PD that may be shared
+        _parts.Shared?.Release(); // after the QP and the registrations: the SRQ, CQ and PD it used may go now
         _connection.MemoryReport.Withdraw();
         IserConnectionCounters.ConnectionFreed();
         _logger.LogDebug("iSER connection {Remote} freed ({Kib} KiB registered memory released): {Reason}", RemoteEndPoint, bytes / 1024, reason);

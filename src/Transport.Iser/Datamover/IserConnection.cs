@@ -36,13 +36,15 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
     private IDatamoverHost? _host;
     private ConnectionParameters _parameters = new();
 
-    /// <param name="target">A target's: the listener's resources on this device (data buffers, and the shared receive
-    /// queue, send buffers and CQ <paramref name="worker"/> when it shares them). Null on an initiator.</param>
-    /// <param name="eventThread">A target's: the listener's rdma_cm event thread. Null: a thread of the connection's own.</param>
-    private protected IserConnection(RdmaConnection rdma, IserOptions options, ILogger logger, TargetDeviceResources? target,
-        CompletionWorker? worker, ConnectionEventThread? eventThread, string localEndPoint, string remoteEndPoint)
+    /// <param name="dataBuffers">A target's: the listener's RDMA data buffers on this device. Null on an initiator.</param>
+    /// <param name="shared">The owner of the shared receive queue, send buffers and CQ <paramref name="worker"/> the
+    /// connection was built on (a target listener's, or the process's initiators'); it counted this connection as a user.
+    /// Null: the connection has its own ring, send buffers, CQ and CQ thread.</param>
+    /// <param name="eventThread">The rdma_cm event thread it shares (the listener's, or the initiators'). Null: a thread of its own.</param>
+    private protected IserConnection(RdmaConnection rdma, IserOptions options, ILogger logger, SharedDataBuffers? dataBuffers,
+        ISharedDeviceResources? shared, CompletionWorker? worker, ConnectionEventThread? eventThread, string localEndPoint, string remoteEndPoint)
     {
-        bool isTarget = target is not null;
+        bool isTarget = dataBuffers is not null;
         Rdma = rdma;
         Options = options;
         Logger = logger;
@@ -56,20 +58,19 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
         // keeps draining. The initiator switches to push delivery after login (StartReceiving): the CQ thread dispatches
         // each PDU into the session itself, which decides where callers' continuations run (CompletionOptions).
         _received = new ReceivedPduDelivery(synchronousContinuations: isTarget, _lifetime.EndOfStreamError);
-        bool shared = worker is not null;
-        _buffers = new ControlBuffers(rdma.ProtectionDomain, options, shared ? target!.SendBuffers : null);
+        _buffers = new ControlBuffers(rdma.ProtectionDomain, options, shared?.Queues.SendBuffers);
         var granted = rdma.QueuePair.Capacities;
         int sendRequests = options.ConnectionOptions(target: isTarget).Capacities.MaxSendWorkRequests;
         // Sharing a CQ, the connection may never have more outstanding than it reserved there.
-        _requests = new WorkRequestTable(shared ? Math.Min(sendRequests, granted.MaxSendWorkRequests) : granted.MaxSendWorkRequests + granted.MaxReceiveWorkRequests);
+        _requests = new WorkRequestTable(shared is not null ? Math.Min(sendRequests, granted.MaxSendWorkRequests) : granted.MaxSendWorkRequests + granted.MaxReceiveWorkRequests);
         _sendQueue = new SendQueue(this, _requests, _references);
         _receives = new ReceiveRing(this, _requests, _references, _received);
-        if (target is not null) _data = new TargetDataTransfers(this, rdma.QueuePair, target.DataBuffers, options, _sendQueue, _requests, _references);
+        if (dataBuffers is not null) _data = new TargetDataTransfers(this, rdma.QueuePair, dataBuffers, options, _sendQueue, _requests, _references);
         IserConnectionCounters.ConnectionCreated();
         _events = new ConnectionEventWatcher(rdma, _lifetime, logger, remoteEndPoint, eventThread);
-        if (shared)
+        if (shared is not null)
         {
-            _shared = new SharedCompletions(target!, worker!, rdma.QueuePair.QpNumber, sendRequests);
+            _shared = new SharedCompletions(shared, worker!, rdma.QueuePair.QpNumber, sendRequests);
             worker!.Add(rdma.QueuePair.QpNumber, this);
         }
         else
@@ -79,7 +80,7 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
         }
         _lifetime.Attach(new ConnectionTeardown(this,
             new(rdma, _receives, _sendQueue, _received, (IDisposable?)_poller ?? _shared!, _events, _buffers, _data, _requests, _shared), logger));
-        if (!shared) PostReceives(options.LoginReceiveBuffers);
+        if (shared is null) PostReceives(options.LoginReceiveBuffers);
         MemoryReport.Update(RegisteredMemoryBytes);
     }
 
@@ -109,10 +110,10 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
     /// <summary>References held: 1 for the open connection plus one per posted, not yet completed work request.</summary>
     public int References => _references.Count;
 
-    /// <summary>Receive work requests posted and not yet completed (its own ring's; a shared receive queue's are the listener's).</summary>
+    /// <summary>Receive work requests posted and not yet completed (its own ring's; a shared receive queue's are its owner's).</summary>
     public int PostedReceives => _receives.Posted;
 
-    /// <summary>Whether this connection receives through the listener's shared receive queue and polls a shared CQ.</summary>
+    /// <summary>Whether this connection receives through a shared receive queue (its listener's, or the initiators') and polls a shared CQ.</summary>
     public bool SharesResources => _shared is not null;
 
     /// <summary>Completes when the QP, CQ and registered memory have been freed.</summary>
@@ -169,6 +170,7 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
     public void StartReceiving(IPduReceiver receiver, bool busyPoll = false)
     {
         if (_poller is not null) _poller.BusyPoll = busyPoll;
+        else if (busyPoll) _shared!.RequestBusyPoll(); // the shared CQ's thread spins while this connection is on it
         _received.StartPushing(receiver);
     }
 
@@ -183,10 +185,15 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
         _host = host;
         if (_shared is not null)
         {
-            Logger.LogInformation(
-                "iSER connection {Remote}: receives from the shared receive queue ({Posted} posted for {Connections} connections on its CQ thread), send buffers of {Size} B from the shared pool (up to {Sends}), up to {DataBuffers} shared data buffers of {DataSize} B; no registered memory of its own",
-                RemoteEndPoint, _shared.Resources.Receives!.Posted, _shared.Worker.Connections, _buffers.BlockSize, Options.SendBuffers,
-                Options.DataBuffers, _data?.BlockSize ?? 0);
+            if (_data is null)
+                Logger.LogInformation(
+                    "iSER connection {Remote}: receives from the initiators' shared receive queue ({Posted} posted for {Connections} connections on its CQ thread), send buffers of {Size} B from the shared pool (up to {Sends}); it registers only the I/O buffers of its commands",
+                    RemoteEndPoint, _shared.Queues.Receives.Posted, _shared.Worker.Connections, _buffers.BlockSize, Options.SendBuffers);
+            else
+                Logger.LogInformation(
+                    "iSER connection {Remote}: receives from the shared receive queue ({Posted} posted for {Connections} connections on its CQ thread), send buffers of {Size} B from the shared pool (up to {Sends}), up to {DataBuffers} shared data buffers of {DataSize} B; no registered memory of its own",
+                    RemoteEndPoint, _shared.Queues.Receives.Posted, _shared.Worker.Connections, _buffers.BlockSize, Options.SendBuffers,
+                    Options.DataBuffers, _data.BlockSize);
             return;
         }
         // Full feature phase: the ring grows to the command window plus the unexpected PDUs the peer may send.
@@ -267,7 +274,7 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
     private void SharedReceiveCompleted(in IbvWc wc)
     {
         IserConnectionCounters.CompletionPolled(receive: true);
-        var receives = _shared!.Resources.Receives!;
+        var receives = _shared!.Queues.Receives;
         RegisteredBlock block = receives.Take(wc.WrId);
         if (_lifetime.Terminating)
         {
@@ -297,6 +304,13 @@ public abstract class IserConnection : IDatamoverConnection, ISendQueueOwner, IC
 
     bool ICompletionIdleHandler.HasIdleWork => _received.HasIdleWork;
     void ICompletionIdleHandler.OnIdle(bool threadFree) => _received.Idle(threadFree);
+
+    // A shared CQ's worker reports idle for each connection a drain touched (CompletionWorker).
+    internal bool HasIdleWork => _received.HasIdleWork;
+    internal void OnIdle(bool threadFree) => _received.Idle(threadFree);
+
+    /// <summary>The shared worker's number of the drain that last touched this connection (its own bookkeeping).</summary>
+    internal long IdleDrain;
 
     private void Route(in IbvWc wc, in WorkRequestTable.Slot slot)
     {

@@ -19,6 +19,7 @@ public static class IserConnectionCounters
     private static long _receiveCompletions;
     private static long _sharedReceivesPosted;
     private static long _sharedControlBufferBytes;
+    private static long _initiatorControlBufferBytes;
 
     /// <summary>The same figures as instruments (meter <c>Iser.Transport.Iser</c>), made when the transport is first used.</summary>
     public const string MeterName = "Iser.Transport.Iser";
@@ -38,8 +39,10 @@ public static class IserConnectionCounters
             "Bytes of target data buffers registered in the pools that listeners share among their connections.");
         meter.CreateObservableUpDownCounter("iser.rdma.shared_control_buffers", () => SharedControlBufferBytes, "By",
             "Bytes of control-PDU buffers (shared receive queues and send buffers) registered for the connections a listener accepts on one device.");
+        meter.CreateObservableUpDownCounter("iser.rdma.initiator_control_buffers", () => InitiatorControlBufferBytes, "By",
+            "Bytes of control-PDU buffers (shared receive queues and send buffers) registered for the initiator connections of the process.");
         meter.CreateObservableUpDownCounter("iser.rdma.shared_receives.posted", () => SharedReceivesPosted, "{request}",
-            "Receive buffers posted to the targets' shared receive queues.");
+            "Receive buffers posted to shared receive queues (targets' and initiators').");
         return meter;
     }
 
@@ -61,7 +64,9 @@ public static class IserConnectionCounters
     public static long SharedDataBufferBytes => Interlocked.Read(ref _sharedDataBufferBytes);
     /// <summary>Bytes of control buffers registered in the pools a listener's connections share (SRQ buffers and send buffers).</summary>
     public static long SharedControlBufferBytes => Interlocked.Read(ref _sharedControlBufferBytes);
-    /// <summary>Receive buffers posted to shared receive queues (the listeners', apart from <see cref="OutstandingWorkRequests"/>).</summary>
+    /// <summary>Bytes of control buffers registered in the pools the initiator connections of the process share (SRQ and send buffers).</summary>
+    public static long InitiatorControlBufferBytes => Interlocked.Read(ref _initiatorControlBufferBytes);
+    /// <summary>Receive buffers posted to shared receive queues (targets' and initiators', apart from <see cref="OutstandingWorkRequests"/>).</summary>
     public static long SharedReceivesPosted => Interlocked.Read(ref _sharedReceivesPosted);
 
     internal static void ConnectionCreated()
@@ -87,5 +92,6 @@ public static class IserConnectionCounters
     internal static void Registered(long bytes) => Interlocked.Add(ref _registeredBytes, bytes);
     internal static void SharedDataBuffersRegistered(long bytes) => Interlocked.Add(ref _sharedDataBufferBytes, bytes);
     internal static void SharedControlBuffersRegistered(long bytes) => Interlocked.Add(ref _sharedControlBufferBytes, bytes);
+    internal static void InitiatorControlBuffersRegistered(long bytes) => Interlocked.Add(ref _initiatorControlBufferBytes, bytes);
     internal static void SharedReceivePosted(int count) => Interlocked.Add(ref _sharedReceivesPosted, count);
 }

@@ -83,10 +83,18 @@ public sealed class IserDatamoverListener : IDatamoverListener
                 var connectionOptions = _options.ConnectionOptions(target: true);
                 int sendEntries = connectionOptions.Capacities.MaxSendWorkRequests;
                 RdmaConnection connection;
-                if (_options.ShareConnectionResources)
-                    connection = request.Prepare(connectionOptions, device => (resources = ResourcesFor(device)).QueuesFor(sendEntries, out worker));
-                else
-                    connection = request.Prepare(connectionOptions, device => (resources = ResourcesFor(device)).DataBuffers.ProtectionDomain);
+                try
+                {
+                    if (_options.ShareConnectionResources)
+                        connection = request.Prepare(connectionOptions, device => (resources = ResourcesFor(device)).QueuesFor(sendEntries, out worker));
+                    else
+                        connection = request.Prepare(connectionOptions, device => (resources = ResourcesFor(device)).DataBuffers.ProtectionDomain);
+                }
+                catch
+                {
+                    if (worker is not null) resources!.Abandon(worker, sendEntries); // the QP was not made on them
+                    throw;
+                }
                 IserTargetDatamover datamover;
                 try
                 {
@@ -95,8 +103,8 @@ public sealed class IserDatamoverListener : IDatamoverListener
                 }
                 catch
                 {
-                    worker?.Unreserve(sendEntries);
                     connection.Dispose();
+                    if (worker is not null) resources!.Abandon(worker, sendEntries);
                     throw;
                 }
                 try

@@ -24,15 +24,18 @@ public sealed class IserInitiatorDatamover : IserConnection, IInitiatorDatamover
     /// </summary>
     private static readonly Lazy<ConnectionEventThread> s_events = new(() => new ConnectionEventThread("iser-cm initiators"));
 
-    internal IserInitiatorDatamover(RdmaConnection rdma, IserOptions options, ILogger logger, string localEndPoint, string remoteEndPoint)
-        : base(rdma, options, logger, target: null, worker: null, eventThread: s_events.Value, localEndPoint, remoteEndPoint)
+    /// <param name="shared">The initiators' shared queues on this device, with the CQ <paramref name="worker"/>; null when
+    /// the connection has its own (<see cref="IserOptions.ShareConnectionResources"/> false).</param>
+    internal IserInitiatorDatamover(RdmaConnection rdma, IserOptions options, ILogger logger, InitiatorDeviceResources? shared,
+        CompletionWorker? worker, string localEndPoint, string remoteEndPoint)
+        : base(rdma, options, logger, dataBuffers: null, shared, worker, eventThread: s_events.Value, localEndPoint, remoteEndPoint)
     {
         _registrations = new MemoryRegionCache(rdma.ProtectionDomain, options.RegistrationCacheEntries, maxBytes: 1L << 30);
     }
 
     // The CQ thread tells the receiver after each completion batch; a send batch stages SENDs for one doorbell.
     public bool ReportsReceiveIdle => true;
-    public bool ReceiveIdleIsBounded => true; // the poller's budget per wake-up: 4 batches of 32 completions
+    public bool ReceiveIdleIsBounded => true; // idle after every drain, at most 4 batches of 32 completions (a shared CQ's too)
     public void BeginSendBatch() => Sends.BeginBatch();
     public void EndSendBatch() => Sends.EndBatch();
     public void FlushSends() => Sends.Flush();

@@ -32,33 +32,46 @@ public sealed class IserInitiatorTransport : IInitiatorTransport
             throw new DatamoverException($"Cannot connect to {host}:{port} over iSER: {RdmaRuntime.NotSupportedReason}");
         IPAddress address = await ResolveAsync(host, port, cancellationToken).ConfigureAwait(false);
         var remote = new IPEndPoint(address, port);
+        var connectionOptions = _options.ConnectionOptions(target: false);
+        int sendEntries = connectionOptions.Capacities.MaxSendWorkRequests;
+        InitiatorDeviceResources? shared = null;
+        CompletionWorker? worker = null;
         // rdma_cm's control path blocks (bounded by ConnectTimeoutMs per step): keep it off the caller's thread.
         RdmaConnection connection = await Task.Run(() =>
         {
             try
             {
-                return RdmaConnection.Connect(remote, IserCmPrivateData.Default.ToArray(), _options.ConnectionOptions(target: false),
-                    _options.SourceAddress is { } source ? new IPEndPoint(source, 0) : null);
+                // By default the QP is built on the initiators' shared receive queue and a shared CQ (and its thread).
+                Func<RdmaDevice, SharedQueues>? queues = _options.ShareConnectionResources
+                    ? device => InitiatorDeviceResources.QueuesFor(device, _options, _logger, sendEntries, out shared, out worker)
+                    : null;
+                return RdmaConnection.Connect(remote, IserCmPrivateData.Default.ToArray(), connectionOptions,
+                    _options.SourceAddress is { } source ? new IPEndPoint(source, 0) : null, sharedQueues: queues);
             }
-            catch (Exception e) when (e is VerbsException or RdmaCmEventException or PlatformNotSupportedException)
+            catch (Exception e)
             {
-                throw new DatamoverException($"Cannot connect to {remote} over iSER: {e.Message}", e);
+                if (worker is not null) shared!.Abandon(worker, sendEntries); // no QP was built on them
+                if (e is VerbsException or RdmaCmEventException or PlatformNotSupportedException)
+                    throw new DatamoverException($"Cannot connect to {remote} over iSER: {e.Message}", e);
+                throw;
             }
         }, cancellationToken).ConfigureAwait(false);
+        IserInitiatorDatamover datamover;
         try
         {
             var reply = IserCmPrivateData.Read(connection.PeerPrivateData);
             _logger.LogDebug("iSER connection to {Remote} established (target: ZBVA not used={Zbva}, Send with Invalidate not used={Sie})",
                 remote, reply.ZeroBasedVirtualAddressNotUsed, reply.SendWithInvalidateNotUsed);
-            var datamover = new IserInitiatorDatamover(connection, _options, _logger, $"iser:local:{connection.CmId.SourcePort}", $"iser:{remote}");
-            datamover.StartWatchingConnectionEvents();
-            return datamover;
+            datamover = new IserInitiatorDatamover(connection, _options, _logger, shared, worker, $"iser:local:{connection.CmId.SourcePort}", $"iser:{remote}");
         }
         catch
         {
             connection.Dispose();
+            if (worker is not null) shared!.Abandon(worker, sendEntries);
             throw;
         }
+        datamover.StartWatchingConnectionEvents();
+        return datamover;
     }
 
     private static async Task<IPAddress> ResolveAsync(string host, int port, CancellationToken ct)

@@ -37,22 +37,23 @@ public sealed record IserOptions
     public long DataBufferPoolBytes { get; init; } = 64L << 20;
 
     /// <summary>
-    /// Target: the connections a listener accepts on one device share a receive queue (SRQ), control send buffers and
-    /// completion queues polled by <see cref="CompletionThreads"/> threads, instead of each registering its own ring and
-    /// starting its own CQ thread. False gives each connection its own (the initiator always has its own).
+    /// The connections a target listener accepts on one device, and the initiator connections of the process on one
+    /// device (with equal options), share a receive queue (SRQ), control send buffers and completion queues polled by
+    /// <see cref="CompletionThreads"/> threads, instead of each registering its own ring and starting its own CQ thread.
+    /// False gives each connection its own.
     /// </summary>
     public bool ShareConnectionResources { get; init; } = true;
 
-    /// <summary>Target, shared resources: most receive buffers the shared receive queue of one device holds at once.</summary>
+    /// <summary>Shared resources: most receive buffers the shared receive queue of one device holds at once.</summary>
     public int SharedReceiveLimit { get; init; } = 4096;
 
-    /// <summary>Target, shared resources: most control send buffers the connections on one device hold at once (grown by load).</summary>
+    /// <summary>Shared resources: most control send buffers the connections on one device hold at once (grown by load).</summary>
     public int SharedSendBufferLimit { get; init; } = 16384;
 
-    /// <summary>Target, shared resources: CQ poller threads per device (more only when their CQs are full).</summary>
+    /// <summary>Shared resources: CQ poller threads per device (more only when their CQs are full); an initiator's each have a partner thread that polls while they run callers' completions.</summary>
     public int CompletionThreads { get; init; } = Math.Max(1, Environment.ProcessorCount);
 
-    /// <summary>Target, shared resources: entries of each shared CQ (capped by the device's max_cqe).</summary>
+    /// <summary>Shared resources: entries of each shared CQ (capped by the device's max_cqe).</summary>
     public int SharedCompletionQueueEntries { get; init; } = 65536;
 
     /// <summary>Initiator: registrations the memory-region cache keeps for reuse.</summary>

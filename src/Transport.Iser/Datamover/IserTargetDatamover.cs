@@ -17,7 +17,7 @@ public sealed class IserTargetDatamover : IserConnection, ITargetDatamover
 {
     internal IserTargetDatamover(RdmaConnection rdma, IserOptions options, ILogger logger, TargetDeviceResources resources,
         CompletionWorker? worker, ConnectionEventThread eventThread, string localEndPoint, string remoteEndPoint)
-        : base(rdma, options, logger, resources, worker, eventThread, localEndPoint, remoteEndPoint)
+        : base(rdma, options, logger, resources.DataBuffers, worker is null ? null : resources, worker, eventThread, localEndPoint, remoteEndPoint)
     {
     }
 

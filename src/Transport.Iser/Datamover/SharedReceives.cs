@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace Iser.Transport.Iser.Datamover;
 
 /// <summary>
-/// The receive buffers a target's connections on one device share, posted to one SRQ (as Linux isert and SPDK's
+/// The receive buffers the connections on one device share (a target listener's, or the initiators'), posted to one SRQ (as Linux isert and SPDK's
 /// NVMe-oF RDMA transport share theirs): <see cref="BasePosted"/> buffers, <see cref="PerConnection"/> more for
 /// each connection, and more again when a completion finds fewer than a quarter still posted (load), up to
 /// <see cref="IserOptions.SharedReceiveLimit"/>. A buffer goes back to the SRQ as soon as its PDU is decoded, so what
@@ -34,7 +34,8 @@ internal sealed class SharedReceives : IDisposable
     private int _posted;
     private bool _closed;
 
-    public SharedReceives(ProtectionDomain pd, IserOptions options, ILogger logger, string name)
+    /// <param name="registeredChanged">Told the bytes its buffers register and release (the owner's meter).</param>
+    public SharedReceives(ProtectionDomain pd, IserOptions options, ILogger logger, string name, Action<long> registeredChanged)
     {
         _logger = logger;
         _name = name;
@@ -44,7 +45,7 @@ internal sealed class SharedReceives : IDisposable
         {
             Limit = Math.Min(limit, _srq.Capacity);
             _pool = new RegisteredBufferPool(pd, options.ControlBufferSize, BlocksPerSlab, maxSlabs: (Limit + BlocksPerSlab - 1) / BlocksPerSlab,
-                initialSlabs: 0, registeredChanged: IserConnectionCounters.SharedControlBuffersRegistered);
+                initialSlabs: 0, registeredChanged: registeredChanged);
             _slots = new WorkRequestTable(Limit);
             _wanted = Math.Min(Limit, BasePosted);
         }

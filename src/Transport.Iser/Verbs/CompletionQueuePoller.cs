@@ -5,14 +5,14 @@ namespace Iser.Transport.Iser.Verbs;
 /// <summary>Receives a batch of work completions. The span is only valid during the call.</summary>
 public delegate void CompletionBatchHandler(ReadOnlySpan<IbvWc> completions);
 
-/// <summary>What a poller tells its owner when the CQ runs dry, and the work the owner held back until then.</summary>
+/// <summary>What a poller tells its owner after each drain of the CQ, and the work the owner held back until then.</summary>
 public interface ICompletionIdleHandler
 {
     /// <summary>True when <see cref="OnIdle"/> with a free thread would run work on it.</summary>
     bool HasIdleWork { get; }
 
     /// <summary>
-    /// The CQ is empty and everything taken from it was handled. <paramref name="threadFree"/>: another thread polls
+    /// A drain ended (the CQ empty, or the poller's budget per wake-up used) and everything taken from it was handled. <paramref name="threadFree"/>: another thread polls
     /// now (the poller passed its turn), so the owner may run its held-back work here; false on the polling thread.
     /// </summary>
     void OnIdle(bool threadFree);
@@ -24,7 +24,7 @@ public interface ICompletionIdleHandler
 /// ibv_req_notify_cq, poll once more to catch completions that slipped in before the arm, then
 /// wait. The wait is poll(2) on the channel fd with a timeout, so <see cref="Dispose"/> stops the
 /// thread within that timeout. No allocation per completion: the batch buffer is allocated once.
-/// With an <see cref="ICompletionIdleHandler"/>, the owner hears each time the CQ runs dry; when it has work held back
+/// With an <see cref="ICompletionIdleHandler"/>, the owner hears after each drain (the CQ empty, or the budget of a wake-up used); when it has work held back
 /// for then (the initiator's thread-pool completions), this thread passes the polling to a partner thread
 /// (<see cref="TurnRelay"/>) and runs that work itself: no hand-off between a completion and its continuation.
 /// </summary>
@@ -111,12 +111,10 @@ public sealed class CompletionQueuePoller : IDisposable
         {
             while (!_stopping)
             {
-                if (Drain())
-                {
-                    Thread.Yield(); // budget used up: more may be queued; give others a turn, then continue without waiting
-                    continue;
-                }
+                bool more = Drain();
 
+                // Idle after every drain, also one cut short by its budget: the owner's held-back work must not wait
+                // for a CQ that other connections' traffic (a shared CQ) keeps from ever running dry.
                 if (_handledSinceIdle && _idle is { } idle)
                 {
                     _handledSinceIdle = false;
@@ -129,6 +127,12 @@ public sealed class CompletionQueuePoller : IDisposable
                     idle.OnIdle(threadFree: false);
                 }
 
+                if (more)
+                {
+                    Thread.Yield(); // budget used up: more may be queued; give others a turn, then continue without waiting
+                    continue;
+                }
+
                 if (_busyPoll)
                 {
                     SpinPoll();
@@ -138,8 +142,9 @@ public sealed class CompletionQueuePoller : IDisposable
                 _queue.RequestNotification();
                 Interlocked.Increment(ref _arms);
 
-                // A completion that arrived after the last empty poll but before the arm raises no event.
-                if (Drain())
+                // A completion that arrived after the last empty poll but before the arm raises no event. Any found
+                // now goes round again, so the owner hears the drain before this thread sleeps.
+                if (Drain() || (_handledSinceIdle && _idle is not null))
                 {
                     continue;
                 }

@@ -77,12 +77,15 @@ public sealed class RdmaConnection : IDisposable
     /// before rdma_connect reads <paramref name="privateData"/>, so it may register memory and write
     /// that memory's keys into the private data's buffer.
     /// </param>
+    /// <param name="sharedQueues">Supplies the PD, CQ and SRQ the QP is built on, shared with other connections on that
+    /// device (<see cref="SharedQueues"/>); null gives the connection its own.</param>
     public static RdmaConnection Connect(
         IPEndPoint remote,
         ReadOnlySpan<byte> privateData,
         RdmaConnectionOptions? options = null,
         IPEndPoint? source = null,
-        Func<RdmaDevice, ProtectionDomain>? protectionDomainFactory = null)
+        Func<RdmaDevice, ProtectionDomain>? protectionDomainFactory = null,
+        Func<RdmaDevice, SharedQueues>? sharedQueues = null)
     {
         RdmaRuntime.EnsureSupported();
         options ??= new RdmaConnectionOptions();
@@ -93,7 +96,9 @@ public sealed class RdmaConnection : IDisposable
             RdmaCmId id = Track(created, new RdmaCmId(channel));
             id.ResolveAddress(source, remote, options.TimeoutMs);
             id.ResolveRoute(options.TimeoutMs);
-            Resources r = CreateResources(id, options, protectionDomainFactory, created);
+            Resources r = sharedQueues is null
+                ? CreateResources(id, options, protectionDomainFactory, created)
+                : CreateOnSharedQueues(id, options, sharedQueues, created);
             if (options.AckTimeout is byte connectTimeout)
             {
                 id.SetAckTimeout(connectTimeout);

@@ -104,7 +104,8 @@ internal sealed class InProcessIserTarget : IAsyncDisposable
     public async Task AssertEverythingFreedAsync(TimeSpan timeout)
     {
         var sw = Stopwatch.StartNew();
-        while ((Target.SessionCount != 0 || IserConnectionCounters.LiveConnections != 0) && sw.Elapsed < timeout)
+        while ((Target.SessionCount != 0 || IserConnectionCounters.LiveConnections != 0 || IserConnectionCounters.InitiatorControlBufferBytes != 0)
+               && sw.Elapsed < timeout)
             await Task.Delay(50);
         Assert.True(Target.SessionCount == 0, $"the target still holds {Target.SessionCount} session(s) {timeout.TotalSeconds} s after the peer finished");
         Assert.True(IserConnectionCounters.LiveConnections == 0,
@@ -114,6 +115,11 @@ internal sealed class InProcessIserTarget : IAsyncDisposable
             $"{IserConnectionCounters.OutstandingWorkRequests} RDMA work request(s) posted and never completed in this process");
         Assert.True(IserConnectionCounters.RegisteredBytes == 0,
             $"{IserConnectionCounters.RegisteredBytes} bytes still registered by iSER connections in this process");
+        // The initiators' shared queues go with their last connection (the target's with the listener).
+        Assert.True(IserConnectionCounters.InitiatorControlBufferBytes == 0,
+            $"{IserConnectionCounters.InitiatorControlBufferBytes} bytes still registered by the initiators' shared queues after their last connection");
+        Assert.True(InitiatorDeviceResources.CompletionThreads == 0,
+            $"{InitiatorDeviceResources.CompletionThreads} initiator CQ threads still running after the last initiator connection");
     }
 
     /// <summary>

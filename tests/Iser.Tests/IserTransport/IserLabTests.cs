@@ -82,7 +82,11 @@ public abstract class IserLabTests(ITestOutputHelper output, CompletionMode mode
             output.WriteLine($"iSER: 64 x 64 KiB written then read, all in flight: {ms} ms, {mbps:0.0} MB/s");
 
             Assert.True(IserConnectionCounters.LiveConnections >= 2);
-            Assert.True(IserConnectionCounters.RegisteredBytes > 0);
+            // Both ends at defaults receive through a shared receive queue and send from a shared pool: the connections
+            // themselves register nothing; the pools, the initiators' and the listener's, do.
+            Assert.Equal(0, IserConnectionCounters.RegisteredBytes);
+            Assert.True(IserConnectionCounters.InitiatorControlBufferBytes > 0, "the initiator's shared control buffers are not registered");
+            Assert.True(IserConnectionCounters.SharedControlBufferBytes > 0, "the target's shared control buffers are not registered");
         }
         finally
         {
@@ -94,14 +98,16 @@ public abstract class IserLabTests(ITestOutputHelper output, CompletionMode mode
         await WaitUntil(() => IserConnectionCounters.LiveConnections == 0, TimeSpan.FromSeconds(20), "freeing both iSER connections");
         Assert.Equal(0, IserConnectionCounters.OutstandingWorkRequests);
         Assert.Equal(0, IserConnectionCounters.RegisteredBytes);
+        await WaitUntil(() => IserConnectionCounters.InitiatorControlBufferBytes == 0, TimeSpan.FromSeconds(20), "freeing the initiators' shared queues after their last connection");
         Assert.True(IserConnectionCounters.PostedWorkRequests > 0);
 
         // RDMA-only data placement: no R2T, Data-In or Data-Out ever crossed the wire.
         var pduLines = lab.Log.Lines.Where(l => l.Contains(".Pdu:")).ToList();
         Assert.NotEmpty(pduLines);
         Assert.DoesNotContain(pduLines, l => l.Contains("DataIn") || l.Contains("DataOut") || l.Contains("ReadyToTransfer"));
-        Assert.Contains(lab.Log.Lines, l => l.Contains("KiB registered now"));
-        foreach (var line in lab.Log.Lines.Where(l => l.Contains("registered now"))) output.WriteLine(line);
+        Assert.Contains(lab.Log.Lines, l => l.Contains("receives from the initiators' shared receive queue"));
+        Assert.Contains(lab.Log.Lines, l => l.Contains("no registered memory of its own"));
+        foreach (var line in lab.Log.Lines.Where(l => l.Contains("shared receive queue"))) output.WriteLine(line);
     }
 
     [LabFact]

@@ -10,19 +10,16 @@ namespace Iser.Tests.IserTransport;
 
 /// <summary>
 /// Many iSER connections to one target of ours (our initiator, both in this process): each one writes and reads back
-/// its own data. The target's connections register nothing of their own: receives come from one shared receive queue,
-/// send and data buffers from the listener's pools, completions from a few shared CQ threads. Threads and registered
-/// memory per connection are written to the output, and asserted (issue 16: at most 256 KiB per target connection).
+/// its own data. Neither end's connections register anything of their own: receives come from one shared receive queue
+/// per side, send (and the target's data) buffers from shared pools, completions from a few shared CQ threads. Threads and registered
+/// memory per connection are written to the output, and asserted (issue 16: at most 256 KiB per connection).
 /// </summary>
 [Trait("Category", "Lab")]
 [Collection("iSER lab")] // IserConnectionCounters are process-wide
 public sealed class IserManyConnectionsLabTests(ITestOutputHelper output)
 {
-    /// <summary>Registered by one initiator connection at defaults: its receive ring and send buffers (about 1.3 MiB today).</summary>
-    private const long ControlBudgetPerConnection = 2L << 20;
-
-    /// <summary>The target's shared control buffers (SRQ and send pool) per connection: the bar of issue 16.</summary>
-    private const long TargetControlBudgetPerConnection = 256L << 10;
+    /// <summary>Shared control buffers (SRQ and send pool) per connection, on each side: the bar of issue 16.</summary>
+    private const long ControlBudgetPerConnection = 256L << 10;
 
     /// <summary>Connections the test opens: 64, or ISER_LAB_CONNECTIONS (256 was measured this way, see bench/README.md).</summary>
     private static int Connections =>
@@ -65,26 +62,30 @@ public sealed class IserManyConnectionsLabTests(ITestOutputHelper output)
 
             int connections = (int)IserConnectionCounters.LiveConnections; // both ends of each connection live in this process
             Assert.True(connections == 2 * count, $"{connections} live iSER connection ends, {2 * count} expected");
-            // The target's ends register nothing of their own, so the per-connection figure is the initiator's.
-            long initiatorPerConnection = IserConnectionCounters.RegisteredBytes / count;
+            // Neither end registers anything of its own: the per-connection figures are the shared pools' over the connections.
+            long ownBytes = IserConnectionCounters.RegisteredBytes;
+            long initiatorControl = IserConnectionCounters.InitiatorControlBufferBytes;
+            long initiatorPerConnection = initiatorControl / count;
             long targetControl = IserConnectionCounters.SharedControlBufferBytes;
             long targetPerConnection = targetControl / count;
             sharedPeak = IserConnectionCounters.SharedDataBufferBytes;
             int sharedCqThreads = LabProcess.Threads("iser-srq-cq");
-            int cqThreads = LabProcess.Threads("iser-cq");
+            int cqThreads = LabProcess.Threads("iser-cq ");
+            int initiatorCqThreads = LabProcess.Threads("iser-init-cq");
             int cmThreads = LabProcess.Threads("iser-cm");
             output.WriteLine($"target: {targetControl >> 10} KiB of shared control buffers for {count} connections ({targetPerConnection >> 10} KiB each; "
                 + $"{IserConnectionCounters.SharedReceivesPosted} receives posted to the SRQ), {sharedPeak >> 10} KiB in the shared data buffer pool "
                 + $"({(sharedPeak / count) >> 10} KiB each), {sharedCqThreads} CQ threads");
-            output.WriteLine($"initiator: {IserConnectionCounters.RegisteredBytes >> 10} KiB registered by {count} connections ({initiatorPerConnection >> 10} KiB each), "
-                + $"{cqThreads} CQ threads");
+            output.WriteLine($"initiator: {initiatorControl >> 10} KiB of shared control buffers for {count} connections ({initiatorPerConnection >> 10} KiB each), "
+                + $"{initiatorCqThreads} shared CQ threads (partners included), {cqThreads} per-connection CQ threads; {ownBytes} B registered by connections themselves");
             output.WriteLine($"threads: {cmThreads} rdma_cm watchers, {Process.GetCurrentProcess().Threads.Count} threads in the process");
 
-            Assert.True(targetPerConnection <= TargetControlBudgetPerConnection,
-                $"the target registers {targetPerConnection >> 10} KiB of control buffers per iSER connection, more than {TargetControlBudgetPerConnection >> 10} KiB");
+            Assert.True(targetPerConnection <= ControlBudgetPerConnection,
+                $"the target registers {targetPerConnection >> 10} KiB of control buffers per iSER connection, more than {ControlBudgetPerConnection >> 10} KiB");
             Assert.True(targetControl > 0 && IserConnectionCounters.SharedReceivesPosted > 0, "the target posted no buffer to a shared receive queue");
-            Assert.True(initiatorPerConnection <= ControlBudgetPerConnection,
-                $"each iSER initiator connection registers {initiatorPerConnection >> 10} KiB, more than its control buffers' {ControlBudgetPerConnection >> 10} KiB");
+            Assert.True(initiatorControl > 0 && initiatorPerConnection <= ControlBudgetPerConnection,
+                $"the initiator registers {initiatorPerConnection >> 10} KiB of control buffers per iSER connection, outside (0, {ControlBudgetPerConnection >> 10}] KiB");
+            Assert.True(ownBytes == 0, $"{ownBytes} B registered by the connections themselves, none expected when they share");
             // Large blocks up to DataBufferPoolBytes, small ones up to a quarter of that.
             long dataLimit = new IserOptions().DataBufferPoolBytes * 5 / 4;
             Assert.True(sharedPeak > 0 && sharedPeak <= dataLimit,
@@ -92,10 +93,13 @@ public sealed class IserManyConnectionsLabTests(ITestOutputHelper output)
             // The target's connections share the listener's rdma_cm thread, the initiator's connections one of the process.
             Assert.True(cmThreads <= 2,
                 $"{cmThreads} rdma_cm threads for {count} initiator connections and one listener: the connections do not share them");
-            // The target's completions: at most one thread per core. Each initiator connection polls its own CQ (with a relay partner).
+            // Completions: at most one thread per core on the target; on the initiator as many, each with its relay partner.
             Assert.True(sharedCqThreads >= 1 && sharedCqThreads <= new IserOptions().CompletionThreads,
                 $"{sharedCqThreads} shared CQ threads on the target, outside [1, {new IserOptions().CompletionThreads}]");
-            Assert.True(cqThreads <= 2 * count, $"{cqThreads} initiator CQ threads for {count} connections: more than 2 each");
+            int limit = new IserOptions().CompletionThreads;
+            Assert.True(cqThreads == 0, $"{cqThreads} per-connection CQ threads: the connections do not share");
+            Assert.True(initiatorCqThreads >= 1 && initiatorCqThreads <= 2 * limit,
+                $"{initiatorCqThreads} initiator CQ threads for {count} connections, outside [1, {2 * limit}]");
         }
         finally
         {

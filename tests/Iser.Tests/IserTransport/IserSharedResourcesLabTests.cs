@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 namespace Iser.Tests.IserTransport;
 
 /// <summary>
-/// The target's shared iSER resources (issue 16): connections on one device receive through one SRQ that grows as they
+/// The shared iSER resources (issue 16), the target's and the initiator's: connections on one device receive through one SRQ that grows as they
 /// join, poll at most <see cref="IserOptions.CompletionThreads"/> CQ threads, and register nothing of their own; with
 /// sharing off each connection has its own ring and CQ thread again. Data written is read back equal either way, and
 /// everything is freed after the sessions log out.
@@ -39,6 +39,13 @@ public sealed class IserSharedResourcesLabTests(ITestOutputHelper output)
             Assert.Equal(1, LabProcess.Threads("iser-srq-cq"));
             Assert.True(IserConnectionCounters.SharedControlBufferBytes > 0, "no shared control buffer is registered");
             Assert.Contains(lab.Log.Lines, l => l.Contains("no registered memory of its own"));
+            // The initiator's four connections (default options) likewise: one SRQ, CQ threads shared, nothing registered per connection.
+            Assert.Equal(0, LabProcess.Threads("iser-cq "));
+            int initiatorThreads = LabProcess.Threads("iser-init-cq");
+            Assert.True(initiatorThreads is >= 1 and <= 4, $"{initiatorThreads} initiator CQ threads for 4 connections, outside [1, 4] (2 workers and their partners)");
+            Assert.True(IserConnectionCounters.InitiatorControlBufferBytes > 0, "the initiators registered no shared control buffer");
+            Assert.Equal(0, IserConnectionCounters.RegisteredBytes);
+            Assert.Contains(lab.Log.Lines, l => l.Contains("receives from the initiators' shared receive queue"));
         }
         finally
         {
@@ -55,13 +62,16 @@ public sealed class IserSharedResourcesLabTests(ITestOutputHelper output)
         var sessions = new List<IscsiSession>();
         try
         {
-            var transport = InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory);
+            var transport = InitiatorTransports.Create(TransportKind.Iser, lab.Log.Factory, options);
             long postedBefore = IserConnectionCounters.SharedReceivesPosted;
             for (int i = 0; i < 2; i++) sessions.Add(await IscsiSession.ConnectAsync(lab.SessionOptions(), transport));
             await ReadBackOnEachAsync(sessions);
 
             Assert.Equal(postedBefore, IserConnectionCounters.SharedReceivesPosted);
             Assert.Equal(0, LabProcess.Threads("iser-srq-cq"));
+            Assert.Equal(0, LabProcess.Threads("iser-init-cq"));
+            Assert.True(LabProcess.Threads("iser-cq ") >= 4, "fewer than 4 per-connection CQ threads for 2 connections' two ends");
+            Assert.Equal(0, IserConnectionCounters.InitiatorControlBufferBytes);
             Assert.Contains(lab.Log.Lines, l => l.Contains("KiB registered now by the connection itself"));
             Assert.DoesNotContain(lab.Log.Lines, l => l.Contains("no registered memory of its own"));
         }

@@ -16,7 +16,9 @@ public sealed class CompletionOptions
     /// its batch for at most <see cref="CompletionLane.StallLimitMilliseconds"/> (then they move to the thread pool)
     /// and never the reads.
     /// True: it runs at once on the completion thread, no hand-off at all. The continuation then owns that thread, and
-    /// every later completion of the connection waits for it, so opting in forbids blocking in it: no
+    /// every later completion of the connection waits for it (over iSER, of every connection whose CQ that thread polls:
+    /// by default the process's initiator connections on a device share a few CQ threads), so opting in forbids
+    /// blocking in it: no
     /// <c>Task.Wait()</c>, <c>.Result</c>, <c>Thread.Sleep</c>, synchronous file or network I/O, lock waits or long
     /// computation after an <c>await</c> on this session; await, or hand the work to the thread pool yourself.
     /// A continuation that blocks anyway is caught by <see cref="InlineStallTimeout"/>.
@@ -27,7 +29,7 @@ public sealed class CompletionOptions
     /// True: the transport spins on its completion source instead of sleeping (iSER polls the completion queue without
     /// arming it; TCP reads a non-blocking socket in a tight loop on a thread of its own), as SPDK's pollers and
     /// io_uring's SQPOLL do. Lowest latency, at the price of one core busy for as long as each connection lives,
-    /// idle or not.
+    /// idle or not (over iSER, the CQ thread a connection shares spins while any of its connections asks for it).
     /// </summary>
     public bool BusyPoll { get; set; }
 

@@ -17,7 +17,7 @@
 #                                              in bench/results/initiator-iser-bench-<date>.md (LAB_RECORD=0: print only)
 # Environment: BENCH_SECONDS (5 per run), BENCH_ROUNDS (3), BENCH_SIZE_MIB (128), BENCH_WARMUP (10 s per target,
 #   discarded), BENCH_RAMP (10 s of load before each of our runs, discarded), BENCH_MODES ("threadpool inline poll
-#   inline+poll"), BENCH_TARGETS ("ours tgtd").
+#   inline+poll"; MODE/own runs it with --iser-queues own), BENCH_TARGETS ("ours tgtd").
 set -uo pipefail
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$script_dir/../.." && pwd)
@@ -107,9 +107,13 @@ run_client() { # client url bytes depth mode
     [ "$mode" = randread ] && args+=(-r)
     python3 "$client_run" libiscsi "$seconds" -- iscsi-perf "${args[@]}" "$url" 2>"$logdir/client.err"
   else
+    # A mode may name the iSER queues after a slash: threadpool/own gives the connection its own SRQ-less ring and CQ
+    # thread (--iser-queues own), as before the initiators shared theirs; the default is shared.
+    local spec=${client#ours:} queues=shared
+    [[ $spec == */* ]] && queues=${spec#*/}
     python3 "$client_run" ours "$seconds" -- dotnet "$cli_dll" perf "$url" --transport iser --initiator-name "$initiator" \
       --mode "$mode" --block-size "$bytes" --queue-depth "$depth" --duration "${seconds}s" --ramp "${ramp}s" \
-      --completions "${client#ours:}" --json --quiet 2>"$logdir/client.err"
+      --completions "${spec%%/*}" --iser-queues "$queues" --json --quiet 2>"$logdir/client.err"
   fi
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

@@ -1,3 +1,4 @@
+using Iser.Transport.Iser.Datamover;
 using Iser.Transport.Iser.Fallback;
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Initiator;
@@ -24,11 +25,12 @@ internal sealed class ClientOptions : IDisposable
     private readonly int? _maxConnections;
     private readonly CompletionOptions _completions;
     private readonly TcpInitiatorOptions _tcp;
+    private readonly IserOptions? _iser;
 
     /// <summary>The values as parsed (see <see cref="CommandLine.ClientCommandLine"/>); null where not given.</summary>
     internal ClientOptions(ILoggerFactory loggerFactory, string? initiatorName, ChapCredentials? chap, ChapCredentials? mutual,
         IReadOnlyList<ChapAlgorithm>? chapAlgorithms, string? headerDigest, string? dataDigest, TransportChoice? transport,
-        int? errorRecoveryLevel, int? maxConnections, CompletionOptions? completions, TcpInitiatorOptions? tcp)
+        int? errorRecoveryLevel, int? maxConnections, CompletionOptions? completions, TcpInitiatorOptions? tcp, IserOptions? iser = null)
     {
         LoggerFactory = loggerFactory;
         _initiatorName = initiatorName;
@@ -42,6 +44,7 @@ internal sealed class ClientOptions : IDisposable
         _maxConnections = maxConnections;
         _completions = completions ?? new CompletionOptions();
         _tcp = tcp ?? new TcpInitiatorOptions();
+        _iser = iser;
     }
 
     public ILoggerFactory LoggerFactory { get; }
@@ -73,7 +76,10 @@ internal sealed class ClientOptions : IDisposable
     /// The transport: --transport if given, else the URL's scheme. "auto" falls back to TCP, and says on
     /// <paramref name="error"/> why iSER was not used; "iser" where it cannot run is an error.
     /// </summary>
-    public IInitiatorTransport CreateTransport(IscsiUrl url, TextWriter error) => Create(Choice(url), error, LoggerFactory, _tcp);
+    public IInitiatorTransport CreateTransport(IscsiUrl url, TextWriter error) => CreateTransport(Choice(url), error);
+
+    /// <summary>The transport <paramref name="choice"/> names, with this command's TCP and iSER settings.</summary>
+    public IInitiatorTransport CreateTransport(TransportChoice choice, TextWriter error) => Create(choice, error, LoggerFactory, _tcp, _iser);
 
     /// <summary>"tcp", "iser" or "auto": what <see cref="CreateTransport"/> was asked for, to label figures with.</summary>
     public string TransportName(IscsiUrl url) => Choice(url) switch
@@ -90,14 +96,15 @@ internal sealed class ClientOptions : IDisposable
         _ => TransportChoice.Tcp,
     };
 
-    public static IInitiatorTransport Create(TransportChoice choice, TextWriter error, ILoggerFactory loggerFactory, TcpInitiatorOptions? tcp = null)
+    public static IInitiatorTransport Create(TransportChoice choice, TextWriter error, ILoggerFactory loggerFactory, TcpInitiatorOptions? tcp = null,
+        IserOptions? iser = null)
     {
         if (choice == TransportChoice.Tcp) return new TcpInitiatorTransport(loggerFactory.CreateLogger("Iser.Transport.Tcp"), tcp);
         string? reason = IserAvailability.NotAvailableReason();
         // With an RDMA device, "auto" still falls back to TCP (with the reason logged) when the portal has no route or
         // refuses iSER; "iser" does not.
         if (reason is null)
-            return InitiatorTransports.Create(choice == TransportChoice.Iser ? TransportKind.Iser : TransportKind.Auto, loggerFactory);
+            return InitiatorTransports.Create(choice == TransportChoice.Iser ? TransportKind.Iser : TransportKind.Auto, loggerFactory, iser);
         if (choice == TransportChoice.Iser) throw new InvalidOperationException($"iSER is not available: {reason}.");
         error.WriteLine($"iSER not available: {reason}; using TCP.");
         return new TcpInitiatorTransport(loggerFactory.CreateLogger("Iser.Transport.Tcp"), tcp);

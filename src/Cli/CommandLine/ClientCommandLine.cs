@@ -3,6 +3,7 @@ using Iser.Cli.Client;
 using Iser.Core.Datamover;
 using Iser.Core.Iscsi.Initiator;
 using Iser.Core.Iscsi.Login;
+using Iser.Transport.Iser.Datamover;
 using Iser.Transport.Tcp;
 
 namespace Iser.Cli.CommandLine;
@@ -39,13 +40,16 @@ internal sealed class ClientCommandLine
     private readonly Option<TcpInitiatorOptions> _tcpReceive = TypedOptions.Choice<TcpInitiatorOptions>("--tcp-receive",
         "TCP: a receive thread per connection (the default on Linux) or the runtime's async sockets.",
         [("thread", new TcpInitiatorOptions { ReceiveThread = true }), ("pool", new TcpInitiatorOptions { ReceiveThread = false })])!;
+    private readonly Option<IserOptions> _iserQueues = TypedOptions.Choice<IserOptions>("--iser-queues",
+        "iSER: the process's connections on a device share a receive queue, send buffers and CQ threads (the default), or each has its own.",
+        [("shared", new IserOptions()), ("own", new IserOptions { ShareConnectionResources = false })])!;
 
     public void AddTo(Command command)
     {
         foreach (var option in new Option[]
                  {
                      _initiatorName, _chapUser, _chapSecret, _mutualUser, _mutualSecret, _chapAlgorithms, _headerDigest, _dataDigest,
-                     _errorRecoveryLevel, _maxConnections, _transport, _logLevel, _log, _completions, _tcpReceive,
+                     _errorRecoveryLevel, _maxConnections, _transport, _logLevel, _log, _completions, _tcpReceive, _iserQueues,
                  })
             command.Options.Add(option);
     }
@@ -58,7 +62,7 @@ internal sealed class ClientCommandLine
         var loggerFactory = Logging.Create(parse.GetValue(_logLevel) ?? "error", parse.GetValue(_log));
         return new ClientOptions(loggerFactory, parse.GetValue(_initiatorName), chap, mutual, parse.GetValue(_chapAlgorithms),
             parse.GetValue(_headerDigest), parse.GetValue(_dataDigest), parse.GetValue(_transport), parse.GetValue(_errorRecoveryLevel),
-            parse.GetValue(_maxConnections), parse.GetValue(_completions), parse.GetValue(_tcpReceive));
+            parse.GetValue(_maxConnections), parse.GetValue(_completions), parse.GetValue(_tcpReceive), parse.GetValue(_iserQueues));
     }
 
     /// <summary>--log-level for client commands and the target alike.</summary>

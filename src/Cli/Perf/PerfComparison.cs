@@ -21,7 +21,7 @@ internal static class PerfComparison
             string name = choice == TransportChoice.Iser ? "iser" : "tcp";
             try
             {
-                var transport = ClientOptions.Create(choice, console.Error, client.LoggerFactory);
+                var transport = client.CreateTransport(choice, console.Error);
                 var session = await IscsiSession.ConnectAsync(client.SessionOptions(url), transport, ct).ConfigureAwait(false);
                 await using (session.ConfigureAwait(false))
                 {

@@ -27,7 +27,7 @@ public sealed class CommandLineTests
     }
 
     [Theory]
-    [InlineData("perf", "--plot <FILE.svg|FILE.png>", "--compare <tcp,iser>", "-q, --queue-depth <N>")]
+    [InlineData("perf", "--plot <FILE.svg|FILE.png>", "--compare <tcp,iser>", "-q, --queue-depth <N>", "--iser-queues <shared|own>")]
     [InlineData("read", "--lba <N>", "-o, --output <FILE>", "--header-digest <none|crc32c[,none]>")]
     [InlineData("target", "--lun <SPEC>", "--portal <HOST:PORT[,TPGT]>", "--log <CATEGORY=LEVEL,...>")]
     [InlineData("demo", "--transport <auto|tcp|iser>", "--seconds <DURATION>", "--size <SIZE>")]
@@ -57,6 +57,7 @@ public sealed class CommandLineTests
     [InlineData("--header-digest", "md5", "--header-digest must be none, crc32c or a list such as crc32c,none, not 'md5'.")]
     [InlineData("--chap-algorithms", "rot13", "--chap-algorithms: ")]
     [InlineData("--plot", "latency.gif", "--plot writes .svg or .png (the name says which), not 'latency.gif'.")]
+    [InlineData("--iser-queues", "private", "--iser-queues must be shared or own, not 'private'.")]
     public async Task Typed_options_refuse_bad_values_in_one_line_naming_the_option(string option, string value, string words)
     {
         var run = await CliRun.RunAsync("perf", Url, option, value);

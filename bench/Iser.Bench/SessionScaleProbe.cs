@@ -13,7 +13,8 @@ namespace Iser.Bench;
 /// are held measure the target's RSS and threads (from /proc), one more login plus READ, and 4 KiB random reads on
 /// every session for a few seconds (aggregate IOPS, p99). Then they log out and the next count starts.
 /// With <c>--transport iser</c> each session is one iSER connection instead, and the target's registered memory (the
-/// MRs `rdma resource show mr` lists, less this process's) is added, per session over what it held with no session.
+/// MRs `rdma resource show mr` lists, less this process's) is added, per session over what it held with no session;
+/// and the client's own side: its threads and the memory its threads registered, per session.
 /// <c>dotnet run -c Release --project bench/Iser.Bench -- sessions --portal 127.0.0.1:3260 --iqn IQN --pid PID
 /// [--counts 10,100,1000] [--depth 4] [--seconds 5] [--transport tcp|iser]</c>
 /// </summary>
@@ -49,10 +50,13 @@ internal static class SessionScaleProbe
             await (await first.OpenLunAsync(LunNumber)).WriteAsync(0, pattern);
 
         Console.WriteLine("| sessions | login all (s) | target RSS (MiB) | RSS per session (KiB) | target threads | new login + READ (ms) | IOPS (all sessions) | p99 (ms) |"
-            + (s_iser ? " target MRs | registered (MiB) | registered per session (KiB) |" : ""));
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|" + (s_iser ? "---:|---:|---:|" : ""));
+            + (s_iser ? " target MRs | registered (MiB) | registered per session (KiB) | client threads | client registered per session (KiB) |" : ""));
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|" + (s_iser ? "---:|---:|---:|---:|---:|" : ""));
+        // The client's threads, sampled all along: an MR lists the thread that registered it, which may have ended since.
+        using var sampling = new CancellationTokenSource();
+        var sampler = s_iser ? Task.Run(() => SampleClientThreadsAsync(sampling.Token)) : Task.CompletedTask;
         var (baseRss, _) = TargetFigures(pid);
-        var (_, baseRegistered) = s_iser ? TargetRegisteredMemory() : (0, 0L);
+        var (_, baseRegistered, _, baseClient) = s_iser ? RegisteredMemory() : (0, 0L, 0, 0L);
         foreach (int count in counts)
         {
             try
@@ -63,9 +67,12 @@ internal static class SessionScaleProbe
             {
                 // The target gave up (a peer's limit is a result too): say so in the table and stop counting up.
                 Console.WriteLine($"| {count} | failed: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")} |");
+                sampling.Cancel();
                 return 1;
             }
         }
+        sampling.Cancel();
+        await sampler;
         return 0;
 
         async Task RunCountAsync(int count)
@@ -91,7 +98,8 @@ internal static class SessionScaleProbe
             }
             double loginAll = clock.Elapsed.TotalSeconds;
             var (rss, threads) = TargetFigures(pid);
-            var (regions, registered) = s_iser ? TargetRegisteredMemory() : (0, 0L);
+            var (regions, registered, _, clientRegistered) = s_iser ? RegisteredMemory() : (0, 0L, 0, 0L);
+            int clientThreads = s_iser ? ClientThreads() : 0;
 
             clock.Restart();
             await using (var extra = await ConnectAsync(host, port, iqn, "iqn.2026-12.org.iser.bench:extra"))
@@ -123,15 +131,17 @@ internal static class SessionScaleProbe
             // Registered memory again after the I/O: pools grown by load count too.
             if (s_iser)
             {
-                var after = TargetRegisteredMemory();
-                if (after.Bytes > registered) (regions, registered) = after;
+                var after = RegisteredMemory();
+                if (after.TargetBytes > registered) (regions, registered) = (after.TargetRegions, after.TargetBytes);
+                clientRegistered = Math.Max(clientRegistered, after.ClientBytes);
+                clientThreads = Math.Max(clientThreads, ClientThreads());
             }
 
             foreach (var session in sessions) await session.DisposeAsync();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {count} | {loginAll:0.00} | {rss / 1024.0:0.0} | {(rss - baseRss) / (double)count:0.0} | {threads} | {extraMs:0.0} | {iops:0} | {p99:0.00} |")
                 + (s_iser ? string.Create(CultureInfo.InvariantCulture,
-                    $" {regions} | {registered / 1048576.0:0.0} | {(registered - baseRegistered) / 1024.0 / count:0.0} |") : ""));
+                    $" {regions} | {registered / 1048576.0:0.0} | {(registered - baseRegistered) / 1024.0 / count:0.0} | {clientThreads} | {(clientRegistered - baseClient) / 1024.0 / count:0.0} |") : ""));
             await Task.Delay(2000); // the target winds the sessions down before the next count
         }
     }
@@ -151,25 +161,54 @@ internal static class SessionScaleProbe
             ? InitiatorTransports.Create(TransportKind.Iser, NullLoggerFactory.Instance)
             : new TcpInitiatorTransport(options: new TcpInitiatorOptions { ReceiveThread = false }));
 
-    /// <summary>
-    /// The memory regions the target holds and their bytes, from iproute2's `rdma resource show mr`. Its lines carry
-    /// "mrlen N" and "pid P", where P is the thread that registered the region (not its process), and that thread may
-    /// be gone: so every region not registered by one of this process's threads (the client's) counts as the
-    /// target's, the only other RDMA user in the run. A region of a client thread that has since ended would count
-    /// too: the figure errs high, never low.
-    /// </summary>
-    private static (int Regions, long Bytes) TargetRegisteredMemory()
+    private static readonly HashSet<string> s_clientThreads = [];
+
+    private static async Task SampleClientThreadsAsync(CancellationToken ct)
     {
-        var clientThreads = Directory.EnumerateDirectories("/proc/self/task").Select(Path.GetFileName).ToHashSet();
-        int regions = 0;
-        long bytes = 0;
+        while (!ct.IsCancellationRequested)
+        {
+            NoteClientThreads();
+            try { await Task.Delay(20, ct); } catch (OperationCanceledException) { }
+        }
+    }
+
+    private static void NoteClientThreads()
+    {
+        var now = Directory.EnumerateDirectories("/proc/self/task").Select(Path.GetFileName).OfType<string>();
+        lock (s_clientThreads) s_clientThreads.UnionWith(now);
+    }
+
+    private static int ClientThreads() => Directory.EnumerateDirectories("/proc/self/task").Count();
+
+    /// <summary>
+    /// The memory regions the target and this client hold and their bytes, from iproute2's `rdma resource show mr`. Its
+    /// lines carry "mrlen N" and "pid P", where P is the thread that registered the region (not its process), and that
+    /// thread may be gone: a region registered by a thread this process ever had (sampled every 20 ms) is the
+    /// client's, every other region the target's, the only other RDMA user in the run.
+    /// </summary>
+    private static (int TargetRegions, long TargetBytes, int ClientRegions, long ClientBytes) RegisteredMemory()
+    {
+        NoteClientThreads();
+        int regions = 0, clientRegions = 0;
+        long bytes = 0, clientBytes = 0;
         foreach (var words in RdmaResources("mr"))
         {
-            if (Field(words, "pid") is not { } thread || clientThreads.Contains(thread) || Field(words, "mrlen") is not { } length) continue;
-            regions++;
-            bytes += long.Parse(length, CultureInfo.InvariantCulture);
+            if (Field(words, "pid") is not { } thread || Field(words, "mrlen") is not { } length) continue;
+            long n = long.Parse(length, CultureInfo.InvariantCulture);
+            bool client;
+            lock (s_clientThreads) client = s_clientThreads.Contains(thread);
+            if (client)
+            {
+                clientRegions++;
+                clientBytes += n;
+            }
+            else
+            {
+                regions++;
+                bytes += n;
+            }
         }
-        return (regions, bytes);
+        return (regions, bytes, clientRegions, clientBytes);
     }
 
     private static List<string[]> RdmaResources(string kind)

@@ -31,7 +31,10 @@ public sealed class IscsiTarget : IAsyncDisposable
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         Logger = LoggerFactory.CreateLogger("Iser.Target");
         AccessStates.Changed += OnAccessStateChanged;
+        _unitHost = new TargetUnitHost(this);
     }
+
+    private readonly TargetUnitHost _unitHost;
 
     public IscsiTargetOptions Options { get; }
     internal ILoggerFactory LoggerFactory { get; }
@@ -89,6 +92,8 @@ public sealed class IscsiTarget : IAsyncDisposable
     public void AddNode(TargetNode node)
     {
         if (!_nodes.TryAdd(node.Iqn, node)) throw new ArgumentException($"Target {node.Iqn} is already defined.");
+        node.Host = _unitHost;
+        foreach (var unit in node.Luns.Values) unit.AttachHost(_unitHost);
     }
 
     internal TargetNode? FindNode(string? iqn) => iqn is not null && _nodes.TryGetValue(iqn, out var n) ? n : null;

@@ -87,17 +87,23 @@ public sealed partial class BlockDeviceLogicalUnit
         }
         _logger.LogDebug("PERSISTENT RESERVE OUT {Action} type {Type} from {Nexus}: {Outcome}; now {State}.",
             cdb.ServiceAction, cdb.Type, nexus, outcome, _reservations);
-        if (outcome.UnitAttentions.Count > 0) _unitAttentions.Establish(outcome.UnitAttentions);
-        // PREEMPT AND ABORT: the preempted nexuses' tasks here end before this command does (SPC-4 §5.13.11.2.6).
-        if (outcome.AbortTasksOf.Count > 0)
-        {
-            var preempted = outcome.AbortTasksOf;
-            int aborted = await task.AbortOtherTasksAsync(n => preempted.Any(p => p.Covers(n))).ConfigureAwait(false);
-            _logger.LogInformation("PREEMPT AND ABORT from {Nexus}: {Count} task(s) of the preempted nexuses aborted.", nexus, aborted);
-        }
+        await ApplyOutAsync(outcome.UnitAttentions, outcome.AbortTasksOf, task.AbortOtherTasksAsync, nexus.ToString()).ConfigureAwait(false);
         if (outcome.PersistentStateChanged && _sharedReservations is null && !SaveReservations())
             return Check(InternalTargetFailure);
         return outcome.ToCommandResult(length);
+    }
+
+    /// <summary>
+    /// What a PERSISTENT RESERVE OUT does to other nexuses, whichever target ran it: the unit attentions, and for PREEMPT
+    /// AND ABORT the preempted nexuses' tasks here, ended before the command completes (SPC-4 §5.13.11.2.6).
+    /// </summary>
+    private async ValueTask ApplyOutAsync(IReadOnlyList<PrUnitAttention> unitAttentions, IReadOnlyList<ItNexusPattern> abortTasksOf,
+        Func<Func<ItNexus, bool>, ValueTask<int>> abortTasks, string issuer)
+    {
+        if (unitAttentions.Count > 0) _unitAttentions.Establish(unitAttentions);
+        if (abortTasksOf.Count == 0) return;
+        int aborted = await abortTasks(n => abortTasksOf.Any(p => p.Covers(n))).ConfigureAwait(false);
+        _logger.LogInformation("PREEMPT AND ABORT from {Issuer} on {Identity}: {Count} task(s) of the preempted nexuses aborted.", issuer, Identity, aborted);
     }
 
     /// <summary>RESERVE(6)/(10) and RELEASE(6)/(10) (SPC-2 §7.21, §7.20) for the whole logical unit.</summary>

@@ -13,8 +13,8 @@ namespace Iser.Core.Scsi.Target;
 /// which the other target waits for before its own command completes.
 /// </summary>
 /// <remarks>
-/// What stays with one target: RESERVE(6)/(10) reservations, the unit attentions a PERSISTENT RESERVE OUT establishes
-/// (only nexuses on the target that ran the command receive them) and PREEMPT AND ABORT's aborting of tasks.
+/// The unit attentions a PERSISTENT RESERVE OUT establishes and PREEMPT AND ABORT's aborts travel with the new state
+/// (<see cref="PrAnnouncement"/>): each target applies them to its own nexuses.
 /// </remarks>
 public sealed partial class BlockDeviceLogicalUnit
 {
@@ -61,7 +61,10 @@ public sealed partial class BlockDeviceLogicalUnit
         if (_sharedReservations is { } shared) shared.ReservationsChanged -= OnSharedReservationsChanged;
     }
 
-    /// <summary>Another target (or this one) stored a new state: install it unless a newer one is already here.</summary>
+    /// <summary>
+    /// Another target (or this one) stored a new state: install it unless a newer one is already here, then do here what
+    /// the other target's command announced (its unit attentions, PREEMPT AND ABORT's aborts) before the store acks.
+    /// </summary>
     private void OnSharedReservationsChanged(SharedReservationState state)
     {
         try
@@ -76,7 +79,38 @@ public sealed partial class BlockDeviceLogicalUnit
             // Keep enforcing the last good state; the next PERSISTENT RESERVE OUT reads the store again and says so.
             _logger.LogError(e, "Logical unit {Identity}: the shared persistent reservation state version {Version} is unreadable.", Identity, state.Version);
         }
+        if (!state.Announcement.IsEmpty) ApplyAnnouncement(state.Announcement.Span, state.Version);
     }
+
+    /// <summary>How long an announced PREEMPT AND ABORT waits here for the aborted tasks, within the store's notify timeout.</summary>
+    private static readonly TimeSpan AnnouncedAbortWait = TimeSpan.FromSeconds(5);
+
+    private void ApplyAnnouncement(ReadOnlySpan<byte> announcement, ulong version)
+    {
+        IReadOnlyList<PrUnitAttention> unitAttentions;
+        IReadOnlyList<ItNexusPattern> abortTasksOf;
+        try { (unitAttentions, abortTasksOf) = PrAnnouncement.Decode(announcement); }
+        catch (InvalidDataException e)
+        {
+            _logger.LogError(e, "Logical unit {Identity}: the announcement with reservation version {Version} is unreadable.", Identity, version);
+            return;
+        }
+        // The store's thread waits for this (its ack completes the other target's command); the aborts run off it.
+        var effects = Task.Run(async () => await ApplyOutAsync(unitAttentions, abortTasksOf, AbortAnnouncedAsync, "another target").ConfigureAwait(false));
+        try
+        {
+            if (!effects.Wait(AnnouncedAbortWait))
+                _logger.LogWarning("Logical unit {Identity}: the tasks a PREEMPT AND ABORT of another target aborts here did not end within {Seconds} s.",
+                    Identity, AnnouncedAbortWait.TotalSeconds);
+        }
+        catch (AggregateException e)
+        {
+            _logger.LogError(e.InnerException, "Logical unit {Identity}: applying another target's reservation announcement failed.", Identity);
+        }
+    }
+
+    private ValueTask<int> AbortAnnouncedAsync(Func<ItNexus, bool> whose) =>
+        _host is { } host ? host.AbortTasksAsync(this, whose) : ValueTask.FromResult(0);
 
     /// <summary>Installs a stored state if its version is newer than the one enforced (or as new, when asked).</summary>
     private bool Install(PersistentReservations state, ulong version, bool sameVersionToo)
@@ -115,7 +149,9 @@ public sealed partial class BlockDeviceLogicalUnit
                     Install(copy, state.Version, sameVersionToo: true); // what was read is at least as new as what is enforced
                     return outcome;
                 }
-                if (await shared.TryReplaceReservationsAsync(copy.SerializeShared(), state.Version, cancellationToken).ConfigureAwait(false) is { } version)
+                // The other targets establish the same unit attentions and abort the same tasks on their own nexuses.
+                var announcement = PrAnnouncement.Encode(outcome);
+                if (await shared.TryReplaceReservationsAsync(copy.SerializeShared(), state.Version, announcement, cancellationToken).ConfigureAwait(false) is { } version)
                 {
                     Install(copy, version, sameVersionToo: true);
                     return outcome;

@@ -69,6 +69,8 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
         {
             _reservations = LoadReservations(_options.PersistentReservationFile);
         }
+        _sharedAccess = SharedAccessStoreOf(store);
+        if (_sharedAccess is { } sharedAccess) AttachSharedAccessStates(sharedAccess);
         if (_sharedReservations is null && _options.PersistentReservationFile is { } prFile && _reservations.PersistThroughPowerLoss)
         {
             _logger.LogInformation("Logical unit {Identity}: persistent reservations restored from {Path}: {State}.", Identity, prFile, _reservations);
@@ -244,6 +246,7 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
     {
         if (_store is Stores.IExternallyGrowingStore growing) growing.MediumGrown -= OnMediumGrown;
         DetachSharedReservations();
+        DetachSharedAccessStates();
         await StopSanitizeAsync().ConfigureAwait(false);
         try { await _store.FlushAsync(CancellationToken.None).ConfigureAwait(false); }
         catch (Exception e) when (IsMediumFailure(e)) { _logger.LogWarning(e, "Flushing {Store} at shutdown failed.", _store.Describe()); }

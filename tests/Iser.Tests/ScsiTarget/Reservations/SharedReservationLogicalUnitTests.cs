@@ -174,6 +174,8 @@ public sealed class SharedReservationLogicalUnitTests
         AssertGood(await Preempt(b, Host2ThroughB, Key2, Key1, WriteExclusive));
 
         AssertGood(await Write(b, Host2ThroughB));
+        // Gateway A establishes what B's PREEMPT established for host 1's nexus there: REGISTRATIONS PREEMPTED (SPC-4 §5.13.11.2.4).
+        AssertSense(await Write(a, Host1ThroughA), 0x06, 0x2A, 0x05);
         AssertConflict(await Write(a, Host1ThroughA)); // host 1's registration is gone, on gateway A too
         var left = await PrIn(a, Host1ThroughA, 0x00);
         Assert.Equal([Key2], left.Keys);

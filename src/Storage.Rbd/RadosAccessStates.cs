@@ -6,14 +6,16 @@ namespace Iser.Storage.Rbd;
 /// <summary>
 /// The ALUA target port groups of every gateway serving an image, in the RADOS object <c>iser.alua.IMAGE_ID</c>
 /// (<see cref="AccessStateImage"/>, under the xattr <c>iser.alua.version</c>): each gateway stores its groups under its
-/// client's global id by compare-and-swap and notifies the others. A gateway is there while its client watches the
-/// object (rados_list_watchers, polled every <see cref="PollInterval"/>): one that stopped unwatched, and the OSD drops
-/// the watch of one that died (after its 30 s watch timeout).
+/// client's global id by compare-and-swap and notifies the others. A gateway is there while it answers: every
+/// <see cref="PollInterval"/> an empty notification goes to the object's watchers, and those that ack within
+/// <see cref="PingTimeout"/> are there. One that stopped has unwatched (no ack); one that died or hangs does not ack in
+/// time.
 /// </summary>
 internal sealed class RadosAccessStates : IDisposable
 {
     private const int PublishAttempts = 16;
     public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(2);
+    public static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(3);
 
     private readonly RadosSharedObject _object;
     private readonly Lock _gate = new();
@@ -45,8 +47,8 @@ internal sealed class RadosAccessStates : IDisposable
         try
         {
             shared.Changed += states.OnChanged;
-            states.Refresh(AccessStateImage.Decode(shared.Read().Payload.Span), shared.Watchers());
-            states._poll.Change(PollInterval, PollInterval);
+            states.Refresh(AccessStateImage.Decode(shared.Read().Payload.Span), shared.Ping(PingTimeout));
+            states._poll.Change(PollInterval, Timeout.InfiniteTimeSpan);
             return states;
         }
         catch
@@ -94,12 +96,15 @@ internal sealed class RadosAccessStates : IDisposable
         if (Volatile.Read(ref _disposed) != 0) return;
         try
         {
-            Refresh(null, _object.Watchers());
+            Refresh(null, _object.Ping(PingTimeout));
         }
         catch (Exception e) when (e is IOException or InvalidDataException)
         {
             Console.Error.WriteLine($"warning: checking which gateways watch {_object.ObjectName} failed: {e.Message}");
         }
+        // One ping at a time: the next is due a poll interval after this one answered (or timed out).
+        try { if (Volatile.Read(ref _disposed) == 0) _poll.Change(PollInterval, Timeout.InfiniteTimeSpan); }
+        catch (ObjectDisposedException) { }
     }
 
     /// <summary>Installs what was read or heard (null: as before) and raises <see cref="Changed"/> if the others' groups changed.</summary>
@@ -125,7 +130,9 @@ internal sealed class RadosAccessStates : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        _poll.Dispose();
+        // A ping under way finishes before the watch goes (it ends within its timeout).
+        using (var stopped = new ManualResetEvent(false))
+            if (_poll.Dispose(stopped)) stopped.WaitOne(PingTimeout + TimeSpan.FromSeconds(1));
         _object.Dispose();
     }
 }

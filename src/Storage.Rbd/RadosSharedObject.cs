@@ -30,7 +30,7 @@ internal sealed unsafe class RadosSharedObject : IDisposable
 {
     private const int HeaderLength = 8;
     private const int MaxObjectBytes = 1 << 20; // a full reservation state (256 registrations with 223-byte names) is about 64 KiB
-    private const int Ecanceled = 125, Eexist = 17, Enoent = 2, Etimedout = 110, Erange = 34;
+    private const int Ecanceled = 125, Eexist = 17, Enoent = 2, Etimedout = 110;
     private static readonly TimeSpan NotifyTimeout = TimeSpan.FromSeconds(10);
 
     private readonly SafeIoContextHandle _pool;
@@ -129,26 +129,40 @@ internal sealed unsafe class RadosSharedObject : IDisposable
         return next;
     }
 
-    /// <summary>The global ids of the clients watching the object now (every gateway serving the image that is still there).</summary>
-    public HashSet<long> Watchers()
+    /// <summary>
+    /// The global ids of the clients that watch the object and answer: an empty notification, whose acks (this
+    /// client's included) are the gateways there. librados 16 has no rados_list_watchers in its C API, and an ack says
+    /// more anyway: a gateway hung or cut off times out here, while its watch would linger on the OSD for 30 s.
+    /// </summary>
+    public HashSet<long> Ping(TimeSpan timeout)
     {
-        nuint count = 8;
-        while (true)
+        nint reply;
+        nuint replyLength;
+        int rc = LibRadosObjects.Notify(_pool, _oid, null, 0, (ulong)timeout.TotalMilliseconds, out reply, out replyLength);
+        try
         {
-            var watchers = new LibRadosObjects.ObjectWatcher[(int)count];
-            int rc;
-            nuint n = count;
-            fixed (LibRadosObjects.ObjectWatcher* w = watchers) rc = LibRadosObjects.ListWatchers(_pool, _oid, w, ref n);
-            if (rc == -Erange && n > count)
-            {
-                count = n;
-                continue;
-            }
-            CephException.Check(rc, $"Listing the watchers of {_oid} of {_describe}");
-            var ids = new HashSet<long>();
-            for (int i = 0; i < (int)Math.Min(n, count); i++) ids.Add(watchers[i].WatcherId);
-            return ids;
+            if (rc < 0 && rc != -Etimedout) CephException.Check(rc, $"Notifying the watchers of {_oid} of {_describe}");
+            return reply == 0 ? [] : AckedIds(new ReadOnlySpan<byte>((void*)reply, checked((int)replyLength)));
         }
+        finally { if (reply != 0) LibRadosObjects.BufferFree(reply); }
+    }
+
+    /// <summary>
+    /// The notifier ids of a notify reply's acks: Ceph's little-endian encoding of a map from (global id, cookie) to the
+    /// ack's payload (count u32; per ack: id u64, cookie u64, payload length u32, payload), then the timed-out watchers.
+    /// </summary>
+    private static HashSet<long> AckedIds(ReadOnlySpan<byte> reply)
+    {
+        var ids = new HashSet<long>();
+        if (reply.Length < 4) return ids;
+        uint count = BinaryPrimitives.ReadUInt32LittleEndian(reply);
+        int at = 4;
+        for (uint i = 0; i < count && at + 20 <= reply.Length; i++)
+        {
+            ids.Add((long)BinaryPrimitives.ReadUInt64LittleEndian(reply[at..]));
+            at += 20 + (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(reply[(at + 16)..]), int.MaxValue / 2);
+        }
+        return ids;
     }
 
     /// <summary>
@@ -210,6 +224,7 @@ internal sealed unsafe class RadosSharedObject : IDisposable
         {
             // Applied before the ack: the replacing gateway's command completes only once this gateway acts on it.
             var message = new ReadOnlySpan<byte>(data, checked((int)length));
+            if (message.IsEmpty) return; // a ping (see Ping): the ack is the answer
             if (message.Length < 4) throw new InvalidDataException($"A notification of {message.Length} bytes.");
             int dataLength = (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(message), int.MaxValue);
             if (dataLength > message.Length - 4) throw new InvalidDataException($"A notification of {message.Length} bytes announces {dataLength} bytes of data.");

@@ -59,21 +59,7 @@ internal static unsafe partial class LibRadosObjects
     [LibraryImport(CephLibraries.Rados, EntryPoint = "rados_notify_ack", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int NotifyAck(SafeIoContextHandle ioContext, string oid, ulong notifyId, ulong cookie, byte* buffer, int length);
 
-    /// <summary>One watcher of an object (struct obj_watch_t, rados_types.h): 256 address bytes, then the watcher's id and cookie.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    internal struct ObjectWatcher
-    {
-        public fixed byte Address[256];
-        public long WatcherId;      // the watching client's global id, as rados_get_instance_id gives it
-        public ulong Cookie;
-        public uint TimeoutSeconds;
-    }
-
-    /// <summary>The object's watchers; -ERANGE with <paramref name="count"/> set to what is needed when the array is too short.</summary>
-    [LibraryImport(CephLibraries.Rados, EntryPoint = "rados_list_watchers", StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int ListWatchers(SafeIoContextHandle ioContext, string oid, ObjectWatcher* watchers, ref nuint count);
-
-    /// <summary>This client's global id (the notifier id others see, the watcher id in rados_list_watchers).</summary>
+    /// <summary>This client's global id (the notifier id others see, and the id in a notify reply's acks).</summary>
     [LibraryImport(CephLibraries.Rados, EntryPoint = "rados_get_instance_id")]
     internal static partial ulong GetInstanceId(nint cluster);
 

@@ -23,6 +23,8 @@ public sealed partial class BlockDeviceLogicalUnit
     /// <summary>I_T nexus loss: the nexus's RESERVE(6)/(10) reservation goes; persistent reservations stay (SPC-4 §5.13.1).</summary>
     public void OnNexusLoss(in ItNexus nexus)
     {
+        if (_sharedReservations is not null && _reservations.LegacyHolder is { } holder && holder.Equals(nexus))
+            ReleaseSharedLegacy(copy => copy.OnNexusLoss(holder), $"the RESERVE holder {holder} ended");
         _reservations.OnNexusLoss(nexus);
         _copyResults.Forget(nexus); // kept EXTENDED COPY results belong to the nexus (SPC-4 §6.18.3)
         ReleasePrevention(nexus);
@@ -107,19 +109,20 @@ public sealed partial class BlockDeviceLogicalUnit
     }
 
     /// <summary>RESERVE(6)/(10) and RELEASE(6)/(10) (SPC-2 §7.21, §7.20) for the whole logical unit.</summary>
-    private ScsiCommandResult LegacyReservation(IScsiTask task, ReadOnlySpan<byte> cdb)
+    private ValueTask<ScsiCommandResult> LegacyReservation(IScsiTask task, ReadOnlySpan<byte> cdb, CancellationToken cancellationToken)
     {
         byte opcode = cdb[0];
         bool ten = opcode is SbcOpcode.Reserve10 or SbcOpcode.Release10;
         // Third-party reservations (3RDPTY), their long TransportIDs (LONGID, RESERVE/RELEASE(10)) and extents are refused.
-        if ((cdb[1] & 0x10) != 0) return InvalidField(1, 4);
-        if (ten && (cdb[1] & 0x02) != 0) return InvalidField(1, 1);
-        if ((cdb[1] & 0x01) != 0) return InvalidField(1, 0);
+        if ((cdb[1] & 0x10) != 0) return Done(InvalidField(1, 4));
+        if (ten && (cdb[1] & 0x02) != 0) return Done(InvalidField(1, 1));
+        if ((cdb[1] & 0x01) != 0) return Done(InvalidField(1, 0));
         var nexus = task.Nexus;
         bool reserve = opcode is SbcOpcode.Reserve6 or SbcOpcode.Reserve10;
+        if (_sharedReservations is { } shared) return SharedLegacyReservationAsync(shared, nexus, reserve, cancellationToken);
         var outcome = reserve ? _reservations.LegacyReserve(nexus) : _reservations.LegacyRelease(nexus);
         _logger.LogDebug("{Command} from {Nexus}: {Outcome}.", reserve ? "RESERVE" : "RELEASE", nexus, outcome);
-        return outcome.ToCommandResult();
+        return Done(outcome.ToCommandResult());
     }
 
     /// <summary>Writes the APTPL image; false (logged) when the file cannot be written.</summary>

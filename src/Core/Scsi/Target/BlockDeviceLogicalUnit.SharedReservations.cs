@@ -129,11 +129,19 @@ public sealed partial class BlockDeviceLogicalUnit
     /// another target got there first. A command that changes nothing (a conflict, an error, RESERVE by the holder)
     /// stores nothing. Store failures are <see cref="IOException"/>s; a damaged stored state an <see cref="InvalidDataException"/>.
     /// </summary>
-    private async ValueTask<PrOutcome> SharedOutAsync(ISharedReservationStore shared, ItNexus nexus, PrOutCdb cdb, PrOutParameters parameters,
-        Func<ushort, bool>? targetPortExists, CancellationToken cancellationToken)
+    private ValueTask<PrOutcome> SharedOutAsync(ISharedReservationStore shared, ItNexus nexus, PrOutCdb cdb, PrOutParameters parameters,
+        Func<ushort, bool>? targetPortExists, CancellationToken cancellationToken) =>
+        SharedChangeAsync(shared, copy => copy.Out(nexus, cdb.ServiceAction, cdb.Type, parameters, targetPortExists),
+            $"PERSISTENT RESERVE OUT {cdb.ServiceAction} from {nexus}", cancellationToken);
+
+    /// <summary>
+    /// Applies <paramref name="change"/> to a copy of the stored state and stores the copy if it changed, by
+    /// compare-and-swap (starting over from the newer state when another target stored first), with the announcement
+    /// of what the outcome does to other nexuses.
+    /// </summary>
+    private async ValueTask<PrOutcome> SharedChangeAsync(ISharedReservationStore shared, Func<PersistentReservations, PrOutcome> change,
+        string what, CancellationToken cancellationToken)
     {
-        // SPC-2 §5.5.1: this target's RESERVE(6)/(10) reservation makes every PERSISTENT RESERVE OUT conflict.
-        if (_reservations.HasLegacyReservation) return PrOutcome.ReservationConflict;
         await _sharedOutGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -143,8 +151,9 @@ public sealed partial class BlockDeviceLogicalUnit
                 var copy = PersistentReservations.RestoreShared(state.Image.Span, SharedReservationOptions);
                 long changes = copy.ChangeCount;
                 uint generation = copy.Generation;
-                var outcome = copy.Out(nexus, cdb.ServiceAction, cdb.Type, parameters, targetPortExists);
-                if (copy.ChangeCount == changes && copy.Generation == generation)
+                var legacyHolder = copy.LegacyHolder;
+                var outcome = change(copy);
+                if (copy.ChangeCount == changes && copy.Generation == generation && Nullable.Equals(copy.LegacyHolder, legacyHolder))
                 {
                     Install(copy, state.Version, sameVersionToo: true); // what was read is at least as new as what is enforced
                     return outcome;
@@ -156,12 +165,46 @@ public sealed partial class BlockDeviceLogicalUnit
                     Install(copy, version, sameVersionToo: true);
                     return outcome;
                 }
-                _logger.LogDebug("PERSISTENT RESERVE OUT {Action} from {Nexus}: another target changed the reservations first (attempt {Attempt}); again.",
-                    cdb.ServiceAction, nexus, attempt);
+                _logger.LogDebug("{What}: another target changed the reservations first (attempt {Attempt}); again.", what, attempt);
                 if (attempt == SharedReplaceAttempts)
-                    throw new IOException($"The shared persistent reservation state changed under each of {SharedReplaceAttempts} attempts to apply PERSISTENT RESERVE OUT {cdb.ServiceAction}.");
+                    throw new IOException($"The shared persistent reservation state changed under each of {SharedReplaceAttempts} attempts to apply {what}.");
             }
         }
         finally { _sharedOutGate.Release(); }
+    }
+
+    /// <summary>RESERVE(6)/(10) or RELEASE(6)/(10) over a shared store: the holder is part of the stored state.</summary>
+    private async ValueTask<ScsiCommandResult> SharedLegacyReservationAsync(ISharedReservationStore shared, ItNexus nexus, bool reserve,
+        CancellationToken cancellationToken)
+    {
+        string what = $"{(reserve ? "RESERVE" : "RELEASE")} from {nexus}";
+        try
+        {
+            var outcome = await SharedChangeAsync(shared, copy => reserve ? copy.LegacyReserve(nexus) : copy.LegacyRelease(nexus), what, cancellationToken).ConfigureAwait(false);
+            _logger.LogDebug("{What}: {Outcome}.", what, outcome);
+            return outcome.ToCommandResult();
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException)
+        {
+            _logger.LogError(e, "{What} on {Identity}: the shared reservation state could not be updated.", what, Identity);
+            return Check(InternalTargetFailure);
+        }
+    }
+
+    /// <summary>
+    /// A nexus loss or a reset released a RESERVE(6)/(10) reservation held here: the stored state follows, off the
+    /// caller's thread (neither may wait for the store). <paramref name="release"/> is applied to the stored state.
+    /// </summary>
+    private void ReleaseSharedLegacy(Func<PersistentReservations, PrOutcome> release, string why)
+    {
+        if (_sharedReservations is not { } shared) return;
+        _ = Task.Run(async () =>
+        {
+            try { await SharedChangeAsync(shared, release, why, CancellationToken.None).ConfigureAwait(false); }
+            catch (Exception e) when (e is IOException or InvalidDataException)
+            {
+                _logger.LogError(e, "Logical unit {Identity}: {Why}: the RESERVE reservation could not be released in the shared state.", Identity, why);
+            }
+        });
     }
 }

@@ -201,7 +201,7 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
             case SbcOpcode.Release6:
             case SbcOpcode.Reserve10:
             case SbcOpcode.Release10:
-                return Done(LegacyReservation(task, cdb));
+                return LegacyReservation(task, cdb, cancellationToken);
             case SbcOpcode.ModeSense6:
             case SbcOpcode.ModeSense10:
                 return Done(ModeSense(task, cdb));
@@ -232,6 +232,7 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
         _stopped = _ejected; // a reset starts the unit; it does not load an ejected medium
         ClearPreventions();
         // A RESERVE(6)/(10) reservation goes; persistent reservations survive every reset (SPC-4 §5.13.1).
+        if (_reservations.LegacyHolder is not null) ReleaseSharedLegacy(copy => copy.OnReset(), $"a {kind}");
         _reservations.OnReset();
         // Every nexus learns of it on its next command (SAM-5 §6.3.3, §7.6): a logical unit reset is a "bus device
         // reset function"; a target reset resets the whole device.

@@ -148,6 +148,34 @@ public sealed class RbdGatewayFailoverTests(CephCluster cluster)
         await b.StopAndAssertCleanExitAsync();
     }
 
+    [CephFact]
+    public async Task With_alua_auto_gateway_B_takes_over_as_active_optimized_when_A_stops()
+    {
+        string image = await cluster.CreateImageAsync("gateways-auto", 16 << 20);
+        string spec = $"rbd:rbd/{image}{cluster.SpecOptions}";
+        string iqn = $"iqn.2026-12.org.iser.test:gw-{Guid.NewGuid():N}"[..44];
+        await using var a = await OurTargetProcess.StartAsync(new OurTargetOptions { TargetIqn = iqn, Luns = [spec], PortalGroupTag = 1 });
+        await using var b = await OurTargetProcess.StartAsync(new OurTargetOptions
+        {
+            TargetIqn = iqn, Luns = [spec + ":alua=auto"], PortalGroupTag = 2, ExtraArguments = ["--alua", "2=active-non-optimized"],
+        });
+        await using var host1ThroughB = await ConnectAsync(b, Host1, iqn);
+        await TestUnitReadyAsync(host1ThroughB);
+        (ushort, int, byte, ushort)[] both = [(1, 0, 0, 1), (2, 1, 2, 2)];
+        await UntilAsync(async () => (await ReportGroupsAsync(host1ThroughB)).SequenceEqual(both), "B reports both groups");
+
+        await a.StopAndAssertCleanExitAsync();
+
+        var told = await UntilToldAsync(host1ThroughB, TimeSpan.FromSeconds(20));
+        Assert.True(told.Sense is { SenseKey: SenseKey.UnitAttention, Asc: 0x2A, Ascq: 0x06 }, $"expected ASYMMETRIC ACCESS STATE CHANGED, got {told.Describe()}");
+        await UntilAsync(async () => (await TestUnitReadyOnceAsync(host1ThroughB)).IsGood, "the unit attentions reported");
+        Assert.Equal([(1, 3, 2, 1), (2, 0, 2, 2)], await ReportGroupsAsync(host1ThroughB));
+        var data = Pattern(512 * 8, 7);
+        AssertGood(await WriteAsync(host1ThroughB, 0, data), "write through B after the takeover");
+        Assert.Equal(data, await ReadAsync(host1ThroughB, 0, 8));
+        await b.StopAndAssertCleanExitAsync();
+    }
+
     /// <summary>REPORT TARGET PORT GROUPS: per group its identifier, state, status code and its one target port.</summary>
     private static async Task<(ushort Group, int State, byte Status, ushort Port)[]> ReportGroupsAsync(IscsiSession session)
     {

@@ -176,6 +176,44 @@ public sealed class RbdGatewayFailoverTests(CephCluster cluster)
         await b.StopAndAssertCleanExitAsync();
     }
 
+    [CephFact]
+    public async Task A_hung_gateway_is_reported_unavailable_and_active_again_once_it_answers()
+    {
+        string image = await cluster.CreateImageAsync("gateways-hung", 16 << 20);
+        string spec = $"rbd:rbd/{image}{cluster.SpecOptions}";
+        string iqn = $"iqn.2026-12.org.iser.test:gw-{Guid.NewGuid():N}"[..44];
+        await using var a = await OurTargetProcess.StartAsync(new OurTargetOptions { TargetIqn = iqn, Luns = [spec], PortalGroupTag = 1 });
+        await using var b = await OurTargetProcess.StartAsync(new OurTargetOptions
+        {
+            TargetIqn = iqn, Luns = [spec], PortalGroupTag = 2, ExtraArguments = ["--alua", "2=active-non-optimized"],
+        });
+        await using var host1ThroughB = await ConnectAsync(b, Host1, iqn);
+        await TestUnitReadyAsync(host1ThroughB);
+        (ushort, int, byte, ushort)[] both = [(1, 0, 0, 1), (2, 1, 2, 2)];
+        await UntilAsync(async () => (await ReportGroupsAsync(host1ThroughB)).SequenceEqual(both), "B reports both groups");
+        await UntilAsync(async () => (await TestUnitReadyOnceAsync(host1ThroughB)).IsGood, "nothing pending on B");
+
+        // A hangs: its watch stays on the OSD, but it acknowledges none of B's pings.
+        a.Freeze();
+        try
+        {
+            var told = await UntilToldAsync(host1ThroughB, TimeSpan.FromSeconds(20));
+            Assert.True(told.Sense is { SenseKey: SenseKey.UnitAttention, Asc: 0x2A, Ascq: 0x06 }, $"expected ASYMMETRIC ACCESS STATE CHANGED, got {told.Describe()}");
+            Assert.Equal([(1, 3, 2, 1), (2, 1, 2, 2)], await ReportGroupsAsync(host1ThroughB));
+            var data = Pattern(512 * 4, 9);
+            AssertGood(await WriteAsync(host1ThroughB, 0, data), "write through B while A hangs");
+            Assert.Equal(data, await ReadAsync(host1ThroughB, 0, 4));
+        }
+        finally { a.Thaw(); }
+
+        // A answers again: B reports its group as A published it, and tells its nexus.
+        var back = await UntilToldAsync(host1ThroughB, TimeSpan.FromSeconds(20));
+        Assert.True(back.Sense is { SenseKey: SenseKey.UnitAttention, Asc: 0x2A, Ascq: 0x06 }, $"expected ASYMMETRIC ACCESS STATE CHANGED, got {back.Describe()}");
+        Assert.Equal(both, await ReportGroupsAsync(host1ThroughB));
+        await a.StopAndAssertCleanExitAsync();
+        await b.StopAndAssertCleanExitAsync();
+    }
+
     /// <summary>REPORT TARGET PORT GROUPS: per group its identifier, state, status code and its one target port.</summary>
     private static async Task<(ushort Group, int State, byte Status, ushort Port)[]> ReportGroupsAsync(IscsiSession session)
     {

@@ -47,7 +47,7 @@ internal sealed class RadosAccessStates : IDisposable
         try
         {
             shared.Changed += states.OnChanged;
-            states.Refresh(AccessStateImage.Decode(shared.Read().Payload.Span), shared.Ping(PingTimeout));
+            states.Refresh(states.DecodeOrNone(shared.Read().Payload.Span), shared.Ping(PingTimeout));
             states._poll.Change(PollInterval, Timeout.InfiniteTimeSpan);
             return states;
         }
@@ -65,7 +65,7 @@ internal sealed class RadosAccessStates : IDisposable
         for (int attempt = 1; attempt <= PublishAttempts; attempt++)
         {
             var stored = _object.Read();
-            var gateways = AccessStateImage.Decode(stored.Payload.Span)
+            var gateways = DecodeOrNone(stored.Payload.Span)
                 .Where(g => g.Gateway != self)
                 .Select(g => g with { Groups = g.Groups.Where(x => !groups.Any(n => n.Id == x.Id)).ToArray() })
                 .Where(g => g.Groups.Length > 0)
@@ -74,6 +74,17 @@ internal sealed class RadosAccessStates : IDisposable
             if (_object.TryReplace(AccessStateImage.Encode(gateways), stored.Version, ReadOnlySpan<byte>.Empty) is not null) return;
         }
         throw new CephException($"The ALUA object {_object.ObjectName} changed under each of {PublishAttempts} attempts to store this gateway's groups.", errno: 125);
+    }
+
+    /// <summary>The gateways' groups stored; none (said on standard error) when the object is damaged, which the next publication repairs.</summary>
+    private List<GatewayGroups> DecodeOrNone(ReadOnlySpan<byte> payload)
+    {
+        try { return AccessStateImage.Decode(payload); }
+        catch (InvalidDataException e)
+        {
+            Console.Error.WriteLine($"warning: {_object.ObjectName} holds no readable ALUA state ({e.Message}); it is taken as empty.");
+            return [];
+        }
     }
 
     /// <summary>Another gateway (or this one) stored groups: what the others have now, before the ack.</summary>

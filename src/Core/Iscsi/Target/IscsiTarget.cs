@@ -279,6 +279,20 @@ public sealed class IscsiTarget : IAsyncDisposable
         foreach (var unit in node.Luns.Values) unit.OnNexusLoss(nexus);
     }
 
+    /// <summary>
+    /// Aborts the tasks <paramref name="which"/> selects of every session of <paramref name="node"/> whose nexus
+    /// <paramref name="whose"/> selects (PREEMPT AND ABORT, run here or by another target of a shared medium), and waits
+    /// until they left their logical unit.
+    /// </summary>
+    internal async Task<int> AbortTasksAsync(TargetNode node, Func<ItNexus, bool> whose, Func<TargetTask, bool> which)
+    {
+        int aborted = 0;
+        foreach (var c in ConnectionsOf(node).ToArray())
+            if (c.Session?.Nexus is { } nexus && whose(nexus))
+                aborted += await c.AbortAsync(c.Tasks.Where(which)).ConfigureAwait(false);
+        return aborted;
+    }
+
     /// <summary>Connections in full feature phase on sessions of <paramref name="node"/>.</summary>
     internal IEnumerable<TargetConnection> ConnectionsOf(TargetNode node) =>
         _connections.Keys.Where(c => ReferenceEquals(c.Session?.Node, node));

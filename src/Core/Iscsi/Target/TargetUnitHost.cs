@@ -15,10 +15,8 @@ internal sealed class TargetUnitHost(IscsiTarget target) : ILogicalUnitHost
         int aborted = 0;
         foreach (var node in target.Nodes.ToArray())
         {
-            if (!node.Luns.Values.Contains(unit)) continue;
-            foreach (var c in target.ConnectionsOf(node).ToArray())
-                if (c.Session?.Nexus is { } nexus && whose(nexus))
-                    aborted += await c.AbortAsync(c.Tasks.Where(t => ReferenceEquals(node.FindLun(t.Lun), unit))).ConfigureAwait(false);
+            if (node.Luns.Values.Contains(unit))
+                aborted += await target.AbortTasksAsync(node, whose, t => ReferenceEquals(node.FindLun(t.Lun), unit)).ConfigureAwait(false);
         }
         return aborted;
     }

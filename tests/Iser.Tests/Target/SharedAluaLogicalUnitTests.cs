@@ -172,4 +172,48 @@ public sealed class SharedAluaLogicalUnitTests
         await a.DisposeAsync();
         Assert.Equal(AluaState.ActiveNonOptimized, b.Host.AccessStates.StateOf(2));
     }
+
+    [Fact]
+    public async Task Register_and_move_through_one_gateway_may_name_the_other_gateways_port()
+    {
+        var board = new SharedReservationBoard();
+        await using var a = Open(board, 1);
+        await using var b = Open(board, 2);
+        const ulong key1 = 0xA1, key2 = 0xB2;
+        AssertGood(await Run(a, HostThroughA, PrOut(0x00, 0), PrList(0, key1)));  // REGISTER
+        AssertGood(await Run(a, HostThroughA, PrOut(0x01, 1), PrList(key1, 0)));  // RESERVE, Write Exclusive
+        var otherHostThroughB = new ItNexus("iqn.2026-12.test:host-2", 0x23D000000003, Target, 2, 2);
+        Assert.Equal(ScsiStatus.ReservationConflict, (await Run(b, otherHostThroughB, Cdbs.Write16(0, 1), Pattern(512, 1))).Status);
+
+        // REGISTER AND MOVE through A to host 2's port through B (relative target port 2, B's group).
+        var transportId = new IscsiTransportId(otherHostThroughB.InitiatorName, otherHostThroughB.Isid);
+        var list = new byte[24 + transportId.EncodedLength];
+        BinaryPrimitives.WriteUInt64BigEndian(list, key1);
+        BinaryPrimitives.WriteUInt64BigEndian(list.AsSpan(8), key2);
+        BinaryPrimitives.WriteUInt16BigEndian(list.AsSpan(18), 2);
+        BinaryPrimitives.WriteUInt32BigEndian(list.AsSpan(20), (uint)transportId.EncodedLength);
+        transportId.WriteTo(list.AsSpan(24));
+        byte[] cdb = [0x5F, 0x07, 1, 0, 0, 0, 0, 0, 0, 0];
+        BinaryPrimitives.WriteUInt32BigEndian(cdb.AsSpan(5), (uint)list.Length);
+        AssertGood(await Run(a, HostThroughA, cdb, list));
+
+        AssertGood(await Run(b, otherHostThroughB, Cdbs.Write16(0, 1), Pattern(512, 2)));
+        Assert.Equal(ScsiStatus.ReservationConflict, (await Run(a, HostThroughA, Cdbs.Write16(0, 1), Pattern(512, 3))).Status);
+
+        // A port no gateway has is still refused (INVALID FIELD IN PARAMETER LIST).
+        BinaryPrimitives.WriteUInt16BigEndian(list.AsSpan(18), 9);
+        BinaryPrimitives.WriteUInt64BigEndian(list, key2);
+        AssertSense(await Run(b, otherHostThroughB, cdb, list), 0x05, 0x26, 0x00);
+    }
+
+    private static byte[] PrOut(byte serviceAction, byte type) => [0x5F, serviceAction, type, 0, 0, 0, 0, 0, 24, 0];
+
+    private static byte[] PrList(ulong key, ulong serviceActionKey)
+    {
+        var list = new byte[24];
+        BinaryPrimitives.WriteUInt64BigEndian(list, key);
+        BinaryPrimitives.WriteUInt64BigEndian(list.AsSpan(8), serviceActionKey);
+        return list;
+    }
+
 }

@@ -70,12 +70,13 @@ public sealed partial class BlockDeviceLogicalUnit
 
         var nexus = task.Nexus;
         // The target's ports are its portal groups (relative target port identifier = TPGT), which the target's
-        // ALUA states list; a unit outside a target takes any nonzero identifier.
-        var ports = task.AccessStates;
+        // ALUA states list (and, over a shared store, the other gateways' groups); a unit outside a target takes any
+        // nonzero identifier.
+        var ports = task.AccessStates is { } alua ? TargetPortExists(alua) : null;
         PrOutcome outcome;
         if (_sharedReservations is { } shared)
         {
-            try { outcome = await SharedOutAsync(shared, nexus, cdb, parameters, ports is null ? null : ports.Contains, cancellationToken).ConfigureAwait(false); }
+            try { outcome = await SharedOutAsync(shared, nexus, cdb, parameters, ports, cancellationToken).ConfigureAwait(false); }
             catch (Exception e) when (e is IOException or InvalidDataException)
             {
                 _logger.LogError(e, "PERSISTENT RESERVE OUT {Action} from {Nexus} on {Identity}: the shared reservation state could not be updated.",
@@ -85,7 +86,7 @@ public sealed partial class BlockDeviceLogicalUnit
         }
         else
         {
-            outcome = _reservations.Out(nexus, cdb.ServiceAction, cdb.Type, parameters, ports is null ? null : ports.Contains);
+            outcome = _reservations.Out(nexus, cdb.ServiceAction, cdb.Type, parameters, ports);
         }
         _logger.LogDebug("PERSISTENT RESERVE OUT {Action} type {Type} from {Nexus}: {Outcome}; now {State}.",
             cdb.ServiceAction, cdb.Type, nexus, outcome, _reservations);

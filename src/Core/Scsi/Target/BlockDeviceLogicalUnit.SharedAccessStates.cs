@@ -124,6 +124,18 @@ public sealed partial class BlockDeviceLogicalUnit
     }
 
     /// <summary>
+    /// Whether a relative target port identifier names a port of this logical unit (REGISTER AND MOVE's destination):
+    /// one of the target's portal groups or, over a shared store, of another gateway's (gone or not: the port exists).
+    /// </summary>
+    private Func<ushort, bool> TargetPortExists(AsymmetricAccessStates local)
+    {
+        if (_sharedAccess is null) return local.Contains;
+        TargetPortGroup[] others;
+        lock (_hostGate) others = _otherGroupsReported;
+        return id => local.Contains(id) || Array.Exists(others, g => g.RelativeTargetPortId == id);
+    }
+
+    /// <summary>
     /// alua=auto: the target that had the only active/optimized group is gone, so this target makes its own groups
     /// active/optimized (an implicit transition: every nexus is told, and the new states are published).
     /// </summary>

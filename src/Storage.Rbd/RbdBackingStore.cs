@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Iser.Core.Scsi.Target.Alua;
 using Iser.Core.Scsi.Target.Stores;
 using Iser.Storage.Rbd.Native;
 
@@ -9,10 +10,12 @@ namespace Iser.Storage.Rbd;
 /// A LUN on a Ceph RBD image through librbd: reads, writes, discards, WRITE SAME, COMPARE AND WRITE and flushes are
 /// rbd_aio_* requests on the caller's own buffers (pinned for the request, no copy), completed through callbacks
 /// into the awaiting task. A resize by another client is noticed (rbd_update_watch) and a growth raised as
-/// <see cref="MediumGrown"/>; a snapshot is read-only. Persistent reservations are kept beside the image
-/// (<see cref="RadosReservationObject"/>) for every gateway serving it, unless the spec says <c>pr=local</c>.
+/// <see cref="MediumGrown"/>; a snapshot is read-only. Persistent reservations (<c>iser.pr.IMAGE_ID</c>) and the ALUA
+/// target port groups (<c>iser.alua.IMAGE_ID</c>, <see cref="RadosAccessStates"/>) are kept beside the image
+/// (<see cref="RadosSharedObject"/>) for every gateway serving it, unless the spec says <c>pr=local</c>, <c>alua=local</c>.
 /// </summary>
-public sealed class RbdBackingStore : IBackingStore, IWriteSameStore, ICompareAndWriteStore, IExternallyGrowingStore, ISharedReservationStore
+public sealed class RbdBackingStore : IBackingStore, IWriteSameStore, ICompareAndWriteStore, IExternallyGrowingStore, ISharedReservationStore,
+    ISharedAccessStateStore
 {
     private const int Eilseq = 84; // librbd's answer when compare-and-write finds different data
 
@@ -22,7 +25,9 @@ public sealed class RbdBackingStore : IBackingStore, IWriteSameStore, ICompareAn
     private readonly ulong _stripeUnit;
     private readonly GCHandle _watchTarget;
     private readonly ulong _watch;
-    private RadosReservationObject? _reservations; // null: reservations stay with each target (pr=local, a snapshot)
+    private Native.SafeIoContextHandle? _pool;      // for the objects beside the image; null when there are none
+    private RadosSharedObject? _reservations;      // null: reservations stay with each target (pr=local, a snapshot)
+    private RadosAccessStates? _accessStates;      // null: each target reports its own groups only (alua=local, a snapshot)
     private long _size;
     private int _disposed;
 
@@ -50,7 +55,7 @@ public sealed class RbdBackingStore : IBackingStore, IWriteSameStore, ICompareAn
     /// <summary>Connects and opens the image (blocking, up to the spec's timeout); failures are <see cref="CephException"/>s in words.</summary>
     public static RbdBackingStore Open(RbdImageSpec spec)
     {
-        bool shared = spec.SharesReservations;
+        bool shared = spec.SharesReservations || spec.SharesAccessStates;
         var (image, pool) = RbdImageConnection.Open(spec, keepPool: shared);
         RbdBackingStore? store = null;
         try
@@ -58,9 +63,19 @@ public sealed class RbdBackingStore : IBackingStore, IWriteSameStore, ICompareAn
             store = new RbdBackingStore(image, spec);
             if (pool is not null)
             {
-                store._reservations = RadosReservationObject.Open(pool, ReservationObjectNameOf(image, spec), spec.ToString());
-                store._reservations.Changed += store.OnReservationsChanged;
-                pool = null; // the reservation object owns it now
+                store._pool = pool;
+                pool = null; // the store owns it now
+                string id = ImageIdOf(image, spec);
+                if (spec.SharesReservations)
+                {
+                    store._reservations = RadosSharedObject.Open(store._pool, "iser.pr." + id, "iser.pr.version", "reservation", spec.ToString());
+                    store._reservations.Changed += store.OnReservationsChanged;
+                }
+                if (spec.SharesAccessStates)
+                {
+                    store._accessStates = RadosAccessStates.Open(store._pool, "iser.alua." + id, spec.ToString());
+                    store._accessStates.Changed += store.OnAccessStatesChanged;
+                }
             }
             return store;
         }
@@ -73,15 +88,15 @@ public sealed class RbdBackingStore : IBackingStore, IWriteSameStore, ICompareAn
         }
     }
 
-    /// <summary>"iser.pr." and the image's id (rbd_get_id), the same for every client of the image and new for a recreated one.</summary>
-    private static unsafe string ReservationObjectNameOf(SafeRbdImageHandle image, RbdImageSpec spec)
+    /// <summary>The image's id (rbd_get_id), the same for every client of the image and new for a recreated one.</summary>
+    private static unsafe string ImageIdOf(SafeRbdImageHandle image, RbdImageSpec spec)
     {
         var id = new byte[128];
         int rc;
         fixed (byte* p = id) rc = LibRbd.GetId(image, p, (nuint)id.Length);
         CephException.Check(rc, $"Reading the id of {spec}");
         int end = Array.IndexOf(id, (byte)0);
-        return "iser.pr." + System.Text.Encoding.ASCII.GetString(id, 0, end < 0 ? id.Length : end);
+        return System.Text.Encoding.ASCII.GetString(id, 0, end < 0 ? id.Length : end);
     }
 
     public RbdImageSpec Spec => _spec;
@@ -201,15 +216,36 @@ public sealed class RbdBackingStore : IBackingStore, IWriteSameStore, ICompareAn
     public event Action<SharedReservationState>? ReservationsChanged;
 
     public ValueTask<SharedReservationState> ReadReservationsAsync(CancellationToken cancellationToken = default) =>
-        new(Task.Run(() => Reservations.Read(), cancellationToken)); // a blocking RADOS read: off the caller's thread
+        new(Task.Run(() => Reservations.Read() is var r ? new SharedReservationState(r.Payload, r.Version) : default, cancellationToken)); // a blocking RADOS read: off the caller's thread
 
-    public ValueTask<ulong?> TryReplaceReservationsAsync(ReadOnlyMemory<byte> image, ulong expectedVersion, CancellationToken cancellationToken = default) =>
-        new(Task.Run(() => Reservations.TryReplace(image.Span, expectedVersion), cancellationToken));
+    public ValueTask<ulong?> TryReplaceReservationsAsync(ReadOnlyMemory<byte> image, ulong expectedVersion, ReadOnlyMemory<byte> announcement,
+        CancellationToken cancellationToken = default) =>
+        new(Task.Run(() => Reservations.TryReplace(image.Span, expectedVersion, announcement.Span), cancellationToken));
 
-    private RadosReservationObject Reservations =>
+    private RadosSharedObject Reservations =>
         _reservations ?? throw new InvalidOperationException($"{_spec} keeps persistent reservations per target (pr=local).");
 
-    private void OnReservationsChanged(SharedReservationState state) => ReservationsChanged?.Invoke(state);
+    private void OnReservationsChanged(RadosObjectState state, ReadOnlyMemory<byte> announcement) =>
+        ReservationsChanged?.Invoke(new SharedReservationState(state.Payload, state.Version) { Announcement = announcement });
+
+    public bool SharesAccessStates => _accessStates is not null;
+
+    public bool TakesOverAccess => _spec.TakesOverAccess;
+
+    /// <summary>The RADOS object holding the gateways' target port groups (for diagnostics and tests), or null.</summary>
+    public string? AccessStateObjectName => _accessStates?.ObjectName;
+
+    public IReadOnlyList<SharedTargetPortGroup> OtherTargetsAccessStates => _accessStates?.Others ?? [];
+
+    public event Action? OtherTargetsChanged;
+
+    public ValueTask PublishAccessStatesAsync(IReadOnlyList<TargetPortGroup> groups, CancellationToken cancellationToken = default)
+    {
+        var states = _accessStates ?? throw new InvalidOperationException($"{_spec} keeps ALUA states per target (alua=local).");
+        return new(Task.Run(() => states.Publish(groups), cancellationToken));
+    }
+
+    private void OnAccessStatesChanged() => OtherTargetsChanged?.Invoke();
 
     public string Describe() => $"{_spec}:{ByteSize.Format(Size)}{(_spec.IsSnapshot ? " (snapshot, read-only)" : "")}";
 
@@ -220,6 +256,8 @@ public sealed class RbdBackingStore : IBackingStore, IWriteSameStore, ICompareAn
         return new(Task.Run(() =>
         {
             _reservations?.Dispose();
+            _accessStates?.Dispose();
+            _pool?.Dispose();
             if (_watchTarget.IsAllocated)
             {
                 LibRbd.UpdateUnwatch(_image, _watch);

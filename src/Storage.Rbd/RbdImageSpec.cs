@@ -8,11 +8,14 @@ namespace Iser.Storage.Rbd;
 /// own search, /etc/ceph/ceph.conf first), <c>id=CLIENT</c> (default admin), <c>keyring=PATH</c>,
 /// <c>timeout=SECONDS</c> (how long connecting and monitor requests may take, default 10), <c>pr=shared|local</c>
 /// (persistent reservations kept beside the image for every gateway serving it, the default for a writable image, or
-/// in each target's memory; a snapshot's are always local). Paths cannot hold colons.
+/// in each target's memory; a snapshot's are always local), <c>alua=shared|local|auto</c> (the ALUA target port groups
+/// of every gateway serving the image reported through each of them, the default for a writable image; only each
+/// target's own; or shared, and a gateway whose peer with the active/optimized group is gone makes its own groups
+/// active/optimized). Paths cannot hold colons.
 /// </summary>
 public sealed record RbdImageSpec(string Pool, string Image, string? Snapshot = null)
 {
-    public const string Syntax = "rbd:POOL/IMAGE[@SNAPSHOT][:conf=PATH][:id=CLIENT][:keyring=PATH][:timeout=SECONDS][:pr=shared|local]";
+    public const string Syntax = "rbd:POOL/IMAGE[@SNAPSHOT][:conf=PATH][:id=CLIENT][:keyring=PATH][:timeout=SECONDS][:pr=shared|local][:alua=shared|local|auto]";
 
     public string? ConfigFile { get; init; }
     public string? ClientId { get; init; }
@@ -24,6 +27,15 @@ public sealed record RbdImageSpec(string Pool, string Image, string? Snapshot = 
 
     /// <summary>Whether the reservations are kept beside the image, shared by every gateway serving it.</summary>
     public bool SharesReservations => !LocalReservations && !IsSnapshot;
+
+    /// <summary>alua=local: each target reports its own target port groups only.</summary>
+    public bool LocalAccessStates { get; init; }
+
+    /// <summary>alua=auto: when the gateway with the active/optimized group is gone, this one's groups take over.</summary>
+    public bool TakesOverAccess { get; init; }
+
+    /// <summary>Whether the target port groups of every gateway are kept beside the image and reported by each.</summary>
+    public bool SharesAccessStates => !LocalAccessStates && !IsSnapshot;
 
     /// <summary>True for a snapshot: served read-only.</summary>
     public bool IsSnapshot => Snapshot is not null;
@@ -60,7 +72,8 @@ public sealed record RbdImageSpec(string Pool, string Image, string? Snapshot = 
                 "keyring" => spec with { Keyring = value },
                 "timeout" => spec with { Timeout = ParseTimeout(value, text) },
                 "pr" => spec with { LocalReservations = ParseReservations(value, text) },
-                _ => throw new FormatException($"The option '{key}' in '{text}' is unknown (conf, id, keyring, timeout, pr); expected {Syntax}."),
+                "alua" => ParseAccessStates(spec, value, text),
+                _ => throw new FormatException($"The option '{key}' in '{text}' is unknown (conf, id, keyring, timeout, pr, alua); expected {Syntax}."),
             };
         }
         return spec;
@@ -76,6 +89,14 @@ public sealed record RbdImageSpec(string Pool, string Image, string? Snapshot = 
         "shared" => false,
         "local" => true,
         _ => throw new FormatException($"pr={value} in '{text}' is neither shared nor local."),
+    };
+
+    private static RbdImageSpec ParseAccessStates(RbdImageSpec spec, string value, string text) => value.ToLowerInvariant() switch
+    {
+        "shared" => spec with { LocalAccessStates = false, TakesOverAccess = false },
+        "local" => spec with { LocalAccessStates = true, TakesOverAccess = false },
+        "auto" => spec with { LocalAccessStates = false, TakesOverAccess = true },
+        _ => throw new FormatException($"alua={value} in '{text}' is none of shared, local, auto."),
     };
 
     public override string ToString() => $"rbd:{Pool}/{Image}{(Snapshot is null ? "" : "@" + Snapshot)}";

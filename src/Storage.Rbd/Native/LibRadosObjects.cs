@@ -59,6 +59,10 @@ internal static unsafe partial class LibRadosObjects
     [LibraryImport(CephLibraries.Rados, EntryPoint = "rados_notify_ack", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int NotifyAck(SafeIoContextHandle ioContext, string oid, ulong notifyId, ulong cookie, byte* buffer, int length);
 
+    /// <summary>This client's global id (the notifier id others see, and the id in a notify reply's acks).</summary>
+    [LibraryImport(CephLibraries.Rados, EntryPoint = "rados_get_instance_id")]
+    internal static partial ulong GetInstanceId(nint cluster);
+
     [LibraryImport(CephLibraries.Rados, EntryPoint = "rados_buffer_free")]
     internal static partial void BufferFree(nint buffer);
 }

@@ -117,6 +117,12 @@ public sealed class OurTargetProcess : IAsyncDisposable
         return code;
     }
 
+    /// <summary>SIGSTOP: the target hangs (it keeps its sockets and its cluster sessions, and answers nothing) until <see cref="Thaw"/>.</summary>
+    public void Freeze() => _process.Signal(19);
+
+    /// <summary>SIGCONT after <see cref="Freeze"/>.</summary>
+    public void Thaw() => _process.Signal(18);
+
     /// <summary>SIGTERM, then asserts the target exited by itself with code 0.</summary>
     public async Task StopAndAssertCleanExitAsync()
     {

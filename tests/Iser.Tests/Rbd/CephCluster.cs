@@ -25,9 +25,11 @@ public sealed class CephCluster : IAsyncLifetime
     public async Task InitializeAsync()
     {
         if (CephFactAttribute.MissingReason is not null) return;
-        // A cluster someone else started (a developer's, another test run's) is used and left running.
-        _startedHere = (await RunAsync(Script, ["status"], TimeSpan.FromSeconds(40)).ConfigureAwait(false)).Exit != 0;
+        // A cluster someone else started (a developer's, another test run's) is used and left running. Whether it was is
+        // what start itself found: a separate status check can time out on a loaded machine (ceph -s over 15 s), and
+        // the run would then stop a cluster it did not start.
         var (exit, stdout, stderr) = await RunAsync(Script, ["start"], StartTimeout).ConfigureAwait(false);
+        _startedHere = exit == 0 && !stderr.Contains("already running", StringComparison.Ordinal);
         string last = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault()?.Trim() ?? "";
         if (exit == 0 && File.Exists(last)) _conf = last;
         else _failure = $"tests/ceph/cluster.sh start failed (exit {exit}): {stderr.Trim()}";

@@ -9,9 +9,11 @@ namespace Iser.Tests.Rbd;
 /// <summary>
 /// Two gateways: two target processes (portal groups 1 and 2, one target name) serving one rbd image, their
 /// persistent reservations in the RADOS object beside it. Host 1 has a path through each; host 2 reaches gateway B.
-/// What host 1 registers and reserves through A, B enforces; after A stops, B still holds the registrations and the
-/// reservation, host 1 preempts the reservation onto its path through B, makes B's group active/optimized (SET TARGET
-/// PORT GROUPS, as Linux's scsi_dh_alua does), and its I/O continues there.
+/// What host 1 registers and reserves through A, B enforces; REPORT TARGET PORT GROUPS through either lists both
+/// gateways' groups; after A stops, B reports A's group unavailable (with ASYMMETRIC ACCESS STATE CHANGED), still holds
+/// the registrations and the reservation, host 1 preempts the reservation onto its path through B, makes B's group
+/// active/optimized (SET TARGET PORT GROUPS, as Linux's scsi_dh_alua does), and its I/O continues there. RESERVE(6)
+/// and the unit attentions of PERSISTENT RESERVE OUT reach across the gateways too.
 /// </summary>
 [Collection(CephCollection.Name)]
 [Trait("Category", "Ceph")]
@@ -40,6 +42,12 @@ public sealed class RbdGatewayFailoverTests(CephCluster cluster)
         // The first command of each session meets the power-on unit attention.
         foreach (var s in new[] { host1ThroughA, host1ThroughB, host2ThroughB }) await TestUnitReadyAsync(s);
 
+        // Either gateway reports both groups: A's (1, active/optimized, its port 1) and B's (2, active/non-optimized, port 2).
+        (ushort, int, byte, ushort)[] both = [(1, 0, 0, 1), (2, 1, 2, 2)];
+        await UntilAsync(async () => (await ReportGroupsAsync(host2ThroughB)).SequenceEqual(both), "B reports A's group and its own");
+        Assert.Equal(both, await ReportGroupsAsync(host1ThroughA));
+        foreach (var s in new[] { host1ThroughA, host1ThroughB, host2ThroughB }) await TestUnitReadyAsync(s); // B's start may have told A's nexus
+
         // Host 1 registers both paths with one key (as mpathpersist does) and reserves Write Exclusive through A.
         AssertGood(await PrOutAsync(host1ThroughA, 0x00, 0, 0, Key1), "REGISTER through A");
         AssertGood(await PrOutAsync(host1ThroughB, 0x00, 0, 0, Key1), "REGISTER through B");
@@ -57,8 +65,19 @@ public sealed class RbdGatewayFailoverTests(CephCluster cluster)
         Assert.Equal([Key1, Key1], keys);
         Assert.Equal((Key1, WriteExclusive), await ReadReservationAsync(host2ThroughB));
 
-        // Gateway A stops (cleanly: its watch on the reservation object goes with it).
+        // Gateway A stops (cleanly: its watches on the reservation and ALUA objects go with it).
         await a.StopAndAssertCleanExitAsync();
+
+        // B finds A gone (A no longer answers B's pings): every nexus on B hears ASYMMETRIC ACCESS STATE CHANGED, and
+        // REPORT TARGET PORT GROUPS through B gives A's group as unavailable, changed implicitly.
+        foreach (var s in new[] { host1ThroughB, host2ThroughB })
+        {
+            var gone = await UntilToldAsync(s, TimeSpan.FromSeconds(20));
+            Assert.True(gone.Sense is { SenseKey: SenseKey.UnitAttention, Asc: 0x2A, Ascq: 0x06 }, $"expected ASYMMETRIC ACCESS STATE CHANGED, got {gone.Describe()}");
+        }
+        Assert.Equal([(1, 3, 2, 1), (2, 1, 2, 2)], await ReportGroupsAsync(host1ThroughB));
+        // Through A's group itself: the path is gone (the initiator sees the connection refused).
+        await Assert.ThrowsAnyAsync<Exception>(() => ConnectAsync(a, Host1, iqn));
 
         (generation, keys) = await ReadKeysAsync(host1ThroughB);
         Assert.Equal(2u, generation);
@@ -90,6 +109,149 @@ public sealed class RbdGatewayFailoverTests(CephCluster cluster)
         Assert.Equal([Key1], keys);
         Assert.Equal((Key1, WriteExclusive), await ReadReservationAsync(host2ThroughB));
         await b.StopAndAssertCleanExitAsync();
+    }
+
+    [CephFact]
+    public async Task Reserve6_and_the_unit_attentions_of_a_preempt_reach_across_the_gateways()
+    {
+        string image = await cluster.CreateImageAsync("gateways-reserve", 16 << 20);
+        string spec = $"rbd:rbd/{image}{cluster.SpecOptions}";
+        string iqn = $"iqn.2026-12.org.iser.test:gw-{Guid.NewGuid():N}"[..44];
+        await using var a = await OurTargetProcess.StartAsync(new OurTargetOptions { TargetIqn = iqn, Luns = [spec], PortalGroupTag = 1 });
+        await using var b = await OurTargetProcess.StartAsync(new OurTargetOptions { TargetIqn = iqn, Luns = [spec], PortalGroupTag = 2 });
+        await using var host1ThroughA = await ConnectAsync(a, Host1, iqn);
+        await using var host2ThroughB = await ConnectAsync(b, Host2, iqn);
+        foreach (var s in new[] { host1ThroughA, host2ThroughB }) await TestUnitReadyAsync(s);
+        await TestUnitReadyAsync(host1ThroughA); // B's start (its groups published) may have told A's nexus
+        byte[] reserve6 = [0x16, 0, 0, 0, 0, 0], release6 = [0x17, 0, 0, 0, 0, 0];
+
+        AssertGood(await host1ThroughA.ExecuteAsync(Lun, reserve6, default, default), "RESERVE(6) through A");
+        Assert.Equal(ScsiStatus.ReservationConflict, (await WriteAsync(host2ThroughB, 0, Pattern(512, 1))).Status);
+        Assert.Equal(ScsiStatus.ReservationConflict, (await host2ThroughB.ExecuteAsync(Lun, reserve6, default, default)).Status);
+        var data = Pattern(512 * 4, 2);
+        AssertGood(await WriteAsync(host1ThroughA, 0, data), "the RESERVE holder's write through A");
+        AssertGood(await host1ThroughA.ExecuteAsync(Lun, release6, default, default), "RELEASE(6) through A");
+        AssertGood(await WriteAsync(host2ThroughB, 4, data), "host 2's write through B once released");
+        Assert.Equal(data, await ReadAsync(host1ThroughA, 4, 4));
+
+        // Host 2 registers through B; host 1 registers through A and preempts host 2's registration: B tells host 2.
+        const ulong key2 = 0x2222_0000_0000_0002;
+        AssertGood(await PrOutAsync(host2ThroughB, 0x00, 0, 0, key2), "REGISTER through B");
+        AssertGood(await PrOutAsync(host1ThroughA, 0x00, 0, 0, Key1), "REGISTER through A");
+        AssertGood(await PrOutAsync(host1ThroughA, 0x04, WriteExclusive, Key1, key2), "PREEMPT through A");
+        var told = await TestUnitReadyOnceAsync(host2ThroughB);
+        Assert.True(told.Sense is { SenseKey: SenseKey.UnitAttention, Asc: 0x2A, Ascq: 0x05 }, $"expected REGISTRATIONS PREEMPTED, got {told.Describe()}");
+        var (_, keysLeft) = await ReadKeysAsync(host2ThroughB);
+        Assert.Equal([Key1], keysLeft);
+        AssertGood(await TestUnitReadyOnceAsync(host2ThroughB), "TEST UNIT READY once told");
+        await a.StopAndAssertCleanExitAsync();
+        await b.StopAndAssertCleanExitAsync();
+    }
+
+    [CephFact]
+    public async Task With_alua_auto_gateway_B_takes_over_as_active_optimized_when_A_stops()
+    {
+        string image = await cluster.CreateImageAsync("gateways-auto", 16 << 20);
+        string spec = $"rbd:rbd/{image}{cluster.SpecOptions}";
+        string iqn = $"iqn.2026-12.org.iser.test:gw-{Guid.NewGuid():N}"[..44];
+        await using var a = await OurTargetProcess.StartAsync(new OurTargetOptions { TargetIqn = iqn, Luns = [spec], PortalGroupTag = 1 });
+        await using var b = await OurTargetProcess.StartAsync(new OurTargetOptions
+        {
+            TargetIqn = iqn, Luns = [spec + ":alua=auto"], PortalGroupTag = 2, ExtraArguments = ["--alua", "2=active-non-optimized"],
+        });
+        await using var host1ThroughB = await ConnectAsync(b, Host1, iqn);
+        await TestUnitReadyAsync(host1ThroughB);
+        (ushort, int, byte, ushort)[] both = [(1, 0, 0, 1), (2, 1, 2, 2)];
+        await UntilAsync(async () => (await ReportGroupsAsync(host1ThroughB)).SequenceEqual(both), "B reports both groups");
+
+        await a.StopAndAssertCleanExitAsync();
+
+        var told = await UntilToldAsync(host1ThroughB, TimeSpan.FromSeconds(20));
+        Assert.True(told.Sense is { SenseKey: SenseKey.UnitAttention, Asc: 0x2A, Ascq: 0x06 }, $"expected ASYMMETRIC ACCESS STATE CHANGED, got {told.Describe()}");
+        await UntilAsync(async () => (await TestUnitReadyOnceAsync(host1ThroughB)).IsGood, "the unit attentions reported");
+        Assert.Equal([(1, 3, 2, 1), (2, 0, 2, 2)], await ReportGroupsAsync(host1ThroughB));
+        var data = Pattern(512 * 8, 7);
+        AssertGood(await WriteAsync(host1ThroughB, 0, data), "write through B after the takeover");
+        Assert.Equal(data, await ReadAsync(host1ThroughB, 0, 8));
+        await b.StopAndAssertCleanExitAsync();
+    }
+
+    [CephFact]
+    public async Task A_hung_gateway_is_reported_unavailable_and_active_again_once_it_answers()
+    {
+        string image = await cluster.CreateImageAsync("gateways-hung", 16 << 20);
+        string spec = $"rbd:rbd/{image}{cluster.SpecOptions}";
+        string iqn = $"iqn.2026-12.org.iser.test:gw-{Guid.NewGuid():N}"[..44];
+        await using var a = await OurTargetProcess.StartAsync(new OurTargetOptions { TargetIqn = iqn, Luns = [spec], PortalGroupTag = 1 });
+        await using var b = await OurTargetProcess.StartAsync(new OurTargetOptions
+        {
+            TargetIqn = iqn, Luns = [spec], PortalGroupTag = 2, ExtraArguments = ["--alua", "2=active-non-optimized"],
+        });
+        await using var host1ThroughB = await ConnectAsync(b, Host1, iqn);
+        await TestUnitReadyAsync(host1ThroughB);
+        (ushort, int, byte, ushort)[] both = [(1, 0, 0, 1), (2, 1, 2, 2)];
+        await UntilAsync(async () => (await ReportGroupsAsync(host1ThroughB)).SequenceEqual(both), "B reports both groups");
+        await UntilAsync(async () => (await TestUnitReadyOnceAsync(host1ThroughB)).IsGood, "nothing pending on B");
+
+        // A hangs: its watch stays on the OSD, but it acknowledges none of B's pings.
+        a.Freeze();
+        try
+        {
+            var told = await UntilToldAsync(host1ThroughB, TimeSpan.FromSeconds(20));
+            Assert.True(told.Sense is { SenseKey: SenseKey.UnitAttention, Asc: 0x2A, Ascq: 0x06 }, $"expected ASYMMETRIC ACCESS STATE CHANGED, got {told.Describe()}");
+            Assert.Equal([(1, 3, 2, 1), (2, 1, 2, 2)], await ReportGroupsAsync(host1ThroughB));
+            var data = Pattern(512 * 4, 9);
+            AssertGood(await WriteAsync(host1ThroughB, 0, data), "write through B while A hangs");
+            Assert.Equal(data, await ReadAsync(host1ThroughB, 0, 4));
+        }
+        finally { a.Thaw(); }
+
+        // A answers again: B reports its group as A published it, and tells its nexus.
+        var back = await UntilToldAsync(host1ThroughB, TimeSpan.FromSeconds(20));
+        Assert.True(back.Sense is { SenseKey: SenseKey.UnitAttention, Asc: 0x2A, Ascq: 0x06 }, $"expected ASYMMETRIC ACCESS STATE CHANGED, got {back.Describe()}");
+        Assert.Equal(both, await ReportGroupsAsync(host1ThroughB));
+        await a.StopAndAssertCleanExitAsync();
+        await b.StopAndAssertCleanExitAsync();
+    }
+
+    /// <summary>REPORT TARGET PORT GROUPS: per group its identifier, state, status code and its one target port.</summary>
+    private static async Task<(ushort Group, int State, byte Status, ushort Port)[]> ReportGroupsAsync(IscsiSession session)
+    {
+        var data = new byte[1024];
+        var response = await session.ExecuteAsync(Lun, [0xA3, 0x0A, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0], data, default);
+        AssertGood(response, "REPORT TARGET PORT GROUPS");
+        int end = 4 + (int)BinaryPrimitives.ReadUInt32BigEndian(data);
+        var groups = new List<(ushort, int, byte, ushort)>();
+        for (int at = 4; at + 8 <= end; at += 8 + 4 * data[at + 7])
+        {
+            Assert.Equal(1, data[at + 7]);
+            groups.Add((BinaryPrimitives.ReadUInt16BigEndian(data.AsSpan(at + 2)), data[at] & 0x0F, data[at + 5],
+                BinaryPrimitives.ReadUInt16BigEndian(data.AsSpan(at + 8 + 2))));
+        }
+        return [.. groups];
+    }
+
+    /// <summary>TEST UNIT READY until it ends in a unit attention (returned), within <paramref name="timeout"/>.</summary>
+    private static async Task<ScsiResponse> UntilToldAsync(IscsiSession session, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var response = await TestUnitReadyOnceAsync(session);
+            if (!response.IsGood) return response;
+            Assert.True(DateTime.UtcNow < deadline, $"no unit attention within {timeout.TotalSeconds} s");
+            await Task.Delay(200);
+        }
+    }
+
+    private static async Task UntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{what}: not within 15 s");
+            await Task.Delay(200);
+        }
     }
 
     private static async Task<IscsiSession> ConnectAsync(OurTargetProcess target, string initiator, string iqn) =>

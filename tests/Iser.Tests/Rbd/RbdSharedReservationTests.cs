@@ -9,7 +9,7 @@ using static Iser.Tests.ScsiTarget.LuHarness;
 namespace Iser.Tests.Rbd;
 
 /// <summary>
-/// The reservation state of an rbd image in its RADOS object beside the image (RadosReservationObject), through two
+/// The reservation state of an rbd image in its RADOS object beside the image (RadosSharedObject), through two
 /// stores with two cluster connections, as two gateways have: compare-and-swap, the notification that refreshes the
 /// other gateway before the command completes, and logical units over both enforcing one state.
 /// </summary>
@@ -35,21 +35,29 @@ public sealed class RbdSharedReservationTests(CephCluster cluster)
         Assert.StartsWith("iser.pr.", a.ReservationObjectName);
         Assert.Equal(a.ReservationObjectName, b.ReservationObjectName);
         var heardByB = new List<ulong>();
-        b.ReservationsChanged += s => { lock (heardByB) heardByB.Add(s.Version); };
+        var announcedToB = new List<byte[]>();
+        var announcedToA = new List<byte[]>();
+        b.ReservationsChanged += s => { lock (heardByB) { heardByB.Add(s.Version); announcedToB.Add(s.Announcement.ToArray()); } };
+        a.ReservationsChanged += s => { lock (heardByB) announcedToA.Add(s.Announcement.ToArray()); };
 
         var fresh = await a.ReadReservationsAsync();
         Assert.Equal(0ul, fresh.Version);
         Assert.True(fresh.Image.IsEmpty);
 
-        ulong? first = await a.TryReplaceReservationsAsync(new byte[] { 1, 2, 3 }, 0);
+        ulong? first = await a.TryReplaceReservationsAsync(new byte[] { 1, 2, 3 }, 0, new byte[] { 0xA1, 0xA2 });
         Assert.Equal(1ul, first);
-        // B was told before A's replacement returned.
-        lock (heardByB) Assert.Equal([1ul], heardByB);
-        Assert.Null(await b.TryReplaceReservationsAsync(new byte[] { 9 }, 0)); // stale: A replaced version 0 already
+        // B was told before A's replacement returned, with A's announcement; A heard its own state without it.
+        lock (heardByB)
+        {
+            Assert.Equal([1ul], heardByB);
+            Assert.Equal(new byte[] { 0xA1, 0xA2 }, Assert.Single(announcedToB));
+            Assert.Empty(Assert.Single(announcedToA));
+        }
+        Assert.Null(await b.TryReplaceReservationsAsync(new byte[] { 9 }, 0, default)); // stale: A replaced version 0 already
         var seen = await b.ReadReservationsAsync();
         Assert.Equal(1ul, seen.Version);
         Assert.Equal(new byte[] { 1, 2, 3 }, seen.Image.ToArray());
-        Assert.Equal(2ul, await b.TryReplaceReservationsAsync(new byte[] { 4 }, 1));
+        Assert.Equal(2ul, await b.TryReplaceReservationsAsync(new byte[] { 4 }, 1, default));
         Assert.Equal(new byte[] { 4 }, (await a.ReadReservationsAsync()).Image.ToArray());
     }
 

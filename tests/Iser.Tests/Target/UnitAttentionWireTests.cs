@@ -74,12 +74,12 @@ public class UnitAttentionWireTests
         Assert.Equal(Good, await rig.First.ScsiAsync([TestUnitReady, 0, 0, 0, 0, 0]));
     }
 
-    private static readonly Outcome Good = new(0, 0, 0, 0);
-    private static Outcome Attention(byte asc, byte ascq) => new(0x02, 0x06, asc, ascq);
+    internal static readonly Outcome Good = new(0, 0, 0, 0);
+    internal static Outcome Attention(byte asc, byte ascq) => new(0x02, 0x06, asc, ascq);
 
-    private readonly record struct Outcome(byte Status, byte Key, byte Asc, byte Ascq);
+    internal readonly record struct Outcome(byte Status, byte Key, byte Asc, byte Ascq);
 
-    private static byte[] Write10(uint lba, ushort blocks)
+    internal static byte[] Write10(uint lba, ushort blocks)
     {
         var cdb = new byte[10];
         cdb[0] = 0x2a;
@@ -88,9 +88,9 @@ public class UnitAttentionWireTests
         return cdb;
     }
 
-    private static byte[] PrOut(byte serviceAction, byte type) => [0x5F, serviceAction, type, 0, 0, 0, 0, 0, 24, 0];
+    internal static byte[] PrOut(byte serviceAction, byte type) => [0x5F, serviceAction, type, 0, 0, 0, 0, 0, 24, 0];
 
-    private static byte[] PrList(ulong key, ulong serviceActionKey)
+    internal static byte[] PrList(ulong key, ulong serviceActionKey)
     {
         var list = new byte[24];
         BinaryPrimitives.WriteUInt64BigEndian(list, key);
@@ -98,7 +98,8 @@ public class UnitAttentionWireTests
         return list;
     }
 
-    private sealed class Session(RawIscsiConnection c)
+    /// <summary>One logged-in session driven PDU by PDU (shared with other wire tests).</summary>
+    internal sealed class Session(RawIscsiConnection c)
     {
         private uint _nextItt = 0x100;
 
@@ -158,6 +159,42 @@ public class UnitAttentionWireTests
         }
 
         public ValueTask DisposeAsync() => c.DisposeAsync();
+
+        /// <summary>Logs in to <paramref name="target"/> as <paramref name="initiator"/> (immediate data, no initial R2T).</summary>
+        public static async Task<Session> LoginAsync(IPEndPoint endPoint, string initiator, string target, ulong isid)
+        {
+            var c = await RawIscsiConnection.ConnectAsync(endPoint);
+            c.Send(c.LoginRequest(transit: true, csg: 1, nsg: 3,
+                [new("InitiatorName", initiator), new("TargetName", target), new("ImmediateData", "Yes"), new("InitialR2T", "No")], isid));
+            var response = await c.ReceiveAsync() ?? throw new TimeoutException("no login response");
+            Assert.Equal(0, response.Bhs[36]);
+            c.CmdSN = response.Field28;
+            return new Session(c);
+        }
+
+        /// <summary>A command with data in: its status and the data.</summary>
+        public async Task<(byte Status, byte[] Data)> ScsiInAsync(byte[] cdb, int length)
+        {
+            uint itt = _nextItt++;
+            var pdu = Command(itt, cdb, length, write: false);
+            c.Send(pdu);
+            var data = new List<byte>();
+            while (await c.ReceiveAsync() is { } reply)
+            {
+                if (reply.InitiatorTaskTag != itt) continue;
+                if (reply.Opcode == IscsiOpcode.DataIn)
+                {
+                    data.AddRange(reply.Data.ToArray());
+                    if ((reply.Flags & 0x01) == 0) continue; // no status in this Data-In
+                    c.CmdSN = reply.Field28;
+                    return (reply.Bhs[3], [.. data]);
+                }
+                if (reply.Opcode != IscsiOpcode.ScsiResponse) continue;
+                c.CmdSN = reply.Field28;
+                return (reply.Bhs[3], [.. data]);
+            }
+            throw new TimeoutException($"no SCSI Response for opcode 0x{cdb[0]:x2}");
+        }
     }
 
     private sealed class Rig : IAsyncDisposable

@@ -31,7 +31,10 @@ public sealed class IscsiTarget : IAsyncDisposable
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         Logger = LoggerFactory.CreateLogger("Iser.Target");
         AccessStates.Changed += OnAccessStateChanged;
+        _unitHost = new TargetUnitHost(this);
     }
+
+    private readonly TargetUnitHost _unitHost;
 
     public IscsiTargetOptions Options { get; }
     internal ILoggerFactory LoggerFactory { get; }
@@ -89,6 +92,8 @@ public sealed class IscsiTarget : IAsyncDisposable
     public void AddNode(TargetNode node)
     {
         if (!_nodes.TryAdd(node.Iqn, node)) throw new ArgumentException($"Target {node.Iqn} is already defined.");
+        node.Host = _unitHost;
+        foreach (var unit in node.Luns.Values) unit.AttachHost(_unitHost);
     }
 
     internal TargetNode? FindNode(string? iqn) => iqn is not null && _nodes.TryGetValue(iqn, out var n) ? n : null;
@@ -272,6 +277,20 @@ public sealed class IscsiTarget : IAsyncDisposable
     {
         if (session.Node is not { } node || session.Nexus is not { } nexus || Interlocked.Exchange(ref session.NexusReleased, 1) != 0) return;
         foreach (var unit in node.Luns.Values) unit.OnNexusLoss(nexus);
+    }
+
+    /// <summary>
+    /// Aborts the tasks <paramref name="which"/> selects of every session of <paramref name="node"/> whose nexus
+    /// <paramref name="whose"/> selects (PREEMPT AND ABORT, run here or by another target of a shared medium), and waits
+    /// until they left their logical unit.
+    /// </summary>
+    internal async Task<int> AbortTasksAsync(TargetNode node, Func<ItNexus, bool> whose, Func<TargetTask, bool> which)
+    {
+        int aborted = 0;
+        foreach (var c in ConnectionsOf(node).ToArray())
+            if (c.Session?.Nexus is { } nexus && whose(nexus))
+                aborted += await c.AbortAsync(c.Tasks.Where(which)).ConfigureAwait(false);
+        return aborted;
     }
 
     /// <summary>Connections in full feature phase on sessions of <paramref name="node"/>.</summary>

@@ -429,15 +429,10 @@ internal sealed partial class TargetConnection : IDatamoverHost
     /// PREEMPT AND ABORT: aborts the tasks on <paramref name="lun"/> of every session of this node whose nexus
     /// <paramref name="whose"/> selects, but <paramref name="except"/>, and waits until they left the logical unit.
     /// </summary>
-    public async Task<int> AbortLunTasksAsync(ulong lun, Func<Scsi.Target.Reservations.ItNexus, bool> whose, TargetTask except)
-    {
-        if (Session?.Node is not { } node) return 0;
-        int aborted = 0;
-        foreach (var c in _target.ConnectionsOf(node).ToArray())
-            if (c.Session?.Nexus is { } nexus && whose(nexus))
-                aborted += await c.AbortAsync(c.Tasks.Where(t => t.Lun == lun && !ReferenceEquals(t, except))).ConfigureAwait(false);
-        return aborted;
-    }
+    public Task<int> AbortLunTasksAsync(ulong lun, Func<Scsi.Target.Reservations.ItNexus, bool> whose, TargetTask except) =>
+        Session?.Node is { } node
+            ? _target.AbortTasksAsync(node, whose, t => t.Lun == lun && !ReferenceEquals(t, except))
+            : Task.FromResult(0);
 
     /// <summary>Aborts running tasks of this connection (TMF, resets) and waits until they left the logical unit.</summary>
     public Task<int> AbortAsync(TargetTask[] tasks) => Tasks.AbortAsync(tasks, Datamover);

@@ -28,6 +28,9 @@ public sealed class TargetNode
 
     public IReadOnlyDictionary<int, ILogicalUnit> Luns => _luns;
 
+    /// <summary>The target this node was added to (null before): each unit added is attached to it.</summary>
+    internal ILogicalUnitHost? Host { get; set; }
+
     /// <summary>
     /// Adds a logical unit, also to a running target: the units already here then report REPORTED LUNS DATA HAS CHANGED
     /// to every nexus that used them (SPC-4 §5.14), so initiators rescan.
@@ -43,6 +46,7 @@ public sealed class TargetNode
             _luns = before.Add(lun, unit);
         }
         foreach (var other in before.Values) other.OnLunInventoryChanged();
+        if (Host is { } host) unit.AttachHost(host);
         // The unit's nexus-loss path runs once now, for a nexus that holds nothing, so it is compiled before a real loss
         // has to be fast (see TargetConnection.ReleaseNexusAtPeerClose): cold, it took 13-24 ms on this project's CI.
         unit.OnNexusLoss(new ItNexus("iqn.invalid:nexus-loss-warm-up", 0, Iqn, 0, 1));

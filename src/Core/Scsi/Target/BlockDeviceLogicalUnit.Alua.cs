@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Iser.Core.Scsi.Target.Alua;
 using Iser.Core.Scsi.Target.Reservations;
+using Microsoft.Extensions.Logging;
 
 namespace Iser.Core.Scsi.Target;
 
@@ -10,6 +11,9 @@ public sealed partial class BlockDeviceLogicalUnit
 {
     /// <summary>Largest SET TARGET PORT GROUPS parameter list taken: the header and 1024 descriptors.</summary>
     private const int MaxSetTargetPortGroupsLength = 4 + 4 * 1024;
+
+    /// <summary>HARDWARE ERROR / SET TARGET PORT GROUPS COMMAND FAILED (SPC-4 §6.46).</summary>
+    private static readonly SenseCondition SetTargetPortGroupsFailed = new(0x04, 0x67, 0x0A);
 
     /// <summary>A group's state changed: every other nexus that used this unit is told (2Ah/06h).</summary>
     public void OnAsymmetricAccessStateChanged(ItNexus? except) =>
@@ -25,12 +29,12 @@ public sealed partial class BlockDeviceLogicalUnit
     private static SenseCondition? AccessStateCondition(IScsiTask task) =>
         task.AccessStates is { AllActive: false } alua ? AccessStateCommandFilter.NotAccessible(alua.StateOf(task.Nexus.Tpgt)) : null;
 
-    private static ScsiCommandResult ReportTargetPortGroups(IScsiTask task, AsymmetricAccessStates alua, ReadOnlySpan<byte> cdb)
+    private ScsiCommandResult ReportTargetPortGroups(IScsiTask task, AsymmetricAccessStates alua, ReadOnlySpan<byte> cdb)
     {
         int format = cdb[1] >> 5;
         if (format is not (TargetPortGroupsReport.LengthOnlyFormat or TargetPortGroupsReport.ExtendedFormat)) return InvalidField(1, 7);
         int allocation = (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(cdb[6..]), int.MaxValue);
-        var data = TargetPortGroupsReport.Build(alua.Groups, format == TargetPortGroupsReport.ExtendedFormat);
+        var data = TargetPortGroupsReport.Build(GroupsToReport(alua), format == TargetPortGroupsReport.ExtendedFormat);
         return SendData(task, data, allocation);
     }
 
@@ -47,9 +51,10 @@ public sealed partial class BlockDeviceLogicalUnit
 
     /// <summary>
     /// SET TARGET PORT GROUPS: descriptors of 4 bytes after a 4-byte header (state, reserved, group). Every descriptor is
-    /// checked before any group changes, so a bad list changes nothing.
+    /// checked before any group changes, so a bad list changes nothing. Over a shared store the command completes once the
+    /// other targets of the medium have the new states.
     /// </summary>
-    private static async ValueTask<ScsiCommandResult> SetTargetPortGroupsAsync(IScsiTask task, AsymmetricAccessStates alua, int length,
+    private async ValueTask<ScsiCommandResult> SetTargetPortGroupsAsync(IScsiTask task, AsymmetricAccessStates alua, int length,
         CancellationToken cancellationToken)
     {
         var list = await task.ReceiveDataOutAsync(length, cancellationToken).ConfigureAwait(false);
@@ -67,6 +72,16 @@ public sealed partial class BlockDeviceLogicalUnit
             changes.Add((group, state));
         }
         alua.SetByCommand(changes, task.Nexus);
+        if (_sharedAccess is not null)
+        {
+            try { await PublishAccessStatesAsync(cancellationToken).ConfigureAwait(false); }
+            catch (Exception e) when (e is IOException or InvalidDataException)
+            {
+                // The states changed here; the other targets did not learn it (SPC-4 §6.46: the command failed).
+                _logger.LogError(e, "SET TARGET PORT GROUPS from {Nexus} on {Identity}: the new states could not be shared.", task.Nexus, Identity);
+                return ScsiCommandResult.CheckCondition(SenseBuilder.Fixed(SetTargetPortGroupsFailed), dataOutLength: length);
+            }
+        }
         return ScsiCommandResult.Good(dataOutLength: length);
     }
 }

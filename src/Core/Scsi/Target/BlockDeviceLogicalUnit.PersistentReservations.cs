@@ -23,6 +23,8 @@ public sealed partial class BlockDeviceLogicalUnit
     /// <summary>I_T nexus loss: the nexus's RESERVE(6)/(10) reservation goes; persistent reservations stay (SPC-4 §5.13.1).</summary>
     public void OnNexusLoss(in ItNexus nexus)
     {
+        if (_sharedReservations is not null && _reservations.LegacyHolder is { } holder && holder.Equals(nexus))
+            ReleaseSharedLegacy(copy => copy.OnNexusLoss(holder), $"the RESERVE holder {holder} ended");
         _reservations.OnNexusLoss(nexus);
         _copyResults.Forget(nexus); // kept EXTENDED COPY results belong to the nexus (SPC-4 §6.18.3)
         ReleasePrevention(nexus);
@@ -68,12 +70,13 @@ public sealed partial class BlockDeviceLogicalUnit
 
         var nexus = task.Nexus;
         // The target's ports are its portal groups (relative target port identifier = TPGT), which the target's
-        // ALUA states list; a unit outside a target takes any nonzero identifier.
-        var ports = task.AccessStates;
+        // ALUA states list (and, over a shared store, the other gateways' groups); a unit outside a target takes any
+        // nonzero identifier.
+        var ports = task.AccessStates is { } alua ? TargetPortExists(alua) : null;
         PrOutcome outcome;
         if (_sharedReservations is { } shared)
         {
-            try { outcome = await SharedOutAsync(shared, nexus, cdb, parameters, ports is null ? null : ports.Contains, cancellationToken).ConfigureAwait(false); }
+            try { outcome = await SharedOutAsync(shared, nexus, cdb, parameters, ports, cancellationToken).ConfigureAwait(false); }
             catch (Exception e) when (e is IOException or InvalidDataException)
             {
                 _logger.LogError(e, "PERSISTENT RESERVE OUT {Action} from {Nexus} on {Identity}: the shared reservation state could not be updated.",
@@ -83,37 +86,44 @@ public sealed partial class BlockDeviceLogicalUnit
         }
         else
         {
-            outcome = _reservations.Out(nexus, cdb.ServiceAction, cdb.Type, parameters, ports is null ? null : ports.Contains);
+            outcome = _reservations.Out(nexus, cdb.ServiceAction, cdb.Type, parameters, ports);
         }
         _logger.LogDebug("PERSISTENT RESERVE OUT {Action} type {Type} from {Nexus}: {Outcome}; now {State}.",
             cdb.ServiceAction, cdb.Type, nexus, outcome, _reservations);
-        if (outcome.UnitAttentions.Count > 0) _unitAttentions.Establish(outcome.UnitAttentions);
-        // PREEMPT AND ABORT: the preempted nexuses' tasks here end before this command does (SPC-4 §5.13.11.2.6).
-        if (outcome.AbortTasksOf.Count > 0)
-        {
-            var preempted = outcome.AbortTasksOf;
-            int aborted = await task.AbortOtherTasksAsync(n => preempted.Any(p => p.Covers(n))).ConfigureAwait(false);
-            _logger.LogInformation("PREEMPT AND ABORT from {Nexus}: {Count} task(s) of the preempted nexuses aborted.", nexus, aborted);
-        }
+        await ApplyOutAsync(outcome.UnitAttentions, outcome.AbortTasksOf, task.AbortOtherTasksAsync, nexus.ToString()).ConfigureAwait(false);
         if (outcome.PersistentStateChanged && _sharedReservations is null && !SaveReservations())
             return Check(InternalTargetFailure);
         return outcome.ToCommandResult(length);
     }
 
+    /// <summary>
+    /// What a PERSISTENT RESERVE OUT does to other nexuses, whichever target ran it: the unit attentions, and for PREEMPT
+    /// AND ABORT the preempted nexuses' tasks here, ended before the command completes (SPC-4 §5.13.11.2.6).
+    /// </summary>
+    private async ValueTask ApplyOutAsync(IReadOnlyList<PrUnitAttention> unitAttentions, IReadOnlyList<ItNexusPattern> abortTasksOf,
+        Func<Func<ItNexus, bool>, ValueTask<int>> abortTasks, string issuer)
+    {
+        if (unitAttentions.Count > 0) _unitAttentions.Establish(unitAttentions);
+        if (abortTasksOf.Count == 0) return;
+        int aborted = await abortTasks(n => abortTasksOf.Any(p => p.Covers(n))).ConfigureAwait(false);
+        _logger.LogInformation("PREEMPT AND ABORT from {Issuer} on {Identity}: {Count} task(s) of the preempted nexuses aborted.", issuer, Identity, aborted);
+    }
+
     /// <summary>RESERVE(6)/(10) and RELEASE(6)/(10) (SPC-2 §7.21, §7.20) for the whole logical unit.</summary>
-    private ScsiCommandResult LegacyReservation(IScsiTask task, ReadOnlySpan<byte> cdb)
+    private ValueTask<ScsiCommandResult> LegacyReservation(IScsiTask task, ReadOnlySpan<byte> cdb, CancellationToken cancellationToken)
     {
         byte opcode = cdb[0];
         bool ten = opcode is SbcOpcode.Reserve10 or SbcOpcode.Release10;
         // Third-party reservations (3RDPTY), their long TransportIDs (LONGID, RESERVE/RELEASE(10)) and extents are refused.
-        if ((cdb[1] & 0x10) != 0) return InvalidField(1, 4);
-        if (ten && (cdb[1] & 0x02) != 0) return InvalidField(1, 1);
-        if ((cdb[1] & 0x01) != 0) return InvalidField(1, 0);
+        if ((cdb[1] & 0x10) != 0) return Done(InvalidField(1, 4));
+        if (ten && (cdb[1] & 0x02) != 0) return Done(InvalidField(1, 1));
+        if ((cdb[1] & 0x01) != 0) return Done(InvalidField(1, 0));
         var nexus = task.Nexus;
         bool reserve = opcode is SbcOpcode.Reserve6 or SbcOpcode.Reserve10;
+        if (_sharedReservations is { } shared) return SharedLegacyReservationAsync(shared, nexus, reserve, cancellationToken);
         var outcome = reserve ? _reservations.LegacyReserve(nexus) : _reservations.LegacyRelease(nexus);
         _logger.LogDebug("{Command} from {Nexus}: {Outcome}.", reserve ? "RESERVE" : "RELEASE", nexus, outcome);
-        return outcome.ToCommandResult();
+        return Done(outcome.ToCommandResult());
     }
 
     /// <summary>Writes the APTPL image; false (logged) when the file cannot be written.</summary>

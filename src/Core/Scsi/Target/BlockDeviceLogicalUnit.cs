@@ -69,6 +69,8 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
         {
             _reservations = LoadReservations(_options.PersistentReservationFile);
         }
+        _sharedAccess = SharedAccessStoreOf(store);
+        if (_sharedAccess is { } sharedAccess) AttachSharedAccessStates(sharedAccess);
         if (_sharedReservations is null && _options.PersistentReservationFile is { } prFile && _reservations.PersistThroughPowerLoss)
         {
             _logger.LogInformation("Logical unit {Identity}: persistent reservations restored from {Path}: {State}.", Identity, prFile, _reservations);
@@ -199,7 +201,7 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
             case SbcOpcode.Release6:
             case SbcOpcode.Reserve10:
             case SbcOpcode.Release10:
-                return Done(LegacyReservation(task, cdb));
+                return LegacyReservation(task, cdb, cancellationToken);
             case SbcOpcode.ModeSense6:
             case SbcOpcode.ModeSense10:
                 return Done(ModeSense(task, cdb));
@@ -230,6 +232,7 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
         _stopped = _ejected; // a reset starts the unit; it does not load an ejected medium
         ClearPreventions();
         // A RESERVE(6)/(10) reservation goes; persistent reservations survive every reset (SPC-4 §5.13.1).
+        if (_reservations.LegacyHolder is not null) ReleaseSharedLegacy(copy => copy.OnReset(), $"a {kind}");
         _reservations.OnReset();
         // Every nexus learns of it on its next command (SAM-5 §6.3.3, §7.6): a logical unit reset is a "bus device
         // reset function"; a target reset resets the whole device.
@@ -244,6 +247,7 @@ public sealed partial class BlockDeviceLogicalUnit : ILogicalUnit
     {
         if (_store is Stores.IExternallyGrowingStore growing) growing.MediumGrown -= OnMediumGrown;
         DetachSharedReservations();
+        DetachSharedAccessStates();
         await StopSanitizeAsync().ConfigureAwait(false);
         try { await _store.FlushAsync(CancellationToken.None).ConfigureAwait(false); }
         catch (Exception e) when (IsMediumFailure(e)) { _logger.LogWarning(e, "Flushing {Store} at shutdown failed.", _store.Describe()); }

@@ -29,6 +29,12 @@ public interface ILogicalUnit : IAsyncDisposable
     /// </summary>
     void OnAsymmetricAccessStateChanged(ItNexus? except) { }
 
+    /// <summary>
+    /// The unit now serves in a target (added to one of its nodes): what it may need of the target outside a command.
+    /// Called once per target; nothing by default.
+    /// </summary>
+    void AttachHost(ILogicalUnitHost host) { }
+
     /// <summary>Flush write-back state (SYNCHRONIZE CACHE semantics), used at shutdown.</summary>
     ValueTask FlushAsync(CancellationToken cancellationToken);
 

@@ -174,6 +174,8 @@ public sealed class SharedReservationLogicalUnitTests
         AssertGood(await Preempt(b, Host2ThroughB, Key2, Key1, WriteExclusive));
 
         AssertGood(await Write(b, Host2ThroughB));
+        // Gateway A establishes what B's PREEMPT established for host 1's nexus there: REGISTRATIONS PREEMPTED (SPC-4 §5.13.11.2.4).
+        AssertSense(await Write(a, Host1ThroughA), 0x06, 0x2A, 0x05);
         AssertConflict(await Write(a, Host1ThroughA)); // host 1's registration is gone, on gateway A too
         var left = await PrIn(a, Host1ThroughA, 0x00);
         Assert.Equal([Key2], left.Keys);
@@ -208,5 +210,105 @@ public sealed class SharedReservationLogicalUnitTests
         AssertGood(await Reserve(a, Host1ThroughA, Key1, WriteExclusive));
         AssertGood(await Write(b, Host2ThroughB));
         Assert.Equal(0, board.Replacements);
+    }
+
+    [Fact]
+    public async Task Preempt_and_abort_through_one_gateway_aborts_the_preempted_nexus_tasks_on_the_other()
+    {
+        var board = new SharedReservationBoard();
+        await using var a = Gateway(board);
+        await using var b = Gateway(board);
+        var hostB = new FakeUnitHost(2);
+        b.AttachHost(hostB);
+        AssertGood(await Register(b, Host1ThroughB, Key1));
+        AssertGood(await Reserve(b, Host1ThroughB, Key1, WriteExclusive));
+        AssertGood(await Register(a, Host2ThroughA, Key2));
+        var host1Task = hostB.StartTask(Host1ThroughB);   // host 1's command in progress on gateway B
+        var host2Task = hostB.StartTask(Host2ThroughB);   // another initiator's, not preempted
+
+        AssertGood(await Run(a, Host2ThroughA, PrOutCdb(0x05, WriteExclusive), PrOutList(Key2, Key1))); // PREEMPT AND ABORT
+
+        // Before A's command completed, B aborted host 1's task, and only that one.
+        Assert.True(host1Task.IsCanceled);
+        Assert.False(host2Task.IsCompleted);
+        AssertSense(await Write(b, Host1ThroughB), 0x06, 0x2A, 0x05); // REGISTRATIONS PREEMPTED
+        AssertConflict(await Write(b, Host1ThroughB));
+        AssertGood(await Write(a, Host2ThroughA));
+    }
+
+    [Fact]
+    public async Task A_release_through_one_gateway_tells_the_registrants_on_the_other()
+    {
+        var board = new SharedReservationBoard();
+        await using var a = Gateway(board);
+        await using var b = Gateway(board);
+        AssertGood(await Register(a, Host1ThroughA, Key1));
+        AssertGood(await Reserve(a, Host1ThroughA, Key1, 5)); // Write Exclusive, Registrants Only
+        AssertGood(await Register(b, Host2ThroughB, Key2));
+        AssertGood(await Write(b, Host2ThroughB));
+
+        AssertGood(await Run(a, Host1ThroughA, PrOutCdb(0x02, 5), PrOutList(Key1, 0))); // RELEASE
+
+        AssertSense(await Write(b, Host2ThroughB), 0x06, 0x2A, 0x04); // RESERVATIONS RELEASED
+        AssertGood(await Write(b, Host2ThroughB));
+        AssertGood(await Write(a, Host1ThroughA)); // the issuer is never told
+    }
+
+    [Fact]
+    public async Task A_reserve6_through_one_gateway_conflicts_through_the_other_until_released()
+    {
+        var board = new SharedReservationBoard();
+        await using var a = Gateway(board);
+        await using var b = Gateway(board);
+        byte[] reserve6 = [0x16, 0, 0, 0, 0, 0], release6 = [0x17, 0, 0, 0, 0, 0];
+
+        AssertGood(await Run(a, Host1ThroughA, reserve6));
+        AssertConflict(await Write(b, Host2ThroughB));
+        AssertConflict(await Write(b, Host1ThroughB)); // the same initiator through another port is another nexus
+        AssertConflict(await Run(b, Host2ThroughB, reserve6));
+        AssertConflict(await Register(b, Host2ThroughB, Key2)); // SPC-2 §5.5.1: PR OUT conflicts under RESERVE
+        AssertGood(await Write(a, Host1ThroughA));
+
+        AssertGood(await Run(a, Host1ThroughA, release6));
+        AssertGood(await Write(b, Host2ThroughB));
+        AssertGood(await Run(b, Host2ThroughB, reserve6));
+        AssertConflict(await Write(a, Host1ThroughA));
+    }
+
+    [Fact]
+    public async Task A_reserve6_holder_lost_on_its_gateway_frees_the_unit_on_the_other()
+    {
+        var board = new SharedReservationBoard();
+        await using var a = Gateway(board);
+        await using var b = Gateway(board);
+        AssertGood(await Run(a, Host1ThroughA, [0x16, 0, 0, 0, 0, 0]));
+        AssertConflict(await Write(b, Host2ThroughB));
+
+        a.OnNexusLoss(Host1ThroughA); // the holder's session ended on gateway A
+
+        await Until(async () => (await Write(b, Host2ThroughB)).Status == ScsiStatus.Good);
+    }
+
+    [Fact]
+    public async Task An_announcement_reads_back_what_was_encoded()
+    {
+        var pattern = new ItNexusPattern(Host1, null, 2);
+        var outcome = PrOutcome.Succeeded([new PrUnitAttention(pattern, Host2ThroughA, new SenseCondition(0x06, 0x2A, 0x05))], [ItNexusPattern.Of(Host1ThroughB)]);
+        var (uas, aborts) = PrAnnouncement.Decode(PrAnnouncement.Encode(outcome));
+        Assert.Equal(outcome.UnitAttentions, uas);
+        Assert.Equal(outcome.AbortTasksOf, aborts);
+        Assert.Empty(PrAnnouncement.Encode(PrOutcome.Good));
+        Assert.Throws<InvalidDataException>(() => PrAnnouncement.Decode(PrAnnouncement.Encode(outcome).AsSpan(0, 9)));
+        await Task.CompletedTask;
+    }
+
+    private static async Task Until(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold within 5 s");
+            await Task.Delay(20);
+        }
     }
 }

@@ -26,6 +26,12 @@ public sealed class AsymmetricAccessStates
     /// </summary>
     public event Action<ItNexus?>? Changed;
 
+    /// <summary>
+    /// Raised after the table changed in any way (a group added, a state set), outside any lock: what a logical unit
+    /// that publishes the table to other targets listens to. No unit attention follows from it.
+    /// </summary>
+    public event Action? GroupsChanged;
+
     /// <summary>True while every group is active (optimized or not): no command is refused for its access state.</summary>
     public bool AllActive => _allActive;
 
@@ -43,7 +49,11 @@ public sealed class AsymmetricAccessStates
         if (group == 0)
             throw new ArgumentOutOfRangeException(nameof(group), "Target port group 0 cannot be used: its target port would have relative target port identifier 0, which SPC-4 reserves.");
         lock (_gate)
-            if (!_groups.ContainsKey(group)) _groups = _groups.Add(group, new TargetPortGroup(group, AluaState.ActiveOptimized, TargetPortGroup.NoStatus));
+        {
+            if (_groups.ContainsKey(group)) return;
+            _groups = _groups.Add(group, new TargetPortGroup(group, AluaState.ActiveOptimized, TargetPortGroup.NoStatus));
+        }
+        GroupsChanged?.Invoke();
     }
 
     /// <summary>
@@ -60,7 +70,9 @@ public sealed class AsymmetricAccessStates
                 throw new ArgumentException($"There is no target port group {group}: groups are the portal groups the target listens in ({Describe()}).", nameof(group));
             changed = Apply(group, state, TargetPortGroup.AlteredImplicitly);
         }
-        if (changed) Changed?.Invoke(null);
+        if (!changed) return;
+        GroupsChanged?.Invoke();
+        Changed?.Invoke(null);
     }
 
     /// <summary>
@@ -73,7 +85,9 @@ public sealed class AsymmetricAccessStates
         lock (_gate)
             foreach (var (group, state) in changes)
                 changed |= Apply(group, state, TargetPortGroup.AlteredBySetTargetPortGroups);
-        if (changed) Changed?.Invoke(requester);
+        if (!changed) return;
+        GroupsChanged?.Invoke();
+        Changed?.Invoke(requester);
     }
 
     private bool Apply(ushort group, AluaState state, byte statusCode)

@@ -104,17 +104,18 @@ public sealed partial class PersistentReservations
     /// LOGICAL UNIT RESET, a target reset, or a hard reset: a RESERVE(6)/(10) reservation is released (SPC-2 §5.5.1);
     /// persistent reservations and registrations are not affected by any reset (SPC-4 §5.13.1).
     /// </summary>
-    public void OnReset()
+    public PrOutcome OnReset()
     {
         lock (_gate)
         {
             _legacyHolder = null;
             Publish();
+            return PrOutcome.Good;
         }
     }
 
     /// <summary>I_T nexus loss: the nexus's RESERVE(6)/(10) reservation goes; persistent state stays.</summary>
-    public void OnNexusLoss(in ItNexus nexus)
+    public PrOutcome OnNexusLoss(in ItNexus nexus)
     {
         lock (_gate)
         {
@@ -123,6 +124,7 @@ public sealed partial class PersistentReservations
                 _legacyHolder = null;
                 Publish();
             }
+            return PrOutcome.Good;
         }
     }
 

@@ -25,11 +25,13 @@ public interface ISharedReservationStore
 
     /// <summary>
     /// Replaces the state with <paramref name="image"/> if it is still at <paramref name="expectedVersion"/>, and
-    /// announces the new state (<see cref="ReservationsChanged"/> in the other targets) before returning. Returns the
-    /// new version, or null when another target replaced the state first (nothing was written: read it again).
+    /// announces the new state (<see cref="ReservationsChanged"/> in the other targets, with
+    /// <paramref name="announcement"/> as its <see cref="SharedReservationState.Announcement"/>) before returning.
+    /// Returns the new version, or null when another target replaced the state first (nothing was written: read it again).
     /// </summary>
     /// <exception cref="IOException">The state could not be written (the words say why); it may or may not have changed.</exception>
-    ValueTask<ulong?> TryReplaceReservationsAsync(ReadOnlyMemory<byte> image, ulong expectedVersion, CancellationToken cancellationToken = default);
+    ValueTask<ulong?> TryReplaceReservationsAsync(ReadOnlyMemory<byte> image, ulong expectedVersion, ReadOnlyMemory<byte> announcement,
+        CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Raised with the new state when another target (or this one) replaced it, or when the store lost track and read

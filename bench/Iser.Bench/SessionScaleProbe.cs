@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Iser.Core.Iscsi.Initiator;
+using Iser.Transport.Iser.Datamover;
 using Iser.Transport.Iser.Fallback;
 using Iser.Transport.Tcp;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -16,7 +17,7 @@ namespace Iser.Bench;
 /// MRs `rdma resource show mr` lists, less this process's) is added, per session over what it held with no session;
 /// and the client's own side: its threads and the memory its threads registered, per session.
 /// <c>dotnet run -c Release --project bench/Iser.Bench -- sessions --portal 127.0.0.1:3260 --iqn IQN --pid PID
-/// [--counts 10,100,1000] [--depth 4] [--seconds 5] [--transport tcp|iser]</c>
+/// [--counts 10,100,1000] [--depth 4] [--seconds 5] [--transport tcp|iser] [--iser-queues shared|own]</c>
 /// </summary>
 internal static class SessionScaleProbe
 {
@@ -40,6 +41,12 @@ internal static class SessionScaleProbe
             "tcp" => false,
             "iser" => true,
             var other => throw new ArgumentException($"--transport is tcp or iser, not '{other}'."),
+        };
+        s_iserOptions = Value("--iser-queues", "shared") switch
+        {
+            "shared" => new IserOptions(),
+            "own" => new IserOptions { ShareConnectionResources = false },
+            var other => throw new ArgumentException($"--iser-queues is shared or own, not '{other}'."),
         };
         Console.Error.WriteLine(OpenFileLimit.RaiseToHardLimit());
 
@@ -149,6 +156,7 @@ internal static class SessionScaleProbe
     private static int LunNumber => int.Parse(Environment.GetEnvironmentVariable("SCALE_LUN") ?? "0", CultureInfo.InvariantCulture);
 
     private static bool s_iser;
+    private static IserOptions s_iserOptions = new();
 
     private static Task<IscsiSession> ConnectAsync(string host, int port, string iqn, string initiator) =>
         IscsiSession.ConnectAsync(new IscsiSessionOptions
@@ -158,7 +166,7 @@ internal static class SessionScaleProbe
         // The runtime's asynchronous sockets, not a receive thread per connection (the default on Linux): a client
         // holding 10,000 sessions would otherwise need 10,000-20,000 threads, past vm.max_map_count's 65,530 mappings.
         }, s_iser
-            ? InitiatorTransports.Create(TransportKind.Iser, NullLoggerFactory.Instance)
+            ? InitiatorTransports.Create(TransportKind.Iser, NullLoggerFactory.Instance, s_iserOptions)
             : new TcpInitiatorTransport(options: new TcpInitiatorOptions { ReceiveThread = false }));
 
     private static readonly HashSet<string> s_clientThreads = [];

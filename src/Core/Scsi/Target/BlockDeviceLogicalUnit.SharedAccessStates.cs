@@ -91,8 +91,9 @@ public sealed partial class BlockDeviceLogicalUnit
             _otherGroupsReported = now;
         }
         _logger.LogInformation("Logical unit {Identity}: the other targets' port groups are now {Groups}.", Identity, Describe(now));
-        _unitAttentions.EstablishForAll(UnitAttentions.AsymmetricAccessStateChanged);
+        // The takeover first: an initiator told of the change then reads the states after it, not half of it.
         TakeOverIfOptimizedGone(shared);
+        _unitAttentions.EstablishForAll(UnitAttentions.AsymmetricAccessStateChanged);
     }
 
     /// <summary>The other targets' groups as this unit reports them: those of a target gone are unavailable.</summary>

@@ -279,6 +279,10 @@ public class InitiatorFaultTests
         var clock = Stopwatch.StartNew();
         await target.DisposeAsync();
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4), $"the target waited {clock.Elapsed} for the logout");
+        // The target is gone once it sent the Logout Response and closed; the session records it on its receive
+        // thread, which a loaded machine may run a moment later.
+        var settle = Stopwatch.StartNew();
+        while (session.State != IscsiSessionState.LoggedOut && settle.Elapsed < TimeSpan.FromSeconds(2)) await Task.Delay(10);
         Assert.Equal(IscsiSessionState.LoggedOut, session.State);
         Assert.Contains("target's request", session.FailureReason);
         var error = await Assert.ThrowsAsync<IscsiException>(async () => await lun.ReadAsync(0, new byte[512]));

@@ -40,12 +40,14 @@ internal sealed class CompletionWorker : IDisposable, ICompletionIdleHandler
     private int _free;
     private int _busyPollers;
     private int _runningIdleWork; // 1 while a thread the poller let go runs a connection's idle work
+    private readonly bool _reportsIdle;
 
     /// <param name="reportsIdle">Tell the connections each drain touched that it is done (initiators, see above).</param>
     public CompletionWorker(RdmaDevice device, int entries, SharedReceives receives, ILogger logger, string name, bool reportsIdle = false)
     {
         _receives = receives;
         _logger = logger;
+        _reportsIdle = reportsIdle;
         _channel = device.CreateCompletionChannel();
         try
         {
@@ -55,7 +57,6 @@ internal sealed class CompletionWorker : IDisposable, ICompletionIdleHandler
                 throw new VerbsException("ibv_create_cq", $"a shared CQ of {_cq.Capacity} entries cannot hold the {receives.Limit} buffers of the shared receive queue.");
             _poller = new CompletionQueuePoller(_cq, OnCompletions, OnPollerError, batchSize: 32, batchesPerWakeup: 4, threadName: name,
                 idle: reportsIdle ? this : null);
-            ReportsIdle = reportsIdle;
         }
         catch
         {
@@ -66,8 +67,6 @@ internal sealed class CompletionWorker : IDisposable, ICompletionIdleHandler
     }
 
     public CompletionQueue Queue => _cq;
-
-    public bool ReportsIdle { get; }
 
     /// <summary>
     /// A connection asks for (or, with false, gives up) busy polling: the worker spins on its CQ while any of its
@@ -136,7 +135,7 @@ internal sealed class CompletionWorker : IDisposable, ICompletionIdleHandler
                 var run = completions[start..end];
                 if (connections.TryGetValue(qp, out var connection))
                 {
-                    if (ReportsIdle) Touched(connection);
+                    if (_reportsIdle) Touched(connection);
                     connection.OnCompletions(run);
                 }
                 else Orphaned(run);

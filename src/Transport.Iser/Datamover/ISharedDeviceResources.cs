@@ -12,3 +12,13 @@ internal interface ISharedDeviceResources
     /// <summary>A connection is done with the queues (its QP destroyed, or it was never built).</summary>
     void RemoveUser();
 }
+
+internal static class SharedDeviceResourcesExtensions
+{
+    /// <summary>A connection given its queues (a CQ reservation and a use) was not built: both go back.</summary>
+    public static void Abandon(this ISharedDeviceResources owner, CompletionWorker worker, int entries)
+    {
+        worker.Unreserve(entries);
+        owner.RemoveUser();
+    }
+}

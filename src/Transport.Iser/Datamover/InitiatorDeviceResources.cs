@@ -42,15 +42,6 @@ internal sealed class InitiatorDeviceResources : ISharedDeviceResources
 
     public SharedConnectionQueues Queues { get; }
 
-    /// <summary>Initiator connections now sharing resources on some device, over every device of the process.</summary>
-    internal static int Connections
-    {
-        get
-        {
-            lock (s_gate) return s_devices.Values.Sum(d => d._users);
-        }
-    }
-
     /// <summary>CQ threads the initiators' shared queues run now, over every device of the process.</summary>
     internal static int CompletionThreads
     {
@@ -63,7 +54,7 @@ internal sealed class InitiatorDeviceResources : ISharedDeviceResources
     /// <summary>
     /// The queues a new connection on <paramref name="device"/> (the context rdma_cm chose) is built on, its
     /// <paramref name="sendEntries"/> reserved on a CQ, the connection counted as a user of <paramref name="owner"/>. On
-    /// failure before the connection holds them, <see cref="Abandon"/> gives both back.
+    /// failure before the connection holds them, <see cref="SharedDeviceResourcesExtensions.Abandon"/> gives both back.
     /// </summary>
     public static SharedQueues QueuesFor(RdmaDevice device, IserOptions options, ILogger logger, int sendEntries,
         out InitiatorDeviceResources owner, out CompletionWorker worker)
@@ -88,13 +79,6 @@ internal sealed class InitiatorDeviceResources : ISharedDeviceResources
             owner.RemoveUser();
             throw;
         }
-    }
-
-    /// <summary>A connection given its queues by <see cref="QueuesFor"/> was not built: its reservation and use go back.</summary>
-    public void Abandon(CompletionWorker worker, int sendEntries)
-    {
-        worker.Unreserve(sendEntries);
-        RemoveUser();
     }
 
     public void RemoveUser()

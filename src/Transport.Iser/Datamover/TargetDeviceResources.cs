@@ -38,18 +38,13 @@ internal sealed class TargetDeviceResources : ISharedDeviceResources
     /// <summary>The shared receive queue's buffers; null when the connections are not sharing.</summary>
     public SharedReceives? Receives => Queues?.Receives;
 
-    public bool Shared => Queues is not null;
-
-    /// <summary>CQ poller threads now.</summary>
-    public int CompletionThreads => Queues?.CompletionThreads ?? 0;
-
     /// <summary>
     /// The queues a new connection is built on (<see cref="SharedConnectionQueues.QueuesFor"/>), the connection counted
-    /// as a user. On failure before the connection holds them, <see cref="Abandon"/> gives both back.
+    /// as a user. On failure before the connection holds them, <see cref="SharedDeviceResourcesExtensions.Abandon"/> gives both back.
     /// </summary>
     public SharedQueues QueuesFor(int sendEntries, out CompletionWorker worker)
     {
-        if (!AddUser()) throw new ObjectDisposedException(nameof(TargetDeviceResources), "The listener's shared iSER resources are already freed.");
+        if (!_users.TryAdd()) throw new ObjectDisposedException(nameof(TargetDeviceResources), "The listener's shared iSER resources are already freed.");
         try
         {
             return Queues!.QueuesFor(sendEntries, out worker);
@@ -60,16 +55,6 @@ internal sealed class TargetDeviceResources : ISharedDeviceResources
             throw;
         }
     }
-
-    /// <summary>A connection given its queues by <see cref="QueuesFor"/> was not built: its reservation and use go back.</summary>
-    public void Abandon(CompletionWorker worker, int sendEntries)
-    {
-        worker.Unreserve(sendEntries);
-        RemoveUser();
-    }
-
-    /// <summary>A connection starts using the resources; false when they are already gone.</summary>
-    public bool AddUser() => _users.TryAdd();
 
     /// <summary>A user is done (its connection freed, or the listener closed); the last one frees everything.</summary>
     public void RemoveUser()
